@@ -1,0 +1,1 @@
+"""Nyhetsbrev: newsletter subscriptions and mailing for Swedish samordningsförbund."""

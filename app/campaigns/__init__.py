@@ -1,0 +1,1 @@
+"""Campaigns: seasonal greetings and general letters, their themes and archive."""

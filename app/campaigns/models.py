@@ -1,0 +1,55 @@
+"""Table: campaigns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.clock import now
+from app.db import Base, UtcDateTime, enum_check, enum_string
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
+class Theme(StrEnum):
+    SOMMAR = "sommar"
+    JUL = "jul"
+    ARSSKIFTE = "arsskifte"
+    ALLMAN = "allman"
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        Index("ix_campaigns_status_send_at", "status", "send_at"),
+        enum_check("status", CampaignStatus),
+        enum_check("theme", Theme),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    federation_id: Mapped[int] = mapped_column(
+        ForeignKey("federations.id", ondelete="CASCADE"), index=True
+    )
+    subject: Mapped[str] = mapped_column(String(200))
+    preheader: Mapped[str] = mapped_column(String(300), default="")
+    theme: Mapped[Theme] = mapped_column(enum_string(Theme))
+    body_markdown: Mapped[str] = mapped_column(Text)
+    status: Mapped[CampaignStatus] = mapped_column(
+        enum_string(CampaignStatus), default=CampaignStatus.DRAFT
+    )
+    send_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, onupdate=now)

@@ -1,0 +1,111 @@
+"""The `newsletter` command: the only place that prints."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from app.config import ConfigError, get_settings
+from app.errors import AppError
+
+T = TypeVar("T")
+
+cli = typer.Typer(help="Nyhetsbrev: newsletters for samordningsförbund.", no_args_is_help=True)
+db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+federation_cli = typer.Typer(help="Federations (tenants).", no_args_is_help=True)
+apikey_cli = typer.Typer(help="Staff API keys.", no_args_is_help=True)
+subscribers_cli = typer.Typer(help="Subscribers.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(federation_cli, name="federation")
+cli.add_typer(apikey_cli, name="apikey")
+cli.add_typer(subscribers_cli, name="subscribers")
+
+err = Console(stderr=True)
+out = Console()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def fail(message: str) -> typer.Exit:
+    """Print one clear line to stderr; the caller raises the returned Exit."""
+    err.print(f"error: {message}", markup=False, highlight=False)
+    return typer.Exit(1)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine, turning known failures into one line and a non-zero exit."""
+    from app.db import dispose_engine
+
+    async def _wrapped() -> T:
+        try:
+            return await coro
+        finally:
+            await dispose_engine()
+
+    try:
+        return asyncio.run(_wrapped())
+    except AppError as exc:
+        raise fail(exc.message) from None
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+
+
+def _settings_or_exit() -> None:
+    try:
+        get_settings()
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+
+
+@cli.callback()
+def _main() -> None:
+    _settings_or_exit()
+
+
+def alembic_upgrade(revision: str = "head") -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    command.upgrade(cfg, revision)
+
+
+@db_cli.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Migrate the database to the newest schema."""
+    alembic_upgrade(revision)
+    out.print(f"database at {revision}")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the web app (behind a reverse proxy in production)."""
+    import uvicorn
+
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+    )
+
+
+def main() -> None:
+    try:
+        cli()
+    except ConfigError as exc:
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(1)

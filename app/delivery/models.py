@@ -1,0 +1,75 @@
+"""Table: deliveries (the outbox; one row per message to one recipient)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.clock import now
+from app.db import Base, UtcDateTime, enum_check, enum_string
+
+
+class DeliveryKind(StrEnum):
+    CONFIRMATION = "confirmation"
+    SELF_SERVICE = "self_service"
+    CAMPAIGN = "campaign"
+    TEST = "test"
+
+
+class DeliveryStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DEFERRED = "deferred"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    # Not sent on purpose: the recipient unsubscribed, was erased or bounced before sending,
+    # or the campaign was cancelled. Recorded, never silently skipped.
+    SUPPRESSED = "suppressed"
+    CANCELLED = "cancelled"
+
+
+class Delivery(Base):
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        # NULL campaign_id (confirmation mails) never collides: NULLs are distinct.
+        UniqueConstraint("campaign_id", "subscriber_id"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_subscriber_kind", "subscriber_id", "kind", "created_at"),
+        enum_check("kind", DeliveryKind),
+        enum_check("status", DeliveryStatus),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    federation_id: Mapped[int] = mapped_column(ForeignKey("federations.id", ondelete="CASCADE"))
+    kind: Mapped[DeliveryKind] = mapped_column(enum_string(DeliveryKind))
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    # SET NULL on erasure: deliveries keep no address and no link to an erased person.
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL")
+    )
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("tokens.id", ondelete="SET NULL"))
+    # Only for test sends to staff addresses that are not subscribers.
+    to_address: Mapped[str | None] = mapped_column(String(254))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        enum_string(DeliveryStatus), default=DeliveryStatus.QUEUED
+    )
+    # Lower is sooner: confirmations before campaign mail.
+    priority: Mapped[int] = mapped_column(Integer, default=100)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    smtp_code: Mapped[int | None] = mapped_column(Integer)
+    enhanced_code: Mapped[str | None] = mapped_column(String(16))
+    smtp_reply: Mapped[str | None] = mapped_column(Text)
+    queue_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, onupdate=now)

@@ -1,0 +1,157 @@
+"""AppError and its subclasses; one handler turns them into JSON (API) or a Swedish page."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app import messages
+
+log = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    """A failure with a status, a stable code and a message safe to show."""
+
+    status_code = 400
+    code = "bad_request"
+    default_message = "Felaktig begäran."
+    # Key of the Swedish visitor page text in app.messages.PAGES.
+    page = "bad_request"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.details = details
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+
+class BadRequest(AppError):
+    pass
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    code = "unauthorized"
+    default_message = "Missing or invalid API key."
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"}, **kwargs)
+
+
+class Forbidden(AppError):
+    status_code = 403
+    code = "forbidden"
+    default_message = "This key may not do that."
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+    default_message = "Not found."
+    page = "not_found"
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+    default_message = "The resource is not in a state that allows this."
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"
+    default_message = "The upload is too large."
+
+
+class Unprocessable(AppError):
+    status_code = 422
+    code = "validation_error"
+    default_message = "The request is not valid."
+
+
+class RateLimited(AppError):
+    status_code = 429
+    code = "rate_limited"
+    default_message = "Too many requests; try again later."
+    page = "rate_limited"
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+
+
+def error_json(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def error_page(request: Request, status: int, page: str, headers: dict[str, str] | None = None) -> Response:
+    from app.web.pages import render_page
+
+    text = messages.PAGES.get(page, messages.PAGES["bad_request"])
+    return render_page(
+        request, "error.html", {"title": text["title"], "message": text["message"]},
+        status_code=status, headers=headers,
+    )
+
+
+def _respond(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    page: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    if _wants_json(request):
+        return error_json(status, code, message, details, headers)
+    return error_page(request, status, page, headers)
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Register the handlers so no stack trace ever reaches a client."""
+
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> Response:
+        return _respond(
+            request, exc.status_code, exc.code, exc.message, exc.page, exc.details, exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        details = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return _respond(
+            request, 422, "validation_error", "The request is not valid.", "bad_request", details
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        codes = {404: ("not_found", "not_found"), 405: ("method_not_allowed", "bad_request")}
+        code, page = codes.get(exc.status_code, ("http_error", "bad_request"))
+        return _respond(
+            request, exc.status_code, code, str(exc.detail), page, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _respond(request, 500, "internal_error", "Internal error.", "internal_error")

@@ -1,0 +1,1 @@
+"""Federations (tenants) and the API keys that reach them."""

@@ -1,0 +1,50 @@
+"""HTTP plumbing shared by routers: the request session and the commit-before-response edge."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Response
+from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import get_sessionmaker
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with get_sessionmaker()() as session:
+        request.state.db_session = session
+        try:
+            yield session
+        finally:
+            # Anything not committed by the route edge (an error) is rolled back here.
+            await session.rollback()
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session)]
+
+
+class CommittingRoute(APIRoute):
+    """Commits the request's session after the endpoint returns and before the response is
+    sent, so a failed commit becomes an error response instead of hiding behind a 200."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def commit_then_respond(request: Request) -> Response:
+            response = await handler(request)
+            session: AsyncSession | None = getattr(request.state, "db_session", None)
+            if session is not None and response.status_code < 400:
+                await session.commit()
+            after = getattr(request.state, "after_commit", None)
+            if after is not None:
+                await after()
+            return response
+
+        return commit_then_respond
+
+
+def client_ip(request: Request) -> str:
+    """The client address as seen by the app (uvicorn --proxy-headers resolves the proxy)."""
+    return request.client.host if request.client else "unknown"

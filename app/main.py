@@ -1,0 +1,77 @@
+"""create_app(): routers, middleware, exception handlers, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+from app import errors
+from app.campaigns import api as campaigns_api
+from app.campaigns import public as campaigns_public
+from app.config import get_settings
+from app.db import get_sessionmaker
+from app.federations import api as federations_api
+from app.subscribers import api as subscribers_api
+from app.subscribers import public as subscribers_public
+from app.web.pages import STATIC_DIR
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings = get_settings()
+    background = []
+    if settings.dev and app.state.embedded_services:
+        from app import devserver
+
+        background = await devserver.start(settings)
+    try:
+        yield
+    finally:
+        for stop in background:
+            await stop()
+
+
+def create_app(*, embedded_services: bool = True) -> FastAPI:
+    """The web application; embedded_services=False keeps dev mode's catcher and dispatcher off."""
+    get_settings()
+    app = FastAPI(
+        title="Nyhetsbrev",
+        version="1.0",
+        description="Staff API for newsletters of Swedish samordningsförbund.",
+        lifespan=lifespan,
+    )
+    app.state.embedded_services = embedded_services
+    errors.install_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (
+        subscribers_public,
+        campaigns_public,
+        federations_api,
+        subscribers_api,
+        campaigns_api,
+    ):
+        app.include_router(module.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        try:
+            async with get_sessionmaker()() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception:
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    if get_settings().dev:
+        from app.web import dev
+
+        app.include_router(dev.router)
+    return app

@@ -1,0 +1,8 @@
+"""Imports every table module so Base.metadata is complete (Alembic, tests)."""
+
+from app.campaigns import models as campaigns_models
+from app.delivery import models as delivery_models
+from app.federations import models as federations_models
+from app.subscribers import models as subscribers_models
+
+__all__ = ["campaigns_models", "delivery_models", "federations_models", "subscribers_models"]

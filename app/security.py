@@ -1,0 +1,62 @@
+"""Secrets in one place: link tokens, API key hashing, keyed address hashes, signed stamps."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+from app.config import get_settings
+
+
+def _hmac(label: str, value: str) -> bytes:
+    key = get_settings().secret_key.encode()
+    return hmac.new(key, f"{label}:{value}".encode(), hashlib.sha256).digest()
+
+
+def new_seed() -> str:
+    """128 random bits for a token seed."""
+    return secrets.token_hex(16)
+
+
+def token_from_seed(seed: str) -> str:
+    """The raw link token: HMAC(SECRET_KEY, seed), 192 bits, URL-safe, 32 characters."""
+    return base64.urlsafe_b64encode(_hmac("token", seed)[:24]).decode()
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def token_hash(raw: str) -> str:
+    """What is stored and looked up for a token."""
+    return sha256_hex(raw)
+
+
+def email_hash(federation_id: int, email: str) -> str:
+    """Keyed hash of an address for the suppression list (no address kept after erasure)."""
+    return _hmac("suppress", f"{federation_id}:{email.lower()}").hex()
+
+
+def new_api_key() -> str:
+    return "nb_" + secrets.token_urlsafe(32)
+
+
+def constant_time_equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def sign(value: str) -> str:
+    """value.signature (for form render stamps)."""
+    sig = base64.urlsafe_b64encode(_hmac("stamp", value)[:16]).decode().rstrip("=")
+    return f"{value}.{sig}"
+
+
+def unsign(signed: str) -> str | None:
+    """The value if the signature holds, else None."""
+    value, _, sig = signed.rpartition(".")
+    if not value:
+        return None
+    expected = sign(value).rpartition(".")[2]
+    return value if constant_time_equal(sig, expected) else None

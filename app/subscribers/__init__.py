@@ -1,0 +1,1 @@
+"""Subscribers, their consent evidence, tokens and suppression entries."""

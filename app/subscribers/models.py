@@ -1,0 +1,147 @@
+"""Tables: subscribers, tokens, consent_records, privacy_notices, suppressions, retention_runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.clock import now
+from app.db import Base, UtcDateTime, enum_check, enum_string
+
+
+class SubscriptionStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class BounceState(StrEnum):
+    OK = "ok"
+    SOFT = "soft"
+    HARD = "hard"
+
+
+class TokenPurpose(StrEnum):
+    CONFIRM = "confirm"
+    UNSUBSCRIBE = "unsubscribe"
+    SELF_SERVICE = "self_service"
+
+
+class ConsentEvent(StrEnum):
+    SIGNUP = "signup"
+    CONFIRM = "confirm"
+    UNSUBSCRIBE = "unsubscribe"
+    IMPORT = "import"
+    STAFF_CONFIRMED = "staff_confirmed"
+
+
+class Subscriber(Base):
+    __tablename__ = "subscribers"
+    __table_args__ = (
+        UniqueConstraint("federation_id", "email"),
+        Index("ix_subscribers_federation_status", "federation_id", "status", "id"),
+        enum_check("status", SubscriptionStatus),
+        enum_check("bounce_state", BounceState),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    federation_id: Mapped[int] = mapped_column(ForeignKey("federations.id", ondelete="CASCADE"))
+    # Normalised: local part as given, domain lower-case A-labels (email_validator's ascii_email).
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[SubscriptionStatus] = mapped_column(
+        enum_string(SubscriptionStatus), default=SubscriptionStatus.PENDING
+    )
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    bounce_state: Mapped[BounceState] = mapped_column(enum_string(BounceState), default="ok")
+    bounce_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, onupdate=now)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Token(Base):
+    """A single-purpose link token. Only its SHA-256 is stored; the raw token is
+    HMAC(SECRET_KEY, seed), so the database alone cannot produce a working link."""
+
+    __tablename__ = "tokens"
+    __table_args__ = (enum_check("purpose", TokenPurpose),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    federation_id: Mapped[int] = mapped_column(ForeignKey("federations.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[TokenPurpose] = mapped_column(enum_string(TokenPurpose))
+    seed: Mapped[str] = mapped_column(String(32))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class PrivacyNotice(Base):
+    """A version of a federation's form text and privacy notice, kept as shown."""
+
+    __tablename__ = "privacy_notices"
+    __table_args__ = (UniqueConstraint("federation_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    federation_id: Mapped[int] = mapped_column(ForeignKey("federations.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    form_text: Mapped[str] = mapped_column(Text)
+    privacy_text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class ConsentRecord(Base):
+    """Append-only evidence of consent events; never updated, deleted only with erasure."""
+
+    __tablename__ = "consent_records"
+    __table_args__ = (enum_check("event", ConsentEvent),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    federation_id: Mapped[int] = mapped_column(ForeignKey("federations.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[ConsentEvent] = mapped_column(enum_string(ConsentEvent))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    method: Mapped[str] = mapped_column(String(32))
+    source_page: Mapped[str | None] = mapped_column(String(1000))
+    privacy_notice_id: Mapped[int | None] = mapped_column(ForeignKey("privacy_notices.id"))
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Suppression(Base):
+    """Keyed hash of an erased or blocked address, so it is never re-added or mailed."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("federation_id", "email_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    federation_id: Mapped[int] = mapped_column(ForeignKey("federations.id", ondelete="CASCADE"))
+    email_hash: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+
+
+class RetentionRun(Base):
+    """Log of every deletion run (what was deleted, per federation)."""
+
+    __tablename__ = "retention_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    federation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("federations.id", ondelete="SET NULL")
+    )
+    ran_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    kind: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer)

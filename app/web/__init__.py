@@ -1,0 +1,1 @@
+"""Visitor-facing HTML: page rendering helpers, templates and static files."""

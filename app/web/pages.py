@@ -1,0 +1,48 @@
+"""Render Swedish visitor pages from web/templates with the security headers every page gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import StrictUndefined
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+
+templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
+templates.env.undefined = StrictUndefined
+
+
+def frame_ancestors_header(origins: list[str] | None) -> str:
+    """CSP allowing the page in iframes only on the federation's own configured origins."""
+    sources = " ".join(origins) if origins else "'none'"
+    return (
+        "default-src 'self'; img-src 'self' https: data:; style-src 'self'; "
+        f"form-action 'self'; base-uri 'none'; frame-ancestors {sources}"
+    )
+
+
+def render_page(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    federation: Any = None,
+) -> HTMLResponse:
+    """A page with the federation's branding (if any) and frame-ancestors policy."""
+    ctx = {"federation": federation, **context}
+    response = templates.TemplateResponse(request, template, ctx, status_code=status_code)
+    frames = getattr(federation, "frame_ancestors", None)
+    response.headers["Content-Security-Policy"] = frame_ancestors_header(frames)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
