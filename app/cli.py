@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def fail(message: str) -> typer.Exit:
     """Print one clear line to stderr; the caller raises the returned Exit."""
-    err.print(f"error: {message}", markup=False, highlight=False)
+    typer.echo(f"error: {message}", err=True)
     return typer.Exit(1)
 
 
@@ -64,7 +64,9 @@ def _settings_or_exit() -> None:
 
 @cli.callback()
 def _main() -> None:
-    _settings_or_exit()
+    # Help must work on a machine that is not configured yet.
+    if "--help" not in sys.argv[1:]:
+        _settings_or_exit()
 
 
 def alembic_upgrade(revision: str = "head") -> None:
@@ -103,9 +105,31 @@ def serve(
     )
 
 
+@cli.command()
+def demo() -> None:
+    """Load the demo federations and staff key (idempotent) and print the URLs."""
+    from app.db import session_scope
+    from app.demo import DemoResult, load_demo
+
+    async def _load() -> DemoResult:
+        async with session_scope() as session:
+            return await load_demo(session)
+
+    result = run(_load())
+    base = get_settings().base_url
+    out.print("Demo data loaded.")
+    for slug in result.federations:
+        out.print(f"  Prenumerera: {base}/f/{slug}/prenumerera")
+        out.print(f"  Arkiv:       {base}/f/{slug}/arkiv")
+    out.print(f"  Fångad e-post: {base}/dev/mail")
+    out.print(f"  API-dokumentation: {base}/docs")
+    out.print("Demo staff API key (admin):")
+    print(result.api_key)
+
+
 def main() -> None:
     try:
         cli()
     except ConfigError as exc:
-        err.print(f"error: {exc}", markup=False)
+        typer.echo(f"error: {exc}", err=True)
         sys.exit(1)

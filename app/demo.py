@@ -1,0 +1,77 @@
+"""Idempotent demo data: two fictional federations, a demo staff key and a few subscribers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import get_settings
+from app.federations.models import ApiKey, Federation
+from app.security import sha256_hex
+
+DEMO_FEDERATIONS: list[dict[str, Any]] = [
+    {
+        "slug": "norra-alvdalen",
+        "name": "Samordningsförbundet Norra Älvdalen",
+        "from_email": "nyhetsbrev@norra-alvdalen.example.se",
+        "from_name": "Samordningsförbundet Norra Älvdalen",
+        "reply_to": "kansliet@norra-alvdalen.example.se",
+        "contact_email": "kansliet@norra-alvdalen.example.se",
+        "postal_address": "Samordningsförbundet Norra Älvdalen\nStorgatan 12\n796 30 Älvdalen",
+        "website_url": "https://norra-alvdalen.example.se",
+        "logo": "alvdalen.png",
+        "brand_color": "#1d5c63",
+        "accent_color": "#f2c14e",
+        "frame_ancestors": ["https://norra-alvdalen.example.se"],
+    },
+    {
+        "slug": "sjobygden",
+        "name": "Samordningsförbundet Sjöbygden",
+        "from_email": "nyhetsbrev@sjobygden.example.se",
+        "from_name": "Samordningsförbundet Sjöbygden",
+        "reply_to": "info@sjobygden.example.se",
+        "contact_email": "info@sjobygden.example.se",
+        "postal_address": "Samordningsförbundet Sjöbygden\nHamngatan 4\n541 30 Skövde",
+        "website_url": "https://sjobygden.example.se",
+        "logo": "sjobygden.png",
+        "brand_color": "#6a2c70",
+        "accent_color": "#f08a5d",
+        "frame_ancestors": [],
+    },
+]
+
+
+@dataclass
+class DemoResult:
+    federations: list[str]
+    api_key: str
+
+
+def demo_api_key() -> str:
+    """The demo staff key is derived from SECRET_KEY so every `make run` prints the same one."""
+    digest = hmac.new(get_settings().secret_key.encode(), b"demo-admin-key", hashlib.sha256)
+    return "nb_demo_" + digest.hexdigest()[:40]
+
+
+async def load_demo(session: AsyncSession) -> DemoResult:
+    """Create what is missing; never duplicates or overwrites."""
+    base = get_settings().base_url
+    slugs = []
+    for spec in DEMO_FEDERATIONS:
+        data = dict(spec)
+        logo = data.pop("logo")
+        existing = await session.scalar(select(Federation).where(Federation.slug == data["slug"]))
+        if existing is None:
+            session.add(Federation(**data, logo_url=f"{base}/static/demo/{logo}"))
+        slugs.append(data["slug"])
+    key = demo_api_key()
+    key_hash = sha256_hex(key)
+    if await session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash)) is None:
+        session.add(ApiKey(federation_id=None, name="demo (admin)", prefix=key[:12], key_hash=key_hash))
+    await session.flush()
+    return DemoResult(federations=slugs, api_key=key)

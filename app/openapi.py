@@ -1,0 +1,46 @@
+"""Shared OpenAPI pieces for the staff API: the error body and documented error responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["not_found"])
+    message: str = Field(examples=["Not found."])
+    details: Any = Field(default=None, examples=[None])
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of the API: `{"error": {"code", "message", "details"}}`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"error": {"code": "not_found", "message": "Not found.", "details": None}}]
+        }
+    )
+    error: ErrorDetail
+
+
+_DESCRIPTIONS = {
+    400: "Bad request.",
+    401: "Missing, unknown or revoked API key.",
+    403: "The key may not do this (a federation key on an admin endpoint).",
+    404: "Not found, or belongs to another federation.",
+    409: "Conflicts with the current state (for example a slug or address already in use).",
+    413: "The upload is too large.",
+    422: "The request body or parameters are not valid.",
+    429: "Too many requests.",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """A `responses=` dict documenting the given error statuses with the shared error body."""
+    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
+
+
+# The usual set for an authenticated route under /api/v1/federations/{slug}.
+STAFF_ERRORS = error_responses(401, 404, 422)
+ADMIN_ERRORS = error_responses(401, 403, 422)
