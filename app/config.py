@@ -80,7 +80,9 @@ class Settings(BaseSettings):
     def _check_base_url(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in {"http", "https"} or not parts.netloc:
-            raise ValueError("must be an absolute http(s) URL such as https://nyhetsbrev.example.se")
+            raise ValueError(
+                "must be an absolute http(s) URL such as https://nyhetsbrev.example.se"
+            )
         return value.rstrip("/")
 
     @field_validator("database_url")

@@ -9,7 +9,12 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import CheckConstraint, DateTime, Dialect, MetaData, String, TypeDecorator, event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 
 from app.config import get_settings

@@ -72,6 +72,8 @@ async def load_demo(session: AsyncSession) -> DemoResult:
     key = demo_api_key()
     key_hash = sha256_hex(key)
     if await session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash)) is None:
-        session.add(ApiKey(federation_id=None, name="demo (admin)", prefix=key[:12], key_hash=key_hash))
+        session.add(
+            ApiKey(federation_id=None, name="demo (admin)", prefix=key[:12], key_hash=key_hash)
+        )
     await session.flush()
     return DemoResult(federations=slugs, api_key=key)

@@ -26,7 +26,7 @@ class _Catcher:
         self.directory = directory
         self.count = 0
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.count += 1
         name = f"{time.time_ns()}-{self.count}.eml"
@@ -37,7 +37,9 @@ class _Catcher:
 async def start(settings: Settings) -> list[Stop]:
     """Start the catcher on the configured relay port and the embedded dispatcher loop."""
     stops: list[Stop] = []
-    controller = Controller(_Catcher(MAIL_DIR), hostname=settings.smtp_host, port=settings.smtp_port)
+    controller = Controller(
+        _Catcher(MAIL_DIR), hostname=settings.smtp_host, port=settings.smtp_port
+    )
     try:
         controller.start()
     except Exception as exc:  # another catcher (or a real relay) already listens there

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import messages
@@ -100,13 +100,18 @@ def error_json(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def error_page(request: Request, status: int, page: str, headers: dict[str, str] | None = None) -> Response:
+def error_page(
+    request: Request, status: int, page: str, headers: dict[str, str] | None = None
+) -> Response:
     from app.web.pages import render_page
 
     text = messages.PAGES.get(page, messages.PAGES["bad_request"])
     return render_page(
-        request, "error.html", {"title": text["title"], "message": text["message"]},
-        status_code=status, headers=headers,
+        request,
+        "error.html",
+        {"title": text["title"], "message": text["message"]},
+        status_code=status,
+        headers=headers,
     )
 
 
@@ -148,7 +153,7 @@ def install_handlers(app: FastAPI) -> None:
         codes = {404: ("not_found", "not_found"), 405: ("method_not_allowed", "bad_request")}
         code, page = codes.get(exc.status_code, ("http_error", "bad_request"))
         return _respond(
-            request, exc.status_code, code, str(exc.detail), page, headers=exc.headers
+            request, exc.status_code, code, str(exc.detail), page, headers=dict(exc.headers or {})
         )
 
     @app.exception_handler(Exception)

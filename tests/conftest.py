@@ -118,12 +118,16 @@ async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterat
 
 
 @pytest.fixture
-async def client(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[httpx.AsyncClient]:
     from app.main import create_app
 
     app = create_app(embedded_services=False)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="https://nyhetsbrev.example.se") as c:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="https://nyhetsbrev.example.se"
+    ) as c:
         yield c
 
 
@@ -155,7 +159,7 @@ class _Handler:
     def __init__(self, store: CapturedMail) -> None:
         self.store = store
 
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         self.store.envelopes.append(
             (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)  # type: ignore[attr-defined]
         )

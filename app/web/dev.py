@@ -26,13 +26,20 @@ def _load(name: str) -> EmailMessage:
 
 
 def _summary(name: str, msg: EmailMessage) -> dict[str, Any]:
-    return {"id": name, "to": msg["To"], "from": msg["From"], "subject": msg["Subject"],
-            "date": msg["Date"]}
+    return {
+        "id": name,
+        "to": msg["To"],
+        "from": msg["From"],
+        "subject": msg["Subject"],
+        "date": msg["Date"],
+    }
 
 
 @router.get("/mail", response_class=HTMLResponse)
 async def mail_list(request: Request) -> HTMLResponse:
-    names = sorted((p.name for p in MAIL_DIR.glob("*.eml")), reverse=True) if MAIL_DIR.exists() else []
+    names = (
+        sorted((p.name for p in MAIL_DIR.glob("*.eml")), reverse=True) if MAIL_DIR.exists() else []
+    )
     mails = [_summary(n, _load(n)) for n in names[:200]]
     return render_page(request, "dev_mail_list.html", {"title": "Fångad e-post", "mails": mails})
 
