@@ -1,7 +1,95 @@
-"""Router placeholder; filled in by its workstream."""
+"""Staff API: federations and their API keys."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-from app.http import CommittingRoute
+from fastapi import APIRouter, status
 
-router = APIRouter(route_class=CommittingRoute)
+from app.auth import AdminKey, CurrentFederation, SlugPath
+from app.federations import service
+from app.federations.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyRead,
+    FederationCreate,
+    FederationRead,
+    FederationUpdate,
+)
+from app.http import CommittingRoute, SessionDep
+from app.openapi import error_responses
+
+router = APIRouter(prefix="/api/v1", tags=["federations"], route_class=CommittingRoute)
+
+
+@router.post(
+    "/federations",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(401, 403, 409, 422),
+    summary="Create a federation (admin)",
+)
+async def create_federation(
+    body: FederationCreate, session: SessionDep, _admin: AdminKey
+) -> FederationRead:
+    federation = await service.create_federation(session, data=body)
+    return service.federation_read(federation)
+
+
+@router.get(
+    "/federations", responses=error_responses(401, 403), summary="List federations (admin)"
+)
+async def list_federations(session: SessionDep, _admin: AdminKey) -> list[FederationRead]:
+    return [service.federation_read(f) for f in await service.list_federations(session)]
+
+
+@router.get(
+    "/federations/{slug}", responses=error_responses(401, 404, 422), summary="Get a federation"
+)
+async def get_federation(federation: CurrentFederation) -> FederationRead:
+    return service.federation_read(federation)
+
+
+@router.patch(
+    "/federations/{slug}", responses=error_responses(401, 404, 422), summary="Update a federation"
+)
+async def update_federation(
+    body: FederationUpdate, federation: CurrentFederation, session: SessionDep
+) -> FederationRead:
+    updated = await service.update_federation(session, federation=federation, changes=body)
+    return service.federation_read(updated)
+
+
+@router.get(
+    "/federations/{slug}/keys",
+    responses=error_responses(401, 403, 404, 422),
+    summary="List a federation's API keys (admin)",
+    tags=["keys"],
+)
+async def list_keys(slug: SlugPath, session: SessionDep, _admin: AdminKey) -> list[ApiKeyRead]:
+    federation = await service.get_federation(session, slug=slug)
+    keys = await service.list_api_keys(session, federation=federation)
+    return [await service.api_key_read(session, key) for key in keys]
+
+
+@router.post(
+    "/federations/{slug}/keys",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(401, 403, 404, 422),
+    summary="Create an API key for a federation (admin); the key is shown once",
+    tags=["keys"],
+)
+async def create_key(
+    slug: SlugPath, body: ApiKeyCreate, session: SessionDep, _admin: AdminKey
+) -> ApiKeyCreated:
+    federation = await service.get_federation(session, slug=slug)
+    new = await service.create_api_key(session, federation=federation, name=body.name)
+    return await service.api_key_created(session, new)
+
+
+@router.delete(
+    "/keys/{key_id}",
+    responses=error_responses(401, 403, 404, 422),
+    summary="Revoke an API key (admin)",
+    tags=["keys"],
+)
+async def revoke_key(key_id: int, session: SessionDep, _admin: AdminKey) -> ApiKeyRead:
+    key = await service.revoke_api_key(session, key_id=key_id)
+    return await service.api_key_read(session, key)

@@ -1,0 +1,160 @@
+"""Use cases for federations (tenants) and staff API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.clock import now
+from app.errors import Conflict, NotFound, Unprocessable
+from app.federations import repository
+from app.federations.models import ApiKey, Federation
+from app.federations.schemas import (
+    ApiKeyCreated,
+    ApiKeyRead,
+    FederationCreate,
+    FederationRead,
+    FederationUpdate,
+    relay_problem,
+)
+from app.security import new_api_key, token_hash
+
+KEY_PREFIX_LENGTH = 12
+
+
+async def create_federation(session: AsyncSession, *, data: FederationCreate) -> Federation:
+    """Create a federation; 409 if the slug is taken."""
+    if await repository.get_by_slug(session, data.slug) is not None:
+        raise Conflict(f"A federation with slug {data.slug!r} already exists.")
+    return await repository.add(session, Federation(**data.model_dump()))
+
+
+async def get_or_create_federation(
+    session: AsyncSession, *, data: FederationCreate
+) -> tuple[Federation, bool]:
+    """The federation with data.slug, created from data if missing (never overwritten)."""
+    existing = await repository.get_by_slug(session, data.slug)
+    if existing is not None:
+        return existing, False
+    return await repository.add(session, Federation(**data.model_dump())), True
+
+
+async def get_federation(session: AsyncSession, *, slug: str) -> Federation:
+    federation = await repository.get_by_slug(session, slug)
+    if federation is None:
+        raise NotFound(f"No federation with slug {slug!r}.")
+    return federation
+
+
+async def list_federations(session: AsyncSession) -> Sequence[Federation]:
+    return await repository.list_all(session)
+
+
+async def update_federation(
+    session: AsyncSession, *, federation: Federation, changes: FederationUpdate
+) -> Federation:
+    """Apply the fields present in a PATCH."""
+    values = changes.model_dump(exclude_unset=True)
+    host = values.get("smtp_host", federation.smtp_host)
+    security = values.get("smtp_security", federation.smtp_security)
+    problem = relay_problem(host, security)
+    if problem:
+        raise Unprocessable(problem, details=[{"loc": ["body", "smtp_security"], "msg": problem}])
+    for name, value in values.items():
+        setattr(federation, name, value)
+    await session.flush()
+    return federation
+
+
+def federation_read(federation: Federation) -> FederationRead:
+    """The public view of a federation: the relay password is never returned."""
+    return FederationRead.model_validate(
+        {
+            **{name: getattr(federation, name) for name in FederationRead.model_fields
+               if name != "smtp_password_set"},
+            "smtp_password_set": bool(federation.smtp_password),
+        }
+    )
+
+
+# --- API keys ---
+
+
+@dataclass
+class NewKey:
+    key: ApiKey
+    raw: str
+
+
+async def create_api_key(
+    session: AsyncSession, *, federation: Federation | None, name: str
+) -> NewKey:
+    """A new key for one federation (or an admin key when federation is None); the raw key
+    is returned once and only its SHA-256 is stored."""
+    raw = new_api_key()
+    key = ApiKey(
+        federation_id=federation.id if federation else None,
+        name=name,
+        prefix=raw[:KEY_PREFIX_LENGTH],
+        key_hash=token_hash(raw),
+        created_at=now(),
+    )
+    session.add(key)
+    await session.flush()
+    return NewKey(key=key, raw=raw)
+
+
+async def list_api_keys(session: AsyncSession, *, federation: Federation | None) -> Sequence[ApiKey]:
+    if federation is None:
+        return await repository.admin_keys(session)
+    return await repository.keys_for_federation(session, federation.id)
+
+
+async def revoke_api_key(session: AsyncSession, *, key_id: int) -> ApiKey:
+    """Revoke a key by id; revoking twice keeps the first time."""
+    key = await repository.key_by_id(session, key_id)
+    if key is None:
+        raise NotFound(f"No API key with id {key_id}.")
+    if key.revoked_at is None:
+        key.revoked_at = now()
+        await session.flush()
+    return key
+
+
+async def revoke_api_key_by_reference(session: AsyncSession, *, reference: str) -> ApiKey:
+    """Revoke by numeric id, by the printed prefix, or by the whole key."""
+    if reference.isdigit():
+        return await revoke_api_key(session, key_id=int(reference))
+    whole = await repository.key_by_hash(session, token_hash(reference))
+    if whole is not None:
+        return await revoke_api_key(session, key_id=whole.id)
+    matches = await repository.keys_by_prefix(session, reference[:KEY_PREFIX_LENGTH])
+    if len(reference) < KEY_PREFIX_LENGTH or not matches:
+        raise NotFound(f"No API key matches {reference!r}.")
+    if len(matches) > 1:
+        raise Conflict(f"{len(matches)} keys share the prefix {reference!r}; use the id.")
+    return await revoke_api_key(session, key_id=matches[0].id)
+
+
+async def api_key_read(session: AsyncSession, key: ApiKey) -> ApiKeyRead:
+    slug = None
+    if key.federation_id is not None:
+        federation = await repository.get_by_id(session, key.federation_id)
+        slug = federation.slug if federation else None
+    return ApiKeyRead(
+        id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        scope="admin" if key.federation_id is None else "federation",
+        federation=slug,
+        created_at=key.created_at,
+        last_used_at=key.last_used_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+async def api_key_created(session: AsyncSession, new: NewKey) -> ApiKeyCreated:
+    read = await api_key_read(session, new.key)
+    return ApiKeyCreated(**read.model_dump(), key=new.raw)
