@@ -35,6 +35,23 @@ from app.config import get_settings  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("NEWSLETTER_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+if os.environ.get("NEWSLETTER_REQUIRE_ALL_TESTS") and not PG_URL:
+    raise RuntimeError(
+        "NEWSLETTER_REQUIRE_ALL_TESTS is set but NEWSLETTER_TEST_DATABASE_URL is not"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`@pytest.mark.postgres` tests run only on the PostgreSQL backend: their SQLite variant is
+    deselected (not skipped), so CI can insist that nothing at all is skipped."""
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_sqlite = callspec is not None and callspec.params.get("backend") == "sqlite"
+        (drop if on_sqlite and item.get_closest_marker("postgres") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def backend_url(backend: str) -> str:

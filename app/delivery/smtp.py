@@ -1,0 +1,234 @@
+"""The SMTP adapter: relay settings, a reusable connection, and what each reply means."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import aiosmtplib
+
+from app.config import Settings, SmtpSecurity, is_loopback_host
+
+ENHANCED_CODE = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+QUEUE_ID = re.compile(r"queued as\s+<?([A-Za-z0-9._@<>+-]+?)>?(?:\s|$)", re.IGNORECASE)
+# A connection is closed and reopened after this many messages, so a relay's per-session
+# limits (Postfix smtpd_client_message_rate_limit, Exchange's 100 per session) are not hit.
+MESSAGES_PER_CONNECTION = 500
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    DEFERRED = "deferred"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    # 5.7.x: a sender problem (authentication, policy); the campaign pauses.
+    SENDER_BLOCKED = "sender_blocked"
+    # Not attempted (relay down, campaign paused meanwhile): back to the queue as it was.
+    RELEASED = "released"
+
+
+class BounceKind(StrEnum):
+    NONE = "none"
+    SOFT = "soft"
+    HARD = "hard"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    outcome: Outcome
+    code: int | None = None
+    reply: str | None = None
+    enhanced: str | None = None
+    queue_id: str | None = None
+    bounce: BounceKind = BounceKind.NONE
+    # The connection must be dropped (421, disconnect, timeout).
+    reconnect: bool = False
+
+    @property
+    def reply_class(self) -> str:
+        return f"{self.code // 100}xx" if self.code else "none"
+
+
+def enhanced_code(text: str) -> str | None:
+    """The RFC 3463 enhanced status code in a reply text ("5.1.1"), if any."""
+    match = ENHANCED_CODE.search(text)
+    return ".".join(match.groups()) if match else None
+
+
+def queue_id(text: str) -> str | None:
+    """The relay's queue id from "250 2.0.0 Ok: queued as XYZ"."""
+    match = QUEUE_ID.search(text)
+    return match.group(1) if match else None
+
+
+def classify(code: int, text: str, *, stage: str) -> Result:
+    """What an SMTP reply means for the delivery (stage: mail, rcpt or data)."""
+    text = text.strip()
+    enhanced = enhanced_code(text)
+    reply = f"{code} {text}"[:2000]
+    if 200 <= code < 300:
+        return Result(Outcome.SENT, code, reply, enhanced, queue_id(text))
+    if enhanced is not None and enhanced.startswith("5.7."):
+        return Result(Outcome.SENDER_BLOCKED, code, reply, enhanced)
+    if 400 <= code < 500:
+        return Result(Outcome.DEFERRED, code, reply, enhanced, reconnect=code == 421)
+    # RFC 5321 §4.5.3.1.10: 552 at RCPT is "too many recipients" or a temporary quota;
+    # X.2.2 is a full mailbox. Both are retried, the latter counts as a soft bounce.
+    if code == 552 and stage == "rcpt":
+        return Result(Outcome.DEFERRED, code, reply, enhanced)
+    if enhanced is not None and enhanced.endswith(".2.2"):
+        return Result(Outcome.DEFERRED, code, reply, enhanced, bounce=BounceKind.SOFT)
+    hard = (enhanced is not None and enhanced.startswith("5.1.")) or (
+        enhanced is None and code in (550, 551, 553) and stage == "rcpt"
+    )
+    return Result(
+        Outcome.FAILED, code, reply, enhanced, bounce=BounceKind.HARD if hard else BounceKind.SOFT
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Relay:
+    """Where and how to connect; one per distinct relay (global or a federation's own)."""
+
+    host: str
+    port: int
+    security: SmtpSecurity
+    username: str | None
+    password: str | None
+    timeout: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Relay:
+        return cls(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_security,
+            settings.smtp_username,
+            settings.smtp_password,
+            settings.smtp_timeout,
+        )
+
+    def with_override(
+        self,
+        *,
+        host: str | None,
+        port: int | None,
+        security: str | None,
+        username: str | None,
+        password: str | None,
+    ) -> Relay:
+        """A federation's own relay; its security defaults to starttls for a remote host."""
+        if not host:
+            return self
+        sec = SmtpSecurity(security) if security else None
+        if sec is None:
+            sec = SmtpSecurity.NONE if is_loopback_host(host) else SmtpSecurity.STARTTLS
+        if sec is SmtpSecurity.NONE and not is_loopback_host(host):
+            sec = SmtpSecurity.STARTTLS
+        default_port = {SmtpSecurity.TLS: 465, SmtpSecurity.STARTTLS: 587}.get(sec, 25)
+        return Relay(host, port or default_port, sec, username, password, self.timeout)
+
+
+class Connection:
+    """One SMTP session reused for many messages."""
+
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+        self.smtp: aiosmtplib.SMTP | None = None
+        self.sent_on_connection = 0
+        self.dirty = False
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        relay = self.relay
+        # start_tls=None would silently fall back to cleartext: always say which.
+        smtp = aiosmtplib.SMTP(
+            hostname=relay.host,
+            port=relay.port,
+            timeout=relay.timeout,
+            use_tls=relay.security is SmtpSecurity.TLS,
+            start_tls=relay.security is SmtpSecurity.STARTTLS,
+            validate_certs=True,
+            username=relay.username,
+            password=relay.password,
+        )
+        await smtp.connect()
+        self.sent_on_connection = 0
+        self.dirty = False
+        return smtp
+
+    async def close(self) -> None:
+        smtp, self.smtp = self.smtp, None
+        if smtp is None:
+            return
+        try:
+            if smtp.is_connected:
+                await smtp.quit(timeout=min(5.0, self.relay.timeout))
+        except (aiosmtplib.SMTPException, OSError):
+            smtp.close()
+
+    def drop(self) -> None:
+        smtp, self.smtp = self.smtp, None
+        if smtp is not None:
+            smtp.close()
+
+    async def send(
+        self,
+        envelope_from: str,
+        recipient: str,
+        message: bytes,
+        *,
+        on_wire: Callable[[], Awaitable[None] | None],
+    ) -> Result:
+        """Send one message; on_wire() runs just before DATA (the point of no return)."""
+        if self.smtp is not None and self.sent_on_connection >= MESSAGES_PER_CONNECTION:
+            await self.close()
+        if self.smtp is None or not self.smtp.is_connected:
+            self.smtp = await self._connect()  # connection errors propagate: relay down
+        smtp = self.smtp
+        try:
+            # After a completed DATA the server has already reset the transaction (RFC 5321
+            # §4.1.1.4), so RSET is only needed after a transaction that was aborted.
+            if self.dirty:
+                await smtp.rset()
+                self.dirty = False
+            options = [f"SIZE={len(message)}"] if smtp.supports_extension("size") else []
+            try:
+                await smtp.mail(envelope_from, options=options)
+            except aiosmtplib.SMTPResponseException as exc:
+                self.dirty = True
+                return self._after_error(classify(exc.code, exc.message, stage="mail"))
+            try:
+                await smtp.rcpt(recipient)
+            except aiosmtplib.SMTPResponseException as exc:
+                self.dirty = True
+                return self._after_error(classify(exc.code, exc.message, stage="rcpt"))
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+            # Nothing was on the wire yet: safe to retry.
+            self.drop()
+            return Result(Outcome.DEFERRED, None, f"connection lost before DATA: {exc}"[:2000])
+        maybe = on_wire()
+        if maybe is not None:
+            await maybe
+        try:
+            response = await smtp.data(message)
+        except aiosmtplib.SMTPTimeoutError as exc:
+            # No answer after the final dot: the relay may or may not have taken it.
+            self.drop()
+            return Result(Outcome.UNKNOWN, None, f"timeout during DATA: {exc}"[:2000])
+        except aiosmtplib.SMTPResponseException as exc:
+            self.dirty = True
+            return self._after_error(classify(exc.code, exc.message, stage="data"))
+        except (aiosmtplib.SMTPServerDisconnected, OSError) as exc:
+            # Like Postfix: a lost connection during DATA is retried (a rare duplicate is
+            # the lesser harm than a lost newsletter); a silent relay is not (see UNKNOWN).
+            self.drop()
+            return Result(Outcome.DEFERRED, None, f"connection lost during DATA: {exc}"[:2000])
+        self.sent_on_connection += 1
+        return classify(response.code, response.message, stage="data")
+
+    def _after_error(self, result: Result) -> Result:
+        if result.reconnect:
+            self.drop()
+        return result

@@ -1,0 +1,150 @@
+"""Consent: versioned privacy notices, the signed form stamp and append-only evidence rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markdown_it import MarkdownIt
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.clock import now
+from app.config import get_settings
+from app.federations.models import Federation
+from app.security import sign, unsign
+from app.subscribers import repository
+from app.subscribers.models import ConsentEvent, ConsentRecord, PrivacyNotice
+from app.web.pages import TEMPLATE_DIR
+
+# Plain-text templates (Markdown and the consent sentence): no HTML autoescape here, the
+# Markdown renderer below has raw HTML switched off, so nothing in them becomes markup.
+_texts = Environment(
+    loader=FileSystemLoader(str(TEMPLATE_DIR)),
+    undefined=StrictUndefined,
+    autoescape=False,
+    keep_trailing_newline=False,
+)
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
+
+
+def render_markdown(text: str) -> str:
+    """Privacy text (Markdown, raw HTML disabled) as HTML for the page."""
+    return _markdown.render(text)
+
+
+def default_notice_texts(federation: Federation) -> tuple[str, str]:
+    """(consent sentence, privacy notice in Markdown) for a federation without its own."""
+    settings = get_settings()
+    context = {
+        "federation": federation,
+        "contact": federation.contact_email or federation.reply_to or federation.from_email,
+        "store_ip": settings.store_ip_and_user_agent,
+        "ip_days": settings.ip_retention_days,
+        "unconfirmed_days": settings.unconfirmed_retention_days,
+    }
+    form_text = _texts.get_template("form_text_default.txt").render(context).strip()
+    privacy = _texts.get_template("privacy_default.md").render(context).strip() + "\n"
+    return form_text, privacy
+
+
+async def current_notice(session: AsyncSession, *, federation: Federation) -> PrivacyNotice:
+    """The federation's newest privacy notice; version 1 is created from the default text."""
+    notice = await repository.latest_privacy_notice(session, federation_id=federation.id)
+    if notice is not None:
+        return notice
+    form_text, privacy_text = default_notice_texts(federation)
+    notice = PrivacyNotice(
+        federation_id=federation.id,
+        version=1,
+        form_text=form_text,
+        privacy_text=privacy_text,
+        created_at=now(),
+    )
+    try:
+        # Two first visitors at once both try to create version 1; the loser reads the winner's.
+        async with session.begin_nested():
+            session.add(notice)
+    except IntegrityError:
+        existing = await repository.latest_privacy_notice(session, federation_id=federation.id)
+        if existing is None:
+            raise
+        return existing
+    return notice
+
+
+# --- the form's render stamp ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stamp:
+    rendered_at: float
+    privacy_notice_id: int
+
+
+def make_stamp(notice: PrivacyNotice, *, at: float | None = None) -> str:
+    """Signed "render time:privacy notice id", put in the form as a hidden field."""
+    rendered = now().timestamp() if at is None else at
+    return sign(f"{rendered:.3f}:{notice.id}")
+
+
+def read_stamp(stamp: str) -> Stamp | None:
+    """The stamp's content if it is genuine, plausibly slow and not too old; else None.
+
+    Only implausibly fast posts (bots) and stale or forged stamps fail; a person who needs
+    a long time to fill in the form is fine up to form_max_age_hours."""
+    value = unsign(stamp or "")
+    if value is None:
+        return None
+    try:
+        rendered_text, _, notice_text = value.partition(":")
+        rendered = float(rendered_text)
+        notice_id = int(notice_text)
+    except ValueError:
+        return None
+    settings = get_settings()
+    age = now().timestamp() - rendered
+    if age < settings.form_min_seconds or age > settings.form_max_age_hours * 3600:
+        return None
+    return Stamp(rendered_at=rendered, privacy_notice_id=notice_id)
+
+
+# --- evidence ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a consent event came from (the web edge fills this in)."""
+
+    method: str
+    source_page: str | None = None
+    ip_address: str | None = None
+    user_agent: str | None = None
+
+
+def record(
+    session: AsyncSession,
+    *,
+    federation_id: int,
+    subscriber_id: int,
+    event: ConsentEvent,
+    origin: Origin,
+    privacy_notice_id: int | None = None,
+    note: str | None = None,
+) -> ConsentRecord:
+    """Append one consent record (never updated). IP and user agent only when configured."""
+    keep_client = get_settings().store_ip_and_user_agent
+    row = ConsentRecord(
+        federation_id=federation_id,
+        subscriber_id=subscriber_id,
+        event=event,
+        occurred_at=now(),
+        method=origin.method[:32],
+        source_page=(origin.source_page or None) and origin.source_page[:1000],
+        privacy_notice_id=privacy_notice_id,
+        ip_address=origin.ip_address[:64] if keep_client and origin.ip_address else None,
+        user_agent=origin.user_agent[:500] if keep_client and origin.user_agent else None,
+        note=note,
+    )
+    session.add(row)
+    return row

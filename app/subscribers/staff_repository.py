@@ -1,0 +1,270 @@
+"""Queries for the staff use cases: listing, bulk import, export, erasure and retention.
+
+Kept apart from repository.py (the public flow's queries) so both can grow without stepping
+on each other; the same rule holds: every query on tenant rows takes federation_id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.delivery.models import Delivery
+from app.subscribers.models import (
+    ConsentRecord,
+    Subscriber,
+    SubscriptionStatus,
+    Suppression,
+    Token,
+)
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filtered(
+    federation_id: int,
+    *,
+    status: SubscriptionStatus | None,
+    q: str | None,
+    created_after: datetime | None,
+    created_before: datetime | None,
+) -> Select[tuple[Subscriber]]:
+    query = select(Subscriber).where(Subscriber.federation_id == federation_id)
+    if status is not None:
+        query = query.where(Subscriber.status == status)
+    if q:
+        pattern = _like_pattern(q)
+        query = query.where(
+            or_(
+                func.lower(Subscriber.email).like(pattern, escape="\\"),
+                func.lower(Subscriber.name).like(pattern, escape="\\"),
+            )
+        )
+    if created_after is not None:
+        query = query.where(Subscriber.created_at >= created_after)
+    if created_before is not None:
+        query = query.where(Subscriber.created_at < created_before)
+    return query
+
+
+async def list_subscribers(
+    session: AsyncSession,
+    *,
+    federation_id: int,
+    status: SubscriptionStatus | None = None,
+    q: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    before_id: int | None = None,
+    limit: int,
+) -> Sequence[Subscriber]:
+    # Keyset on id, newest first: rows added while a client pages have higher ids and never
+    # shift the pages it has yet to read (OFFSET would repeat or skip rows).
+    query = _filtered(
+        federation_id,
+        status=status,
+        q=q,
+        created_after=created_after,
+        created_before=created_before,
+    )
+    if before_id is not None:
+        query = query.where(Subscriber.id < before_id)
+    result = await session.execute(query.order_by(Subscriber.id.desc()).limit(limit))
+    return result.scalars().all()
+
+
+async def export_batch(
+    session: AsyncSession, *, federation_id: int, after_id: int, limit: int
+) -> Sequence[Subscriber]:
+    result = await session.execute(
+        select(Subscriber)
+        .where(Subscriber.federation_id == federation_id, Subscriber.id > after_id)
+        .order_by(Subscriber.id)
+        .limit(limit)
+    )
+    return result.scalars().all()
+
+
+# --- bulk import ------------------------------------------------------------------------------
+
+
+async def existing_emails(
+    session: AsyncSession, *, federation_id: int, lowered: Sequence[str]
+) -> set[str]:
+    """Which of these (lower-cased) addresses the federation already has, lower-cased."""
+    if not lowered:
+        return set()
+    result = await session.execute(
+        select(func.lower(Subscriber.email)).where(
+            Subscriber.federation_id == federation_id,
+            func.lower(Subscriber.email).in_(lowered),
+        )
+    )
+    return set(result.scalars())
+
+
+async def suppressed_hashes(
+    session: AsyncSession, *, federation_id: int, hashes: Sequence[str]
+) -> set[str]:
+    if not hashes:
+        return set()
+    result = await session.execute(
+        select(Suppression.email_hash).where(
+            Suppression.federation_id == federation_id, Suppression.email_hash.in_(hashes)
+        )
+    )
+    return set(result.scalars())
+
+
+def _insert_ignoring_conflicts(session: AsyncSession, table: Any, keys: list[str]) -> Any:
+    dialect = session.get_bind().dialect.name
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return builder(table).on_conflict_do_nothing(index_elements=keys)
+
+
+async def insert_subscribers(
+    session: AsyncSession, rows: list[dict[str, Any]]
+) -> list[tuple[int, str]]:
+    """Insert many subscribers in one statement; an address added meanwhile by someone else
+    is skipped, not an error. Returns (id, email) of the rows actually inserted."""
+    if not rows:
+        return []
+    stmt = _insert_ignoring_conflicts(session, Subscriber, ["federation_id", "email"]).returning(
+        Subscriber.id, Subscriber.email
+    )
+    result = await session.execute(stmt, rows)
+    return [(row[0], row[1]) for row in result.all()]
+
+
+async def insert_tokens_returning(
+    session: AsyncSession, rows: list[dict[str, Any]]
+) -> dict[int, int]:
+    """Insert tokens; returns {subscriber_id: token_id}."""
+    if not rows:
+        return {}
+    result = await session.execute(
+        insert(Token).returning(Token.id, Token.subscriber_id), rows
+    )
+    return {subscriber_id: token_id for token_id, subscriber_id in result.all()}
+
+
+async def insert_consent_records(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(ConsentRecord), rows)
+
+
+async def insert_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(Delivery), rows)
+
+
+# --- erasure ------------------------------------------------------------------------------
+
+
+async def add_suppression(
+    session: AsyncSession, *, federation_id: int, email_hash: str, reason: str, at: datetime
+) -> None:
+    stmt = _insert_ignoring_conflicts(session, Suppression, ["federation_id", "email_hash"])
+    await session.execute(
+        stmt.values(federation_id=federation_id, email_hash=email_hash, reason=reason, created_at=at)
+    )
+
+
+async def forget_deliveries(
+    session: AsyncSession, *, federation_id: int, subscriber_ids: Sequence[int], email: str | None
+) -> None:
+    """Strip what identifies a person from their deliveries: the link to them, any address,
+    and the relay's reply text (which often quotes the address: "550 <anna@…>: unknown")."""
+    conditions = []
+    if subscriber_ids:
+        conditions.append(Delivery.subscriber_id.in_(subscriber_ids))
+    if email is not None:
+        conditions.append(func.lower(Delivery.to_address) == email.lower())
+    if not conditions:
+        return
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.federation_id == federation_id, or_(*conditions))
+        .values(subscriber_id=None, to_address=None, smtp_reply=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def delete_subscribers(
+    session: AsyncSession, *, federation_id: int, subscriber_ids: Sequence[int]
+) -> int:
+    """Delete subscribers with their tokens and consent records."""
+    if not subscriber_ids:
+        return 0
+    for table in (Token, ConsentRecord):
+        await session.execute(
+            delete(table)
+            .where(table.federation_id == federation_id, table.subscriber_id.in_(subscriber_ids))
+            .execution_options(synchronize_session=False)
+        )
+    result = await session.execute(
+        delete(Subscriber)
+        .where(Subscriber.federation_id == federation_id, Subscriber.id.in_(subscriber_ids))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- retention --------------------------------------------------------------------------------
+
+
+async def stale_pending_ids(
+    session: AsyncSession, *, federation_id: int, created_before: datetime, limit: int
+) -> list[int]:
+    result = await session.execute(
+        select(Subscriber.id)
+        .where(
+            Subscriber.federation_id == federation_id,
+            Subscriber.status == SubscriptionStatus.PENDING,
+            Subscriber.confirmed_at.is_(None),
+            Subscriber.created_at < created_before,
+        )
+        .order_by(Subscriber.id)
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+async def delete_expired_tokens(
+    session: AsyncSession, *, federation_id: int, expired_before: datetime
+) -> int:
+    result = await session.execute(
+        delete(Token)
+        .where(
+            Token.federation_id == federation_id,
+            Token.expires_at.is_not(None),
+            Token.expires_at < expired_before,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def prune_client_data(
+    session: AsyncSession, *, federation_id: int, occurred_before: datetime
+) -> int:
+    result = await session.execute(
+        update(ConsentRecord)
+        .where(
+            ConsentRecord.federation_id == federation_id,
+            ConsentRecord.occurred_at < occurred_before,
+            or_(ConsentRecord.ip_address.is_not(None), ConsentRecord.user_agent.is_not(None)),
+        )
+        .values(ip_address=None, user_agent=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
