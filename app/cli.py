@@ -128,6 +128,103 @@ def demo() -> None:
     print(result.api_key)
 
 
+def _log_to_stderr() -> None:
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@cli.command()
+def dispatch(
+    max_seconds: Annotated[
+        float | None, typer.Option("--max-seconds", help="Stop claiming new mail after N seconds.")
+    ] = None,
+) -> None:
+    """Send all due mail once (one cron tick); safe while another dispatch runs."""
+    import logging
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from app.delivery import service as delivery_service
+
+    _log_to_stderr()
+    log = logging.getLogger("app.cli.dispatch")
+    started = time.monotonic()
+    last_log = [0.0]
+    bar = (
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            console=err,
+        )
+        if err.is_terminal
+        else None
+    )
+    tasks: dict[int, Any] = {}
+
+    def progress(
+        report: delivery_service.DispatchReport, campaigns: dict[int, tuple[int, int]]
+    ) -> None:
+        elapsed = max(time.monotonic() - started, 1e-6)
+        rate = f"{report.sent / elapsed:.0f}/s"
+        if bar is not None:
+            for campaign_id, (sent, total) in campaigns.items():
+                if campaign_id not in tasks:
+                    tasks[campaign_id] = bar.add_task(
+                        f"utskick {campaign_id}", total=total, rate=""
+                    )
+                bar.update(tasks[campaign_id], completed=sent, total=total, rate=rate)
+        elif time.monotonic() - last_log[0] >= 5:
+            last_log[0] = time.monotonic()
+            for campaign_id, (sent, total) in campaigns.items():
+                log.info("campaign %s: %s of %s sent, %s", campaign_id, sent, total, rate)
+
+    if bar is not None:
+        bar.start()
+    try:
+        report = run(delivery_service.dispatch_once(max_seconds=max_seconds, progress=progress))
+    finally:
+        if bar is not None:
+            bar.stop()
+    rate = report.sent / report.elapsed if report.elapsed else 0.0
+    out.print(
+        f"sent {report.sent}, deferred {report.deferred}, failed {report.failed}, "
+        f"unknown {report.unknown}, suppressed {report.suppressed}, "
+        f"campaigns started {report.campaigns_started} ({report.fanned_out} recipients), "
+        f"finished {len(report.campaigns_finished)}; {report.elapsed:.1f} s, {rate:.0f}/s",
+        highlight=False,
+    )
+    if report.relay_down:
+        err.print("warning: the SMTP relay was unreachable; mail stays queued", highlight=False)
+
+
+@cli.command()
+def worker(
+    interval: Annotated[float, typer.Option(help="Seconds between dispatch runs.")] = 5.0,
+) -> None:
+    """Dispatch in a loop; SIGTERM finishes messages in flight, requeues the rest, exits 0."""
+    import signal
+
+    from app.delivery import service as delivery_service
+
+    _log_to_stderr()
+
+    async def _work() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await delivery_service.run_worker_loop(stop, interval=interval)
+
+    run(_work())
+    out.print("worker stopped")
+
+
 def main() -> None:
     try:
         cli()

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
@@ -69,6 +69,16 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         except Exception:
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
         return JSONResponse({"status": "ok", "database": "ok"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        from app.delivery import metrics as delivery_metrics
+
+        async with get_sessionmaker()() as session:
+            body = await delivery_metrics.render(session)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     if get_settings().dev:
         from app.web import dev

@@ -1,7 +1,190 @@
-"""Router placeholder; filled in by its workstream."""
+"""Staff API for campaigns: drafts, preview, test sends, scheduling, cancelling, statistics."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-from app.http import CommittingRoute
+from typing import Annotated, Literal
 
-router = APIRouter(route_class=CommittingRoute)
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse
+
+from app.auth import CurrentFederation
+from app.campaigns import service
+from app.campaigns.models import Campaign
+from app.campaigns.schemas import (
+    CampaignCreate,
+    CampaignList,
+    CampaignRead,
+    CampaignStats,
+    CampaignUpdate,
+    RequeueResult,
+    ScheduleRequest,
+    TestSendRequest,
+    TestSendResult,
+)
+from app.federations.models import Federation
+from app.http import CommittingRoute, SessionDep
+
+router = APIRouter(
+    prefix="/api/v1/federations/{slug}/campaigns", tags=["campaigns"], route_class=CommittingRoute
+)
+ERRORS: dict[int | str, dict[str, str]] = {
+    401: {"description": "Missing or invalid API key"},
+    404: {"description": "No such campaign or federation for this key"},
+}
+STATE_ERRORS: dict[int | str, dict[str, str]] = {
+    **ERRORS,
+    409: {"description": "The campaign is not in a state that allows this"},
+    422: {"description": "Invalid input"},
+}
+
+
+def _read(federation: Federation, campaign: Campaign) -> CampaignRead:
+    read = CampaignRead.model_validate(campaign)
+    read.archive_url = service.public_archive_url(federation, campaign)
+    return read
+
+
+@router.post("", status_code=201, responses=STATE_ERRORS, summary="Create a draft")
+async def create_campaign(
+    data: CampaignCreate, federation: CurrentFederation, session: SessionDep
+) -> CampaignRead:
+    campaign = await service.create_campaign(session, federation=federation, data=data)
+    return _read(federation, campaign)
+
+
+@router.get("", responses=ERRORS, summary="List campaigns, newest first")
+async def list_campaigns(federation: CurrentFederation, session: SessionDep) -> CampaignList:
+    campaigns = await service.list_campaigns(session, federation_id=federation.id)
+    return CampaignList(items=[_read(federation, c) for c in campaigns])
+
+
+@router.get("/{campaign_id}", responses=ERRORS, summary="Get a campaign")
+async def get_campaign(
+    campaign_id: int, federation: CurrentFederation, session: SessionDep
+) -> CampaignRead:
+    campaign = await service.get_campaign(
+        session, federation_id=federation.id, campaign_id=campaign_id
+    )
+    return _read(federation, campaign)
+
+
+@router.patch("/{campaign_id}", responses=STATE_ERRORS, summary="Change a draft")
+async def update_campaign(
+    campaign_id: int, data: CampaignUpdate, federation: CurrentFederation, session: SessionDep
+) -> CampaignRead:
+    campaign = await service.update_campaign(
+        session, federation=federation, campaign_id=campaign_id, data=data
+    )
+    return _read(federation, campaign)
+
+
+@router.delete("/{campaign_id}", status_code=204, responses=STATE_ERRORS, summary="Delete a draft")
+async def delete_campaign(
+    campaign_id: int, federation: CurrentFederation, session: SessionDep
+) -> Response:
+    await service.delete_campaign(session, federation_id=federation.id, campaign_id=campaign_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{campaign_id}/preview",
+    responses={**ERRORS, 200: {"content": {"text/html": {}, "text/plain": {}}}},
+    response_class=HTMLResponse,
+    summary="The mail as sent, for the sample subscriber Anna Andersson",
+)
+async def preview_campaign(
+    campaign_id: int,
+    federation: CurrentFederation,
+    session: SessionDep,
+    format: Annotated[Literal["html", "text"], Query()] = "html",
+) -> Response:
+    body = await service.preview_campaign(
+        session, federation=federation, campaign_id=campaign_id, format=format
+    )
+    if format == "text":
+        return PlainTextResponse(body)
+    # The preview is the mail itself: no scripts, and nothing else may run in its context.
+    return HTMLResponse(
+        body,
+        headers={
+            "Content-Security-Policy": "default-src 'none'; img-src https: http: data:; "
+            "style-src 'unsafe-inline'; frame-ancestors 'none'"
+        },
+    )
+
+
+@router.post("/{campaign_id}/test", status_code=202, responses=STATE_ERRORS, summary="Send a test")
+async def send_test(
+    campaign_id: int, data: TestSendRequest, federation: CurrentFederation, session: SessionDep
+) -> TestSendResult:
+    deliveries = await service.send_test(
+        session,
+        federation=federation,
+        campaign_id=campaign_id,
+        addresses=[str(a) for a in data.addresses],
+    )
+    return TestSendResult(queued=len(deliveries), delivery_ids=[d.id for d in deliveries])
+
+
+@router.post("/{campaign_id}/schedule", responses=STATE_ERRORS, summary="Schedule sending")
+async def schedule_campaign(
+    campaign_id: int, data: ScheduleRequest, federation: CurrentFederation, session: SessionDep
+) -> CampaignRead:
+    campaign = await service.schedule_campaign(
+        session, federation=federation, campaign_id=campaign_id, send_at=data.send_at
+    )
+    return _read(federation, campaign)
+
+
+@router.post("/{campaign_id}/send-now", responses=STATE_ERRORS, summary="Send at once")
+async def send_now(
+    campaign_id: int, federation: CurrentFederation, session: SessionDep
+) -> CampaignRead:
+    campaign = await service.send_now(session, federation=federation, campaign_id=campaign_id)
+    return _read(federation, campaign)
+
+
+@router.post("/{campaign_id}/cancel", responses=STATE_ERRORS, summary="Cancel")
+async def cancel_campaign(
+    campaign_id: int, federation: CurrentFederation, session: SessionDep
+) -> CampaignRead:
+    campaign = await service.cancel_campaign(
+        session, federation_id=federation.id, campaign_id=campaign_id
+    )
+    return _read(federation, campaign)
+
+
+@router.post("/{campaign_id}/resume", responses=STATE_ERRORS, summary="Resume a paused campaign")
+async def resume_campaign(
+    campaign_id: int, federation: CurrentFederation, session: SessionDep
+) -> CampaignRead:
+    campaign = await service.resume_campaign(
+        session, federation_id=federation.id, campaign_id=campaign_id
+    )
+    return _read(federation, campaign)
+
+
+@router.post(
+    "/{campaign_id}/requeue-unknown",
+    responses=STATE_ERRORS,
+    summary="Send again the deliveries whose outcome is unknown",
+)
+async def requeue_unknown(
+    campaign_id: int, federation: CurrentFederation, session: SessionDep
+) -> RequeueResult:
+    count = await service.requeue_unknown(
+        session, federation_id=federation.id, campaign_id=campaign_id
+    )
+    return RequeueResult(requeued=count)
+
+
+@router.get("/{campaign_id}/stats", responses=ERRORS, summary="Live delivery counts")
+async def campaign_stats(
+    campaign_id: int, federation: CurrentFederation, session: SessionDep
+) -> CampaignStats:
+    campaign, recipients, counts = await service.campaign_stats(
+        session, federation_id=federation.id, campaign_id=campaign_id
+    )
+    return CampaignStats(
+        campaign_id=campaign.id, status=campaign.status, recipients=recipients, counts=counts
+    )

@@ -1,7 +1,88 @@
-"""Router placeholder; filled in by its workstream."""
+"""The public archive: a federation's sent newsletters and their non-personal web versions."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-from app.http import CommittingRoute
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
-router = APIRouter(route_class=CommittingRoute)
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from app.campaigns import service
+from app.http import CommittingRoute, SessionDep
+from app.web.pages import render_page
+
+MONTHS = (
+    "januari",
+    "februari",
+    "mars",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "augusti",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
+
+
+@dataclass(frozen=True)
+class ArchiveEntry:
+    id: int
+    subject: str
+    iso: str | None
+    date: str | None
+
+
+def swedish_date(at: datetime, zone: str) -> str:
+    local = at.astimezone(ZoneInfo(zone))
+    return f"{local.day} {MONTHS[local.month - 1]} {local.year}"
+
+
+router = APIRouter(route_class=CommittingRoute, include_in_schema=False)
+
+# The web version is the mail's own HTML, whose styles are inline: allow inline style and
+# nothing that runs.
+WEB_VERSION_CSP = (
+    "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+@router.get("/f/{slug}/arkiv", response_class=HTMLResponse)
+async def archive(slug: str, request: Request, session: SessionDep) -> HTMLResponse:
+    federation = await service.public_federation(session, slug=slug)
+    entries = []
+    for campaign in await service.archive_list(session, federation=federation):
+        sent = campaign.started_at or campaign.send_at
+        entries.append(
+            ArchiveEntry(
+                id=campaign.id,
+                subject=campaign.subject,
+                iso=sent.isoformat() if sent else None,
+                date=swedish_date(sent, federation.timezone) if sent else None,
+            )
+        )
+    return render_page(
+        request,
+        "arkiv.html",
+        {"title": "Tidigare nyhetsbrev", "campaigns": entries},
+        federation=federation,
+    )
+
+
+@router.get("/f/{slug}/arkiv/{campaign_id}", response_class=HTMLResponse)
+async def archived_campaign(slug: str, campaign_id: int, session: SessionDep) -> HTMLResponse:
+    federation = await service.public_federation(session, slug=slug)
+    body = await service.web_version(session, federation=federation, campaign_id=campaign_id)
+    return HTMLResponse(
+        body,
+        headers={
+            "Content-Security-Policy": WEB_VERSION_CSP,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        },
+    )

@@ -76,10 +76,10 @@ def classify(code: int, text: str, *, stage: str) -> Result:
         return Result(Outcome.DEFERRED, code, reply, enhanced, reconnect=code == 421)
     # RFC 5321 §4.5.3.1.10: 552 at RCPT is "too many recipients" or a temporary quota;
     # X.2.2 is a full mailbox. Both are retried, the latter counts as a soft bounce.
-    if code == 552 and stage == "rcpt":
-        return Result(Outcome.DEFERRED, code, reply, enhanced)
     if enhanced is not None and enhanced.endswith(".2.2"):
         return Result(Outcome.DEFERRED, code, reply, enhanced, bounce=BounceKind.SOFT)
+    if code == 552 and stage == "rcpt":
+        return Result(Outcome.DEFERRED, code, reply, enhanced)
     hard = (enhanced is not None and enhanced.startswith("5.1.")) or (
         enhanced is None and code in (550, 551, 553) and stage == "rcpt"
     )

@@ -33,9 +33,7 @@ async def create_federation(
     return service.federation_read(federation)
 
 
-@router.get(
-    "/federations", responses=error_responses(401, 403), summary="List federations (admin)"
-)
+@router.get("/federations", responses=error_responses(401, 403), summary="List federations (admin)")
 async def list_federations(session: SessionDep, _admin: AdminKey) -> list[FederationRead]:
     return [service.federation_read(f) for f in await service.list_federations(session)]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,4 +56,3 @@ async def admin_keys(session: AsyncSession) -> Sequence[ApiKey]:
         select(ApiKey).where(ApiKey.federation_id.is_(None)).order_by(ApiKey.id)
     )
     return result.scalars().all()
-

@@ -131,7 +131,9 @@ class FederationUpdate(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"name": "Samordningsförbundet Norra", "brand_color": "#00594f"}]},
+        json_schema_extra={
+            "examples": [{"name": "Samordningsförbundet Norra", "brand_color": "#00594f"}]
+        },
     )
 
     name: Name | None = None
@@ -165,8 +167,14 @@ class FederationUpdate(BaseModel):
 
 # Columns that always hold a value: PATCH may change them but not clear them.
 NOT_NULLABLE = (
-    "name", "from_email", "from_name", "postal_address", "brand_color", "accent_color",
-    "timezone", "frame_ancestors",
+    "name",
+    "from_email",
+    "from_name",
+    "postal_address",
+    "brand_color",
+    "accent_color",
+    "timezone",
+    "frame_ancestors",
 )
 
 
@@ -228,7 +236,9 @@ class FederationRead(BaseModel):
 
 
 class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "kansliet"}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"name": "kansliet"}]}
+    )
 
     name: str = Field(default="api", min_length=1, max_length=200)
 

@@ -72,8 +72,11 @@ def federation_read(federation: Federation) -> FederationRead:
     """The public view of a federation: the relay password is never returned."""
     return FederationRead.model_validate(
         {
-            **{name: getattr(federation, name) for name in FederationRead.model_fields
-               if name != "smtp_password_set"},
+            **{
+                name: getattr(federation, name)
+                for name in FederationRead.model_fields
+                if name != "smtp_password_set"
+            },
             "smtp_password_set": bool(federation.smtp_password),
         }
     )
@@ -106,7 +109,9 @@ async def create_api_key(
     return NewKey(key=key, raw=raw)
 
 
-async def list_api_keys(session: AsyncSession, *, federation: Federation | None) -> Sequence[ApiKey]:
+async def list_api_keys(
+    session: AsyncSession, *, federation: Federation | None
+) -> Sequence[ApiKey]:
     if federation is None:
         return await repository.admin_keys(session)
     return await repository.keys_for_federation(session, federation.id)

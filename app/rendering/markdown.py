@@ -14,8 +14,24 @@ from markdown_it.tree import SyntaxTreeNode
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 
 ALLOWED_TAGS = {
-    "p", "br", "hr", "h2", "h3", "h4", "h5", "h6", "strong", "em", "a", "ul", "ol", "li",
-    "blockquote", "img", "code", "pre",
+    "p",
+    "br",
+    "hr",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "strong",
+    "em",
+    "a",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "img",
+    "code",
+    "pre",
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "ol": {"start"}}
 URL_SCHEMES = {"http", "https", "mailto"}
@@ -29,15 +45,21 @@ class RenderedBody:
 
 
 def _normalise_headings(tokens: list[Token]) -> None:
-    """The mail's h1 is the subject; body headings start at h2 and never skip a level."""
-    last = 1
+    """The mail's h1 is the subject; body headings start at h2 and never skip a level.
+
+    Each heading nests under the nearest earlier heading of a smaller Markdown level, so
+    `##` after `#` becomes h3, and a lone `###` becomes h2."""
+    stack: list[tuple[int, int]] = []  # (markdown level, output level)
+    level = 2
     for token in tokens:
-        if token.type in {"heading_open", "heading_close"}:
+        if token.type == "heading_open":
             wanted = int(token.tag[1])
-            if token.type == "heading_open":
-                level = min(wanted + 1, last + 1, 6)
-                last = level
-            token.tag = f"h{last}"
+            while stack and stack[-1][0] >= wanted:
+                stack.pop()
+            level = min(stack[-1][1] + 1 if stack else 2, 6)
+            stack.append((wanted, level))
+        if token.type in {"heading_open", "heading_close"}:
+            token.tag = f"h{level}"
 
 
 def render_markdown(source: str) -> RenderedBody:

@@ -1,7 +1,216 @@
-"""Router placeholder; filled in by its workstream."""
+"""Staff API: a federation's subscribers (list, create, get, update, erase, import, export)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-from app.http import CommittingRoute
+from typing import Annotated, Any
 
-router = APIRouter(route_class=CommittingRoute)
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+from starlette.formparsers import MultiPartParser
+
+from app.auth import CurrentFederation
+from app.errors import PayloadTooLarge, Unprocessable
+from app.http import CommittingRoute, SessionDep
+from app.openapi import error_responses
+from app.subscribers import importer, staff
+from app.subscribers.staff_schemas import (
+    CreateMode,
+    ImportReport,
+    ListFilters,
+    SubscriberCreate,
+    SubscriberPage,
+    SubscriberRead,
+    SubscriberUpdate,
+)
+
+router = APIRouter(
+    prefix="/api/v1/federations/{slug}/subscribers",
+    tags=["subscribers"],
+    route_class=CommittingRoute,
+)
+
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+# Multipart framing around the file: boundaries, part headers, the two small fields.
+_MULTIPART_SLACK = 64 * 1024
+
+_IMPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "CSV, UTF-8 (BOM allowed), `,` or `;`; columns "
+                            "email, name and any others (kept as attributes). At most 50 MB.",
+                        },
+                        "mode": {"type": "string", "enum": ["pending", "confirmed"]},
+                        "consent_note": {"type": "string", "maxLength": 2000},
+                    },
+                },
+                "encoding": {"file": {"contentType": "text/csv"}},
+            }
+        },
+    }
+}
+
+
+@router.get("", responses=error_responses(401, 404, 422), summary="List subscribers")
+async def list_subscribers(
+    federation: CurrentFederation,
+    session: SessionDep,
+    filters: Annotated[ListFilters, Depends()],
+    cursor: Annotated[str | None, Query(max_length=100, description="From next_cursor.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> SubscriberPage:
+    page = await staff.list_subscribers(
+        session, federation=federation, filters=filters, cursor=cursor, limit=limit
+    )
+    return SubscriberPage(
+        items=[SubscriberRead.model_validate(s) for s in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(401, 404, 409, 422),
+    summary="Add a subscriber (sends a confirmation mail unless status is confirmed)",
+)
+async def create_subscriber(
+    body: SubscriberCreate, federation: CurrentFederation, session: SessionDep
+) -> SubscriberRead:
+    subscriber = await staff.create_subscriber(session, federation=federation, data=body)
+    return SubscriberRead.model_validate(subscriber)
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "CSV with columns email, name, status, created_at, confirmed_at, "
+            "unsubscribed_at, attributes (JSON).",
+        },
+        **error_responses(401, 404, 422),
+    },
+    summary="Export subscribers as CSV (streamed)",
+)
+async def export_subscribers(federation: CurrentFederation) -> StreamingResponse:
+    return StreamingResponse(
+        staff.export_csv(federation_id=federation.id),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{federation.slug}-prenumeranter.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.post(
+    "/import",
+    responses=error_responses(401, 404, 413, 422),
+    summary="Import subscribers from CSV (multipart upload, at most 50 MB)",
+    openapi_extra=_IMPORT_BODY,
+)
+async def import_subscribers(
+    request: Request, federation: CurrentFederation, session: SessionDep
+) -> ImportReport:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_IMPORT_BYTES + _MULTIPART_SLACK:
+        raise PayloadTooLarge("The file is larger than 50 MB.")
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise Unprocessable("Send the file as multipart/form-data in a field named file.")
+    form = await _read_form(request)
+    try:
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise Unprocessable(
+                "Send the file in a multipart field named file.",
+                details=[{"loc": ["body", "file"], "msg": "required"}],
+            )
+        raw_mode = form.get("mode") or CreateMode.PENDING.value
+        if raw_mode not in (CreateMode.PENDING.value, CreateMode.CONFIRMED.value):
+            raise Unprocessable(
+                "mode must be pending or confirmed.",
+                details=[{"loc": ["body", "mode"], "msg": "pending or confirmed"}],
+            )
+        note = form.get("consent_note")
+        return await importer.import_csv(
+            session,
+            federation=federation,
+            source=upload.file,
+            mode=CreateMode(str(raw_mode)),
+            consent_note=note if isinstance(note, str) and note.strip() else None,
+            method="api_import",
+        )
+    finally:
+        await form.close()
+
+
+async def _read_form(request: Request) -> Any:
+    """Parse the multipart body as it streams in (the file spools to disk past 1 MB), and
+    stop with 413 as soon as it passes the limit, whatever Content-Length claimed."""
+    received = 0
+
+    async def limited() -> Any:
+        nonlocal received
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > MAX_IMPORT_BYTES + _MULTIPART_SLACK:
+                raise PayloadTooLarge("The file is larger than 50 MB.")
+            yield chunk
+
+    parser = MultiPartParser(request.headers, limited(), max_files=1, max_fields=10)
+    try:
+        return await parser.parse()
+    except PayloadTooLarge:
+        raise
+    except Exception as exc:
+        # MultiPartException and malformed framing: the client's fault, never a 500.
+        raise Unprocessable(f"The multipart body could not be read: {exc}") from None
+
+
+@router.get(
+    "/{subscriber_id}", responses=error_responses(401, 404, 422), summary="Get a subscriber"
+)
+async def get_subscriber(
+    subscriber_id: int, federation: CurrentFederation, session: SessionDep
+) -> SubscriberRead:
+    subscriber = await staff.get_subscriber(
+        session, federation=federation, subscriber_id=subscriber_id
+    )
+    return SubscriberRead.model_validate(subscriber)
+
+
+@router.patch(
+    "/{subscriber_id}",
+    responses=error_responses(401, 404, 422),
+    summary="Update a subscriber's name and attributes",
+)
+async def update_subscriber(
+    subscriber_id: int, body: SubscriberUpdate, federation: CurrentFederation, session: SessionDep
+) -> SubscriberRead:
+    subscriber = await staff.update_subscriber(
+        session, federation=federation, subscriber_id=subscriber_id, changes=body
+    )
+    return SubscriberRead.model_validate(subscriber)
+
+
+@router.delete(
+    "/{subscriber_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(401, 404, 422),
+    summary="Erase a subscriber (removes personal data everywhere; the address is suppressed)",
+)
+async def erase_subscriber(
+    subscriber_id: int, federation: CurrentFederation, session: SessionDep
+) -> Response:
+    await staff.erase_subscriber(session, federation=federation, subscriber_id=subscriber_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

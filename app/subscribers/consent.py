@@ -30,7 +30,7 @@ _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
 
 def render_markdown(text: str) -> str:
     """Privacy text (Markdown, raw HTML disabled) as HTML for the page."""
-    return _markdown.render(text)
+    return str(_markdown.render(text))
 
 
 def default_notice_texts(federation: Federation) -> tuple[str, str]:

@@ -149,9 +149,7 @@ async def insert_tokens_returning(
     """Insert tokens; returns {subscriber_id: token_id}."""
     if not rows:
         return {}
-    result = await session.execute(
-        insert(Token).returning(Token.id, Token.subscriber_id), rows
-    )
+    result = await session.execute(insert(Token).returning(Token.id, Token.subscriber_id), rows)
     return {subscriber_id: token_id for token_id, subscriber_id in result.all()}
 
 
@@ -173,7 +171,9 @@ async def add_suppression(
 ) -> None:
     stmt = _insert_ignoring_conflicts(session, Suppression, ["federation_id", "email_hash"])
     await session.execute(
-        stmt.values(federation_id=federation_id, email_hash=email_hash, reason=reason, created_at=at)
+        stmt.values(
+            federation_id=federation_id, email_hash=email_hash, reason=reason, created_at=at
+        )
     )
 
 
@@ -266,5 +266,3 @@ async def prune_client_data(
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-

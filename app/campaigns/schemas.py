@@ -1,0 +1,88 @@
+"""Pydantic shapes for the campaign API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+
+from app.campaigns.models import CampaignStatus, Theme
+
+
+class CampaignCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    subject: str = Field(min_length=1, max_length=200, examples=["Sommarhälsning från förbundet"])
+    preheader: str = Field("", max_length=300, examples=["Ett sommarbrev om året som gått."])
+    theme: Theme = Field(examples=["sommar"])
+    body_markdown: str = Field(
+        min_length=1,
+        max_length=60_000,
+        examples=["Våren har gått fort.\n\n> ”Det här betydde mycket för mig.” (Deltagare)"],
+    )
+
+
+class CampaignUpdate(BaseModel):
+    """Any subset of the fields; only while the campaign is a draft."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    subject: str | None = Field(None, min_length=1, max_length=200)
+    preheader: str | None = Field(None, max_length=300)
+    theme: Theme | None = None
+    body_markdown: str | None = Field(None, min_length=1, max_length=60_000)
+
+
+class CampaignRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    subject: str
+    preheader: str
+    theme: Theme
+    body_markdown: str
+    status: CampaignStatus
+    send_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    paused_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    archive_url: str | None = Field(None, description="Public web version, once sent.")
+
+
+class CampaignList(BaseModel):
+    items: list[CampaignRead]
+
+
+class ScheduleRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    send_at: AwareDatetime = Field(
+        description="When to send: an aware ISO 8601 time in the future.",
+        examples=["2027-06-18T08:00:00+02:00"],
+    )
+
+
+class TestSendRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    addresses: list[EmailStr] = Field(min_length=1, max_length=10)
+
+
+class TestSendResult(BaseModel):
+    queued: int
+    delivery_ids: list[int]
+
+
+class RequeueResult(BaseModel):
+    requeued: int
+
+
+class CampaignStats(BaseModel):
+    """Live counts of the campaign's deliveries (test sends not included)."""
+
+    campaign_id: int
+    status: CampaignStatus
+    recipients: int
+    counts: dict[str, int]

@@ -1,0 +1,313 @@
+"""Campaign use cases: write drafts, preview and test them, schedule, cancel, prepare sending."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.campaigns import repository
+from app.campaigns.models import Campaign, CampaignStatus
+from app.campaigns.schemas import CampaignCreate, CampaignUpdate
+from app.clock import now
+from app.config import get_settings
+from app.delivery import service as delivery_service
+from app.delivery.models import Delivery, DeliveryStatus
+from app.errors import Conflict, NotFound, Unprocessable
+from app.federations.models import Federation
+from app.rendering.mail import (
+    SAMPLE_NAME,
+    SAMPLE_TOKEN,
+    Branding,
+    CampaignContent,
+    DkimKey,
+    MailOptions,
+    PreparedCampaign,
+    RenderError,
+    archive_url,
+    prepare_campaign,
+    render_web_version,
+)
+
+# Gmail clips a message near 102 KB and hides what follows, the unsubscribe link included.
+MAX_HTML_BYTES = 90_000
+CANCELLABLE = {
+    CampaignStatus.DRAFT,
+    CampaignStatus.SCHEDULED,
+    CampaignStatus.SENDING,
+    CampaignStatus.PAUSED,
+}
+
+
+def branding(federation: Federation) -> Branding:
+    return Branding(
+        slug=federation.slug,
+        name=federation.name,
+        from_email=federation.from_email,
+        from_name=federation.from_name,
+        reply_to=federation.reply_to,
+        postal_address=federation.postal_address or "",
+        contact_email=federation.contact_email,
+        website_url=federation.website_url,
+        logo_url=federation.logo_url,
+        brand_color=federation.brand_color,
+        accent_color=federation.accent_color,
+    )
+
+
+def content(campaign: Campaign) -> CampaignContent:
+    return CampaignContent(
+        id=campaign.id,
+        subject=campaign.subject,
+        preheader=campaign.preheader,
+        theme=str(campaign.theme),
+        body_markdown=campaign.body_markdown,
+    )
+
+
+@lru_cache(maxsize=8)
+def _dkim_key(selector: str, path: Path, domain: str) -> DkimKey:
+    return DkimKey(selector=selector, domain=domain, private_key=path.read_bytes())
+
+
+def mail_options(from_domain: str) -> MailOptions:
+    settings = get_settings()
+    key = None
+    if settings.dkim_selector and settings.dkim_private_key_path:
+        key = _dkim_key(settings.dkim_selector, settings.dkim_private_key_path, from_domain)
+    return MailOptions(
+        base_url=settings.base_url, unsubscribe_mailto=settings.unsubscribe_mailto, dkim=key
+    )
+
+
+def _prepare(campaign: Campaign, federation: Federation) -> PreparedCampaign:
+    from_domain = federation.from_email.rpartition("@")[2].lower()
+    try:
+        prepared = prepare_campaign(
+            content(campaign), branding(federation), mail_options(from_domain)
+        )
+    except RenderError as exc:
+        raise Unprocessable(str(exc)) from None
+    if prepared.html_size > MAX_HTML_BYTES:
+        raise Unprocessable(
+            f"The HTML part is {prepared.html_size} bytes; keep it under {MAX_HTML_BYTES} "
+            "(Gmail clips longer mail and hides the unsubscribe link)."
+        )
+    return prepared
+
+
+async def _get(session: AsyncSession, *, federation_id: int, campaign_id: int) -> Campaign:
+    campaign = await repository.get(session, federation_id=federation_id, campaign_id=campaign_id)
+    if campaign is None:
+        raise NotFound("Campaign not found.")
+    return campaign
+
+
+async def _federation(session: AsyncSession, *, federation_id: int) -> Federation:
+    federation = await repository.federation(session, federation_id=federation_id)
+    if federation is None:
+        raise NotFound("Federation not found.")
+    return federation
+
+
+def _require_draft(campaign: Campaign) -> None:
+    if campaign.status != CampaignStatus.DRAFT:
+        raise Conflict(
+            f"The campaign is {campaign.status}; only drafts can be changed.",
+            details={"status": str(campaign.status)},
+        )
+
+
+async def prepare_for_sending(
+    session: AsyncSession, *, federation_id: int, campaign_id: int
+) -> PreparedCampaign:
+    """Render a campaign once for sending; `render()` then gives each recipient's bytes."""
+    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    federation = await _federation(session, federation_id=federation_id)
+    return _prepare(campaign, federation)
+
+
+async def create_campaign(
+    session: AsyncSession, *, federation: Federation, data: CampaignCreate
+) -> Campaign:
+    """Save a new draft; it must render (a line too long for mail is refused here)."""
+    campaign = Campaign(
+        federation_id=federation.id,
+        subject=data.subject,
+        preheader=data.preheader,
+        theme=data.theme,
+        body_markdown=data.body_markdown,
+        status=CampaignStatus.DRAFT,
+    )
+    await repository.add(session, campaign)
+    _prepare(campaign, federation)
+    return campaign
+
+
+async def list_campaigns(session: AsyncSession, *, federation_id: int) -> Sequence[Campaign]:
+    return await repository.list_for_federation(session, federation_id=federation_id)
+
+
+async def get_campaign(session: AsyncSession, *, federation_id: int, campaign_id: int) -> Campaign:
+    return await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+
+
+async def update_campaign(
+    session: AsyncSession, *, federation: Federation, campaign_id: int, data: CampaignUpdate
+) -> Campaign:
+    """Change a draft."""
+    campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
+    _require_draft(campaign)
+    for field, value in data.model_dump(exclude_unset=True).items():
+        if value is None:
+            raise Unprocessable(f"{field} cannot be null.", details={"field": field})
+        setattr(campaign, field, value)
+    _prepare(campaign, federation)
+    campaign.updated_at = now()
+    await session.flush()
+    return campaign
+
+
+async def delete_campaign(session: AsyncSession, *, federation_id: int, campaign_id: int) -> None:
+    """Delete a draft."""
+    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    _require_draft(campaign)
+    await repository.delete(session, campaign)
+
+
+async def preview_campaign(
+    session: AsyncSession,
+    *,
+    federation: Federation,
+    campaign_id: int,
+    format: Literal["html", "text"],
+) -> str:
+    """One part of the mail exactly as sent, for the sample subscriber Anna Andersson."""
+    campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
+    prepared = _prepare(campaign, federation)
+    text, html = prepared.render_parts(name=SAMPLE_NAME, unsubscribe_token=SAMPLE_TOKEN)
+    return html if format == "html" else text
+
+
+async def send_test(
+    session: AsyncSession, *, federation: Federation, campaign_id: int, addresses: Sequence[str]
+) -> list[Delivery]:
+    """Queue the campaign to up to ten staff addresses (not counted in the statistics)."""
+    campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
+    _prepare(campaign, federation)
+    unique = list(dict.fromkeys(a.strip() for a in addresses))
+    return await delivery_service.enqueue_test(
+        session, federation_id=federation.id, campaign_id=campaign.id, addresses=unique
+    )
+
+
+async def schedule_campaign(
+    session: AsyncSession, *, federation: Federation, campaign_id: int, send_at: datetime
+) -> Campaign:
+    """Set a draft (or a scheduled campaign) to go out at `send_at`; the dispatcher sends."""
+    if send_at.tzinfo is None or send_at.utcoffset() is None:
+        raise Unprocessable("send_at must include a time zone offset.")
+    if send_at <= now():
+        raise Unprocessable("send_at must be in the future.", details={"send_at": str(send_at)})
+    return await _schedule(session, federation=federation, campaign_id=campaign_id, at=send_at)
+
+
+async def send_now(session: AsyncSession, *, federation: Federation, campaign_id: int) -> Campaign:
+    """Schedule for the next dispatcher tick."""
+    return await _schedule(session, federation=federation, campaign_id=campaign_id, at=now())
+
+
+async def _schedule(
+    session: AsyncSession, *, federation: Federation, campaign_id: int, at: datetime
+) -> Campaign:
+    campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
+    if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
+        raise Conflict(
+            f"The campaign is {campaign.status}; only drafts and scheduled campaigns can be "
+            "scheduled.",
+            details={"status": str(campaign.status)},
+        )
+    _prepare(campaign, federation)
+    campaign.status = CampaignStatus.SCHEDULED
+    campaign.send_at = at
+    campaign.updated_at = now()
+    await session.flush()
+    return campaign
+
+
+async def cancel_campaign(
+    session: AsyncSession, *, federation_id: int, campaign_id: int
+) -> Campaign:
+    """Stop a campaign; mail not yet handed to the relay is not sent."""
+    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    if campaign.status not in CANCELLABLE:
+        raise Conflict(
+            f"The campaign is {campaign.status} and cannot be cancelled.",
+            details={"status": str(campaign.status)},
+        )
+    campaign.status = CampaignStatus.CANCELLED
+    campaign.finished_at = now()
+    campaign.updated_at = now()
+    await session.flush()
+    return campaign
+
+
+async def resume_campaign(
+    session: AsyncSession, *, federation_id: int, campaign_id: int
+) -> Campaign:
+    """Resume a campaign the dispatcher paused (the relay refused the sender)."""
+    await delivery_service.resume_campaign(
+        session, federation_id=federation_id, campaign_id=campaign_id
+    )
+    return await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+
+
+async def requeue_unknown(session: AsyncSession, *, federation_id: int, campaign_id: int) -> int:
+    """Send again the deliveries whose outcome is unknown, after staff have checked."""
+    await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    return await delivery_service.requeue_unknown(
+        session, federation_id=federation_id, campaign_id=campaign_id
+    )
+
+
+async def campaign_stats(
+    session: AsyncSession, *, federation_id: int, campaign_id: int
+) -> tuple[Campaign, int, dict[str, int]]:
+    """(campaign, recipients, deliveries per state), counted live."""
+    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    counts = await repository.delivery_counts(
+        session, federation_id=federation_id, campaign_id=campaign_id
+    )
+    full = {str(state): counts.get(str(state), 0) for state in DeliveryStatus}
+    return campaign, sum(counts.values()), full
+
+
+def public_archive_url(federation: Federation, campaign: Campaign) -> str | None:
+    if campaign.status not in repository.ARCHIVED:
+        return None
+    return archive_url(get_settings().base_url, federation.slug, campaign.id)
+
+
+async def archive_list(session: AsyncSession, *, federation: Federation) -> Sequence[Campaign]:
+    """Sent campaigns for the public archive."""
+    return await repository.archived(session, federation_id=federation.id)
+
+
+async def web_version(session: AsyncSession, *, federation: Federation, campaign_id: int) -> str:
+    """The non-personal HTML of a sent campaign; unsent or another federation's: NotFound."""
+    campaign = await repository.get(session, federation_id=federation.id, campaign_id=campaign_id)
+    if campaign is None or campaign.status not in repository.ARCHIVED:
+        raise NotFound()
+    return render_web_version(content(campaign), branding(federation), get_settings().base_url)
+
+
+async def public_federation(session: AsyncSession, *, slug: str) -> Federation:
+    """A federation by slug for the public archive, or NotFound."""
+    federation = await repository.federation_by_slug(session, slug=slug)
+    if federation is None:
+        raise NotFound()
+    return federation

@@ -1,0 +1,281 @@
+"""CSV import of subscribers: streamed, validated per row, written in set-based batches.
+
+A file is read once, row by row; every BATCH_SIZE valid rows cost a fixed handful of
+statements (which addresses exist, which are suppressed, then multi-row INSERTs of
+subscribers, tokens, consent records and confirmation mails), whatever the batch holds.
+Memory stays flat: only the current batch and a bounded problem list are kept, plus a set of
+the addresses seen so far (to report duplicates within the file)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import IO, Any
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.clock import now
+from app.config import get_settings
+from app.delivery.models import DeliveryKind, DeliveryStatus
+from app.errors import Unprocessable
+from app.federations.models import Federation
+from app.security import email_hash, new_seed, token_from_seed, token_hash
+from app.subscribers import staff_repository
+from app.subscribers.models import ConsentEvent, SubscriptionStatus, TokenPurpose
+from app.subscribers.service import CONFIRMATION_PRIORITY
+from app.subscribers.staff_schemas import CreateMode, ImportProblem, ImportReport
+
+BATCH_SIZE = 1000
+MAX_PROBLEMS_LISTED = 1000
+MAX_NAME_LENGTH = 200
+MAX_ATTRIBUTE_LENGTH = 1000
+EMAIL_HEADERS = {"email", "e-mail", "e-post", "epost", "e-postadress", "mail"}
+NAME_HEADERS = {"name", "namn"}
+
+ProgressHook = Callable[["ImportReport"], Awaitable[None]]
+
+
+class ImportFileError(Unprocessable):
+    code = "invalid_file"
+    default_message = "The file is not a CSV file this import understands."
+
+
+@dataclass
+class _Row:
+    line: int
+    email: str
+    name: str | None
+    attributes: dict[str, str]
+
+
+@dataclass
+class _State:
+    report: ImportReport
+    seen: set[str] = field(default_factory=set)
+
+    def problem(self, line: int, reason: str, detail: str | None = None) -> None:
+        if reason == "suppressed":
+            self.report.suppressed += 1
+        else:
+            self.report.invalid += 1
+        if len(self.report.problems) < MAX_PROBLEMS_LISTED:
+            self.report.problems.append(
+                ImportProblem(line=line, reason=reason, detail=detail)  # type: ignore[arg-type]
+            )
+
+
+async def import_csv(
+    session: AsyncSession,
+    *,
+    federation: Federation,
+    source: IO[bytes],
+    mode: CreateMode = CreateMode.PENDING,
+    consent_note: str | None = None,
+    method: str = "csv_import",
+    on_batch: ProgressHook | None = None,
+) -> ImportReport:
+    """Import subscribers from a CSV file with columns email, name and any others (kept as
+    attributes). Existing subscribers are left exactly as they are; suppressed (erased)
+    addresses are reported and not added; invalid rows are reported by line."""
+    if mode is CreateMode.CONFIRMED and not (consent_note or "").strip():
+        raise Unprocessable(
+            "consent_note is required when importing as confirmed.",
+            details=[{"loc": ["body", "consent_note"], "msg": "required with mode confirmed"}],
+        )
+    text = io.TextIOWrapper(source, encoding="utf-8-sig", newline="", errors="strict")
+    state = _State(
+        report=ImportReport(rows=0, created=0, existing=0, suppressed=0, invalid=0, problems=[])
+    )
+    try:
+        header_line = text.readline()
+        if not header_line.strip():
+            raise ImportFileError("The file is empty; the first line must name the columns.")
+        delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
+        header = [h.strip().lower() for h in next(csv.reader([header_line], delimiter=delimiter))]
+        email_col = next((i for i, h in enumerate(header) if h in EMAIL_HEADERS), None)
+        if email_col is None:
+            raise ImportFileError("The first line must name the columns and include email.")
+        name_col = next((i for i, h in enumerate(header) if h in NAME_HEADERS), None)
+        extra = [(i, h) for i, h in enumerate(header) if i not in (email_col, name_col) and h]
+        reader = csv.reader(text, delimiter=delimiter)
+        batch: list[_Row] = []
+        for values in reader:
+            # The header was line 1; csv counts the lines it has read since.
+            line = reader.line_num + 1
+            if not any(v.strip() for v in values):
+                continue
+            state.report.rows += 1
+            row = _row(values, line, len(header), email_col, name_col, extra, state)
+            if row is None:
+                continue
+            batch.append(row)
+            if len(batch) >= BATCH_SIZE:
+                await _write_batch(session, federation, batch, mode, consent_note, method, state)
+                batch = []
+                if on_batch is not None:
+                    await on_batch(state.report)
+        if batch:
+            await _write_batch(session, federation, batch, mode, consent_note, method, state)
+        if on_batch is not None:
+            await on_batch(state.report)
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(f"The file is not UTF-8 text ({exc.reason}).") from None
+    except csv.Error as exc:
+        raise ImportFileError(f"The file is not valid CSV: {exc}.") from None
+    finally:
+        # Leave the caller's file open: TextIOWrapper would close it when collected.
+        text.detach()
+    return state.report
+
+
+def _row(
+    values: list[str],
+    line: int,
+    width: int,
+    email_col: int,
+    name_col: int | None,
+    extra: list[tuple[int, str]],
+    state: _State,
+) -> _Row | None:
+    if len(values) > width and any(v.strip() for v in values[width:]):
+        state.problem(line, "malformed_row", f"{len(values)} fields, the header has {width}")
+        return None
+    values = values + [""] * (width - len(values))
+    raw_email = values[email_col].strip()
+    if not raw_email:
+        state.problem(line, "missing_email")
+        return None
+    try:
+        result = validate_email(raw_email, check_deliverability=False)
+    except EmailNotValidError:
+        state.problem(line, "invalid_email")
+        return None
+    email = result.ascii_email or result.normalized
+    if len(email) > 254:
+        state.problem(line, "invalid_email")
+        return None
+    key = email.lower()
+    if key in state.seen:
+        state.problem(line, "duplicate_in_file")
+        return None
+    name = values[name_col].strip() if name_col is not None else ""
+    if len(name) > MAX_NAME_LENGTH:
+        state.problem(line, "too_long", "name")
+        return None
+    attributes = {h: values[i].strip() for i, h in extra if values[i].strip()}
+    if any(len(v) > MAX_ATTRIBUTE_LENGTH for v in attributes.values()):
+        state.problem(line, "too_long", "attribute")
+        return None
+    state.seen.add(key)
+    return _Row(line=line, email=email, name=name or None, attributes=attributes)
+
+
+def _token_row(
+    federation_id: int, subscriber_id: int, purpose: TokenPurpose, expires: Any
+) -> dict[str, Any]:
+    seed = new_seed()
+    return {
+        "federation_id": federation_id,
+        "subscriber_id": subscriber_id,
+        "purpose": purpose,
+        "seed": seed,
+        "token_hash": token_hash(token_from_seed(seed)),
+        "created_at": now(),
+        "expires_at": expires,
+    }
+
+
+async def _write_batch(
+    session: AsyncSession,
+    federation: Federation,
+    batch: list[_Row],
+    mode: CreateMode,
+    consent_note: str | None,
+    method: str,
+    state: _State,
+) -> None:
+    fid = federation.id
+    existing = await staff_repository.existing_emails(
+        session, federation_id=fid, lowered=[r.email.lower() for r in batch]
+    )
+    hashes = {r.email: email_hash(fid, r.email) for r in batch}
+    suppressed = await staff_repository.suppressed_hashes(
+        session, federation_id=fid, hashes=list(hashes.values())
+    )
+    current = now()
+    confirmed = mode is CreateMode.CONFIRMED
+    new_rows = []
+    for r in batch:
+        if hashes[r.email] in suppressed:
+            state.problem(r.line, "suppressed")
+        elif r.email.lower() in existing:
+            state.report.existing += 1
+        else:
+            new_rows.append(
+                {
+                    "federation_id": fid,
+                    "email": r.email,
+                    "name": r.name,
+                    "attributes": r.attributes,
+                    "status": SubscriptionStatus.CONFIRMED
+                    if confirmed
+                    else SubscriptionStatus.PENDING,
+                    "bounce_state": "ok",
+                    "bounce_count": 0,
+                    "created_at": current,
+                    "updated_at": current,
+                    "confirmed_at": current if confirmed else None,
+                }
+            )
+    inserted = await staff_repository.insert_subscribers(session, new_rows)
+    # Rows skipped by the insert were added by someone else since the lookup above.
+    state.report.existing += len(new_rows) - len(inserted)
+    state.report.created += len(inserted)
+    if not inserted:
+        return
+    ids = [subscriber_id for subscriber_id, _ in inserted]
+    await staff_repository.insert_tokens_returning(
+        session, [_token_row(fid, i, TokenPurpose.UNSUBSCRIBE, None) for i in ids]
+    )
+    await staff_repository.insert_consent_records(
+        session,
+        [
+            {
+                "federation_id": fid,
+                "subscriber_id": i,
+                "event": ConsentEvent.IMPORT,
+                "occurred_at": current,
+                "method": method,
+                "note": consent_note,
+            }
+            for i in ids
+        ],
+    )
+    if confirmed:
+        return
+    expires = current + timedelta(days=get_settings().confirmation_token_days)
+    confirm_tokens = await staff_repository.insert_tokens_returning(
+        session, [_token_row(fid, i, TokenPurpose.CONFIRM, expires) for i in ids]
+    )
+    await staff_repository.insert_deliveries(
+        session,
+        [
+            {
+                "federation_id": fid,
+                "kind": DeliveryKind.CONFIRMATION,
+                "subscriber_id": i,
+                "token_id": confirm_tokens[i],
+                "status": DeliveryStatus.QUEUED,
+                "priority": CONFIRMATION_PRIORITY,
+                "attempts": 0,
+                "next_attempt_at": current,
+                "created_at": current,
+                "updated_at": current,
+            }
+            for i in ids
+        ],
+    )

@@ -1,0 +1,407 @@
+"""Use cases of the subscriber domain.
+
+Public double opt-in first (sign-up, confirm, unsubscribe, privacy notice), then the
+transactional mails (confirmation, self-service) that the dispatcher builds from outbox rows.
+Staff use cases go in their own section at the end of the module."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.clock import now
+from app.config import get_settings
+from app.delivery.models import Delivery, DeliveryKind
+from app.errors import NotFound, Unprocessable
+from app.federations.models import Federation
+from app.rendering import transactional
+from app.security import email_hash
+from app.subscribers import consent, repository, tokens
+from app.subscribers.consent import Origin
+from app.subscribers.models import (
+    ConsentEvent,
+    PrivacyNotice,
+    Subscriber,
+    SubscriptionStatus,
+    TokenPurpose,
+)
+from app.subscribers.schemas import SignupRequest
+
+log = logging.getLogger(__name__)
+
+CONFIRMATION_PRIORITY = 10
+MAX_EMAIL_LENGTH = 254
+MAX_NAME_LENGTH = 200
+
+
+class InvalidSignup(Unprocessable):
+    """The form has field errors; details maps field name to an error code the page explains."""
+
+    code = "invalid_signup"
+    default_message = "The sign-up has errors; see details."
+
+
+class StaleForm(Unprocessable):
+    """The render stamp is missing, forged, too fresh (a bot) or too old: show the form again."""
+
+    code = "form_expired"
+    default_message = "The form stamp is missing, too recent, too old or not genuine; reload it."
+
+
+# --- public double opt-in ----------------------------------------------------------------------
+
+
+async def get_public_federation(session: AsyncSession, slug: str) -> Federation:
+    """The federation behind a public URL, or NotFound."""
+    federation = await repository.get_federation_by_slug(session, slug)
+    if federation is None:
+        raise NotFound()
+    return federation
+
+
+@dataclass(frozen=True)
+class SignupForm:
+    notice: PrivacyNotice
+    stamp: str
+
+
+async def prepare_signup_form(session: AsyncSession, *, federation: Federation) -> SignupForm:
+    """The current consent text and a fresh render stamp for the form."""
+    notice = await consent.current_notice(session, federation=federation)
+    return SignupForm(notice=notice, stamp=consent.make_stamp(notice))
+
+
+def normalize_email(raw: str) -> str:
+    """The address as stored: normalised, domain as A-labels where it has an ASCII form."""
+    if not raw:
+        raise InvalidSignup(details={"email": "required"})
+    if len(raw) > MAX_EMAIL_LENGTH:
+        raise InvalidSignup(details={"email": "invalid"})
+    try:
+        result = validate_email(raw, check_deliverability=False)
+    except EmailNotValidError:
+        raise InvalidSignup(details={"email": "invalid"}) from None
+    return result.ascii_email or result.normalized
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    """What happened, for the edge only (the visitor always sees the same answer)."""
+
+    delivery_id: int | None
+
+
+async def request_subscription(
+    session: AsyncSession, *, federation: Federation, data: SignupRequest, origin: Origin
+) -> SignupResult:
+    """Handle a sign-up: store or revive a pending subscriber and queue a confirmation mail.
+
+    New, pending, confirmed, unsubscribed and suppressed addresses all end in the same answer;
+    only what is stored and whether a mail is queued differs."""
+    if data.website:
+        log.info("sign-up honeypot filled for federation %s; ignored", federation.id)
+        return SignupResult(delivery_id=None)
+    stamp = consent.read_stamp(data.stamp)
+    notice = None
+    if stamp is not None:
+        notice = await repository.get_privacy_notice(
+            session, federation_id=federation.id, notice_id=stamp.privacy_notice_id
+        )
+    if notice is None:
+        raise StaleForm()
+
+    errors: dict[str, str] = {}
+    email = ""
+    try:
+        email = normalize_email(data.email)
+    except InvalidSignup as exc:
+        errors.update(exc.details)
+    if len(data.name) > MAX_NAME_LENGTH:
+        errors["name"] = "too_long"
+    if not data.consent:
+        errors["consent"] = "required"
+    if errors:
+        raise InvalidSignup(details=errors)
+
+    if await repository.is_suppressed(
+        session, federation_id=federation.id, email_hash=email_hash(federation.id, email)
+    ):
+        return SignupResult(delivery_id=None)
+
+    subscriber = await repository.find_subscriber_by_email(
+        session, federation_id=federation.id, email=email
+    )
+    if subscriber is None:
+        subscriber = await _create_pending(session, federation=federation, email=email, data=data)
+    elif subscriber.status == SubscriptionStatus.CONFIRMED:
+        # Never downgrade a confirmed subscriber, and send nothing: the answer is the same.
+        return SignupResult(delivery_id=None)
+    elif subscriber.status == SubscriptionStatus.UNSUBSCRIBED:
+        subscriber.status = SubscriptionStatus.PENDING
+        subscriber.confirmed_at = None
+        subscriber.unsubscribed_at = None
+        if data.name:
+            subscriber.name = data.name
+    elif data.name and not subscriber.name:
+        subscriber.name = data.name
+
+    consent.record(
+        session,
+        federation_id=federation.id,
+        subscriber_id=subscriber.id,
+        event=ConsentEvent.SIGNUP,
+        origin=origin,
+        privacy_notice_id=notice.id,
+    )
+    delivery_id = await _queue_confirmation(session, subscriber=subscriber)
+    await session.flush()
+    return SignupResult(delivery_id=delivery_id)
+
+
+async def _create_pending(
+    session: AsyncSession, *, federation: Federation, email: str, data: SignupRequest
+) -> Subscriber:
+    subscriber = Subscriber(
+        federation_id=federation.id,
+        email=email,
+        name=data.name or None,
+        status=SubscriptionStatus.PENDING,
+        attributes={},
+        created_at=now(),
+    )
+    try:
+        # Two posts for the same new address at once: the loser continues with the winner's row.
+        async with session.begin_nested():
+            session.add(subscriber)
+            await session.flush()
+    except IntegrityError:
+        existing = await repository.find_subscriber_by_email(
+            session, federation_id=federation.id, email=email
+        )
+        if existing is None:
+            raise
+        return existing
+    await tokens.issue_unsubscribe_token(session, subscriber=subscriber)
+    return subscriber
+
+
+async def _queue_confirmation(session: AsyncSession, *, subscriber: Subscriber) -> int | None:
+    """Queue a confirmation mail unless the address had its share (per day and per week)."""
+    settings = get_settings()
+    current = now()
+    week = await repository.count_confirmation_mails_since(
+        session,
+        federation_id=subscriber.federation_id,
+        subscriber_id=subscriber.id,
+        since=current - timedelta(days=7),
+    )
+    if week >= settings.confirmation_mails_per_week:
+        return None
+    day = await repository.count_confirmation_mails_since(
+        session,
+        federation_id=subscriber.federation_id,
+        subscriber_id=subscriber.id,
+        since=current - timedelta(days=1),
+    )
+    if day >= settings.confirmation_mails_per_day:
+        return None
+    token = await tokens.issue_confirm_token(session, subscriber=subscriber)
+    delivery = Delivery(
+        federation_id=subscriber.federation_id,
+        kind=DeliveryKind.CONFIRMATION,
+        subscriber_id=subscriber.id,
+        token_id=token.id,
+        priority=CONFIRMATION_PRIORITY,
+        next_attempt_at=current,
+        created_at=current,
+    )
+    session.add(delivery)
+    await session.flush()
+    return delivery.id
+
+
+async def _confirmable(
+    session: AsyncSession, *, federation: Federation, raw: str
+) -> tuple[Subscriber, bool]:
+    """(subscriber, already confirmed) for a confirmation link, or NotFound.
+
+    A used link still answers "already confirmed" while the subscription stands; once the
+    person has unsubscribed, an old confirmation link must not sign them up again."""
+    token = await tokens.find_token(
+        session, raw, purpose=TokenPurpose.CONFIRM, federation_id=federation.id
+    )
+    subscriber = await repository.get_subscriber(
+        session, federation_id=federation.id, subscriber_id=token.subscriber_id
+    )
+    if subscriber is None:
+        raise NotFound()
+    if subscriber.status == SubscriptionStatus.CONFIRMED:
+        return subscriber, True
+    if subscriber.status == SubscriptionStatus.PENDING and token.used_at is None:
+        return subscriber, False
+    raise NotFound()
+
+
+async def view_confirmation(session: AsyncSession, *, federation: Federation, raw: str) -> bool:
+    """Check a confirmation link without changing anything; True if already confirmed."""
+    _, already = await _confirmable(session, federation=federation, raw=raw)
+    return already
+
+
+async def confirm_subscription(
+    session: AsyncSession, *, federation: Federation, raw: str, origin: Origin
+) -> bool:
+    """Confirm the subscription behind a link; True if it was already confirmed."""
+    subscriber, already = await _confirmable(session, federation=federation, raw=raw)
+    if already:
+        return True
+    token = await tokens.find_token(
+        session, raw, purpose=TokenPurpose.CONFIRM, federation_id=federation.id
+    )
+    current = now()
+    token.used_at = current
+    subscriber.status = SubscriptionStatus.CONFIRMED
+    subscriber.confirmed_at = current
+    consent.record(
+        session,
+        federation_id=federation.id,
+        subscriber_id=subscriber.id,
+        event=ConsentEvent.CONFIRM,
+        origin=origin,
+    )
+    await session.flush()
+    return False
+
+
+@dataclass(frozen=True)
+class UnsubscribeResult:
+    federation: Federation
+    already: bool
+
+
+async def _unsubscribable(session: AsyncSession, raw: str) -> tuple[Federation, Subscriber]:
+    token = await tokens.find_token(session, raw, purpose=TokenPurpose.UNSUBSCRIBE)
+    federation = await repository.get_federation(session, token.federation_id)
+    subscriber = await repository.get_subscriber(
+        session, federation_id=token.federation_id, subscriber_id=token.subscriber_id
+    )
+    if federation is None or subscriber is None:
+        raise NotFound()
+    return federation, subscriber
+
+
+async def view_unsubscribe(session: AsyncSession, *, raw: str) -> UnsubscribeResult:
+    """Check an unsubscribe link without changing anything (mail scanners fetch links)."""
+    federation, subscriber = await _unsubscribable(session, raw)
+    return UnsubscribeResult(
+        federation=federation, already=subscriber.status == SubscriptionStatus.UNSUBSCRIBED
+    )
+
+
+async def unsubscribe(session: AsyncSession, *, raw: str, origin: Origin) -> UnsubscribeResult:
+    """Unsubscribe at once (web button or RFC 8058 one-click); repeating is harmless."""
+    federation, subscriber = await _unsubscribable(session, raw)
+    if subscriber.status == SubscriptionStatus.UNSUBSCRIBED:
+        return UnsubscribeResult(federation=federation, already=True)
+    subscriber.status = SubscriptionStatus.UNSUBSCRIBED
+    subscriber.unsubscribed_at = now()
+    consent.record(
+        session,
+        federation_id=federation.id,
+        subscriber_id=subscriber.id,
+        event=ConsentEvent.UNSUBSCRIBE,
+        origin=origin,
+    )
+    await session.flush()
+    return UnsubscribeResult(federation=federation, already=False)
+
+
+async def get_privacy_notice(
+    session: AsyncSession, *, federation: Federation, version: int | None = None
+) -> tuple[PrivacyNotice, PrivacyNotice]:
+    """(requested version or the current one, current one); NotFound for an unknown version."""
+    current = await consent.current_notice(session, federation=federation)
+    if version is None or version == current.version:
+        return current, current
+    notice = await repository.get_privacy_notice(
+        session, federation_id=federation.id, version=version
+    )
+    if notice is None:
+        raise NotFound()
+    return notice, current
+
+
+# --- transactional mail (the dispatcher calls this for confirmation and self-service rows) ----
+
+
+async def build_transactional_mail(
+    session: AsyncSession, *, delivery: Delivery
+) -> tuple[str, bytes]:
+    """(recipient, raw RFC 5322 bytes with CRLF) for a confirmation or self-service delivery.
+
+    Raises NotFound when the subscriber, token or federation is gone (erased meanwhile): the
+    dispatcher should then give the row up rather than retry it."""
+    purposes = {
+        DeliveryKind.CONFIRMATION: TokenPurpose.CONFIRM,
+        DeliveryKind.SELF_SERVICE: TokenPurpose.SELF_SERVICE,
+    }
+    purpose = purposes.get(DeliveryKind(delivery.kind))
+    if purpose is None:
+        raise Unprocessable(f"not a transactional delivery: {delivery.kind}")
+    federation = await repository.get_federation(session, delivery.federation_id)
+    subscriber = (
+        await repository.get_subscriber(
+            session, federation_id=delivery.federation_id, subscriber_id=delivery.subscriber_id
+        )
+        if delivery.subscriber_id is not None
+        else None
+    )
+    token = (
+        await repository.get_token(
+            session, federation_id=delivery.federation_id, token_id=delivery.token_id
+        )
+        if delivery.token_id is not None
+        else None
+    )
+    if (
+        federation is None
+        or subscriber is None
+        or token is None
+        or token.purpose != purpose
+        or token.subscriber_id != subscriber.id
+    ):
+        raise NotFound("the delivery's subscriber or token no longer exists")
+    settings = get_settings()
+    base = settings.base_url
+    raw = tokens.raw_token(token)
+    if purpose is TokenPurpose.CONFIRM:
+        link = f"{base}/f/{federation.slug}/bekrafta/{raw}"
+        kind = transactional.MailKind.CONFIRMATION
+        valid_days = settings.confirmation_token_days
+    else:
+        link = f"{base}/f/{federation.slug}/mina-uppgifter/{raw}"
+        kind = transactional.MailKind.SELF_SERVICE
+        valid_days = settings.self_service_token_days
+    mail = transactional.render(
+        kind,
+        transactional.Branding.of(federation, base_url=base),
+        link=link,
+        valid_days=valid_days,
+    )
+    message = transactional.build_message(
+        mail, sender=transactional.Sender.of(federation), to=subscriber.email, at=now()
+    )
+    return subscriber.email, message
+
+
+# --- staff use cases ---
+
+
+async def queue_confirmation_mail(session: AsyncSession, *, subscriber: Subscriber) -> int | None:
+    """Queue a confirmation mail for a subscriber added by staff (same cool-down as the form)."""
+    return await _queue_confirmation(session, subscriber=subscriber)

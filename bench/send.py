@@ -1,0 +1,277 @@
+"""Benchmark: `newsletter dispatch` against smtp-source, both into the same local smtp-sink.
+
+    .venv/bin/python bench/send.py --db postgresql --n 10000
+    .venv/bin/python bench/send.py --db sqlite --n 100000
+
+Seeds N confirmed subscribers and a ~20 KB campaign in a scratch database, starts smtp-sink
+on loopback (never the Postfix daemon), runs the dispatcher as a subprocess to completion,
+then smtp-source with 16 sessions and the same message count and size into the same sink.
+Prints both rates, their ratio, the fan-out time and the dispatcher's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SECRET = "bench-secret-key-0123456789abcdef0123456789"
+
+PARAGRAPH = (
+    "Under året har vi tillsammans med Försäkringskassan, Arbetsförmedlingen, regionen och "
+    "kommunerna arbetat för att fler ska komma närmare arbete och studier. Deltagarna i våra "
+    "insatser berättar om små steg som blev stora: en första praktikdag, ett samtal som "
+    "ledde vidare, en ny tro på den egna förmågan. Läs gärna mer i vår verksamhetsberättelse."
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def body_markdown(size: int) -> str:
+    parts = ["## Tack för året som gått", ""]
+    i = 0
+    while sum(len(p) for p in parts) < size:
+        i += 1
+        parts += [f"### Avsnitt {i}", "", PARAGRAPH, ""]
+    return "\n".join(parts)
+
+
+def prepare_database(kind: str, pg_url: str, workdir: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite+aiosqlite:///{workdir}/bench.db"
+    base, _, name = pg_url.rpartition("/")
+    admin = pg_url.replace("postgresql+asyncpg://", "postgresql://")
+    admin = admin.rpartition("/")[0] + "/postgres"
+    subprocess.run(
+        ["psql", admin, "-q", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        ["psql", admin, "-q", "-c", f'CREATE DATABASE "{name}"'], check=True, capture_output=True
+    )
+    return pg_url
+
+
+async def seed(n: int, size: int) -> None:
+    from sqlalchemy import insert
+
+    from app.campaigns.models import Campaign, CampaignStatus, Theme
+    from app.clock import now
+    from app.db import dispose_engine, session_scope
+    from app.federations.models import Federation
+    from app.security import new_seed, token_from_seed, token_hash
+    from app.subscribers.models import Subscriber, SubscriptionStatus, Token, TokenPurpose
+
+    async with session_scope() as session:
+        fed = Federation(
+            slug="bench",
+            name="Samordningsförbundet Bänk",
+            from_email="info@bench.example.se",
+            from_name="Samordningsförbundet Bänk",
+            postal_address="Storgatan 1, 111 11 Stockholm",
+        )
+        session.add(fed)
+        await session.flush()
+        fid = fed.id
+    chunk = 5000
+    for start in range(0, n, chunk):
+        async with session_scope() as session:
+            rows = [
+                {
+                    "federation_id": fid,
+                    "email": f"mottagare{i}@bench.example.se",
+                    "name": f"Mottagare {i}",
+                    "status": SubscriptionStatus.CONFIRMED,
+                    "confirmed_at": now(),
+                }
+                for i in range(start, min(n, start + chunk))
+            ]
+            ids = (await session.scalars(insert(Subscriber).returning(Subscriber.id), rows)).all()
+            tokens = []
+            for sid in ids:
+                seed_ = new_seed()
+                tokens.append(
+                    {
+                        "federation_id": fid,
+                        "subscriber_id": sid,
+                        "purpose": TokenPurpose.UNSUBSCRIBE,
+                        "seed": seed_,
+                        "token_hash": token_hash(token_from_seed(seed_)),
+                    }
+                )
+            await session.execute(insert(Token), tokens)
+    async with session_scope() as session:
+        session.add(
+            Campaign(
+                federation_id=fid,
+                subject="Tack för året – bänktest",
+                theme=Theme.ARSSKIFTE,
+                body_markdown=body_markdown(size),
+                status=CampaignStatus.SCHEDULED,
+                send_at=now() - timedelta(minutes=1),
+            )
+        )
+    await dispose_engine()
+
+
+async def message_size() -> int:
+    """Bytes of one rendered campaign message, so smtp-source sends the same size."""
+    from app.campaigns import service as campaigns_service
+    from app.db import dispose_engine, session_scope
+
+    async with session_scope() as session:
+        prepared = await campaigns_service.prepare_for_sending(
+            session, federation_id=1, campaign_id=1
+        )
+        raw = prepared.render(
+            delivery_id=1,
+            to_address="mottagare1@bench.example.se",
+            name="Mottagare 1",
+            unsubscribe_token="x" * 32,
+        )
+    await dispose_engine()
+    return len(raw)
+
+
+def sink_count(path: Path) -> str:
+    text = path.read_text(errors="replace") if path.exists() else ""
+    counters = re.findall(r"[^\r\n]+", text)
+    return counters[-1].strip() if counters else "?"
+
+
+def run_one(kind: str, n: int, size: int, pg_url: str, processes: int) -> dict[str, float]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
+    url = prepare_database(kind, pg_url, workdir)
+    port = free_port()
+    env = {
+        **os.environ,
+        "NEWSLETTER_DATABASE_URL": url,
+        "NEWSLETTER_SECRET_KEY": SECRET,
+        "NEWSLETTER_DEV": "false",
+        "NEWSLETTER_SMTP_HOST": "127.0.0.1",
+        "NEWSLETTER_SMTP_PORT": str(port),
+        "NEWSLETTER_JOURNAL_DIR": str(workdir / "journal"),
+        "NEWSLETTER_BASE_URL": "https://nyhetsbrev.example.se",
+    }
+    os.environ.update(env)
+    subprocess.run(
+        [sys.executable, "-m", "app.cli", "db", "upgrade"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    began = time.monotonic()
+    asyncio.run(seed(n, size))
+    print(f"[{kind}] seeded {n} subscribers in {time.monotonic() - began:.1f} s")
+    msg_size = asyncio.run(message_size())
+    print(f"[{kind}] one campaign message is {msg_size} bytes")
+
+    sink_log = workdir / "sink.out"
+    sink = subprocess.Popen(
+        ["smtp-sink", "-c", "-u", os.environ.get("USER", "root"), f"127.0.0.1:{port}", "1000"],
+        stdout=sink_log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    time.sleep(0.3)
+    try:
+        cmd = ["/usr/bin/time", "-f", "PEAK_RSS_KB=%M", sys.executable, "-m", "app.cli", "dispatch"]
+        began = time.monotonic()
+        procs = [
+            subprocess.Popen(
+                cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(processes)
+        ]
+        outputs = [p.communicate() for p in procs]
+        dispatch_seconds = time.monotonic() - began
+        rss = max(int(m) for _, e in outputs for m in re.findall(r"PEAK_RSS_KB=(\d+)", e))
+        fanout = [float(m) for _, e in outputs for m in re.findall(r"fan-out ([\d.]+) s", e)]
+        for out, errtext in outputs:
+            if "sent" not in out:
+                print(errtext[-2000:])
+            print(f"[{kind}] dispatcher: {out.strip()}")
+        sent = sum(int(m) for o, _ in outputs for m in re.findall(r"^sent (\d+)", o, re.M))
+        dispatch_rate = sent / dispatch_seconds
+        print(f"[{kind}] sink after dispatch: {sink_count(sink_log)}")
+
+        began = time.monotonic()
+        subprocess.run(
+            [
+                "smtp-source",
+                "-s",
+                "16",
+                "-m",
+                str(n),
+                "-l",
+                str(msg_size),
+                "-c",
+                "-f",
+                "info@bench.example.se",
+                "-t",
+                "mottagare@bench.example.se",
+                f"127.0.0.1:{port}",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        source_seconds = time.monotonic() - began
+        source_rate = n / source_seconds
+        print(f"[{kind}] sink after smtp-source: {sink_count(sink_log)}")
+    finally:
+        sink.terminate()
+        sink.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+    result = {
+        "sent": sent,
+        "dispatch_rate": dispatch_rate,
+        "source_rate": source_rate,
+        "ratio": dispatch_rate / source_rate,
+        "fan_out": fanout[0] if fanout else -1,
+        "rss_mb": rss / 1024,
+        "dispatch_seconds": dispatch_seconds,
+    }
+    print(
+        f"[{kind}] n={n} processes={processes}: dispatch {sent} in {dispatch_seconds:.1f} s = "
+        f"{dispatch_rate:.0f} msg/s; smtp-source {source_rate:.0f} msg/s; "
+        f"ratio {result['ratio']:.2f} (both {msg_size} B/msg); fan-out {result['fan_out']:.2f} s; "
+        f"peak RSS {result['rss_mb']:.0f} MB"
+    )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10000, help="subscribers / messages")
+    parser.add_argument("--db", choices=["postgresql", "sqlite", "both"], default="both")
+    parser.add_argument("--size", type=int, default=20000, help="campaign body size in bytes")
+    parser.add_argument("--processes", type=int, default=1, help="dispatcher processes")
+    parser.add_argument(
+        "--pg-url",
+        default="postgresql+asyncpg://postgres@127.0.0.1:5432/test_b3",
+        help="scratch PostgreSQL database (dropped and re-created)",
+    )
+    args = parser.parse_args()
+    kinds = ["postgresql", "sqlite"] if args.db == "both" else [args.db]
+    for kind in kinds:
+        run_one(kind, args.n, args.size, args.pg_url, args.processes)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,305 @@
+"""Staff API for campaigns: drafts, preview, tests, scheduling, cancelling, stats, isolation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.campaigns.models import Campaign, CampaignStatus
+from app.clock import now
+from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
+from app.subscribers.models import Subscriber, SubscriptionStatus
+from tests.campaigns.conftest import Tenant, add_campaign
+
+NEW = {
+    "subject": "Sommarhälsning från förbundet",
+    "preheader": "Ett brev om våren",
+    "theme": "sommar",
+    "body_markdown": "Våren har gått fort.\n\n> ”Det betydde mycket.” (Deltagare)",
+}
+
+
+async def _create(api: httpx.AsyncClient, tenant: Tenant, **overrides: str) -> dict[str, object]:
+    response = await api.post(tenant.base, json={**NEW, **overrides}, headers=tenant.headers)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+class TestCreateAndRead:
+    async def test_create_list_get(self, api: httpx.AsyncClient, tenant: Tenant) -> None:
+        created = await _create(api, tenant)
+        assert created["status"] == "draft"
+        assert created["archive_url"] is None
+        listed = await api.get(tenant.base, headers=tenant.headers)
+        assert [c["id"] for c in listed.json()["items"]] == [created["id"]]
+        got = await api.get(f"{tenant.base}/{created['id']}", headers=tenant.headers)
+        assert got.json()["subject"] == NEW["subject"]
+
+    async def test_unknown_theme_is_422(self, api: httpx.AsyncClient, tenant: Tenant) -> None:
+        response = await api.post(
+            tenant.base, json={**NEW, "theme": "pask"}, headers=tenant.headers
+        )
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "validation_error"
+
+    async def test_without_key_is_401(self, api: httpx.AsyncClient, tenant: Tenant) -> None:
+        assert (await api.get(tenant.base)).status_code == 401
+
+    async def test_other_federations_key_gets_404(
+        self, api: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant
+    ) -> None:
+        created = await _create(api, tenant)
+        response = await api.get(tenant.base, headers=other_tenant.headers)
+        assert response.status_code == 404
+        # Own slug, someone else's campaign id: also 404.
+        response = await api.get(
+            f"{other_tenant.base}/{created['id']}", headers=other_tenant.headers
+        )
+        assert response.status_code == 404
+        response = await api.post(
+            f"{other_tenant.base}/{created['id']}/send-now", headers=other_tenant.headers
+        )
+        assert response.status_code == 404
+
+
+class TestUpdateAndDelete:
+    async def test_patch_draft(self, api: httpx.AsyncClient, tenant: Tenant) -> None:
+        created = await _create(api, tenant)
+        response = await api.patch(
+            f"{tenant.base}/{created['id']}", json={"theme": "jul"}, headers=tenant.headers
+        )
+        assert response.status_code == 200
+        assert response.json()["theme"] == "jul"
+
+    async def test_patch_after_scheduling_is_409(
+        self, api: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        created = await _create(api, tenant)
+        url = f"{tenant.base}/{created['id']}"
+        send_at = (now() + timedelta(days=1)).isoformat()
+        scheduled = await api.post(
+            f"{url}/schedule", json={"send_at": send_at}, headers=tenant.headers
+        )
+        assert scheduled.status_code == 200
+        response = await api.patch(url, json={"subject": "Nytt"}, headers=tenant.headers)
+        assert response.status_code == 409
+        assert response.json()["error"]["code"] == "conflict"
+        assert (await api.delete(url, headers=tenant.headers)).status_code == 409
+
+    async def test_delete_draft(self, api: httpx.AsyncClient, tenant: Tenant) -> None:
+        created = await _create(api, tenant)
+        url = f"{tenant.base}/{created['id']}"
+        assert (await api.delete(url, headers=tenant.headers)).status_code == 204
+        assert (await api.get(url, headers=tenant.headers)).status_code == 404
+
+    async def test_unbreakable_long_line_is_refused(
+        self, api: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        long_link = "https://example.se/" + "a" * 1200
+        response = await api.post(
+            tenant.base, json={**NEW, "body_markdown": f"Se <{long_link}>"}, headers=tenant.headers
+        )
+        assert response.status_code == 422
+
+
+class TestPreview:
+    async def test_html_preview_for_sample_subscriber(
+        self, api: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        created = await _create(api, tenant)
+        response = await api.get(
+            f"{tenant.base}/{created['id']}/preview?format=html", headers=tenant.headers
+        )
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/html")
+        assert "Hej Anna Andersson!" in response.text
+        assert "Avsluta prenumerationen" in response.text
+        assert f"/f/sf-norra/arkiv/{created['id']}" in response.text
+
+    async def test_text_preview(self, api: httpx.AsyncClient, tenant: Tenant) -> None:
+        created = await _create(api, tenant)
+        response = await api.get(
+            f"{tenant.base}/{created['id']}/preview?format=text", headers=tenant.headers
+        )
+        assert response.headers["content-type"].startswith("text/plain")
+        assert "Hej Anna Andersson!" in response.text
+        assert "Avsluta prenumerationen: https://nyhetsbrev.example.se/u/" in response.text
+
+    async def test_bad_format_is_422(self, api: httpx.AsyncClient, tenant: Tenant) -> None:
+        created = await _create(api, tenant)
+        response = await api.get(
+            f"{tenant.base}/{created['id']}/preview?format=pdf", headers=tenant.headers
+        )
+        assert response.status_code == 422
+
+
+class TestTestSend:
+    async def test_queues_test_deliveries_not_counted(
+        self, api: httpx.AsyncClient, tenant: Tenant, session: AsyncSession
+    ) -> None:
+        created = await _create(api, tenant)
+        url = f"{tenant.base}/{created['id']}"
+        response = await api.post(
+            f"{url}/test",
+            json={"addresses": ["redaktor@example.se", "chef@example.se"]},
+            headers=tenant.headers,
+        )
+        assert response.status_code == 202
+        assert response.json()["queued"] == 2
+        rows = (
+            (await session.execute(select(Delivery).where(Delivery.campaign_id == created["id"])))
+            .scalars()
+            .all()
+        )
+        assert {(r.kind, r.to_address) for r in rows} == {
+            (DeliveryKind.TEST, "redaktor@example.se"),
+            (DeliveryKind.TEST, "chef@example.se"),
+        }
+        stats = (await api.get(f"{url}/stats", headers=tenant.headers)).json()
+        assert stats["recipients"] == 0
+
+    async def test_more_than_ten_addresses_is_422(
+        self, api: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        created = await _create(api, tenant)
+        addresses = [f"p{i}@example.se" for i in range(11)]
+        response = await api.post(
+            f"{tenant.base}/{created['id']}/test",
+            json={"addresses": addresses},
+            headers=tenant.headers,
+        )
+        assert response.status_code == 422
+
+    async def test_invalid_address_is_422(self, api: httpx.AsyncClient, tenant: Tenant) -> None:
+        created = await _create(api, tenant)
+        response = await api.post(
+            f"{tenant.base}/{created['id']}/test",
+            json={"addresses": ["inte-en-adress"]},
+            headers=tenant.headers,
+        )
+        assert response.status_code == 422
+
+
+class TestSchedule:
+    @pytest.mark.parametrize(
+        "send_at",
+        ["2030-06-18T08:00:00", "2020-06-18T08:00:00+02:00", "i morgon"],
+        ids=["naive", "past", "garbage"],
+    )
+    async def test_naive_or_past_is_422(
+        self, api: httpx.AsyncClient, tenant: Tenant, send_at: str
+    ) -> None:
+        created = await _create(api, tenant)
+        response = await api.post(
+            f"{tenant.base}/{created['id']}/schedule",
+            json={"send_at": send_at},
+            headers=tenant.headers,
+        )
+        assert response.status_code == 422
+        got = await api.get(f"{tenant.base}/{created['id']}", headers=tenant.headers)
+        assert got.json()["status"] == "draft"
+
+    async def test_schedule_future(self, api: httpx.AsyncClient, tenant: Tenant) -> None:
+        created = await _create(api, tenant)
+        response = await api.post(
+            f"{tenant.base}/{created['id']}/schedule",
+            json={"send_at": "2099-06-18T08:00:00+02:00"},
+            headers=tenant.headers,
+        )
+        assert response.status_code == 200
+        body = response.json()
+        assert body["status"] == "scheduled"
+        assert datetime.fromisoformat(body["send_at"]) == datetime(2099, 6, 18, 6, tzinfo=UTC)
+
+    async def test_send_now_then_cancel(self, api: httpx.AsyncClient, tenant: Tenant) -> None:
+        created = await _create(api, tenant)
+        url = f"{tenant.base}/{created['id']}"
+        sent = await api.post(f"{url}/send-now", headers=tenant.headers)
+        assert sent.status_code == 200
+        assert sent.json()["status"] == "scheduled"
+        assert datetime.fromisoformat(sent.json()["send_at"]) <= now()
+        cancelled = await api.post(f"{url}/cancel", headers=tenant.headers)
+        assert cancelled.json()["status"] == "cancelled"
+        again = await api.post(f"{url}/cancel", headers=tenant.headers)
+        assert again.status_code == 409
+        assert (await api.post(f"{url}/send-now", headers=tenant.headers)).status_code == 409
+
+    async def test_sent_campaign_cannot_be_rescheduled(
+        self, api: httpx.AsyncClient, tenant: Tenant, session: AsyncSession
+    ) -> None:
+        campaign = await add_campaign(session, tenant.federation, status=CampaignStatus.SENT)
+        response = await api.post(
+            f"{tenant.base}/{campaign.id}/schedule",
+            json={"send_at": "2099-01-01T00:00:00+00:00"},
+            headers=tenant.headers,
+        )
+        assert response.status_code == 409
+
+
+class TestResumeAndRequeue:
+    async def test_resume_needs_paused(
+        self, api: httpx.AsyncClient, tenant: Tenant, session: AsyncSession
+    ) -> None:
+        draft = await add_campaign(session, tenant.federation)
+        response = await api.post(f"{tenant.base}/{draft.id}/resume", headers=tenant.headers)
+        assert response.status_code == 409
+        paused = await add_campaign(session, tenant.federation, status=CampaignStatus.PAUSED)
+        response = await api.post(f"{tenant.base}/{paused.id}/resume", headers=tenant.headers)
+        assert response.status_code == 200
+        assert response.json()["status"] == "sending"
+
+    async def test_requeue_unknown(
+        self, api: httpx.AsyncClient, tenant: Tenant, session: AsyncSession
+    ) -> None:
+        campaign = await add_campaign(session, tenant.federation, status=CampaignStatus.SENT)
+        await _deliveries(session, tenant, campaign, [DeliveryStatus.UNKNOWN, DeliveryStatus.SENT])
+        response = await api.post(
+            f"{tenant.base}/{campaign.id}/requeue-unknown", headers=tenant.headers
+        )
+        assert response.status_code == 200
+        assert response.json() == {"requeued": 1}
+
+
+async def _deliveries(
+    session: AsyncSession, tenant: Tenant, campaign: Campaign, states: list[DeliveryStatus]
+) -> None:
+    for i, state in enumerate(states):
+        subscriber = Subscriber(
+            federation_id=tenant.federation.id,
+            email=f"person{i}@example.se",
+            status=SubscriptionStatus.CONFIRMED,
+        )
+        session.add(subscriber)
+        await session.flush()
+        session.add(
+            Delivery(
+                federation_id=tenant.federation.id,
+                kind=DeliveryKind.CAMPAIGN,
+                campaign_id=campaign.id,
+                subscriber_id=subscriber.id,
+                status=state,
+            )
+        )
+    await session.flush()
+    await session.commit()
+
+
+class TestStats:
+    async def test_counts_per_state(
+        self, api: httpx.AsyncClient, tenant: Tenant, session: AsyncSession
+    ) -> None:
+        campaign = await add_campaign(session, tenant.federation, status=CampaignStatus.SENDING)
+        states = [DeliveryStatus.SENT] * 3 + [DeliveryStatus.QUEUED, DeliveryStatus.FAILED]
+        await _deliveries(session, tenant, campaign, states)
+        response = await api.get(f"{tenant.base}/{campaign.id}/stats", headers=tenant.headers)
+        body = response.json()
+        assert body["recipients"] == 5
+        assert body["counts"]["sent"] == 3
+        assert body["counts"]["queued"] == 1
+        assert body["counts"]["failed"] == 1
+        assert body["counts"]["unknown"] == 0
+        assert body["status"] == "sending"

@@ -1,0 +1,193 @@
+"""Fixtures for the delivery engine: a fault-injecting SMTP server and a small federation."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import socket
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.campaigns.models import Campaign, CampaignStatus, Theme
+from app.clock import now
+from app.config import get_settings
+from app.delivery import service as delivery_service
+from app.federations.models import Federation
+from app.subscribers.models import Subscriber, SubscriptionStatus
+
+
+class FaultHandler:
+    """Answers per recipient from a script of actions, one per attempt, then accepts.
+
+    Actions: "rcpt:<reply>" answers RCPT, "data:<reply>" answers after the data,
+    "drop" closes the connection during DATA, "hang:<seconds>" stays silent after the
+    final dot (the message is kept: the relay did take it, the client cannot know)."""
+
+    def __init__(self) -> None:
+        self.script: dict[str, deque[str]] = defaultdict(deque)
+        self.delivered: Counter[str] = Counter()
+        self.raw: list[tuple[str, list[str], bytes]] = []
+        self.attempts: Counter[str] = Counter()
+
+    def fail(self, address: str, *actions: str) -> None:
+        self.script[address].extend(actions)
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        self.attempts[address] += 1
+        action = self.script[address].popleft() if self.script[address] else "ok"
+        envelope.fault = action
+        if action.startswith("rcpt:"):
+            return action[5:]
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        action = getattr(envelope, "fault", "ok")
+        if action == "drop":
+            server.transport.close()
+            return "451 4.3.0 gone"
+        if action.startswith("data:"):
+            return action[5:]
+        if action.startswith("hang:"):
+            await asyncio.sleep(float(action[5:]))
+        for rcpt in envelope.rcpt_tos:
+            self.delivered[rcpt] += 1
+        self.raw.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        return f"250 2.0.0 Ok: queued as Q{len(self.raw)}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def fault_smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultHandler]:
+    handler = FaultHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("NEWSLETTER_SMTP_PORT", str(port))
+    monkeypatch.setenv("NEWSLETTER_SMTP_TIMEOUT", "1")
+    monkeypatch.setenv("NEWSLETTER_SMTP_MAX_CONNECTIONS", "4")
+    get_settings.cache_clear()
+    try:
+        yield handler
+    finally:
+        controller.stop()
+        get_settings.cache_clear()
+
+
+class FallbackPrepared:
+    """Stand-in for campaigns.service.prepare_for_sending while that module is not there."""
+
+    def __init__(self, federation: Federation, campaign: Campaign) -> None:
+        self.federation = federation
+        self.campaign = campaign
+
+    def render(
+        self, *, delivery_id: int, to_address: str, name: str | None, unsubscribe_token: str
+    ) -> bytes:
+        msg = EmailMessage()
+        msg["From"] = self.federation.from_email
+        msg["To"] = to_address
+        msg["Subject"] = self.campaign.subject
+        msg["Date"] = format_datetime(now())
+        msg["Message-ID"] = make_msgid(domain=self.federation.from_email.split("@")[1])
+        msg["List-Unsubscribe"] = f"<https://nyhetsbrev.example.se/u/{unsubscribe_token}>"
+        msg.set_content(f"Hej {name or ''}!\n{self.campaign.body_markdown}\n")
+        return msg.as_bytes()
+
+
+@pytest.fixture(autouse=True)
+def campaign_renderer(monkeypatch: pytest.MonkeyPatch) -> None:
+    have = importlib.util.find_spec("app.campaigns.service") is not None and hasattr(
+        importlib.import_module("app.campaigns.service"), "prepare_for_sending"
+    )
+    if have:
+        return
+
+    async def fallback(session: AsyncSession, *, federation_id: int, campaign_id: int) -> Any:
+        campaign = await session.get(Campaign, campaign_id)
+        federation = await session.get(Federation, federation_id)
+        assert campaign is not None
+        assert federation is not None
+        return FallbackPrepared(federation, campaign)
+
+    monkeypatch.setattr(delivery_service, "_prepare_campaign", fallback)
+
+
+@dataclass
+class World:
+    federation: Federation
+    subscribers: list[Subscriber] = field(default_factory=list)
+    # Plain copies: the ORM objects expire when tests re-read the database.
+    ids: list[int] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+
+    def address(self, i: int) -> str:
+        return self.emails[i]
+
+
+async def make_federation(session: AsyncSession, slug: str = "norr") -> Federation:
+    fed = Federation(
+        slug=slug,
+        name=f"Samordningsförbundet {slug.title()}",
+        from_email=f"info@{slug}.example.se",
+        from_name=f"Samordningsförbundet {slug.title()}",
+        postal_address="Storgatan 1, 901 00 Umeå",
+    )
+    session.add(fed)
+    await session.flush()
+    return fed
+
+
+async def make_world(session: AsyncSession, n: int = 5, slug: str = "norr") -> World:
+    fed = await make_federation(session, slug)
+    world = World(fed)
+    for i in range(n):
+        sub = Subscriber(
+            federation_id=fed.id,
+            email=f"person{i}@{slug}-mottagare.example.se",
+            name=f"Person {i}",
+            status=SubscriptionStatus.CONFIRMED,
+            confirmed_at=now(),
+        )
+        session.add(sub)
+        world.subscribers.append(sub)
+    await session.flush()
+    world.ids = [s.id for s in world.subscribers]
+    world.emails = [s.email for s in world.subscribers]
+    return world
+
+
+async def make_campaign(
+    session: AsyncSession,
+    federation: Federation,
+    *,
+    status: CampaignStatus = CampaignStatus.SCHEDULED,
+) -> Campaign:
+    campaign = Campaign(
+        federation_id=federation.id,
+        subject="Glad midsommar!",
+        theme=Theme.SOMMAR,
+        body_markdown="Vi önskar er alla en skön sommar med tid för vila.",
+        status=status,
+        send_at=now() - timedelta(minutes=1),
+    )
+    session.add(campaign)
+    await session.flush()
+    return campaign

@@ -1,0 +1,254 @@
+"""Federations and API keys through the staff API: auth, validation, key lifecycle."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import clock
+from app.federations.models import ApiKey, Federation
+from app.security import token_hash
+from tests.federations.factories import bearer, federation_data, make_federation, make_key
+
+NEW = {
+    "slug": "sf-vasterby",
+    "name": "Samordningsförbundet Västerby",
+    "from_email": "nyhetsbrev@vasterby.example.se",
+    "from_name": "Samordningsförbundet Västerby",
+    "reply_to": "kansli@vasterby.example.se",
+    "postal_address": "Samordningsförbundet Västerby\nBox 7\n721 87 Västerby",
+    "logo_url": "https://vasterby.example.se/logo.png",
+    "brand_color": "#1F5F8B",
+    "timezone": "Europe/Stockholm",
+    "frame_ancestors": ["https://www.vasterby.example.se"],
+}
+
+
+class TestAuthentication:
+    async def test_missing_key_is_401_with_bearer_challenge(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.get("/api/v1/federations")
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.json()["error"]["code"] == "unauthorized"
+
+    async def test_unknown_key_is_401(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/api/v1/federations", headers=bearer("nb_not-a-real-key"))
+        assert response.status_code == 401
+
+    async def test_revoked_key_is_401(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        admin = await make_key(session, None)
+        federation = await make_federation(session, "sf-alfa")
+        raw = await make_key(session, federation)
+        key_id = await session.scalar(select(ApiKey.id).where(ApiKey.key_hash == token_hash(raw)))
+        assert (
+            await client.get("/api/v1/federations/sf-alfa", headers=bearer(raw))
+        ).status_code == 200
+        revoked = await client.delete(f"/api/v1/keys/{key_id}", headers=bearer(admin))
+        assert revoked.status_code == 200
+        assert revoked.json()["revoked_at"] is not None
+        response = await client.get("/api/v1/federations/sf-alfa", headers=bearer(raw))
+        assert response.status_code == 401
+
+    async def test_use_records_last_used_at(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        federation = await make_federation(session, "sf-alfa")
+        raw = await make_key(session, federation)
+        await client.get("/api/v1/federations/sf-alfa", headers=bearer(raw))
+        key = await session.scalar(
+            select(ApiKey)
+            .where(ApiKey.key_hash == token_hash(raw))
+            .execution_options(populate_existing=True)
+        )
+        assert key is not None and key.last_used_at is not None
+
+    async def test_federation_key_on_admin_endpoints_is_403(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        federation = await make_federation(session, "sf-alfa")
+        raw = await make_key(session, federation)
+        calls = [
+            client.post("/api/v1/federations", json=NEW, headers=bearer(raw)),
+            client.get("/api/v1/federations", headers=bearer(raw)),
+            client.get("/api/v1/federations/sf-alfa/keys", headers=bearer(raw)),
+            client.post("/api/v1/federations/sf-alfa/keys", json={}, headers=bearer(raw)),
+            client.delete("/api/v1/keys/1", headers=bearer(raw)),
+        ]
+        for call in calls:
+            response = await call
+            assert response.status_code == 403, response.text
+            assert response.json()["error"]["code"] == "forbidden"
+
+    async def test_other_federation_is_404_like_a_missing_one(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        alfa = await make_federation(session, "sf-alfa")
+        await make_federation(session, "sf-beta")
+        raw = await make_key(session, alfa)
+        other = await client.get("/api/v1/federations/sf-beta", headers=bearer(raw))
+        missing = await client.get("/api/v1/federations/sf-gamma", headers=bearer(raw))
+        assert other.status_code == missing.status_code == 404
+        assert other.json() == missing.json()
+        patched = await client.patch(
+            "/api/v1/federations/sf-beta", json={"name": "Kapad"}, headers=bearer(raw)
+        )
+        assert patched.status_code == 404
+        beta = await session.scalar(
+            select(Federation)
+            .where(Federation.slug == "sf-beta")
+            .execution_options(populate_existing=True)
+        )
+        assert beta is not None and beta.name != "Kapad"
+
+
+class TestCreateFederation:
+    async def test_admin_creates_and_reads_back(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        admin = await make_key(session, None)
+        response = await client.post(
+            "/api/v1/federations",
+            json={
+                **NEW,
+                "smtp_host": "smtp.vasterby.example.se",
+                "smtp_security": "starttls",
+                "smtp_password": "hemligt-lösen",
+            },
+            headers=bearer(admin),
+        )
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert body["brand_color"] == "#1f5f8b"
+        assert body["smtp_password_set"] is True
+        assert "hemligt" not in response.text
+        got = await client.get("/api/v1/federations/sf-vasterby", headers=bearer(admin))
+        assert got.json()["name"] == "Samordningsförbundet Västerby"
+        assert "smtp_password" not in got.json()
+
+    async def test_duplicate_slug_is_409(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        admin = await make_key(session, None)
+        first = await client.post("/api/v1/federations", json=NEW, headers=bearer(admin))
+        second = await client.post("/api/v1/federations", json=NEW, headers=bearer(admin))
+        assert first.status_code == 201
+        assert second.status_code == 409
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("slug", "Versaler"),
+            ("slug", "-börjar-med-streck"),
+            ("slug", "a"),
+            ("from_email", "inte-en-adress"),
+            ("reply_to", "kansli@"),
+            ("brand_color", "blue"),
+            ("brand_color", "#12345"),
+            ("timezone", "Europe/Atlantis"),
+            ("frame_ancestors", ["http://www.vasterby.example.se"]),
+            ("frame_ancestors", ["https://www.vasterby.example.se/sida"]),
+            ("smtp_host", "smtp.example.se"),  # cleartext to a remote relay
+        ],
+    )
+    async def test_invalid_field_is_422(
+        self, client: httpx.AsyncClient, session: AsyncSession, field: str, value: object
+    ) -> None:
+        admin = await make_key(session, None)
+        response = await client.post(
+            "/api/v1/federations", json={**NEW, field: value}, headers=bearer(admin)
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "validation_error"
+
+
+class TestUpdateFederation:
+    async def test_patch_changes_only_given_fields(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        federation = await make_federation(
+            session, "sf-alfa", logo_url="https://a.example.se/l.png"
+        )
+        raw = await make_key(session, federation)
+        response = await client.patch(
+            "/api/v1/federations/sf-alfa",
+            json={"name": "Nytt namn", "timezone": "Europe/Helsinki", "logo_url": None},
+            headers=bearer(raw),
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["name"] == "Nytt namn"
+        assert body["timezone"] == "Europe/Helsinki"
+        assert body["logo_url"] is None
+        assert body["from_email"] == "nyhetsbrev@sf-alfa.example.se"
+
+    async def test_required_field_cannot_be_cleared(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        federation = await make_federation(session, "sf-alfa")
+        raw = await make_key(session, federation)
+        response = await client.patch(
+            "/api/v1/federations/sf-alfa", json={"from_email": None}, headers=bearer(raw)
+        )
+        assert response.status_code == 422
+
+    async def test_slug_cannot_change(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        federation = await make_federation(session, "sf-alfa")
+        raw = await make_key(session, federation)
+        response = await client.patch(
+            "/api/v1/federations/sf-alfa", json={"slug": "nytt"}, headers=bearer(raw)
+        )
+        assert response.status_code == 422
+
+
+class TestKeys:
+    async def test_key_shown_once_and_stored_hashed(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        admin = await make_key(session, None)
+        await make_federation(session, "sf-alfa")
+        created = await client.post(
+            "/api/v1/federations/sf-alfa/keys", json={"name": "kansliet"}, headers=bearer(admin)
+        )
+        assert created.status_code == 201
+        raw = created.json()["key"]
+        assert raw.startswith("nb_") and len(raw) >= 40
+        stored = await session.scalar(select(ApiKey).where(ApiKey.id == created.json()["id"]))
+        assert stored is not None and stored.key_hash == token_hash(raw)
+        assert raw not in (stored.prefix, stored.key_hash)
+        listed = await client.get("/api/v1/federations/sf-alfa/keys", headers=bearer(admin))
+        assert [k["name"] for k in listed.json()] == ["kansliet"]
+        assert raw not in listed.text
+        assert (
+            await client.get("/api/v1/federations/sf-alfa", headers=bearer(raw))
+        ).status_code == 200
+
+    async def test_revoking_unknown_key_is_404(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        admin = await make_key(session, None)
+        assert (
+            await client.delete("/api/v1/keys/999999", headers=bearer(admin))
+        ).status_code == 404
+
+
+class TestGetOrCreate:
+    async def test_is_idempotent(self, session: AsyncSession, frozen_clock: None) -> None:
+        from app.federations import service
+
+        clock.freeze(None)
+        first, created = await service.get_or_create_federation(
+            session, data=federation_data("sf-alfa")
+        )
+        again, created_again = await service.get_or_create_federation(
+            session, data=federation_data("sf-alfa", name="Annat")
+        )
+        assert created and not created_again
+        assert again.id == first.id and again.name != "Annat"
