@@ -225,6 +225,200 @@ def worker(
     out.print("worker stopped")
 
 
+# --- federations, API keys, subscriber import, retention (staff area) ---
+
+
+@federation_cli.command("create")
+def federation_create(
+    slug: Annotated[str, typer.Option(help="URL name, e.g. sf-norra.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    from_email: Annotated[str, typer.Option(help="Sender address.")],
+    from_name: Annotated[str, typer.Option(help="Sender name.")],
+    postal_address: Annotated[str, typer.Option(help="Postal footer; \\n for new lines.")],
+    reply_to: Annotated[str | None, typer.Option(help="Reply-To address.")] = None,
+    contact_email: Annotated[
+        str | None, typer.Option(help="Contact for privacy questions.")
+    ] = None,
+    website_url: Annotated[str | None, typer.Option(help="The federation's website.")] = None,
+    logo_url: Annotated[str | None, typer.Option(help="https URL of the logo.")] = None,
+    brand_color: Annotated[str | None, typer.Option(help="#rrggbb.")] = None,
+    accent_color: Annotated[str | None, typer.Option(help="#rrggbb.")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA zone.")] = None,
+    frame_ancestor: Annotated[
+        list[str] | None, typer.Option(help="https origin allowed to embed the form (repeat).")
+    ] = None,
+) -> None:
+    """Create a federation (tenant)."""
+    from pydantic import ValidationError
+
+    from app.db import session_scope
+    from app.federations import service as federation_service
+    from app.federations.schemas import FederationCreate
+
+    given = {
+        "slug": slug, "name": name, "from_email": from_email, "from_name": from_name,
+        "postal_address": postal_address.replace("\\n", "\n"), "reply_to": reply_to,
+        "contact_email": contact_email, "website_url": website_url, "logo_url": logo_url,
+        "brand_color": brand_color, "accent_color": accent_color, "timezone": timezone,
+        "frame_ancestors": frame_ancestor,
+    }
+    try:
+        data = FederationCreate.model_validate({k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "input"
+        raise fail(f"--{field.replace('_', '-')}: {first['msg']}") from None
+
+    async def _create() -> str:
+        async with session_scope() as session:
+            federation = await federation_service.create_federation(session, data=data)
+            return federation.slug
+
+    out.print(f"created federation {run(_create())}", markup=False, highlight=False)
+
+
+@federation_cli.command("list")
+def federation_list() -> None:
+    """List federations."""
+    from rich.table import Table
+
+    from app.db import session_scope
+    from app.federations import service as federation_service
+
+    async def _list() -> list[tuple[str, str, str]]:
+        async with session_scope() as session:
+            return [
+                (f.slug, f.name, f.from_email)
+                for f in await federation_service.list_federations(session)
+            ]
+
+    table = Table("slug", "name", "from")
+    for row in run(_list()):
+        table.add_row(*row)
+    out.print(table)
+
+
+@apikey_cli.command("create")
+def apikey_create(
+    federation: Annotated[
+        str | None, typer.Option("--federation", help="Slug of the federation the key reaches.")
+    ] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="An admin key (all federations).")] = False,
+    name: Annotated[str, typer.Option(help="What the key is for.")] = "api",
+) -> None:
+    """Create an API key; the key is printed once, alone on the last line."""
+    from app.db import session_scope
+    from app.federations import service as federation_service
+
+    if admin == (federation is not None):
+        raise fail("give exactly one of --federation SLUG or --admin")
+
+    async def _create() -> tuple[int, str]:
+        async with session_scope() as session:
+            target = (
+                await federation_service.get_federation(session, slug=federation)
+                if federation
+                else None
+            )
+            new = await federation_service.create_api_key(session, federation=target, name=name)
+            return new.key.id, new.raw
+
+    key_id, raw = run(_create())
+    scope = f"federation {federation}" if federation else "admin"
+    err.print(f"API key {key_id} ({scope}) created; it is shown only now:", markup=False)
+    print(raw)
+
+
+@apikey_cli.command("revoke")
+def apikey_revoke(
+    key: Annotated[str, typer.Argument(help="Key id, its printed prefix, or the key itself.")],
+) -> None:
+    """Revoke an API key at once."""
+    from app.db import session_scope
+    from app.federations import service as federation_service
+
+    async def _revoke() -> int:
+        async with session_scope() as session:
+            revoked = await federation_service.revoke_api_key_by_reference(session, reference=key)
+            return revoked.id
+
+    out.print(f"revoked API key {run(_revoke())}", markup=False, highlight=False)
+
+
+@subscribers_cli.command("import")
+def subscribers_import(
+    slug: Annotated[str, typer.Argument(help="Federation slug.")],
+    file: Annotated[Path, typer.Argument(help="CSV with columns email, name, …", exists=True,
+                                         dir_okay=False, readable=True)],
+    mode: Annotated[
+        str, typer.Option(help="pending (send confirmation) or confirmed.")
+    ] = "pending",
+    consent_note: Annotated[
+        str | None, typer.Option(help="Required with --mode confirmed: where consent was given.")
+    ] = None,
+) -> None:
+    """Import subscribers from CSV (UTF-8, `,` or `;`), committing per batch."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from app.db import session_scope
+    from app.federations import service as federation_service
+    from app.subscribers import importer
+    from app.subscribers.staff_schemas import CreateMode, ImportReport
+
+    if mode not in ("pending", "confirmed"):
+        raise fail("--mode must be pending or confirmed")
+    size = file.stat().st_size
+    progress = Progress(
+        TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+        TextColumn("{task.fields[created]} new"), console=err,
+    )
+
+    async def _import() -> ImportReport:
+        with file.open("rb") as source, progress:
+            task = progress.add_task("import", total=size, created=0)
+            async with session_scope() as session:
+                federation = await federation_service.get_federation(session, slug=slug)
+
+                async def batch_done(report: ImportReport) -> None:
+                    # Each batch is its own transaction: an interrupted import keeps what it
+                    # did, and running it again skips those rows.
+                    await session.commit()
+                    session.expunge_all()
+                    progress.update(task, completed=source.tell(), created=report.created)
+
+                return await importer.import_csv(
+                    session, federation=federation, source=source, mode=CreateMode(mode),
+                    consent_note=consent_note, method="cli_import", on_batch=batch_done,
+                )
+
+    report = run(_import())
+    for problem in report.problems:
+        err.print(f"line {problem.line}: {problem.reason}", markup=False, highlight=False)
+    out.print(
+        f"{report.rows} rows: {report.created} added, {report.existing} already there, "
+        f"{report.suppressed} suppressed, {report.invalid} invalid",
+        markup=False, highlight=False,
+    )
+
+
+@cli.command()
+def purge() -> None:
+    """Apply the retention rules now (unconfirmed sign-ups, expired tokens, IP addresses)."""
+    from app.db import session_scope
+    from app.subscribers import retention
+
+    async def _purge() -> retention.PurgeSummary:
+        async with session_scope() as session:
+            return await retention.purge(session)
+
+    summary = run(_purge())
+    out.print(
+        f"purged {summary.unconfirmed} unconfirmed sign-ups, {summary.tokens} expired tokens, "
+        f"pruned client data on {summary.client_data} consent records",
+        markup=False, highlight=False,
+    )
+
+
 def main() -> None:
     try:
         cli()

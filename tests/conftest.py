@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -52,6 +53,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+def free_port() -> int:
+    """A free loopback port (aiosmtpd's start-up probe cannot use port 0)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def backend_url(backend: str) -> str:
@@ -187,9 +195,9 @@ class _Handler:
 def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[CapturedMail]:
     """A real SMTP server (aiosmtpd) on loopback; settings point the app at it."""
     store = CapturedMail()
-    controller = Controller(_Handler(store), hostname="127.0.0.1", port=0)
+    port = free_port()
+    controller = Controller(_Handler(store), hostname="127.0.0.1", port=port)
     controller.start()
-    port = controller.server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     monkeypatch.setenv("NEWSLETTER_SMTP_PORT", str(port))
     get_settings.cache_clear()
     try:

@@ -27,7 +27,12 @@ from app.security import email_hash, new_seed, token_from_seed, token_hash
 from app.subscribers import staff_repository
 from app.subscribers.models import ConsentEvent, SubscriptionStatus, TokenPurpose
 from app.subscribers.service import CONFIRMATION_PRIORITY
-from app.subscribers.staff_schemas import CreateMode, ImportProblem, ImportReport
+from app.subscribers.staff_schemas import (
+    CreateMode,
+    ImportProblem,
+    ImportReport,
+    ProblemReason,
+)
 
 BATCH_SIZE = 1000
 MAX_PROBLEMS_LISTED = 1000
@@ -57,15 +62,13 @@ class _State:
     report: ImportReport
     seen: set[str] = field(default_factory=set)
 
-    def problem(self, line: int, reason: str, detail: str | None = None) -> None:
+    def problem(self, line: int, reason: ProblemReason, detail: str | None = None) -> None:
         if reason == "suppressed":
             self.report.suppressed += 1
         else:
             self.report.invalid += 1
         if len(self.report.problems) < MAX_PROBLEMS_LISTED:
-            self.report.problems.append(
-                ImportProblem(line=line, reason=reason, detail=detail)  # type: ignore[arg-type]
-            )
+            self.report.problems.append(ImportProblem(line=line, reason=reason, detail=detail))
 
 
 async def import_csv(

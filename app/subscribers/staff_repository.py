@@ -12,10 +12,13 @@ from typing import Any
 from sqlalchemy import Select, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
-from app.delivery.models import Delivery
+from app.db import Base
+from app.delivery.models import Delivery, DeliveryKind
 from app.subscribers.models import (
     ConsentRecord,
+    PrivacyNotice,
     Subscriber,
     SubscriptionStatus,
     Suppression,
@@ -35,7 +38,7 @@ def _filtered(
     q: str | None,
     created_after: datetime | None,
     created_before: datetime | None,
-) -> Select[tuple[Subscriber]]:
+) -> Select[Subscriber]:
     query = select(Subscriber).where(Subscriber.federation_id == federation_id)
     if status is not None:
         query = query.where(Subscriber.status == status)
@@ -136,8 +139,11 @@ async def insert_subscribers(
     is skipped, not an error. Returns (id, email) of the rows actually inserted."""
     if not rows:
         return []
-    stmt = _insert_ignoring_conflicts(session, Subscriber, ["federation_id", "email"]).returning(
-        Subscriber.id, Subscriber.email
+    # Core inserts on the Table (not the ORM entity): the ORM's bulk path costs more than the
+    # database does at this size.
+    table = Base.metadata.tables["subscribers"]
+    stmt = _insert_ignoring_conflicts(session, table, ["federation_id", "email"]).returning(
+        table.c.id, table.c.email
     )
     result = await session.execute(stmt, rows)
     return [(row[0], row[1]) for row in result.all()]
@@ -149,18 +155,19 @@ async def insert_tokens_returning(
     """Insert tokens; returns {subscriber_id: token_id}."""
     if not rows:
         return {}
-    result = await session.execute(insert(Token).returning(Token.id, Token.subscriber_id), rows)
+    table = Base.metadata.tables["tokens"]
+    result = await session.execute(insert(table).returning(table.c.id, table.c.subscriber_id), rows)
     return {subscriber_id: token_id for token_id, subscriber_id in result.all()}
 
 
 async def insert_consent_records(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     if rows:
-        await session.execute(insert(ConsentRecord), rows)
+        await session.execute(insert(Base.metadata.tables["consent_records"]), rows)
 
 
 async def insert_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     if rows:
-        await session.execute(insert(Delivery), rows)
+        await session.execute(insert(Base.metadata.tables["deliveries"]), rows)
 
 
 # --- erasure ------------------------------------------------------------------------------
@@ -182,7 +189,7 @@ async def forget_deliveries(
 ) -> None:
     """Strip what identifies a person from their deliveries: the link to them, any address,
     and the relay's reply text (which often quotes the address: "550 <anna@…>: unknown")."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if subscriber_ids:
         conditions.append(Delivery.subscriber_id.in_(subscriber_ids))
     if email is not None:
@@ -266,3 +273,39 @@ async def prune_client_data(
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- self-service ---------------------------------------------------------------------------
+
+
+async def count_deliveries_since(
+    session: AsyncSession,
+    *,
+    federation_id: int,
+    subscriber_id: int,
+    kind: DeliveryKind,
+    since: datetime,
+) -> int:
+    result = await session.execute(
+        select(func.count(Delivery.id)).where(
+            Delivery.federation_id == federation_id,
+            Delivery.subscriber_id == subscriber_id,
+            Delivery.kind == kind,
+            Delivery.created_at > since,
+        )
+    )
+    return int(result.scalar_one())
+
+
+async def notice_versions(
+    session: AsyncSession, *, federation_id: int, notice_ids: Sequence[int]
+) -> dict[int, int]:
+    """{privacy notice id: version} for the given ids."""
+    if not notice_ids:
+        return {}
+    result = await session.execute(
+        select(PrivacyNotice.id, PrivacyNotice.version).where(
+            PrivacyNotice.federation_id == federation_id, PrivacyNotice.id.in_(notice_ids)
+        )
+    )
+    return {notice_id: version for notice_id, version in result.all()}

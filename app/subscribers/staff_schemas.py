@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from app.subscribers.models import BounceState, SubscriptionStatus
 
-_ATTRIBUTES = Field(
+_ATTRIBUTES: Any = Field(
     default_factory=dict,
     description="Free-form JSON object (for example municipality or organisation).",
     examples=[{"kommun": "Umeå", "organisation": "Arbetsförmedlingen"}],
@@ -123,16 +123,14 @@ class ListFilters(BaseModel):
     created_before: AwareDatetime | None = None
 
 
+ProblemReason = Literal[
+    "invalid_email", "missing_email", "duplicate_in_file", "suppressed", "too_long", "malformed_row"
+]
+
+
 class ImportProblem(BaseModel):
     line: int = Field(description="Line number in the file (the header is line 1).")
-    reason: Literal[
-        "invalid_email",
-        "missing_email",
-        "duplicate_in_file",
-        "suppressed",
-        "too_long",
-        "malformed_row",
-    ]
+    reason: ProblemReason
     detail: str | None = None
 
 

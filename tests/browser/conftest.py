@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,7 @@ from app import db
 from app.delivery.models import Delivery, DeliveryKind
 from app.subscribers import service as subscribers_service
 from app.subscribers.models import Subscriber
-from tests.conftest import ROOT, CapturedMail, _Handler
+from tests.conftest import ROOT, CapturedMail, _Handler, free_port
 
 T = TypeVar("T")
 
@@ -55,12 +54,6 @@ CHROMIUM_ARGS = [
 AXE_JS = ROOT / "tests" / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
 # The rules of WCAG 2.1 A and AA (DOS-lagen / EN 301 549) plus axe's best practices.
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LiveServer:

@@ -76,7 +76,8 @@ async def test_archive_lists_sent_only_and_is_accessible(
 ) -> None:
     seeded = await live_server.seed(_seed)
     response = await browser_page.goto(live_server.url(f"/f/{seeded.slug}/arkiv"))
-    assert response is not None and response.status == 200
+    assert response is not None
+    assert response.status == 200
     assert await browser_page.locator("h1").inner_text() == "Tidigare nyhetsbrev"
     links = await browser_page.locator("main ul a").all_inner_texts()
     assert sorted(links) == sorted(SAMPLES[t].subject for t in seeded.sent_ids)
@@ -103,7 +104,8 @@ async def test_web_version_is_non_personal_and_accessible(
     )
     url = live_server.url(f"/f/{seeded.slug}/arkiv/{seeded.sent_ids[theme]}")
     response = await browser_page.goto(url)
-    assert response is not None and response.status == 200
+    assert response is not None
+    assert response.status == 200
     html = await browser_page.content()
     assert "/u/" not in html
     assert "Avsluta prenumerationen" not in html
@@ -120,6 +122,8 @@ async def test_unsent_or_other_federations_campaign_is_404(
     seeded = await live_server.seed(_seed)
     for campaign_id in (seeded.draft_id, seeded.scheduled_id, seeded.other_sent_id, 999999):
         response = await browser_page.goto(live_server.url(f"/f/{seeded.slug}/arkiv/{campaign_id}"))
-        assert response is not None and response.status == 404, campaign_id
+        assert response is not None
+        assert response.status == 404, campaign_id
     response = await browser_page.goto(live_server.url("/f/finns-inte/arkiv"))
-    assert response is not None and response.status == 404
+    assert response is not None
+    assert response.status == 404

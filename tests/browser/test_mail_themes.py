@@ -55,7 +55,8 @@ async def test_theme_has_no_axe_violations(
             "() => [...document.images].filter(i => i.src.includes('/static/themes/'))"
             ".map(i => i.naturalWidth)"
         )
-        assert loaded and all(w > 0 for w in loaded), "header artwork did not load"
+        assert loaded
+        assert all(w > 0 for w in loaded), "header artwork did not load"
         await page.add_script_tag(path=str(AXE_JS))
         violations = await page.evaluate(
             "async ([tags, off]) => (await axe.run(document, {runOnly: {type: 'tag', values: tags},"

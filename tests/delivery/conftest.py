@@ -42,7 +42,7 @@ class FaultHandler:
     def fail(self, address: str, *actions: str) -> None:
         self.script[address].extend(actions)
 
-    async def handle_RCPT(  # noqa: N802
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
         self.attempts[address] += 1
@@ -53,7 +53,7 @@ class FaultHandler:
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         action = getattr(envelope, "fault", "ok")
         if action == "drop":
             server.transport.close()

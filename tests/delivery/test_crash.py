@@ -50,7 +50,7 @@ class CountingSink:
         self.received: Counter[str] = Counter()
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         await asyncio.sleep(self.delay)
         with self.lock:
             for rcpt in envelope.rcpt_tos:
@@ -158,9 +158,9 @@ def dispatcher_env(url: str, port: int) -> dict[str, str]:
     }
 
 
-def start_dispatcher(env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_dispatcher(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "dispatch"],
+        [sys.executable, "-m", "app.cli", *(args or ("dispatch",))],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -255,7 +255,9 @@ class TestCrashSafety:
             campaign = await session.get(Campaign, campaign_id)
             assert campaign is not None
             assert campaign.status == CampaignStatus.SENT
-        journals = list(Path(env["NEWSLETTER_JOURNAL_DIR"]).glob("*.journal"))
+        journals = await asyncio.to_thread(
+            lambda: list(Path(env["NEWSLETTER_JOURNAL_DIR"]).glob("*.journal"))
+        )
         assert journals == []
 
 
@@ -299,13 +301,7 @@ class TestWorker:
         handler, port = sink
         await seed(factory, 300)
         env = dispatcher_env(scratch_url(), port)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "worker", "--interval", "0.5"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        proc = start_dispatcher(env, "worker", "--interval", "0.5")
         waited = 0.0
         while handler.total() < 10 and waited < 20:
             await asyncio.sleep(0.02)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
-from app.campaigns.models import Campaign, CampaignStatus
+from app.campaigns.models import CampaignStatus
 from app.clock import now
 from app.delivery import repository as repo
 from app.delivery import service

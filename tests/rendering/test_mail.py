@@ -191,7 +191,7 @@ class TestPersonalisation:
         assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in html or "&lt;img" in html
 
     def test_no_name_greets_plainly(self) -> None:
-        text = list(_parse(_render(_prepared(), name=None)).iter_parts())[0].get_content()
+        text = next(iter(_parse(_render(_prepared(), name=None)).iter_parts())).get_content()
         assert "Hej!" in text
 
     @pytest.mark.parametrize(

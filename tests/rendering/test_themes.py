@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 import subprocess
@@ -84,14 +85,16 @@ class TestMailHtmlAudit:
         art = [
             i for i in images if (i.get("src") or "").endswith(f"/static/themes/{theme}-header.png")
         ]
-        assert art and art[0]["alt"] == get_theme(theme).artwork_alt
+        assert art
+        assert art[0]["alt"] == get_theme(theme).artwork_alt
         assert (art[0].get("src") or "").startswith(BASE)
 
     def test_one_h1_and_no_skipped_levels(self, theme: str) -> None:
         audit = _audit(_html(theme))
         levels = [int(t[1]) for t, _ in audit.tags if re.fullmatch(r"h[1-6]", t)]
-        assert levels.count(1) == 1 and levels[0] == 1
-        assert all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False))
+        assert levels.count(1) == 1
+        assert levels[0] == 1
+        assert all(b - a <= 1 for a, b in itertools.pairwise(levels))
 
     def test_nothing_active_or_external(self, theme: str) -> None:
         html = _html(theme)
@@ -120,7 +123,8 @@ class TestMailHtmlAudit:
     def test_button_is_a_real_link(self, theme: str) -> None:
         audit = _audit(_html(theme))
         buttons = [a for a in audit.all("a") if a.get("class") == "button"]
-        assert buttons and (buttons[0].get("href") or "").startswith("https://")
+        assert buttons
+        assert (buttons[0].get("href") or "").startswith("https://")
 
 
 @pytest.mark.parametrize("theme", THEMES)
@@ -184,5 +188,5 @@ def test_spamassassin_score_below_2(theme: str) -> None:
     score = float(match.group(1))
     rules = re.search(r"tests=(.*?)\s+autolearn", report, re.S)
     fired = re.sub(r"\s+", "", rules.group(1)) if rules else ""
-    print(f"{theme}: SpamAssassin score {score}; rules fired: {fired}")
+    print(f"{theme}: SpamAssassin score {score}; rules fired: {fired}")  # noqa: T201
     assert score < 2.0, report[report.find("Content analysis details") :]

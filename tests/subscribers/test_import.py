@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import io
-import tracemalloc
 
 import httpx
+import psutil
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -231,30 +231,27 @@ class TestImportService:
                 self.pending = self.pending[n:]
                 return n
 
-        batches = 0
+        rss: list[int] = []
+        process = psutil.Process()
 
         async def commit(_report: object) -> None:
-            nonlocal batches
-            batches += 1
             await session.commit()
             session.expunge_all()
+            rss.append(process.memory_info().rss)
 
-        tracemalloc.start()
-        try:
-            report = await importer.import_csv(
-                session,
-                federation=alfa,
-                source=io.BufferedReader(Rows()),
-                mode=CreateMode.CONFIRMED,
-                consent_note="bench",
-                on_batch=commit,
-            )
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        report = await importer.import_csv(
+            session,
+            federation=alfa,
+            source=io.BufferedReader(Rows()),
+            mode=CreateMode.CONFIRMED,
+            consent_note="bench",
+            on_batch=commit,
+        )
         assert report.created == 100_000
         assert await session.scalar(select(func.count(Subscriber.id))) == 100_000
-        assert batches >= 100
-        # The set of seen addresses (~100k short strings) dominates; everything else is
-        # per batch. Holding all rows at once would need several times this.
-        assert peak < 40 * 1024 * 1024, peak
+        assert len(rss) >= 100
+        # After the first ten batches memory must stay flat while 90 000 more rows pass:
+        # only the set of addresses seen (for duplicate reports, ~10 MB) may grow. Holding
+        # the rows (or the ORM objects) would add well over 100 MB.
+        growth = max(rss[10:]) - rss[10]
+        assert growth < 40 * 1024 * 1024, growth

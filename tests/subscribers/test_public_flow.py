@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import re
-import socket
-from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
 
 import aiosmtplib
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -32,7 +29,7 @@ from app.subscribers.models import (
     Token,
     TokenPurpose,
 )
-from tests.conftest import CapturedMail, _Handler
+from tests.conftest import CapturedMail
 
 BASE = "https://nyhetsbrev.example.se"
 STAMP_RE = re.compile(r'name="stamp" value="([^"]+)"')
@@ -40,29 +37,6 @@ CONFIRM_RE = re.compile(r"https://nyhetsbrev\.example\.se/f/[a-z0-9-]+/bekrafta/
 
 
 # --- helpers (shared with the other test_public_* modules) ------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[CapturedMail]:
-    """The shared fixture's real aiosmtpd server, on a port chosen first (aiosmtpd's start-up
-    probe cannot connect to port 0)."""
-    store = CapturedMail()
-    port = free_port()
-    controller = Controller(_Handler(store), hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("NEWSLETTER_SMTP_PORT", str(port))
-    get_settings.cache_clear()
-    try:
-        yield store
-    finally:
-        controller.stop()
-        get_settings.cache_clear()
 
 
 async def make_federation(
