@@ -41,9 +41,7 @@ async def run(url: str, csv_path: Path, rows: int, mode: str) -> float:
     from tests.conftest import alembic_config, reset_schema
 
     engine = db.make_engine(url)
-    if url.startswith("sqlite"):
-        Path(url.split("///", 1)[1]).unlink(missing_ok=True)
-    else:
+    if not url.startswith("sqlite"):
         await reset_schema(engine)
     cfg = alembic_config(url)
     async with engine.connect() as conn:
@@ -103,6 +101,8 @@ def main() -> None:
         targets.append(("postgresql", args.pg))
     for name, url in targets:
         for mode in ("confirmed", "pending"):
+            if url.startswith("sqlite"):
+                Path(url.split("///", 1)[1]).unlink(missing_ok=True)
             rate = asyncio.run(run(url, csv_path, args.rows, mode))
             print(f"{name:10} {mode:9} {args.rows} rows: {rate:,.0f} rows/s")
 

@@ -50,19 +50,33 @@ async def mail_show(request: Request, name: str) -> HTMLResponse:
     html_part = msg.get_body(("html",))
     text_part = msg.get_body(("plain",))
     headers = [(k, str(v)) for k, v in msg.items()]
-    response = render_page(
+    return render_page(
         request,
         "dev_mail_show.html",
         {
             "title": msg["Subject"] or "(inget ämne)",
             "mail": _summary(name, msg),
             "headers": headers,
-            "html": html_part.get_content() if html_part is not None else None,
+            "has_html": html_part is not None,
             "text": text_part.get_content() if text_part is not None else None,
         },
     )
-    # The caught mail is shown in a sandboxed srcdoc iframe; it may load images from anywhere.
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src * data:; style-src 'self' 'unsafe-inline'; frame-src 'self'"
+
+
+@router.get("/mail/{name}/html", response_class=HTMLResponse)
+async def mail_html(name: str) -> HTMLResponse:
+    """The HTML part alone, for the sandboxed iframe: inline styles and remote images allowed,
+    scripts never (mail must not contain any, and the sandbox would block them anyway)."""
+    part = _load(name).get_body(("html",))
+    if part is None:
+        raise NotFound()
+    return HTMLResponse(
+        part.get_content(),
+        headers={
+            "Content-Security-Policy": (
+                "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; "
+                "frame-ancestors 'self'"
+            ),
+            "X-Content-Type-Options": "nosniff",
+        },
     )
-    return response

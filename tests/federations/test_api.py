@@ -66,7 +66,8 @@ class TestAuthentication:
             .where(ApiKey.key_hash == token_hash(raw))
             .execution_options(populate_existing=True)
         )
-        assert key is not None and key.last_used_at is not None
+        assert key is not None
+        assert key.last_used_at is not None
 
     async def test_federation_key_on_admin_endpoints_is_403(
         self, client: httpx.AsyncClient, session: AsyncSession
@@ -104,7 +105,8 @@ class TestAuthentication:
             .where(Federation.slug == "sf-beta")
             .execution_options(populate_existing=True)
         )
-        assert beta is not None and beta.name != "Kapad"
+        assert beta is not None
+        assert beta.name != "Kapad"
 
 
 class TestCreateFederation:
@@ -219,9 +221,11 @@ class TestKeys:
         )
         assert created.status_code == 201
         raw = created.json()["key"]
-        assert raw.startswith("nb_") and len(raw) >= 40
+        assert raw.startswith("nb_")
+        assert len(raw) >= 40
         stored = await session.scalar(select(ApiKey).where(ApiKey.id == created.json()["id"]))
-        assert stored is not None and stored.key_hash == token_hash(raw)
+        assert stored is not None
+        assert stored.key_hash == token_hash(raw)
         assert raw not in (stored.prefix, stored.key_hash)
         listed = await client.get("/api/v1/federations/sf-alfa/keys", headers=bearer(admin))
         assert [k["name"] for k in listed.json()] == ["kansliet"]
@@ -250,5 +254,7 @@ class TestGetOrCreate:
         again, created_again = await service.get_or_create_federation(
             session, data=federation_data("sf-alfa", name="Annat")
         )
-        assert created and not created_again
-        assert again.id == first.id and again.name != "Annat"
+        assert created
+        assert not created_again
+        assert again.id == first.id
+        assert again.name != "Annat"

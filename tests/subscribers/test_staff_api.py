@@ -91,7 +91,8 @@ class TestIsolation:
         row = await session.scalar(
             select(Subscriber).where(Subscriber.id == sid).execution_options(populate_existing=True)
         )
-        assert row is not None and row.name == "Anna Alfa"
+        assert row is not None
+        assert row.name == "Anna Alfa"
         count = await session.scalar(select(func.count(Subscriber.id)))
         assert count == 1
 
@@ -148,7 +149,8 @@ class TestCreateSubscriber:
         body = await add(
             client, alfa_key, email="lars@example.se", status="confirmed", consent_note=note
         )
-        assert body["status"] == "confirmed" and body["confirmed_at"]
+        assert body["status"] == "confirmed"
+        assert body["confirmed_at"]
         records = (await session.scalars(select(ConsentRecord))).all()
         assert [(r.event, r.note, r.method) for r in records] == [
             (ConsentEvent.STAFF_CONFIRMED, note, "staff_api")

@@ -1,0 +1,110 @@
+"""Retention (`newsletter purge`): unconfirmed sign-ups, expired tokens, client data; logged."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import clock
+from app.delivery.models import Delivery, DeliveryKind
+from app.federations.models import Federation
+from app.subscribers import retention, staff
+from app.subscribers.models import ConsentRecord, RetentionRun, Subscriber, Token
+from app.subscribers.staff_schemas import SubscriberCreate
+from tests.federations.factories import make_federation
+
+T0 = datetime(2026, 1, 10, 9, tzinfo=UTC)
+
+
+@pytest.fixture
+async def alfa(session: AsyncSession) -> Federation:
+    return await make_federation(session, "sf-alfa")
+
+
+async def add(session: AsyncSession, federation: Federation, email: str, **kw: object) -> int:
+    subscriber = await staff.create_subscriber(
+        session, federation=federation, data=SubscriberCreate(email=email, **kw)
+    )
+    return subscriber.id
+
+
+async def test_purge_applies_each_rule_once(
+    session: AsyncSession, alfa: Federation, frozen_clock: None
+) -> None:
+    clock.freeze(T0)
+    old_pending = await add(session, alfa, "gammal@example.se")
+    confirmed = await add(session, alfa, "kvar@example.se", status="confirmed", consent_note="ok")
+    # Client data as if stored with STORE_IP_AND_USER_AGENT on.
+    await session.execute(
+        ConsentRecord.__table__.update().values(ip_address="198.51.100.4", user_agent="Firefox")
+    )
+    clock.freeze(T0 + timedelta(days=29))
+    fresh_pending = await add(session, alfa, "ny@example.se")
+    await session.commit()
+
+    clock.freeze(T0 + timedelta(days=31))
+    summary = await retention.purge(session)
+    await session.commit()
+
+    remaining = set(await session.scalars(select(Subscriber.id)))
+    assert remaining == {confirmed, fresh_pending}
+    assert old_pending not in remaining
+    assert summary.unconfirmed == 1
+    # The old sign-up's confirmation mail stays as a row but keeps no link to the person.
+    kept = (
+        await session.scalars(select(Delivery).where(Delivery.kind == DeliveryKind.CONFIRMATION))
+    ).all()
+    assert sorted(d.subscriber_id or 0 for d in kept) == [0, fresh_pending]
+    # fresh_pending's confirm token expired on day 36; the old sign-up's tokens went with it.
+    assert summary.tokens == 0
+    assert summary.client_data == 0  # consent records are 31 days old; IP kept for 90
+
+    runs = (await session.scalars(select(RetentionRun).order_by(RetentionRun.kind))).all()
+    assert [(r.federation_id, r.kind, r.count) for r in runs] == [
+        (alfa.id, "consent_client_data", 0),
+        (alfa.id, "expired_tokens", 0),
+        (alfa.id, "unconfirmed_subscribers", 1),
+    ]
+
+    # Later: the fresh sign-up's confirmation token expired 7+ days ago, IPs are 90+ days old.
+    clock.freeze(T0 + timedelta(days=29 + 7 + 7 + 1))
+    again = await retention.purge(session)
+    assert (again.unconfirmed, again.tokens) == (0, 1)  # fresh_pending is 15 days old
+    clock.freeze(T0 + timedelta(days=91))
+    later = await retention.purge(session)
+    assert (later.unconfirmed, later.client_data) == (1, 1)
+    ips = list(await session.scalars(select(ConsentRecord.ip_address)))
+    assert ips == [None]
+
+    # Idempotent: nothing more to do.
+    last = await retention.purge(session)
+    assert (last.unconfirmed, last.tokens, last.client_data) == (0, 0, 0)
+    assert await session.scalar(select(func.count(RetentionRun.id))) == 12
+
+
+async def test_expired_tokens_are_deleted_after_the_grace_period(
+    session: AsyncSession, alfa: Federation, frozen_clock: None
+) -> None:
+    clock.freeze(T0)
+    sid = await add(session, alfa, "kvar@example.se", status="confirmed", consent_note="ok")
+    from app.subscribers import tokens
+    from app.subscribers.models import TokenPurpose
+
+    session.add(
+        tokens.new_token(
+            federation_id=alfa.id,
+            subscriber_id=sid,
+            purpose=TokenPurpose.SELF_SERVICE,
+            expires_at=T0 + timedelta(days=1),
+        )
+    )
+    await session.commit()
+    clock.freeze(T0 + timedelta(days=7))
+    assert (await retention.purge(session)).tokens == 0
+    clock.freeze(T0 + timedelta(days=9))
+    assert (await retention.purge(session)).tokens == 1
+    # The unsubscribe token never expires and stays.
+    assert list(await session.scalars(select(Token.purpose))) == [TokenPurpose.UNSUBSCRIBE]
