@@ -1,4 +1,5 @@
-"""Idempotent demo data: two fictional federations, a demo staff key and a few subscribers."""
+"""Idempotent demo data: two fictional federations, a demo staff key, a few confirmed
+subscribers (with consent evidence) and a draft greeting for each federation."""
 
 from __future__ import annotations
 
@@ -10,9 +11,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.campaigns import service as campaigns_service
+from app.campaigns.models import Campaign, Theme
+from app.campaigns.samples import SAMPLES
+from app.campaigns.schemas import CampaignCreate
+from app.clock import now
 from app.config import get_settings
 from app.federations.models import ApiKey, Federation
 from app.security import sha256_hex
+from app.subscribers import consent, tokens
+from app.subscribers.models import ConsentEvent, Subscriber, SubscriptionStatus
 
 DEMO_FEDERATIONS: list[dict[str, Any]] = [
     {
@@ -28,6 +36,7 @@ DEMO_FEDERATIONS: list[dict[str, Any]] = [
         "brand_color": "#1d5c63",
         "accent_color": "#f2c14e",
         "frame_ancestors": ["https://norra-alvdalen.example.se"],
+        "draft_theme": "jul",
     },
     {
         "slug": "sjobygden",
@@ -42,7 +51,15 @@ DEMO_FEDERATIONS: list[dict[str, Any]] = [
         "brand_color": "#6a2c70",
         "accent_color": "#f08a5d",
         "frame_ancestors": [],
+        "draft_theme": "sommar",
     },
+]
+
+# Fictional people at example addresses (RFC 2606): in dev mode the mail catcher gets it all.
+DEMO_SUBSCRIBERS = [
+    ("karin.lind@example.se", "Karin Lind"),
+    ("ahmed.yusuf@example.se", "Ahmed Yusuf"),
+    ("maja.ostberg@example.se", "Maja Östberg"),
 ]
 
 
@@ -65,9 +82,14 @@ async def load_demo(session: AsyncSession) -> DemoResult:
     for spec in DEMO_FEDERATIONS:
         data = dict(spec)
         logo = data.pop("logo")
-        existing = await session.scalar(select(Federation).where(Federation.slug == data["slug"]))
-        if existing is None:
-            session.add(Federation(**data, logo_url=f"{base}/static/demo/{logo}"))
+        theme = data.pop("draft_theme")
+        federation = await session.scalar(select(Federation).where(Federation.slug == data["slug"]))
+        if federation is None:
+            federation = Federation(**data, logo_url=f"{base}/static/demo/{logo}")
+            session.add(federation)
+            await session.flush()
+            await _add_subscribers(session, federation)
+            await _add_draft(session, federation, theme)
         slugs.append(data["slug"])
     key = demo_api_key()
     key_hash = sha256_hex(key)
@@ -77,3 +99,37 @@ async def load_demo(session: AsyncSession) -> DemoResult:
         )
     await session.flush()
     return DemoResult(federations=slugs, api_key=key)
+
+
+async def _add_subscribers(session: AsyncSession, federation: Federation) -> None:
+    origin = consent.Origin(method="demo", source_page=None)
+    for email, name in DEMO_SUBSCRIBERS:
+        subscriber = Subscriber(
+            federation_id=federation.id,
+            email=email,
+            name=name,
+            status=SubscriptionStatus.CONFIRMED,
+            confirmed_at=now(),
+        )
+        session.add(subscriber)
+        await session.flush()
+        consent.record(
+            session,
+            federation_id=federation.id,
+            subscriber_id=subscriber.id,
+            event=ConsentEvent.STAFF_CONFIRMED,
+            origin=origin,
+            note="Demodata: påhittad prenumerant för utveckling.",
+        )
+        await tokens.issue_unsubscribe_token(session, subscriber=subscriber)
+
+
+async def _add_draft(session: AsyncSession, federation: Federation, theme: str) -> Campaign:
+    sample = SAMPLES[theme]
+    data = CampaignCreate(
+        subject=sample.subject,
+        preheader=sample.preheader,
+        theme=Theme(theme),
+        body_markdown=sample.body_markdown,
+    )
+    return await campaigns_service.create_campaign(session, federation=federation, data=data)

@@ -39,5 +39,10 @@ class TestDemo:
         try:
             assert con.execute("SELECT count(*) FROM federations").fetchone()[0] == 2
             assert con.execute("SELECT count(*) FROM api_keys").fetchone()[0] == 1
+            confirmed = "SELECT count(*) FROM subscribers WHERE status = 'confirmed'"
+            assert con.execute(confirmed).fetchone()[0] == 6
+            assert con.execute("SELECT count(*) FROM campaigns").fetchone()[0] == 2
+            tokens = "SELECT count(*) FROM tokens WHERE purpose = 'unsubscribe'"
+            assert con.execute(tokens).fetchone()[0] == 6
         finally:
             con.close()

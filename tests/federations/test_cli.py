@@ -1,0 +1,134 @@
+"""The staff commands: federation create|list, apikey create|revoke, subscribers import, purge."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from app import db
+from app.cli import cli
+from app.config import get_settings
+from app.federations.models import ApiKey
+from app.security import token_hash
+from app.subscribers.models import RetentionRun, Subscriber
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A migrated SQLite file of its own: the CLI commits for real."""
+    path = tmp_path / "cli.db"
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", f"sqlite+aiosqlite:///{path}")
+    get_settings.cache_clear()
+    db.use_sessionmaker(None)
+    result = runner.invoke(cli, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    yield path
+    get_settings.cache_clear()
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def query(statement: object) -> list[object]:
+    async def _run() -> list[object]:
+        try:
+            async with db.session_scope() as session:
+                return list((await session.execute(statement)).scalars())  # type: ignore[call-overload]
+        finally:
+            await db.dispose_engine()
+
+    return asyncio.run(_run())
+
+
+FED = [
+    "federation",
+    "create",
+    "--slug",
+    "sf-norr",
+    "--name",
+    "Samordningsförbundet Norr",
+    "--from-email",
+    "nyhetsbrev@norr.example.se",
+    "--from-name",
+    "SF Norr",
+    "--reply-to",
+    "kansli@norr.example.se",
+    "--postal-address",
+    "Box 1\\n901 10 Umeå",
+]
+
+
+def test_federation_create_and_list(database: Path) -> None:
+    code, out, _ = invoke(*FED)
+    assert code == 0, out
+    code, out, err = invoke(*FED)
+    assert code == 1
+    assert err.strip().startswith("error:")
+    assert "already exists" in err
+    assert len(err.strip().splitlines()) == 1
+    code, out, _ = invoke("federation", "list")
+    assert code == 0
+    assert "sf-norr" in out
+
+
+def test_federation_create_rejects_bad_values(database: Path) -> None:
+    code, _, err = invoke(*[a if a != "sf-norr" else "SF Norr" for a in FED])
+    assert code == 1
+    assert "--slug" in err
+
+
+def test_apikey_create_prints_key_last_and_revoke_works(database: Path) -> None:
+    assert invoke(*FED)[0] == 0
+    code, out, _ = invoke("apikey", "create", "--federation", "sf-norr", "--name", "kansli")
+    assert code == 0
+    raw = out.strip().splitlines()[-1]
+    assert raw.startswith("nb_")
+    assert " " not in raw
+    [key] = query(select(ApiKey).where(ApiKey.key_hash == token_hash(raw)))
+    assert isinstance(key, ApiKey)
+    assert key.federation_id is not None
+    assert key.name == "kansli"
+
+    code, out, _ = invoke("apikey", "create", "--admin")
+    admin_raw = out.strip().splitlines()[-1]
+    [admin] = query(select(ApiKey).where(ApiKey.key_hash == token_hash(admin_raw)))
+    assert isinstance(admin, ApiKey)
+    assert admin.federation_id is None
+
+    assert invoke("apikey", "revoke", raw[:12])[0] == 0
+    [revoked] = query(select(ApiKey.revoked_at).where(ApiKey.id == key.id))
+    assert revoked is not None
+    assert invoke("apikey", "revoke", "nb_doesnotexist")[0] == 1
+    assert invoke("apikey", "create")[0] == 1
+    assert invoke("apikey", "create", "--federation", "okand")[0] == 1
+
+
+def test_subscribers_import_and_purge(database: Path, tmp_path: Path) -> None:
+    assert invoke(*FED)[0] == 0
+    csv_file = tmp_path / "lista.csv"
+    csv_file.write_text("\ufeffe-post;namn\nanna@example.se;Anna\nfel;Fel\n", encoding="utf-8")
+    code, out, err = invoke("subscribers", "import", "sf-norr", str(csv_file))
+    assert code == 0, err
+    assert "1 added" in out
+    assert "1 invalid" in out
+    assert "line 3: invalid_email" in err
+    code, out, _ = invoke("subscribers", "import", "sf-norr", str(csv_file))
+    assert "0 added, 1 already there" in out
+    assert query(select(Subscriber.email)) == ["anna@example.se"]
+    code, _, err = invoke("subscribers", "import", "sf-norr", str(csv_file), "--mode", "confirmed")
+    assert code == 1
+    assert "consent_note" in err
+
+    code, out, _ = invoke("purge")
+    assert code == 0
+    assert "purged 0 unconfirmed" in out
+    assert len(query(select(RetentionRun.id))) == 3
