@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -44,3 +45,6 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 # The usual set for an authenticated route under /api/v1/federations/{slug}.
 STAFF_ERRORS = error_responses(401, 404, 422)
 ADMIN_ERRORS = error_responses(401, 403, 422)
+
+# A row id in a path: bounded so a huge number is a 422, not a database overflow (500).
+IdPath = Annotated[int, Path(ge=1, le=2**31 - 1, description="Row id.", examples=[42])]

@@ -15,7 +15,7 @@ from app.federations.schemas import (
     FederationUpdate,
 )
 from app.http import CommittingRoute, SessionDep
-from app.openapi import error_responses
+from app.openapi import IdPath, error_responses
 
 router = APIRouter(prefix="/api/v1", tags=["federations"], route_class=CommittingRoute)
 
@@ -88,6 +88,6 @@ async def create_key(
     summary="Revoke an API key (admin)",
     tags=["keys"],
 )
-async def revoke_key(key_id: int, session: SessionDep, _admin: AdminKey) -> ApiKeyRead:
+async def revoke_key(key_id: IdPath, session: SessionDep, _admin: AdminKey) -> ApiKeyRead:
     key = await service.revoke_api_key(session, key_id=key_id)
     return await service.api_key_read(session, key)

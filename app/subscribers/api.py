@@ -11,7 +11,7 @@ from starlette.formparsers import MultiPartParser
 from app.auth import CurrentFederation
 from app.errors import PayloadTooLarge, Unprocessable
 from app.http import CommittingRoute, SessionDep
-from app.openapi import error_responses
+from app.openapi import IdPath, error_responses
 from app.subscribers import importer, staff
 from app.subscribers.staff_schemas import (
     CreateMode,
@@ -180,7 +180,7 @@ async def _read_form(request: Request) -> Any:
     "/{subscriber_id}", responses=error_responses(401, 404, 422), summary="Get a subscriber"
 )
 async def get_subscriber(
-    subscriber_id: int, federation: CurrentFederation, session: SessionDep
+    subscriber_id: IdPath, federation: CurrentFederation, session: SessionDep
 ) -> SubscriberRead:
     subscriber = await staff.get_subscriber(
         session, federation=federation, subscriber_id=subscriber_id
@@ -194,7 +194,10 @@ async def get_subscriber(
     summary="Update a subscriber's name and attributes",
 )
 async def update_subscriber(
-    subscriber_id: int, body: SubscriberUpdate, federation: CurrentFederation, session: SessionDep
+    subscriber_id: IdPath,
+    body: SubscriberUpdate,
+    federation: CurrentFederation,
+    session: SessionDep,
 ) -> SubscriberRead:
     subscriber = await staff.update_subscriber(
         session, federation=federation, subscriber_id=subscriber_id, changes=body
@@ -210,7 +213,7 @@ async def update_subscriber(
     summary="Erase a subscriber (removes personal data everywhere; the address is suppressed)",
 )
 async def erase_subscriber(
-    subscriber_id: int, federation: CurrentFederation, session: SessionDep
+    subscriber_id: IdPath, federation: CurrentFederation, session: SessionDep
 ) -> Response:
     await staff.erase_subscriber(session, federation=federation, subscriber_id=subscriber_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
