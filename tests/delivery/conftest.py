@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
-import socket
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from typing import Any
 
 import pytest
@@ -21,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.campaigns.models import Campaign, CampaignStatus, Theme
 from app.clock import now
 from app.config import get_settings
-from app.delivery import service as delivery_service
 from app.federations.models import Federation
 from app.subscribers.models import Subscriber, SubscriptionStatus
+from tests.conftest import free_port
 
 
 class FaultHandler:
@@ -68,12 +63,6 @@ class FaultHandler:
         return f"250 2.0.0 Ok: queued as Q{len(self.raw)}"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def fault_smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultHandler]:
     handler = FaultHandler()
@@ -89,45 +78,6 @@ def fault_smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultHandler]:
     finally:
         controller.stop()
         get_settings.cache_clear()
-
-
-class FallbackPrepared:
-    """Stand-in for campaigns.service.prepare_for_sending while that module is not there."""
-
-    def __init__(self, federation: Federation, campaign: Campaign) -> None:
-        self.federation = federation
-        self.campaign = campaign
-
-    def render(
-        self, *, delivery_id: int, to_address: str, name: str | None, unsubscribe_token: str
-    ) -> bytes:
-        msg = EmailMessage()
-        msg["From"] = self.federation.from_email
-        msg["To"] = to_address
-        msg["Subject"] = self.campaign.subject
-        msg["Date"] = format_datetime(now())
-        msg["Message-ID"] = make_msgid(domain=self.federation.from_email.split("@")[1])
-        msg["List-Unsubscribe"] = f"<https://nyhetsbrev.example.se/u/{unsubscribe_token}>"
-        msg.set_content(f"Hej {name or ''}!\n{self.campaign.body_markdown}\n")
-        return msg.as_bytes()
-
-
-@pytest.fixture(autouse=True)
-def campaign_renderer(monkeypatch: pytest.MonkeyPatch) -> None:
-    have = importlib.util.find_spec("app.campaigns.service") is not None and hasattr(
-        importlib.import_module("app.campaigns.service"), "prepare_for_sending"
-    )
-    if have:
-        return
-
-    async def fallback(session: AsyncSession, *, federation_id: int, campaign_id: int) -> Any:
-        campaign = await session.get(Campaign, campaign_id)
-        federation = await session.get(Federation, federation_id)
-        assert campaign is not None
-        assert federation is not None
-        return FallbackPrepared(federation, campaign)
-
-    monkeypatch.setattr(delivery_service, "_prepare_campaign", fallback)
 
 
 @dataclass

@@ -32,8 +32,7 @@ from app.delivery import service
 from app.delivery.models import Delivery, DeliveryStatus
 from app.federations.models import Federation
 from app.subscribers.models import Subscriber, SubscriptionStatus
-from tests.conftest import PG_URL, ROOT
-from tests.delivery.conftest import free_port
+from tests.conftest import PG_URL, ROOT, free_port
 
 pytestmark = pytest.mark.postgres
 
