@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, or_, select, update
+from sqlalchemy import Select, String, column, delete, func, insert, or_, select, update, values
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -104,12 +104,17 @@ async def existing_emails(
     """Which of these (lower-cased) addresses the federation already has, lower-cased."""
     if not lowered:
         return set()
-    result = await session.execute(
-        select(func.lower(Subscriber.email)).where(
-            Subscriber.federation_id == federation_id,
-            func.lower(Subscriber.email).in_(lowered),
-        )
-    )
+    lower_email = func.lower(Subscriber.email)
+    query = select(lower_email).where(Subscriber.federation_id == federation_id)
+    if session.get_bind().dialect.name == "postgresql":
+        # A hashed join against the batch as a VALUES list: PostgreSQL checks an IN list of
+        # 1000 parameters row by row, which made a 100k import quadratic (700 rows/s).
+        batch = values(column("e", String), name="batch").data([(e,) for e in lowered])
+        query = query.join(batch, lower_email == batch.c.e)
+    else:
+        # SQLite builds a temporary index for IN (…); it has no column list on VALUES aliases.
+        query = query.where(lower_email.in_(lowered))
+    result = await session.execute(query)
     return set(result.scalars())
 
 
