@@ -101,7 +101,7 @@ def test_api_conforms(label: str, api_schema: Any, fuzz_app: tuple[Any, str, int
 
     @given(case=operation.as_strategy())
     @settings(
-        max_examples=int(os.environ.get("FUZZ_EXAMPLES", "10")),
+        max_examples=int(os.environ.get("FUZZ_EXAMPLES", "8")),
         deadline=None,
         database=None,
         suppress_health_check=list(HealthCheck),
