@@ -256,10 +256,18 @@ def federation_create(
     from app.federations.schemas import FederationCreate
 
     given = {
-        "slug": slug, "name": name, "from_email": from_email, "from_name": from_name,
-        "postal_address": postal_address.replace("\\n", "\n"), "reply_to": reply_to,
-        "contact_email": contact_email, "website_url": website_url, "logo_url": logo_url,
-        "brand_color": brand_color, "accent_color": accent_color, "timezone": timezone,
+        "slug": slug,
+        "name": name,
+        "from_email": from_email,
+        "from_name": from_name,
+        "postal_address": postal_address.replace("\\n", "\n"),
+        "reply_to": reply_to,
+        "contact_email": contact_email,
+        "website_url": website_url,
+        "logo_url": logo_url,
+        "brand_color": brand_color,
+        "accent_color": accent_color,
+        "timezone": timezone,
         "frame_ancestors": frame_ancestor,
     }
     try:
@@ -348,8 +356,12 @@ def apikey_revoke(
 @subscribers_cli.command("import")
 def subscribers_import(
     slug: Annotated[str, typer.Argument(help="Federation slug.")],
-    file: Annotated[Path, typer.Argument(help="CSV with columns email, name, …", exists=True,
-                                         dir_okay=False, readable=True)],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV with columns email, name, …", exists=True, dir_okay=False, readable=True
+        ),
+    ],
     mode: Annotated[
         str, typer.Option(help="pending (send confirmation) or confirmed.")
     ] = "pending",
@@ -369,8 +381,12 @@ def subscribers_import(
         raise fail("--mode must be pending or confirmed")
     size = file.stat().st_size
     progress = Progress(
-        TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-        TextColumn("{task.fields[created]} new"), console=err,
+        TextColumn("importing"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[created]} new"),
+        console=err,
     )
 
     async def _import() -> ImportReport:
@@ -387,8 +403,13 @@ def subscribers_import(
                     progress.update(task, completed=source.tell(), created=report.created)
 
                 return await importer.import_csv(
-                    session, federation=federation, source=source, mode=CreateMode(mode),
-                    consent_note=consent_note, method="cli_import", on_batch=batch_done,
+                    session,
+                    federation=federation,
+                    source=source,
+                    mode=CreateMode(mode),
+                    consent_note=consent_note,
+                    method="cli_import",
+                    on_batch=batch_done,
                 )
 
     report = run(_import())
@@ -397,7 +418,8 @@ def subscribers_import(
     out.print(
         f"{report.rows} rows: {report.created} added, {report.existing} already there, "
         f"{report.suppressed} suppressed, {report.invalid} invalid",
-        markup=False, highlight=False,
+        markup=False,
+        highlight=False,
     )
 
 
@@ -415,7 +437,8 @@ def purge() -> None:
     out.print(
         f"purged {summary.unconfirmed} unconfirmed sign-ups, {summary.tokens} expired tokens, "
         f"pruned client data on {summary.client_data} consent records",
-        markup=False, highlight=False,
+        markup=False,
+        highlight=False,
     )
 
 

@@ -23,6 +23,7 @@ from app.campaigns.schemas import (
 )
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep
+from app.openapi import IdPath
 
 router = APIRouter(
     prefix="/api/v1/federations/{slug}/campaigns", tags=["campaigns"], route_class=CommittingRoute
@@ -60,7 +61,7 @@ async def list_campaigns(federation: CurrentFederation, session: SessionDep) -> 
 
 @router.get("/{campaign_id}", responses=ERRORS, summary="Get a campaign")
 async def get_campaign(
-    campaign_id: int, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
 ) -> CampaignRead:
     campaign = await service.get_campaign(
         session, federation_id=federation.id, campaign_id=campaign_id
@@ -70,7 +71,7 @@ async def get_campaign(
 
 @router.patch("/{campaign_id}", responses=STATE_ERRORS, summary="Change a draft")
 async def update_campaign(
-    campaign_id: int, data: CampaignUpdate, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath, data: CampaignUpdate, federation: CurrentFederation, session: SessionDep
 ) -> CampaignRead:
     campaign = await service.update_campaign(
         session, federation=federation, campaign_id=campaign_id, data=data
@@ -80,7 +81,7 @@ async def update_campaign(
 
 @router.delete("/{campaign_id}", status_code=204, responses=STATE_ERRORS, summary="Delete a draft")
 async def delete_campaign(
-    campaign_id: int, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
 ) -> Response:
     await service.delete_campaign(session, federation_id=federation.id, campaign_id=campaign_id)
     return Response(status_code=204)
@@ -93,7 +94,7 @@ async def delete_campaign(
     summary="The mail as sent, for the sample subscriber Anna Andersson",
 )
 async def preview_campaign(
-    campaign_id: int,
+    campaign_id: IdPath,
     federation: CurrentFederation,
     session: SessionDep,
     format: Annotated[Literal["html", "text"], Query()] = "html",
@@ -115,7 +116,7 @@ async def preview_campaign(
 
 @router.post("/{campaign_id}/test", status_code=202, responses=STATE_ERRORS, summary="Send a test")
 async def send_test(
-    campaign_id: int, data: TestSendRequest, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath, data: TestSendRequest, federation: CurrentFederation, session: SessionDep
 ) -> TestSendResult:
     deliveries = await service.send_test(
         session,
@@ -128,7 +129,7 @@ async def send_test(
 
 @router.post("/{campaign_id}/schedule", responses=STATE_ERRORS, summary="Schedule sending")
 async def schedule_campaign(
-    campaign_id: int, data: ScheduleRequest, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath, data: ScheduleRequest, federation: CurrentFederation, session: SessionDep
 ) -> CampaignRead:
     campaign = await service.schedule_campaign(
         session, federation=federation, campaign_id=campaign_id, send_at=data.send_at
@@ -138,7 +139,7 @@ async def schedule_campaign(
 
 @router.post("/{campaign_id}/send-now", responses=STATE_ERRORS, summary="Send at once")
 async def send_now(
-    campaign_id: int, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
 ) -> CampaignRead:
     campaign = await service.send_now(session, federation=federation, campaign_id=campaign_id)
     return _read(federation, campaign)
@@ -146,7 +147,7 @@ async def send_now(
 
 @router.post("/{campaign_id}/cancel", responses=STATE_ERRORS, summary="Cancel")
 async def cancel_campaign(
-    campaign_id: int, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
 ) -> CampaignRead:
     campaign = await service.cancel_campaign(
         session, federation_id=federation.id, campaign_id=campaign_id
@@ -156,7 +157,7 @@ async def cancel_campaign(
 
 @router.post("/{campaign_id}/resume", responses=STATE_ERRORS, summary="Resume a paused campaign")
 async def resume_campaign(
-    campaign_id: int, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
 ) -> CampaignRead:
     campaign = await service.resume_campaign(
         session, federation_id=federation.id, campaign_id=campaign_id
@@ -170,7 +171,7 @@ async def resume_campaign(
     summary="Send again the deliveries whose outcome is unknown",
 )
 async def requeue_unknown(
-    campaign_id: int, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
 ) -> RequeueResult:
     count = await service.requeue_unknown(
         session, federation_id=federation.id, campaign_id=campaign_id
@@ -180,7 +181,7 @@ async def requeue_unknown(
 
 @router.get("/{campaign_id}/stats", responses=ERRORS, summary="Live delivery counts")
 async def campaign_stats(
-    campaign_id: int, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
 ) -> CampaignStats:
     campaign, recipients, counts = await service.campaign_stats(
         session, federation_id=federation.id, campaign_id=campaign_id

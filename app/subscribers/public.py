@@ -15,6 +15,7 @@ from app.errors import NotFound, Unprocessable
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep, client_ip
 from app.messages import PAGES
+from app.openapi import error_responses
 from app.rendering.transactional import Branding
 from app.subscribers import consent, service
 from app.subscribers.consent import Origin
@@ -164,6 +165,7 @@ async def signup_submit(slug: str, request: Request, session: SessionDep) -> HTM
 @router.get(
     "/api/v1/public/{slug}/stamp",
     response_model=FormStamp,
+    responses=error_responses(404),
     summary="A render stamp for a federation's own sign-up form",
     tags=["public"],
 )
@@ -182,6 +184,7 @@ async def api_stamp(slug: str, session: SessionDep) -> FormStamp:
     "/api/v1/public/{slug}/subscriptions",
     status_code=202,
     response_model=SignupAccepted,
+    responses=error_responses(404, 422, 429),
     summary="Sign up from a federation's own form (JSON or form body)",
     tags=["public"],
     openapi_extra={
