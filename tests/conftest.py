@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -60,6 +62,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def scratch_postgres(suffix: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database beside the test database, dropped afterwards (for
+    tests that need committed data or a schema of their own)."""
+    assert PG_URL
+    base, _, name = PG_URL.rpartition("/")
+    scratch = f"{name}_{suffix}"
+    admin = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
+
+    def psql(sql: str, *, check: bool) -> None:
+        subprocess.run(["psql", admin, "-q", "-c", sql], check=check, capture_output=True)
+
+    psql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)', check=True)
+    psql(f'CREATE DATABASE "{scratch}"', check=True)
+    try:
+        yield f"{base}/{scratch}"
+    finally:
+        psql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)', check=False)
 
 
 def backend_url(backend: str) -> str:

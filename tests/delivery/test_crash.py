@@ -32,7 +32,7 @@ from app.delivery import service
 from app.delivery.models import Delivery, DeliveryStatus
 from app.federations.models import Federation
 from app.subscribers.models import Subscriber, SubscriptionStatus
-from tests.conftest import PG_URL, ROOT, free_port
+from tests.conftest import PG_URL, ROOT, free_port, scratch_postgres
 
 pytestmark = pytest.mark.postgres
 
@@ -61,41 +61,20 @@ class CountingSink:
             return sum(self.received.values())
 
 
-def scratch_url() -> str:
-    assert PG_URL
-    base, _, name = PG_URL.rpartition("/")
-    return f"{base}/{name}2"
-
-
 @pytest.fixture(scope="module")
 def scratch_db() -> Iterator[str]:
     if not PG_URL:
         pytest.skip("needs NEWSLETTER_TEST_DATABASE_URL")
-    url = scratch_url()
-    name = url.rpartition("/")[2]
-    admin = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
-    subprocess.run(
-        ["psql", admin, "-q", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        ["psql", admin, "-q", "-c", f'CREATE DATABASE "{name}"'], check=True, capture_output=True
-    )
-    env = {**os.environ, "NEWSLETTER_DATABASE_URL": url}
-    subprocess.run(
-        [sys.executable, "-m", "app.cli", "db", "upgrade"],
-        check=True,
-        capture_output=True,
-        env=env,
-        cwd=ROOT,
-    )
-    yield url
-    subprocess.run(
-        ["psql", admin, "-q", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
-        check=False,
-        capture_output=True,
-    )
+    with scratch_postgres("crash") as url:
+        env = {**os.environ, "NEWSLETTER_DATABASE_URL": url}
+        subprocess.run(
+            [sys.executable, "-m", "app.cli", "db", "upgrade"],
+            check=True,
+            capture_output=True,
+            env=env,
+            cwd=ROOT,
+        )
+        yield url
 
 
 @pytest.fixture
@@ -204,12 +183,13 @@ class TestCrashSafety:
     async def test_killed_dispatchers_never_send_twice(
         self,
         scratch: tuple[AsyncEngine, async_sessionmaker[AsyncSession]],
+        scratch_db: str,
         sink: tuple[CountingSink, int],
     ) -> None:
         _, factory = scratch
         handler, port = sink
         campaign_id = await seed(factory, SUBSCRIBERS)
-        env = dispatcher_env(scratch_url(), port)
+        env = dispatcher_env(scratch_db, port)
         rng = random.Random(5)
         recovered = Counter[str]()
         for _ in range(KILLS):
@@ -264,13 +244,14 @@ class TestConcurrentDispatchers:
     async def test_three_dispatchers_deliver_each_mail_once(
         self,
         scratch: tuple[AsyncEngine, async_sessionmaker[AsyncSession]],
+        scratch_db: str,
         sink: tuple[CountingSink, int],
     ) -> None:
         _, factory = scratch
         handler, port = sink
         handler.delay = 0.002
         campaign_id = await seed(factory, 300)
-        env = dispatcher_env(scratch_url(), port)
+        env = dispatcher_env(scratch_db, port)
         procs = [start_dispatcher(env) for _ in range(3)]
         started = time.monotonic()
         for proc in procs:
@@ -294,12 +275,13 @@ class TestWorker:
     async def test_sigterm_finishes_in_flight_and_releases_the_rest(
         self,
         scratch: tuple[AsyncEngine, async_sessionmaker[AsyncSession]],
+        scratch_db: str,
         sink: tuple[CountingSink, int],
     ) -> None:
         _, factory = scratch
         handler, port = sink
         await seed(factory, 300)
-        env = dispatcher_env(scratch_url(), port)
+        env = dispatcher_env(scratch_db, port)
         proc = start_dispatcher(env, "worker", "--interval", "0.5")
         waited = 0.0
         while handler.total() < 10 and waited < 20:
