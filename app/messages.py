@@ -2,6 +2,39 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+MONTHS = (
+    "januari",
+    "februari",
+    "mars",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "augusti",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
+
+
+def swedish_date(at: datetime, zone: str) -> str:
+    """ "3 mars 2026" in the given time zone."""
+    local = at.astimezone(ZoneInfo(zone))
+    return f"{local.day} {MONTHS[local.month - 1]} {local.year}"
+
+
+def swedish_datetime(value: datetime | None, zone: str = "Europe/Stockholm") -> str:
+    """ "3 mars 2026 kl. 09.05" in the given time zone."""
+    if value is None:
+        return ""
+    local = value.astimezone(ZoneInfo(zone))
+    return f"{swedish_date(local, zone)} kl. {local:%H.%M}"
+
+
 PAGES: dict[str, dict[str, str]] = {
     "bad_request": {
         "title": "Något blev fel",

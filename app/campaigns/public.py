@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from app.campaigns import service
 from app.http import CommittingRoute, SessionDep
+from app.messages import swedish_date
 from app.web.pages import render_page
-
-MONTHS = (
-    "januari",
-    "februari",
-    "mars",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "augusti",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
 
 
 @dataclass(frozen=True)
@@ -35,11 +19,6 @@ class ArchiveEntry:
     subject: str
     iso: str | None
     date: str | None
-
-
-def swedish_date(at: datetime, zone: str) -> str:
-    local = at.astimezone(ZoneInfo(zone))
-    return f"{local.day} {MONTHS[local.month - 1]} {local.year}"
 
 
 router = APIRouter(route_class=CommittingRoute, include_in_schema=False)

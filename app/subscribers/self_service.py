@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
@@ -20,26 +18,12 @@ from app.subscribers import rights
 from app.subscribers import service as subscriber_service
 from app.subscribers.models import ConsentEvent, SubscriptionStatus
 from app.subscribers.ratelimit import SignupLimiter
-from app.web.pages import render_page, templates
+from app.web.pages import render_page
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(route_class=CommittingRoute)
 
-MONTHS = (
-    "januari",
-    "februari",
-    "mars",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "augusti",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
 STATUS_TEXTS = {
     SubscriptionStatus.PENDING: "Anmäld, inte bekräftad ännu",
     SubscriptionStatus.CONFIRMED: "Prenumererar",
@@ -52,17 +36,6 @@ EVENT_TEXTS = {
     ConsentEvent.IMPORT: "Tillagd från en lista",
     ConsentEvent.STAFF_CONFIRMED: "Tillagd av förbundet med ditt samtycke",
 }
-
-
-def swedish_datetime(value: datetime | None, zone: str = "Europe/Stockholm") -> str:
-    """ "3 mars 2026 kl. 09.05" in the federation's time zone."""
-    if value is None:
-        return ""
-    local = value.astimezone(ZoneInfo(zone))
-    return f"{local.day} {MONTHS[local.month - 1]} {local.year} kl. {local:%H.%M}"
-
-
-templates.env.filters["svdate"] = swedish_datetime
 
 
 def _limiter(request: Request) -> SignupLimiter:

@@ -10,11 +10,14 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import StrictUndefined
 
+from app.messages import swedish_datetime
+
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
 templates.env.undefined = StrictUndefined
+templates.env.filters["svdate"] = swedish_datetime
 
 
 def frame_ancestors_header(origins: list[str] | None) -> str:
