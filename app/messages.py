@@ -42,10 +42,7 @@ PAGES: dict[str, dict[str, str]] = {
     },
     "not_found": {
         "title": "Länken fungerar inte",
-        "message": (
-            "Länken är ogiltig, har redan använts eller har gått ut. "
-            "Du kan begära en ny länk nedan."
-        ),
+        "message": "Sidan finns inte, eller så är länken ogiltig, använd eller för gammal.",
     },
     "rate_limited": {
         "title": "För många försök",
