@@ -52,6 +52,24 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class EncryptedString(TypeDecorator[str]):
+    """A credential stored encrypted (Fernet, key derived from SECRET_KEY), so a copy of the
+    database does not hand out relay passwords. Unreadable after a key rotation: None."""
+
+    impl = String(512)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        from app.security import encrypt_secret
+
+        return None if value is None else encrypt_secret(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        from app.security import decrypt_secret
+
+        return None if value is None else decrypt_secret(value)
+
+
 def enum_check(column: str, enum: type[StrEnum]) -> CheckConstraint:
     """CHECK constraint keeping a string column within a StrEnum's values."""
     values = ", ".join(f"'{member.value}'" for member in enum)

@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import secrets
 
+from cryptography.fernet import Fernet, InvalidToken
+
 from app.config import get_settings
 
 
@@ -60,3 +62,21 @@ def unsign(signed: str) -> str | None:
         return None
     expected = sign(value).rpartition(".")[2]
     return value if constant_time_equal(sig, expected) else None
+
+
+def _fernet() -> Fernet:
+    key = hashlib.sha256(f"credentials:{get_settings().secret_key}".encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def encrypt_secret(value: str) -> str:
+    """Encrypt a stored credential (a federation's relay password) with a key from SECRET_KEY."""
+    return _fernet().encrypt(value.encode()).decode()
+
+
+def decrypt_secret(value: str) -> str | None:
+    """The credential, or None when it was encrypted under another SECRET_KEY."""
+    try:
+        return _fernet().decrypt(value.encode()).decode()
+    except InvalidToken:
+        return None

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import now
-from app.db import Base, UtcDateTime
+from app.db import Base, EncryptedString, UtcDateTime
 
 
 class Federation(Base):
@@ -34,7 +34,7 @@ class Federation(Base):
     smtp_host: Mapped[str | None] = mapped_column(String(255))
     smtp_port: Mapped[int | None] = mapped_column(Integer)
     smtp_username: Mapped[str | None] = mapped_column(String(255))
-    smtp_password: Mapped[str | None] = mapped_column(String(255))
+    smtp_password: Mapped[str | None] = mapped_column(EncryptedString)
     smtp_security: Mapped[str | None] = mapped_column(String(8))
     send_rate_per_second: Mapped[float | None] = mapped_column()
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

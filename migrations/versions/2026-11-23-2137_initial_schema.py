@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.Column("smtp_host", sa.String(length=255), nullable=True),
         sa.Column("smtp_port", sa.Integer(), nullable=True),
         sa.Column("smtp_username", sa.String(length=255), nullable=True),
-        sa.Column("smtp_password", sa.String(length=255), nullable=True),
+        sa.Column("smtp_password", sa.String(length=512), nullable=True),
         sa.Column("smtp_security", sa.String(length=8), nullable=True),
         sa.Column("send_rate_per_second", sa.Double(), nullable=True),
         sa.Column("settings", sa.JSON(), nullable=False),

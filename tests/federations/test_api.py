@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
@@ -132,6 +132,30 @@ class TestCreateFederation:
         got = await client.get("/api/v1/federations/sf-vasterby", headers=bearer(admin))
         assert got.json()["name"] == "Samordningsförbundet Västerby"
         assert "smtp_password" not in got.json()
+
+    async def test_relay_password_is_encrypted_at_rest(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        admin = await make_key(session, None)
+        payload = {**NEW, "smtp_host": "smtp.vasterby.example.se", "smtp_security": "starttls"}
+        response = await client.post(
+            "/api/v1/federations",
+            json={**payload, "smtp_password": "hemligt-lösen"},
+            headers=bearer(admin),
+        )
+        assert response.status_code == 201, response.text
+        raw = await session.scalar(
+            text("SELECT smtp_password FROM federations WHERE slug = 'sf-vasterby'")
+        )
+        assert raw
+        assert "hemligt" not in raw
+        stored = await session.scalar(
+            select(Federation)
+            .where(Federation.slug == "sf-vasterby")
+            .execution_options(populate_existing=True)
+        )
+        assert stored is not None
+        assert stored.smtp_password == "hemligt-lösen"
 
     async def test_duplicate_slug_is_409(
         self, client: httpx.AsyncClient, session: AsyncSession
