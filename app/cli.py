@@ -107,6 +107,37 @@ def serve(
 
 
 @cli.command()
+def bounce(
+    file: Annotated[
+        Path | None, typer.Argument(help="The DSN as received; standard input if omitted.")
+    ] = None,
+    recipient: Annotated[
+        str | None,
+        typer.Option(help="Envelope recipient (the VERP address), e.g. Postfix's ${recipient}."),
+    ] = None,
+) -> None:
+    """Apply one bounce report (RFC 3464 DSN) sent to a VERP address (for a pipe transport)."""
+    from app.db import session_scope
+    from app.delivery import service as delivery_service
+    from app.delivery.bounces import parse_dsn
+
+    raw = file.read_bytes() if file is not None else sys.stdin.buffer.read()
+    report = parse_dsn(raw, envelope_recipient=recipient)
+    if report is None:
+        # Not ours or not a DSN: exit 0 so the MTA does not bounce the bounce.
+        out.print("ignored: not a delivery status report for a delivery of ours")
+        return
+
+    async def _apply() -> bool:
+        async with session_scope() as session:
+            return await delivery_service.record_bounce_report(session, report=report)
+
+    changed = run(_apply())
+    state = "recorded" if changed else "no change"
+    out.print(f"delivery {report.delivery_id}: {report.action} {report.status or ''} ({state})")
+
+
+@cli.command()
 def demo() -> None:
     """Load the demo federations and staff key (idempotent) and print the URLs."""
     from app.db import session_scope

@@ -41,6 +41,11 @@ def email_hash(federation_id: int, email: str) -> str:
     return _hmac("suppress", f"{federation_id}:{email.lower()}").hex()
 
 
+def verp_signature(delivery_id: int) -> str:
+    """Short HMAC (40 bits, lower-case base32) tying a bounce address to one delivery."""
+    return base64.b32encode(_hmac("verp", str(delivery_id))[:5]).decode().lower()
+
+
 def new_api_key() -> str:
     return "nb_" + secrets.token_urlsafe(32)
 

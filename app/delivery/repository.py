@@ -379,6 +379,29 @@ async def write_results(
     return int(result.rowcount or 0)
 
 
+async def fail_sent_delivery(
+    session: AsyncSession, *, delivery_id: int, enhanced: str | None, reply: str, now: datetime
+) -> int | None:
+    """Turn a `sent` delivery into `failed` after a bounce report; returns its subscriber id.
+
+    Not scoped by federation: the id comes from a signed VERP address, which only this
+    installation can produce, and a bounce processor serves every federation."""
+    row = await session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.SENT)
+        .values(
+            status=DeliveryStatus.FAILED,
+            enhanced_code=enhanced,
+            smtp_reply=reply,
+            updated_at=now,
+        )
+        .returning(Delivery.subscriber_id)
+        .execution_options(synchronize_session=False)
+    )
+    found = row.first()
+    return None if found is None else found[0]
+
+
 async def record_bounces(
     session: AsyncSession, *, hard: Sequence[int], soft: Sequence[int], now: datetime
 ) -> None:

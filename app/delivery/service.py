@@ -29,6 +29,7 @@ from app.db import get_sessionmaker
 from app.delivery import journal as journal_mod
 from app.delivery import metrics
 from app.delivery import repository as repo
+from app.delivery.bounces import DeliveryStatusReport, verp_address
 from app.delivery.journal import Journal, Phase
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
 from app.delivery.ratelimit import TokenBucket
@@ -440,7 +441,7 @@ class _Run:
                     attempts=row.attempts,
                     created_at=row.created_at,
                     recipient=recipient,
-                    envelope_from=f"bounces+{row.id}@{info.domain}",
+                    envelope_from=verp_address(row.id, info.domain),
                     message=message,
                     relay=info.relay,
                 )
@@ -864,3 +865,24 @@ async def run_worker_loop(stop_event: asyncio.Event, interval: float = 2.0) -> N
 async def queue_snapshot(session: AsyncSession) -> list[tuple[str, str, int]]:
     """(federation slug, status, count) of all deliveries, for /metrics."""
     return await repo.counts_by_state(session)
+
+
+async def record_bounce_report(session: AsyncSession, *, report: DeliveryStatusReport) -> bool:
+    """Apply a DSN that arrived after the relay accepted the message: a permanent failure marks
+    the delivery `failed` and counts a bounce (5.1.x hard: no more mail). Returns whether
+    anything changed; delays, successes and repeats change nothing."""
+    if not report.is_failure:
+        return False
+    subscriber_id = await repo.fail_sent_delivery(
+        session,
+        delivery_id=report.delivery_id,
+        enhanced=report.status,
+        reply=(report.diagnostic or "DSN: failed")[:2000],
+        now=now(),
+    )
+    if subscriber_id is None:
+        return False
+    hard = [subscriber_id] if report.is_hard else []
+    soft = [] if report.is_hard else [subscriber_id]
+    await repo.record_bounces(session, hard=hard, soft=soft, now=now())
+    return True

@@ -14,6 +14,7 @@ from app.campaigns.models import CampaignStatus
 from app.clock import now
 from app.delivery import repository as repo
 from app.delivery import service
+from app.delivery.bounces import parse_verp, verp_address
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
 from app.security import new_seed, token_from_seed, token_hash
 from app.subscribers.models import BounceState, Subscriber, SubscriptionStatus, Token, TokenPurpose
@@ -76,7 +77,8 @@ class TestCampaignFlow:
         await service.dispatch_once()
         (row,) = (await deliveries(session, campaign.id)).values()
         mail_from, _, raw = fault_smtp.raw[0]
-        assert mail_from == f"bounces+{row.id}@norr.example.se"
+        assert mail_from == verp_address(row.id, "norr.example.se")
+        assert parse_verp(mail_from) == row.id
         token = await session.scalar(
             select(Token).where(
                 Token.subscriber_id == world.ids[0],
