@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
@@ -48,3 +48,8 @@ class CommittingRoute(APIRoute):
 def client_ip(request: Request) -> str:
     """The client address as seen by the app (uvicorn --proxy-headers resolves the proxy)."""
     return request.client.host if request.client else "unknown"
+
+
+def run_after_commit(request: Request, job: Callable[[], Awaitable[None]]) -> None:
+    """Run `job` once the request's transaction has committed (never for a rolled-back one)."""
+    request.state.after_commit = job

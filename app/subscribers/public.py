@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import logging
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -11,19 +11,18 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.datastructures import UploadFile
 
 from app.config import get_settings
+from app.delivery import service as delivery_service
 from app.errors import NotFound, Unprocessable
 from app.federations.models import Federation
-from app.http import CommittingRoute, SessionDep, client_ip
+from app.http import CommittingRoute, SessionDep, client_ip, run_after_commit
 from app.messages import PAGES
 from app.openapi import error_responses
 from app.rendering.transactional import Branding
 from app.subscribers import consent, service
 from app.subscribers.consent import Origin
-from app.subscribers.ratelimit import SignupLimiter
+from app.subscribers.ratelimit import signup_limiter
 from app.subscribers.schemas import FormStamp, SignupAccepted, SignupRequest
 from app.web.pages import render_page
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(route_class=CommittingRoute)
 
@@ -31,16 +30,6 @@ PAGE_METHODS = ["GET", "HEAD"]
 
 
 # --- edge helpers -----------------------------------------------------------------------------
-
-
-def _limiter(request: Request) -> SignupLimiter:
-    # One limiter per application instance (in-process; behind several workers each counts
-    # its own share, which the README states).
-    limiter: SignupLimiter | None = getattr(request.app.state, "signup_limiter", None)
-    if limiter is None:
-        limiter = SignupLimiter()
-        request.app.state.signup_limiter = limiter
-    return limiter
 
 
 def _origin(request: Request, method: str, *, source_page: str | None = None) -> Origin:
@@ -62,31 +51,9 @@ async def _form_fields(request: Request) -> dict[str, str]:
 
 
 def _send_after_commit(request: Request, delivery_id: int | None) -> None:
-    """Best effort: try to send the confirmation right after the commit; the dispatcher's
-    next tick sends it anyway if this is not possible."""
-    if delivery_id is None:
-        return
-
-    async def send() -> None:
-        try:
-            from app.delivery import service as delivery_service
-        except ImportError:
-            log.info("delivery %s queued; no immediate sender available", delivery_id)
-            return
-        send_now = getattr(delivery_service, "send_now", None)
-        if send_now is None:
-            log.info("delivery %s queued; no immediate sender available", delivery_id)
-            return
-        try:
-            await send_now(delivery_id)
-        except Exception:
-            log.warning(
-                "immediate send of delivery %s failed; left to the dispatcher",
-                delivery_id,
-                exc_info=True,
-            )
-
-    request.state.after_commit = send
+    """Best effort: send the mail right after the commit; the dispatcher sends it otherwise."""
+    if delivery_id is not None:
+        run_after_commit(request, partial(delivery_service.send_now, delivery_id))
 
 
 def _not_found(request: Request, federation: Federation | None) -> HTMLResponse:
@@ -139,7 +106,7 @@ async def signup_form(slug: str, request: Request, session: SessionDep) -> HTMLR
 
 @router.post("/f/{slug}/prenumerera", include_in_schema=False)
 async def signup_submit(slug: str, request: Request, session: SessionDep) -> HTMLResponse:
-    _limiter(request).check(client_ip(request))
+    signup_limiter(request.app.state).check(client_ip(request))
     federation = await service.get_public_federation(session, slug)
     data = SignupRequest.model_validate(await _form_fields(request))
     form_url = f"{get_settings().base_url}/f/{federation.slug}/prenumerera"
@@ -197,7 +164,7 @@ async def api_stamp(slug: str, session: SessionDep) -> FormStamp:
     },
 )
 async def api_signup(slug: str, request: Request, session: SessionDep) -> JSONResponse:
-    _limiter(request).check(client_ip(request))
+    signup_limiter(request.app.state).check(client_ip(request))
     federation = await service.get_public_federation(session, slug)
     body: Any
     if "json" in request.headers.get("content-type", ""):

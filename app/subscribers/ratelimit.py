@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from app.config import get_settings
 from app.errors import RateLimited
@@ -57,3 +58,13 @@ class SignupLimiter:
             ok, wait = self.overall.allow("*", settings.rate_limit_global_per_minute)
         if not ok:
             raise RateLimited(headers={"Retry-After": str(max(1, int(wait + 0.999)))})
+
+
+def signup_limiter(state: Any) -> SignupLimiter:
+    """The application's one limiter for public forms (sign-up and self-service links share
+    one budget per client IP), created on first use."""
+    limiter: SignupLimiter | None = getattr(state, "signup_limiter", None)
+    if limiter is None:
+        limiter = SignupLimiter()
+        state.signup_limiter = limiter
+    return limiter

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import json
-import logging
+from functools import partial
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import UploadFile
 
 from app.config import get_settings
+from app.delivery import service as delivery_service
 from app.errors import NotFound, Unprocessable
 from app.federations.models import Federation
-from app.http import CommittingRoute, SessionDep, client_ip
+from app.http import CommittingRoute, SessionDep, client_ip, run_after_commit
 from app.messages import PAGES
 from app.subscribers import rights
 from app.subscribers import service as subscriber_service
 from app.subscribers.models import ConsentEvent, SubscriptionStatus
-from app.subscribers.ratelimit import SignupLimiter
+from app.subscribers.ratelimit import signup_limiter
 from app.web.pages import render_page
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(route_class=CommittingRoute)
 
@@ -38,33 +37,10 @@ EVENT_TEXTS = {
 }
 
 
-def _limiter(request: Request) -> SignupLimiter:
-    # The same per-application limiter as the sign-up form: one budget per client IP.
-    limiter: SignupLimiter | None = getattr(request.app.state, "signup_limiter", None)
-    if limiter is None:
-        limiter = SignupLimiter()
-        request.app.state.signup_limiter = limiter
-    return limiter
-
-
 def _send_after_commit(request: Request, delivery_id: int | None) -> None:
-    """Best effort: send the link right after the commit; the dispatcher sends it otherwise."""
-    if delivery_id is None:
-        return
-
-    async def send() -> None:
-        from app.delivery import service as delivery_service
-
-        try:
-            await delivery_service.send_now(delivery_id)
-        except Exception:
-            log.warning(
-                "immediate send of delivery %s failed; left to the dispatcher",
-                delivery_id,
-                exc_info=True,
-            )
-
-    request.state.after_commit = send
+    """Best effort: send the mail right after the commit; the dispatcher sends it otherwise."""
+    if delivery_id is not None:
+        run_after_commit(request, partial(delivery_service.send_now, delivery_id))
 
 
 def _not_found(request: Request, federation: Federation) -> HTMLResponse:
@@ -110,7 +86,7 @@ async def link_form(slug: str, request: Request, session: SessionDep) -> HTMLRes
 
 @router.post("/f/{slug}/mina-uppgifter", include_in_schema=False)
 async def link_request(slug: str, request: Request, session: SessionDep) -> HTMLResponse:
-    _limiter(request).check(client_ip(request))
+    signup_limiter(request.app.state).check(client_ip(request))
     federation = await subscriber_service.get_public_federation(session, slug)
     try:
         form = await request.form()
