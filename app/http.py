@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile
 
 from app.db import get_sessionmaker
 
@@ -53,3 +54,13 @@ def client_ip(request: Request) -> str:
 def run_after_commit(request: Request, job: Callable[[], Awaitable[None]]) -> None:
     """Run `job` once the request's transaction has committed (never for a rolled-back one)."""
     request.state.after_commit = job
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """Text fields of a form-urlencoded or multipart body; uploads are ignored and a malformed
+    body reads as an empty form, so a visitor gets the form again instead of an error."""
+    try:
+        form = await request.form()
+    except Exception:
+        return {}
+    return {k: v for k, v in form.items() if not isinstance(v, UploadFile)}

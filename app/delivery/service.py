@@ -228,7 +228,10 @@ def backoff_seconds(attempts: int) -> float:
 class _Run:
     """One dispatcher run: claims in batches, sends over a pool of reused SMTP connections,
     records results in batches. All database work happens in the run's own coroutine, one
-    session at a time; the SMTP workers never touch the database."""
+    session at a time; the SMTP workers never touch the database.
+
+    Unlike the use cases above (which only flush), a run is its own transaction edge, like a
+    CLI batch: a claim must be committed before any byte goes out, and results per batch."""
 
     def __init__(
         self,

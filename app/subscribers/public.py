@@ -8,13 +8,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from starlette.datastructures import UploadFile
 
 from app.config import get_settings
 from app.delivery import service as delivery_service
 from app.errors import NotFound, Unprocessable
 from app.federations.models import Federation
-from app.http import CommittingRoute, SessionDep, client_ip, run_after_commit
+from app.http import CommittingRoute, SessionDep, client_ip, form_fields, run_after_commit
 from app.messages import PAGES
 from app.openapi import error_responses
 from app.rendering.transactional import Branding
@@ -39,15 +38,6 @@ def _origin(request: Request, method: str, *, source_page: str | None = None) ->
         ip_address=client_ip(request),
         user_agent=request.headers.get("user-agent"),
     )
-
-
-async def _form_fields(request: Request) -> dict[str, str]:
-    """Text fields of a form-urlencoded or multipart body (uploads ignored, junk tolerated)."""
-    try:
-        form = await request.form()
-    except Exception:  # a malformed body is treated as an empty form
-        return {}
-    return {k: v for k, v in form.items() if not isinstance(v, UploadFile)}
 
 
 def _send_after_commit(request: Request, delivery_id: int | None) -> None:
@@ -108,7 +98,7 @@ async def signup_form(slug: str, request: Request, session: SessionDep) -> HTMLR
 async def signup_submit(slug: str, request: Request, session: SessionDep) -> HTMLResponse:
     signup_limiter(request.app.state).check(client_ip(request))
     federation = await service.get_public_federation(session, slug)
-    data = SignupRequest.model_validate(await _form_fields(request))
+    data = SignupRequest.model_validate(await form_fields(request))
     form_url = f"{get_settings().base_url}/f/{federation.slug}/prenumerera"
     origin = _origin(request, "form", source_page=request.headers.get("referer") or form_url)
     try:
@@ -175,7 +165,7 @@ async def api_signup(slug: str, request: Request, session: SessionDep) -> JSONRe
         if not isinstance(body, dict):
             raise Unprocessable("The body must be a JSON object.")
     else:
-        body = await _form_fields(request)
+        body = await form_fields(request)
     data = SignupRequest.model_validate(body)
     origin = _origin(request, "api", source_page=request.headers.get("referer") or None)
     result = await service.request_subscription(
@@ -241,7 +231,7 @@ async def unsubscribe_page(token: str, request: Request, session: SessionDep) ->
 async def unsubscribe_submit(token: str, request: Request, session: SessionDep) -> Response:
     # RFC 8058: the mail provider posts "List-Unsubscribe=One-Click" with no cookies; any
     # POST here unsubscribes, and the answer is a 200 page, never a redirect.
-    fields = await _form_fields(request)
+    fields = await form_fields(request)
     method = "one_click" if fields.get("List-Unsubscribe") == "One-Click" else "web"
     try:
         result = await service.unsubscribe(session, raw=token, origin=_origin(request, method))

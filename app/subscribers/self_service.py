@@ -7,13 +7,12 @@ from functools import partial
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
-from starlette.datastructures import UploadFile
 
 from app.config import get_settings
 from app.delivery import service as delivery_service
 from app.errors import NotFound, Unprocessable
 from app.federations.models import Federation
-from app.http import CommittingRoute, SessionDep, client_ip, run_after_commit
+from app.http import CommittingRoute, SessionDep, client_ip, form_fields, run_after_commit
 from app.messages import PAGES
 from app.subscribers import rights
 from app.subscribers import service as subscriber_service
@@ -88,11 +87,7 @@ async def link_form(slug: str, request: Request, session: SessionDep) -> HTMLRes
 async def link_request(slug: str, request: Request, session: SessionDep) -> HTMLResponse:
     signup_limiter(request.app.state).check(client_ip(request))
     federation = await subscriber_service.get_public_federation(session, slug)
-    try:
-        form = await request.form()
-        fields = {k: v for k, v in form.items() if not isinstance(v, UploadFile)}
-    except Exception:
-        fields = {}
+    fields = await form_fields(request)
     email = str(fields.get("email", ""))[:320]
     if fields.get("website"):
         # Honeypot filled: a bot. Same answer as everyone else, nothing sent.

@@ -172,8 +172,12 @@ class TestCreateSubscriber:
     async def test_same_address_in_two_federations_is_fine(
         self, client: httpx.AsyncClient, alfa_key: str, beta_key: str
     ) -> None:
-        await add(client, alfa_key, email="anna@example.se")
-        await add(client, beta_key, slug="sf-beta", email="anna@example.se")
+        first = await add(client, alfa_key, email="anna@example.se")
+        second = await add(client, beta_key, slug="sf-beta", email="anna@example.se")
+        assert first["id"] != second["id"]
+        for slug, key in (("sf-alfa", alfa_key), ("sf-beta", beta_key)):
+            listed = await client.get(f"{BASE}/{slug}/subscribers", headers=bearer(key))
+            assert [s["email"] for s in listed.json()["items"]] == ["anna@example.se"]
 
     async def test_invalid_address_is_422(self, client: httpx.AsyncClient, alfa_key: str) -> None:
         response = await client.post(
