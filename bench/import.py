@@ -37,7 +37,7 @@ async def run(url: str, csv_path: Path, rows: int, mode: str) -> float:
     from app.federations.schemas import FederationCreate
     from app.subscribers import importer
     from app.subscribers.models import Subscriber
-    from app.subscribers.staff_schemas import CreateMode
+    from app.subscribers.schemas import CreateMode
     from tests.conftest import alembic_config, reset_schema
 
     engine = db.make_engine(url)

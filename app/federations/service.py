@@ -82,9 +82,6 @@ def federation_read(federation: Federation) -> FederationRead:
     )
 
 
-# --- API keys ---
-
-
 @dataclass
 class NewKey:
     key: ApiKey

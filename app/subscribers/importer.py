@@ -24,15 +24,15 @@ from app.delivery.models import DeliveryKind, DeliveryStatus
 from app.errors import Unprocessable
 from app.federations.models import Federation
 from app.security import email_hash, new_seed, token_from_seed, token_hash
-from app.subscribers import staff_repository
+from app.subscribers import repository
 from app.subscribers.models import ConsentEvent, SubscriptionStatus, TokenPurpose
-from app.subscribers.service import CONFIRMATION_PRIORITY
-from app.subscribers.staff_schemas import (
+from app.subscribers.schemas import (
     CreateMode,
     ImportProblem,
     ImportReport,
     ProblemReason,
 )
+from app.subscribers.service import CONFIRMATION_PRIORITY
 
 BATCH_SIZE = 1000
 MAX_PROBLEMS_LISTED = 1000
@@ -202,11 +202,11 @@ async def _write_batch(
     state: _State,
 ) -> None:
     fid = federation.id
-    existing = await staff_repository.existing_emails(
+    existing = await repository.existing_emails(
         session, federation_id=fid, lowered=[r.email.lower() for r in batch]
     )
     hashes = {r.email: email_hash(fid, r.email) for r in batch}
-    suppressed = await staff_repository.suppressed_hashes(
+    suppressed = await repository.suppressed_hashes(
         session, federation_id=fid, hashes=list(hashes.values())
     )
     current = now()
@@ -234,17 +234,17 @@ async def _write_batch(
                     "confirmed_at": current if confirmed else None,
                 }
             )
-    inserted = await staff_repository.insert_subscribers(session, new_rows)
+    inserted = await repository.insert_subscribers(session, new_rows)
     # Rows skipped by the insert were added by someone else since the lookup above.
     state.report.existing += len(new_rows) - len(inserted)
     state.report.created += len(inserted)
     if not inserted:
         return
     ids = [subscriber_id for subscriber_id, _ in inserted]
-    await staff_repository.insert_tokens_returning(
+    await repository.insert_tokens_returning(
         session, [_token_row(fid, i, TokenPurpose.UNSUBSCRIBE, None) for i in ids]
     )
-    await staff_repository.insert_consent_records(
+    await repository.insert_consent_records(
         session,
         [
             {
@@ -261,10 +261,10 @@ async def _write_batch(
     if confirmed:
         return
     expires = current + timedelta(days=get_settings().confirmation_token_days)
-    confirm_tokens = await staff_repository.insert_tokens_returning(
+    confirm_tokens = await repository.insert_tokens_returning(
         session, [_token_row(fid, i, TokenPurpose.CONFIRM, expires) for i in ids]
     )
-    await staff_repository.insert_deliveries(
+    await repository.insert_deliveries(
         session,
         [
             {

@@ -14,9 +14,9 @@ from app import clock
 from app.clock import now
 from app.delivery.models import Delivery, DeliveryKind
 from app.federations.models import Federation
-from app.subscribers import staff
+from app.subscribers import service as subscriber_service
 from app.subscribers.models import ConsentRecord, Subscriber, Suppression, Token
-from app.subscribers.staff_schemas import SubscriberCreate
+from app.subscribers.schemas import SubscriberCreate
 from tests.conftest import CapturedMail
 from tests.federations.factories import make_federation
 from tests.subscribers.test_staff_erasure import find_personal_data
@@ -30,7 +30,7 @@ EMAIL = "greta.nilsson@example.se"
 @pytest.fixture
 async def alfa(session: AsyncSession) -> Federation:
     federation = await make_federation(session, "sf-alfa")
-    await staff.create_subscriber(
+    await subscriber_service.create_subscriber(
         session,
         federation=federation,
         data=SubscriberCreate(

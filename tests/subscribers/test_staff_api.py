@@ -305,9 +305,9 @@ class TestExport:
         alfa_key: str,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        from app.subscribers import staff
+        from app.subscribers import export
 
-        monkeypatch.setattr(staff, "EXPORT_BATCH", 4)
+        monkeypatch.setattr(export, "EXPORT_BATCH", 4)
         now = datetime(2026, 1, 1, tzinfo=UTC)
         session.add_all(
             Subscriber(
