@@ -13,19 +13,19 @@ import io
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import IO, Any
+from typing import IO
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.addresses import InvalidAddress, normalize_email
 from app.clock import now
 from app.config import get_settings
 from app.delivery.models import DeliveryKind, DeliveryStatus
 from app.errors import Unprocessable
 from app.federations.models import Federation
-from app.security import email_hash, new_seed, token_from_seed, token_hash
+from app.security import email_hash
 from app.subscribers import repository
-from app.subscribers.models import ConsentEvent, SubscriptionStatus, TokenPurpose
+from app.subscribers.models import ConsentEvent, SubscriptionStatus, TokenPurpose, token_row
 from app.subscribers.schemas import (
     CreateMode,
     ImportProblem,
@@ -153,12 +153,8 @@ def _row(
         state.problem(line, "missing_email")
         return None
     try:
-        result = validate_email(raw_email, check_deliverability=False)
-    except EmailNotValidError:
-        state.problem(line, "invalid_email")
-        return None
-    email = result.ascii_email or result.normalized
-    if len(email) > 254:
+        email = normalize_email(raw_email)
+    except InvalidAddress:
         state.problem(line, "invalid_email")
         return None
     key = email.lower()
@@ -175,21 +171,6 @@ def _row(
         return None
     state.seen.add(key)
     return _Row(line=line, email=email, name=name or None, attributes=attributes)
-
-
-def _token_row(
-    federation_id: int, subscriber_id: int, purpose: TokenPurpose, expires: Any
-) -> dict[str, Any]:
-    seed = new_seed()
-    return {
-        "federation_id": federation_id,
-        "subscriber_id": subscriber_id,
-        "purpose": purpose,
-        "seed": seed,
-        "token_hash": token_hash(token_from_seed(seed)),
-        "created_at": now(),
-        "expires_at": expires,
-    }
 
 
 async def _write_batch(
@@ -242,7 +223,16 @@ async def _write_batch(
         return
     ids = [subscriber_id for subscriber_id, _ in inserted]
     await repository.insert_tokens_returning(
-        session, [_token_row(fid, i, TokenPurpose.UNSUBSCRIBE, None) for i in ids]
+        session,
+        [
+            token_row(
+                federation_id=fid,
+                subscriber_id=i,
+                purpose=TokenPurpose.UNSUBSCRIBE,
+                expires_at=None,
+            )
+            for i in ids
+        ],
     )
     await repository.insert_consent_records(
         session,
@@ -262,7 +252,13 @@ async def _write_batch(
         return
     expires = current + timedelta(days=get_settings().confirmation_token_days)
     confirm_tokens = await repository.insert_tokens_returning(
-        session, [_token_row(fid, i, TokenPurpose.CONFIRM, expires) for i in ids]
+        session,
+        [
+            token_row(
+                federation_id=fid, subscriber_id=i, purpose=TokenPurpose.CONFIRM, expires_at=expires
+            )
+            for i in ids
+        ],
     )
     await repository.insert_deliveries(
         session,

@@ -15,12 +15,11 @@ from app.delivery import service as delivery_service
 from app.errors import NotFound, Unprocessable
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep, client_ip, form_fields, run_after_commit
-from app.messages import PAGES
+from app.messages import CONSENT_EVENTS, PAGES, SUBSCRIPTION_STATUSES, TITLES
 from app.openapi import error_responses
 from app.rendering.transactional import Branding
 from app.subscribers import consent, rights, service
 from app.subscribers.consent import Origin
-from app.subscribers.models import ConsentEvent, SubscriptionStatus
 from app.subscribers.ratelimit import signup_limiter
 from app.subscribers.schemas import FormStamp, SignupAccepted, SignupRequest
 from app.web.pages import render_page
@@ -28,18 +27,6 @@ from app.web.pages import render_page
 router = APIRouter(route_class=CommittingRoute)
 
 PAGE_METHODS = ["GET", "HEAD"]
-STATUS_TEXTS = {
-    SubscriptionStatus.PENDING: "Anmäld, inte bekräftad ännu",
-    SubscriptionStatus.CONFIRMED: "Prenumererar",
-    SubscriptionStatus.UNSUBSCRIBED: "Prenumerationen är avslutad",
-}
-EVENT_TEXTS = {
-    ConsentEvent.SIGNUP: "Anmälan",
-    ConsentEvent.CONFIRM: "Bekräftelse",
-    ConsentEvent.UNSUBSCRIBE: "Avslutad prenumeration",
-    ConsentEvent.IMPORT: "Tillagd från en lista",
-    ConsentEvent.STAFF_CONFIRMED: "Tillagd av förbundet med ditt samtycke",
-}
 
 
 def _origin(request: Request, method: str, *, source_page: str | None = None) -> Origin:
@@ -86,7 +73,7 @@ async def _form_page(
         request,
         "subscribe.html",
         {
-            "title": "Prenumerera på nyhetsbrevet",
+            "title": TITLES["signup"],
             "notice": form.notice,
             "stamp": form.stamp,
             "values": values or SignupRequest(),
@@ -125,7 +112,7 @@ async def signup_submit(slug: str, request: Request, session: SessionDep) -> HTM
         )
     _send_after_commit(request, result.delivery_id)
     return render_page(
-        request, "subscribe_done.html", {"title": "Kolla din inkorg"}, federation=federation
+        request, "subscribe_done.html", {"title": TITLES["signup_done"]}, federation=federation
     )
 
 
@@ -195,7 +182,7 @@ async def confirm_page(slug: str, token: str, request: Request, session: Session
     return render_page(
         request,
         "confirm.html",
-        {"title": "Bekräfta prenumerationen", "already": already, "done": False},
+        {"title": TITLES["confirm"], "already": already, "done": False},
         federation=federation,
     )
 
@@ -212,7 +199,7 @@ async def confirm_submit(slug: str, token: str, request: Request, session: Sessi
     return render_page(
         request,
         "confirm.html",
-        {"title": "Prenumerationen är bekräftad", "already": already, "done": True},
+        {"title": TITLES["confirmed"], "already": already, "done": True},
         federation=federation,
     )
 
@@ -226,7 +213,7 @@ async def unsubscribe_page(token: str, request: Request, session: SessionDep) ->
     return render_page(
         request,
         "unsubscribe.html",
-        {"title": "Avsluta prenumerationen", "already": result.already, "done": False},
+        {"title": TITLES["unsubscribe"], "already": result.already, "done": False},
         federation=result.federation,
     )
 
@@ -244,7 +231,7 @@ async def unsubscribe_submit(token: str, request: Request, session: SessionDep) 
     return render_page(
         request,
         "unsubscribe.html",
-        {"title": "Prenumerationen är avslutad", "already": result.already, "done": True},
+        {"title": TITLES["unsubscribed"], "already": result.already, "done": True},
         federation=result.federation,
     )
 
@@ -261,7 +248,7 @@ async def privacy_page(
         request,
         "privacy.html",
         {
-            "title": "Integritet och personuppgifter",
+            "title": TITLES["privacy"],
             "notice": notice,
             "current": current,
             "body": consent.render_markdown(notice.privacy_text),
@@ -292,7 +279,7 @@ def _own_data_form(
         request,
         "mina_uppgifter.html",
         {
-            "title": "Dina uppgifter",
+            "title": TITLES["own_data"],
             "sent": sent,
             "error": error,
             "email": email,
@@ -337,11 +324,13 @@ async def own_data_page(slug: str, token: str, request: Request, session: Sessio
         request,
         "mina_uppgifter_data.html",
         {
-            "title": "Dina uppgifter",
+            "title": TITLES["own_data"],
             "subscriber": data.subscriber,
             "consent": data.consent,
-            "status_text": STATUS_TEXTS.get(data.subscriber.status, str(data.subscriber.status)),
-            "event_texts": EVENT_TEXTS,
+            "status_text": SUBSCRIPTION_STATUSES.get(
+                data.subscriber.status, str(data.subscriber.status)
+            ),
+            "event_texts": CONSENT_EVENTS,
         },
         federation=federation,
         headers={"X-Robots-Tag": "noindex"},
@@ -377,6 +366,6 @@ async def own_data_erase(slug: str, token: str, request: Request, session: Sessi
     return render_page(
         request,
         "mina_uppgifter_raderad.html",
-        {"title": "Dina uppgifter är raderade"},
+        {"title": TITLES["own_data_erased"]},
         federation=federation,
     )

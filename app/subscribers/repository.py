@@ -17,7 +17,6 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app.db import Base
 from app.delivery.models import Delivery, DeliveryKind
-from app.federations.models import Federation
 from app.subscribers.models import (
     ConsentRecord,
     PrivacyNotice,
@@ -27,15 +26,6 @@ from app.subscribers.models import (
     Token,
     TokenPurpose,
 )
-
-
-async def get_federation_by_slug(session: AsyncSession, slug: str) -> Federation | None:
-    result = await session.execute(select(Federation).where(Federation.slug == slug))
-    return result.scalar_one_or_none()
-
-
-async def get_federation(session: AsyncSession, federation_id: int) -> Federation | None:
-    return await session.get(Federation, federation_id)
 
 
 async def get_subscriber(
@@ -101,48 +91,6 @@ async def get_token(session: AsyncSession, *, federation_id: int, token_id: int)
         select(Token).where(Token.federation_id == federation_id, Token.id == token_id)
     )
     return result.scalar_one_or_none()
-
-
-async def subscribers_without_token(
-    session: AsyncSession, *, federation_id: int, subscriber_ids: list[int], purpose: TokenPurpose
-) -> list[int]:
-    if not subscriber_ids:
-        return []
-    has_token = (
-        select(Token.id)
-        .where(Token.subscriber_id == Subscriber.id, Token.purpose == purpose)
-        .exists()
-    )
-    result = await session.execute(
-        select(Subscriber.id)
-        .where(
-            Subscriber.federation_id == federation_id,
-            Subscriber.id.in_(subscriber_ids),
-            ~has_token,
-        )
-        .order_by(Subscriber.id)
-    )
-    return list(result.scalars())
-
-
-async def subscriber_tokens(
-    session: AsyncSession, *, federation_id: int, subscriber_ids: list[int], purpose: TokenPurpose
-) -> list[Token]:
-    if not subscriber_ids:
-        return []
-    result = await session.execute(
-        select(Token).where(
-            Token.federation_id == federation_id,
-            Token.subscriber_id.in_(subscriber_ids),
-            Token.purpose == purpose,
-        )
-    )
-    return list(result.scalars())
-
-
-async def insert_tokens(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(Token), rows)
 
 
 async def latest_privacy_notice(

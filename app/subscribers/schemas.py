@@ -8,6 +8,7 @@ from typing import Any, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.messages import SIGNUP_ACCEPTED
 from app.subscribers.models import BounceState, SubscriptionStatus
 
 _ATTRIBUTES: Any = Field(
@@ -193,7 +194,7 @@ class SignupAccepted(BaseModel):
     """The same answer whatever the address's state (no enumeration)."""
 
     status: Literal["ok"] = "ok"
-    message: str = "Om adressen kan ta emot nyhetsbrevet får den ett mejl med en bekräftelselänk."
+    message: str = SIGNUP_ACCEPTED
 
 
 class FormStamp(BaseModel):

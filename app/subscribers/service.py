@@ -14,14 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import addresses
 from app.clock import now
 from app.config import get_settings
 from app.delivery.models import Delivery, DeliveryKind
 from app.errors import Conflict, NotFound, Unprocessable
+from app.federations import service as federation_service
 from app.federations.models import Federation
 from app.rendering import transactional
 from app.security import email_hash
@@ -46,7 +47,6 @@ log = logging.getLogger(__name__)
 
 STAFF_ORIGIN = Origin(method="staff_api")
 CONFIRMATION_PRIORITY = 10
-MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 200
 
 
@@ -83,7 +83,7 @@ class InvalidCursor(Unprocessable):
 
 async def get_public_federation(session: AsyncSession, slug: str) -> Federation:
     """The federation behind a public URL, or NotFound."""
-    federation = await repository.get_federation_by_slug(session, slug)
+    federation = await federation_service.find_federation(session, slug=slug)
     if federation is None:
         raise NotFound()
     return federation
@@ -105,13 +105,10 @@ def normalize_email(raw: str) -> str:
     """The address as stored: normalised, domain as A-labels where it has an ASCII form."""
     if not raw:
         raise InvalidSignup(details={"email": "required"})
-    if len(raw) > MAX_EMAIL_LENGTH:
-        raise InvalidSignup(details={"email": "invalid"})
     try:
-        result = validate_email(raw, check_deliverability=False)
-    except EmailNotValidError:
+        return addresses.normalize_email(raw)
+    except addresses.InvalidAddress:
         raise InvalidSignup(details={"email": "invalid"}) from None
-    return result.ascii_email or result.normalized
 
 
 def valid_email(raw: str) -> str:
@@ -322,7 +319,7 @@ class UnsubscribeResult:
 
 async def _unsubscribable(session: AsyncSession, raw: str) -> tuple[Federation, Subscriber]:
     token = await tokens.find_token(session, raw, purpose=TokenPurpose.UNSUBSCRIBE)
-    federation = await repository.get_federation(session, token.federation_id)
+    federation = await federation_service.find_federation_by_id(session, token.federation_id)
     subscriber = await repository.get_subscriber(
         session, federation_id=token.federation_id, subscriber_id=token.subscriber_id
     )
@@ -386,7 +383,7 @@ async def build_transactional_mail(
     purpose = purposes.get(DeliveryKind(delivery.kind))
     if purpose is None:
         raise Unprocessable(f"not a transactional delivery: {delivery.kind}")
-    federation = await repository.get_federation(session, delivery.federation_id)
+    federation = await federation_service.find_federation_by_id(session, delivery.federation_id)
     subscriber = (
         await repository.get_subscriber(
             session, federation_id=delivery.federation_id, subscriber_id=delivery.subscriber_id

@@ -36,7 +36,6 @@ async def seed_federation(live_server: LiveServer, *, brand: str = "#1f5f8b") ->
                 website_url="https://www.example.se",
                 brand_color=brand,
                 frame_ancestors=[],
-                settings={},
             )
         )
         return slug

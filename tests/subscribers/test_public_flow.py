@@ -51,7 +51,6 @@ async def make_federation(
         postal_address="Storgatan 1\n123 45 Exempelstad",
         brand_color="#1f5f8b",
         frame_ancestors=[f"https://www.{slug}.example.se"],
-        settings={},
     )
     session.add(federation)
     await session.commit()
