@@ -29,8 +29,8 @@ from app import db
 from app.federations import service as federation_service
 from app.subscribers import service as subscriber_service
 from app.subscribers.schemas import SubscriberCreate
-from tests.conftest import alembic_config
-from tests.federations.factories import federation_data
+from tests.fixtures.database import alembic_config
+from tests.fixtures.factories import federation_data
 
 SLUG = "sf-fuzz"
 

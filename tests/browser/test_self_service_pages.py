@@ -10,8 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.subscribers import service as subscriber_service
 from app.subscribers.schemas import SubscriberCreate
-from tests.browser.conftest import LiveServer, format_violations
-from tests.browser.test_public_pages import seed_federation, subscriber_status
+from tests.fixtures.browser import LiveServer, format_violations, seed_federation, subscriber_status
 
 pytestmark = pytest.mark.browser
 

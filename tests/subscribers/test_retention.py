@@ -15,7 +15,7 @@ from app.subscribers import retention
 from app.subscribers import service as subscriber_service
 from app.subscribers.models import ConsentRecord, RetentionRun, Subscriber, Token
 from app.subscribers.schemas import SubscriberCreate
-from tests.federations.factories import make_federation
+from tests.fixtures.factories import make_federation
 
 T0 = datetime(2026, 1, 10, 9, tzinfo=UTC)
 

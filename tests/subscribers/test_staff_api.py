@@ -15,7 +15,7 @@ from app import clock
 from app.delivery.models import Delivery, DeliveryKind
 from app.federations.models import Federation
 from app.subscribers.models import ConsentEvent, ConsentRecord, Subscriber, Token, TokenPurpose
-from tests.federations.factories import bearer, make_federation, make_key
+from tests.fixtures.factories import bearer, make_federation, make_key
 
 BASE = "/api/v1/federations"
 
