@@ -25,15 +25,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns.models import Campaign, CampaignStatus
 from app.db import UtcDateTime
-from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
+from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus, Priority
 from app.federations.models import Federation
 from app.security import new_seed, token_from_seed, token_hash
 from app.subscribers.models import BounceState, Subscriber, SubscriptionStatus, Token, TokenPurpose
 
 WAITING = (DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED)
 OPEN = (DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED, DeliveryStatus.SENDING)
-CAMPAIGN_PRIORITY = 100
-TRANSACTIONAL_PRIORITY = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """What to write to one delivery after an attempt (or after recovery)."""
+
+    delivery_id: int
+    status: DeliveryStatus
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    code: int | None
+    enhanced: str | None
+    reply: str | None
+    queue_id: str | None
+    attempts_delta: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +103,7 @@ async def start_campaign(
         literal(campaign_id),
         Subscriber.id,
         literal(DeliveryStatus.QUEUED.value),
-        literal(CAMPAIGN_PRIORITY),
+        literal(int(Priority.CAMPAIGN)),
         literal(0),
         ts,
         ts,
@@ -334,21 +347,8 @@ async def federations(session: AsyncSession, *, ids: Iterable[int]) -> list[Fede
     return list((await session.scalars(select(Federation).where(Federation.id.in_(ids)))).all())
 
 
-RESULT_KEYS = (
-    "b_id",
-    "b_status",
-    "b_next",
-    "b_sent_at",
-    "b_code",
-    "b_enhanced",
-    "b_reply",
-    "b_queue_id",
-    "b_attempts_delta",
-)
-
-
 async def write_results(
-    session: AsyncSession, *, owner: str | None, rows: Sequence[dict[str, Any]], now: datetime
+    session: AsyncSession, *, owner: str | None, rows: Sequence[ResultRow], now: datetime
 ) -> int:
     """Record outcomes for many deliveries in one executemany; only rows still claimed by this
     dispatcher (owner None: any row still `sending`, used by recovery)."""
@@ -375,7 +375,21 @@ async def write_results(
         )
     )
     conn = await session.connection()
-    result = await conn.execute(stmt, list(rows))
+    params = [
+        {
+            "b_id": row.delivery_id,
+            "b_status": row.status.value,
+            "b_next": row.next_attempt_at,
+            "b_sent_at": row.sent_at,
+            "b_code": row.code,
+            "b_enhanced": row.enhanced,
+            "b_reply": row.reply,
+            "b_queue_id": row.queue_id,
+            "b_attempts_delta": row.attempts_delta,
+        }
+        for row in rows
+    ]
+    result = await conn.execute(stmt, params)
     return int(result.rowcount or 0)
 
 

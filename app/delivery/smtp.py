@@ -45,6 +45,8 @@ class Result:
     bounce: BounceKind = BounceKind.NONE
     # The connection must be dropped (421, disconnect, timeout).
     reconnect: bool = False
+    # RELEASED only: seconds before the row is due again (None: at once).
+    retry_after: float | None = None
 
     @property
     def reply_class(self) -> str:

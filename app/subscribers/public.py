@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from app.config import get_settings
-from app.delivery import service as delivery_service
+from app.delivery import runner as delivery_runner
 from app.errors import NotFound, Unprocessable
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep, client_ip, form_fields, run_after_commit
@@ -43,7 +43,7 @@ def _origin(request: Request, method: str, *, source_page: str | None = None) ->
 def _send_after_commit(request: Request, delivery_id: int | None) -> None:
     """Best effort: send the mail right after the commit; the dispatcher sends it otherwise."""
     if delivery_id is not None:
-        run_after_commit(request, partial(delivery_service.send_now, delivery_id))
+        run_after_commit(request, partial(delivery_runner.send_now, delivery_id))
 
 
 def _not_found(request: Request, federation: Federation | None) -> HTMLResponse:

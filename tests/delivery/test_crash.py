@@ -28,7 +28,7 @@ from app import db
 from app.campaigns.models import Campaign, CampaignStatus, Theme
 from app.clock import now
 from app.config import get_settings
-from app.delivery import service
+from app.delivery import runner
 from app.delivery.models import Delivery, DeliveryStatus
 from app.federations.models import Federation
 from app.subscribers.models import Subscriber, SubscriptionStatus
@@ -204,7 +204,7 @@ class TestCrashSafety:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             unknown_before = await count_unknown(factory)
-            report = await service.recover(sessionmaker=factory)
+            report = await runner.recover(sessionmaker=factory)
             recovered.update(
                 unknown=report.recovered_unknown,
                 sent=report.recovered_sent,
