@@ -179,7 +179,7 @@ def dispatch(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from app.delivery import runner as delivery_runner
+    from app import composition
     from app.delivery.outcomes import DispatchReport
 
     _log_to_stderr()
@@ -217,7 +217,7 @@ def dispatch(
     if bar is not None:
         bar.start()
     try:
-        report = run(delivery_runner.dispatch_once(max_seconds=max_seconds, progress=progress))
+        report = run(composition.dispatch_once(max_seconds=max_seconds, progress=progress))
     finally:
         if bar is not None:
             bar.stop()
@@ -240,7 +240,7 @@ def worker(
     """Dispatch in a loop; SIGTERM finishes messages in flight, requeues the rest, exits 0."""
     import signal
 
-    from app.delivery import runner as delivery_runner
+    from app import composition
 
     _log_to_stderr()
 
@@ -249,7 +249,7 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await delivery_runner.run_worker_loop(stop, interval=interval)
+        await composition.run_worker_loop(stop, interval=interval)
 
     run(_work())
     out.print("worker stopped")

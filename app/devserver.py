@@ -51,10 +51,10 @@ async def start(settings: Settings) -> list[Stop]:
 
         stops.append(_stop_catcher)
 
-    from app.delivery import runner as delivery_runner
+    from app import composition
 
     stop_event = asyncio.Event()
-    task = asyncio.create_task(delivery_runner.run_worker_loop(stop_event, interval=2.0))
+    task = asyncio.create_task(composition.run_worker_loop(stop_event, interval=2.0))
 
     async def _stop_dispatcher() -> None:
         stop_event.set()

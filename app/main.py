@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
-from app import errors
+from app import composition, errors
 from app.campaigns import api as campaigns_api
 from app.campaigns import public as campaigns_public
 from app.config import get_settings
@@ -47,6 +47,7 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.embedded_services = embedded_services
+    app.state.send_now = composition.send_now
     errors.install_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (

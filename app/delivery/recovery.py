@@ -8,7 +8,8 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clock import now
-from app.config import Settings
+from app.config import Settings, get_settings
+from app.db import get_sessionmaker
 from app.delivery import journal as journal_mod
 from app.delivery import repository as repo
 from app.delivery.journal import Phase
@@ -90,3 +91,14 @@ async def recover_stopped(
                 async with sessionmaker() as session:
                     if not await repo.sending_ids(session, owner=path.stem):
                         path.unlink(missing_ok=True)
+
+
+async def recover(
+    *, owner: str, sessionmaker: async_sessionmaker[AsyncSession] | None = None
+) -> DispatchReport:
+    """Settle deliveries left `sending` by dispatchers that died (also done by every run)."""
+    report = DispatchReport()
+    await recover_stopped(
+        sessionmaker or get_sessionmaker(), settings=get_settings(), owner=owner, report=report
+    )
+    return report

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 import secrets
@@ -18,7 +17,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
 
 import aiosmtplib
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,6 +30,7 @@ from app.delivery.bounces import verp_address
 from app.delivery.journal import Journal, Phase
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
 from app.delivery.outcomes import DispatchReport, Item, released, result_row, round_robin, settle
+from app.delivery.ports import MailBuilders, PreparedCampaign
 from app.delivery.ratelimit import TokenBucket
 from app.delivery.recovery import recover_stopped
 from app.delivery.smtp import Connection, Outcome, Relay, Result
@@ -46,31 +45,6 @@ RESULT_FLUSH_SECONDS = 0.5
 RECOVERY_EVERY_SECONDS = 30.0
 RELAY_DOWN_RETRY_SECONDS = 60.0
 TEST_TOKEN = "testutskick"
-
-
-class PreparedCampaign(Protocol):
-    def render(
-        self, *, delivery_id: int, to_address: str, name: str | None, unsubscribe_token: str
-    ) -> bytes: ...
-
-
-async def _prepare_campaign(
-    session: AsyncSession, *, federation_id: int, campaign_id: int
-) -> PreparedCampaign:
-    # Imported at call time: campaigns depends on delivery (enqueue_test, requeue_unknown).
-    campaigns_service = importlib.import_module("app.campaigns.service")
-    prepared: PreparedCampaign = await campaigns_service.prepare_for_sending(
-        session, federation_id=federation_id, campaign_id=campaign_id
-    )
-    return prepared
-
-
-async def _build_transactional(session: AsyncSession, *, delivery: Delivery) -> tuple[str, bytes]:
-    subscribers_service = importlib.import_module("app.subscribers.service")
-    built: tuple[str, bytes] = await subscribers_service.build_transactional_mail(
-        session, delivery=delivery
-    )
-    return built
 
 
 Progress = Callable[[DispatchReport, dict[int, tuple[int, int]]], None]
@@ -100,6 +74,7 @@ class Run:
     def __init__(
         self,
         *,
+        builders: MailBuilders,
         settings: Settings,
         sessionmaker: async_sessionmaker[AsyncSession],
         stop: asyncio.Event | None = None,
@@ -107,6 +82,7 @@ class Run:
         progress: Progress | None = None,
         connections: int | None = None,
     ) -> None:
+        self.builders = builders
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.owner = new_owner()
@@ -317,12 +293,12 @@ class Run:
         if row.kind in (DeliveryKind.CONFIRMATION, DeliveryKind.SELF_SERVICE):
             delivery = await session.get(Delivery, row.id)
             assert delivery is not None
-            return await _build_transactional(session, delivery=delivery)
+            return await self.builders.transactional(session, delivery=delivery)
         assert row.campaign_id is not None
         prepared = self.prepared.get(row.campaign_id)
         if prepared is None:
             try:
-                prepared = await _prepare_campaign(
+                prepared = await self.builders.campaign(
                     session, federation_id=row.federation_id, campaign_id=row.campaign_id
                 )
             except Exception as exc:
@@ -490,6 +466,7 @@ def _federation_info(fed: Federation, global_relay: Relay, settings: Settings) -
 
 
 async def dispatch_once(
+    builders: MailBuilders,
     *,
     max_seconds: float | None = None,
     stop: asyncio.Event | None = None,
@@ -501,6 +478,7 @@ async def dispatch_once(
     (or after max_seconds, or when `stop` is set). Safe while other dispatchers run."""
     deadline = time.monotonic() + max_seconds if max_seconds is not None else None
     run = Run(
+        builders=builders,
         settings=get_settings(),
         sessionmaker=sessionmaker or get_sessionmaker(),
         stop=stop,
@@ -511,31 +489,29 @@ async def dispatch_once(
     return await run.run()
 
 
-async def recover(
-    *, sessionmaker: async_sessionmaker[AsyncSession] | None = None
-) -> DispatchReport:
-    """Settle deliveries left `sending` by dispatchers that died (also done by every run)."""
-    run = Run(settings=get_settings(), sessionmaker=sessionmaker or get_sessionmaker())
-    await run._recover()
-    return run.report
-
-
-async def send_now(delivery_id: int) -> None:
+async def send_now(builders: MailBuilders, delivery_id: int) -> None:
     """Best-effort immediate send of one delivery (after a sign-up commits). Claims the row
     like any dispatcher, so a concurrently running dispatcher never sends it twice; on any
     failure it stays queued or deferred for the next tick."""
     try:
-        run = Run(settings=get_settings(), sessionmaker=get_sessionmaker(), connections=1)
+        run = Run(
+            builders=builders,
+            settings=get_settings(),
+            sessionmaker=get_sessionmaker(),
+            connections=1,
+        )
         await run.run(only_delivery=delivery_id)
     except Exception:
         log.exception("send_now(%s) failed; the dispatcher will retry", delivery_id)
 
 
-async def run_worker_loop(stop_event: asyncio.Event, interval: float = 2.0) -> None:
+async def run_worker_loop(
+    builders: MailBuilders, stop_event: asyncio.Event, interval: float = 2.0
+) -> None:
     """Dispatch in a loop until stop_event is set (the worker command, dev mode)."""
     while not stop_event.is_set():
         try:
-            report = await dispatch_once(stop=stop_event)
+            report = await dispatch_once(builders, stop=stop_event)
             if report.sent or report.failed or report.deferred:
                 log.info(
                     "dispatched: %s sent, %s deferred, %s failed, %s unknown",

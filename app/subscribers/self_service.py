@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from app.config import get_settings
-from app.delivery import runner as delivery_runner
 from app.errors import NotFound, Unprocessable
 from app.federations.models import Federation
-from app.http import CommittingRoute, SessionDep, client_ip, form_fields, run_after_commit
+from app.http import CommittingRoute, SessionDep, client_ip, form_fields, send_after_commit
 from app.messages import PAGES
 from app.subscribers import rights
 from app.subscribers import service as subscriber_service
@@ -34,12 +32,6 @@ EVENT_TEXTS = {
     ConsentEvent.IMPORT: "Tillagd från en lista",
     ConsentEvent.STAFF_CONFIRMED: "Tillagd av förbundet med ditt samtycke",
 }
-
-
-def _send_after_commit(request: Request, delivery_id: int | None) -> None:
-    """Best effort: send the mail right after the commit; the dispatcher sends it otherwise."""
-    if delivery_id is not None:
-        run_after_commit(request, partial(delivery_runner.send_now, delivery_id))
 
 
 def _not_found(request: Request, federation: Federation) -> HTMLResponse:
@@ -96,7 +88,7 @@ async def link_request(slug: str, request: Request, session: SessionDep) -> HTML
         delivery_id = await rights.request_link(session, federation=federation, raw_email=email)
     except Unprocessable:
         return _form(request, federation, error=True, email=email, status_code=422)
-    _send_after_commit(request, delivery_id)
+    send_after_commit(request, delivery_id)
     return _form(request, federation, sent=True)
 
 
