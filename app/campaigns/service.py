@@ -259,19 +259,30 @@ async def cancel_campaign(
 async def resume_campaign(
     session: AsyncSession, *, federation_id: int, campaign_id: int
 ) -> Campaign:
-    """Resume a campaign the dispatcher paused (the relay refused the sender)."""
-    await delivery_service.resume_campaign(
-        session, federation_id=federation_id, campaign_id=campaign_id
-    )
-    return await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    """Resume a campaign the dispatcher paused (the relay refused the sender, 5.7.x)."""
+    campaign = await repository.get(session, federation_id=federation_id, campaign_id=campaign_id)
+    if campaign is None:
+        raise NotFound()
+    if campaign.status != CampaignStatus.PAUSED:
+        raise Conflict("Utskicket är inte pausat.")
+    campaign.status = CampaignStatus.SENDING
+    campaign.paused_reason = None
+    await session.flush()
+    return campaign
 
 
 async def requeue_unknown(session: AsyncSession, *, federation_id: int, campaign_id: int) -> int:
-    """Send again the deliveries whose outcome is unknown, after staff have checked."""
-    await _get(session, federation_id=federation_id, campaign_id=campaign_id)
-    return await delivery_service.requeue_unknown(
+    """Send again the deliveries whose outcome is unknown, after staff have checked; a sent
+    campaign with any such delivery is sending again."""
+    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    count = await delivery_service.requeue_unknown(
         session, federation_id=federation_id, campaign_id=campaign_id
     )
+    if count and campaign.status == CampaignStatus.SENT:
+        campaign.status = CampaignStatus.SENDING
+        campaign.finished_at = None
+    await session.flush()
+    return count
 
 
 async def campaign_stats(

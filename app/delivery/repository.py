@@ -14,6 +14,7 @@ from sqlalchemy import (
     case,
     exists,
     func,
+    insert,
     literal,
     not_,
     or_,
@@ -391,6 +392,28 @@ async def write_results(
     ]
     result = await conn.execute(stmt, params)
     return int(result.rowcount or 0)
+
+
+async def insert_queued(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
+    """Many outbox rows in one INSERT (the importer's confirmation mails)."""
+    if rows:
+        await session.execute(insert(cast(Table, Delivery.__table__)), list(rows))
+
+
+async def requeue_unknown(
+    session: AsyncSession, *, federation_id: int, campaign_id: int, now: datetime
+) -> int:
+    result = await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.federation_id == federation_id,
+            Delivery.campaign_id == campaign_id,
+            Delivery.status == DeliveryStatus.UNKNOWN,
+        )
+        .values(status=DeliveryStatus.QUEUED, next_attempt_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def fail_sent_delivery(

@@ -1,20 +1,26 @@
-"""Outbox use cases: enqueue mail in the caller's transaction, staff actions on a campaign's
-deliveries, and bounce reports that arrive after the relay accepted a message. Each only
+"""Outbox use cases: enqueue mail in the caller's transaction, requeue a campaign's unknown
+deliveries, and apply bounce reports that arrive after the relay accepted a message. Each only
 flushes; the caller's edge commits. Sending is the runner's (app.delivery.runner)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.campaigns.models import Campaign, CampaignStatus
 from app.clock import now
 from app.delivery import repository as repo
 from app.delivery.bounces import DeliveryStatusReport
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus, Priority
-from app.errors import Conflict, NotFound
+
+TRANSACTIONAL_KINDS = (DeliveryKind.CONFIRMATION, DeliveryKind.SELF_SERVICE)
+
+
+def _transactional(kind: DeliveryKind) -> DeliveryKind:
+    if kind not in TRANSACTIONAL_KINDS:
+        raise ValueError(f"not a transactional kind: {kind}")
+    return kind
 
 
 async def enqueue_transactional(
@@ -24,21 +30,52 @@ async def enqueue_transactional(
     subscriber_id: int,
     kind: DeliveryKind,
     token_id: int | None = None,
+    at: datetime | None = None,
 ) -> Delivery:
-    """Queue a confirmation or self-service mail in the caller's transaction (sent first)."""
-    if kind not in (DeliveryKind.CONFIRMATION, DeliveryKind.SELF_SERVICE):
-        raise ValueError(f"not a transactional kind: {kind}")
+    """Queue a confirmation or self-service mail in the caller's transaction (sent first).
+    Every writer of such a row calls this (or the bulk variant below)."""
+    ts = at or now()
     delivery = Delivery(
         federation_id=federation_id,
-        kind=kind,
+        kind=_transactional(kind),
         subscriber_id=subscriber_id,
         token_id=token_id,
         priority=Priority.TRANSACTIONAL,
-        next_attempt_at=now(),
+        next_attempt_at=ts,
+        created_at=ts,
     )
     session.add(delivery)
     await session.flush()
     return delivery
+
+
+async def enqueue_transactional_bulk(
+    session: AsyncSession,
+    *,
+    federation_id: int,
+    kind: DeliveryKind,
+    tokens: Mapping[int, int],
+    at: datetime,
+) -> None:
+    """The bulk variant for the importer: one row per subscriber id → token id, one INSERT."""
+    await repo.insert_queued(
+        session,
+        [
+            {
+                "federation_id": federation_id,
+                "kind": _transactional(kind),
+                "subscriber_id": subscriber_id,
+                "token_id": token_id,
+                "status": DeliveryStatus.QUEUED,
+                "priority": Priority.TRANSACTIONAL,
+                "attempts": 0,
+                "next_attempt_at": at,
+                "created_at": at,
+                "updated_at": at,
+            }
+            for subscriber_id, token_id in tokens.items()
+        ],
+    )
 
 
 async def enqueue_test(
@@ -62,42 +99,11 @@ async def enqueue_test(
 
 
 async def requeue_unknown(session: AsyncSession, *, federation_id: int, campaign_id: int) -> int:
-    """Send again the campaign's deliveries whose outcome is unknown (staff decided to)."""
-    campaign = await _campaign(session, federation_id=federation_id, campaign_id=campaign_id)
-    ts = now()
-    result = await session.execute(
-        update(Delivery)
-        .where(
-            Delivery.federation_id == federation_id,
-            Delivery.campaign_id == campaign_id,
-            Delivery.status == DeliveryStatus.UNKNOWN,
-        )
-        .values(status=DeliveryStatus.QUEUED, next_attempt_at=ts, updated_at=ts)
-        .execution_options(synchronize_session=False)
+    """Queue again a campaign's deliveries whose outcome is unknown; how many. The campaign's
+    own transition is campaigns' (app.campaigns.service.requeue_unknown)."""
+    return await repo.requeue_unknown(
+        session, federation_id=federation_id, campaign_id=campaign_id, now=now()
     )
-    count = int(result.rowcount or 0)  # type: ignore[attr-defined]
-    if count and campaign.status == CampaignStatus.SENT:
-        campaign.status = CampaignStatus.SENDING
-        campaign.finished_at = None
-    await session.flush()
-    return count
-
-
-async def resume_campaign(session: AsyncSession, *, federation_id: int, campaign_id: int) -> None:
-    """Resume a campaign paused after the relay refused the sender (5.7.x)."""
-    campaign = await _campaign(session, federation_id=federation_id, campaign_id=campaign_id)
-    if campaign.status != CampaignStatus.PAUSED:
-        raise Conflict("Utskicket är inte pausat.")
-    campaign.status = CampaignStatus.SENDING
-    campaign.paused_reason = None
-    await session.flush()
-
-
-async def _campaign(session: AsyncSession, *, federation_id: int, campaign_id: int) -> Campaign:
-    campaign = await session.get(Campaign, campaign_id)
-    if campaign is None or campaign.federation_id != federation_id:
-        raise NotFound()
-    return campaign
 
 
 async def record_bounce_report(session: AsyncSession, *, report: DeliveryStatusReport) -> bool:

@@ -20,13 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import now
 from app.config import get_settings
-from app.delivery.models import DeliveryKind, DeliveryStatus
+from app.delivery import service as delivery_service
+from app.delivery.models import DeliveryKind
 from app.errors import Unprocessable
 from app.federations.models import Federation
 from app.security import email_hash, new_seed, token_from_seed, token_hash
 from app.subscribers import staff_repository
 from app.subscribers.models import ConsentEvent, SubscriptionStatus, TokenPurpose
-from app.subscribers.service import CONFIRMATION_PRIORITY
 from app.subscribers.staff_schemas import (
     CreateMode,
     ImportProblem,
@@ -264,21 +264,10 @@ async def _write_batch(
     confirm_tokens = await staff_repository.insert_tokens_returning(
         session, [_token_row(fid, i, TokenPurpose.CONFIRM, expires) for i in ids]
     )
-    await staff_repository.insert_deliveries(
+    await delivery_service.enqueue_transactional_bulk(
         session,
-        [
-            {
-                "federation_id": fid,
-                "kind": DeliveryKind.CONFIRMATION,
-                "subscriber_id": i,
-                "token_id": confirm_tokens[i],
-                "status": DeliveryStatus.QUEUED,
-                "priority": CONFIRMATION_PRIORITY,
-                "attempts": 0,
-                "next_attempt_at": current,
-                "created_at": current,
-                "updated_at": current,
-            }
-            for i in ids
-        ],
+        federation_id=fid,
+        kind=DeliveryKind.CONFIRMATION,
+        tokens={i: confirm_tokens[i] for i in ids},
+        at=current,
     )

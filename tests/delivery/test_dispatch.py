@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock, composition
+from app.campaigns import service as campaigns_service
 from app.campaigns.models import CampaignStatus
 from app.clock import now
 from app.delivery import repository as repo
@@ -198,7 +199,7 @@ class TestFaults:
         await later(24)
         assert (await composition.dispatch_once()).claimed == 0
         # Staff decide to send again.
-        count = await service.requeue_unknown(
+        count = await campaigns_service.requeue_unknown(
             session, federation_id=world.federation.id, campaign_id=campaign.id
         )
         await session.commit()
@@ -226,7 +227,7 @@ class TestFaults:
         assert world.subscribers[0].bounce_state == BounceState.OK
         # Paused: nothing is sent until staff resume.
         assert (await composition.dispatch_once()).claimed == 0
-        await service.resume_campaign(
+        await campaigns_service.resume_campaign(
             session, federation_id=world.federation.id, campaign_id=campaign.id
         )
         await session.commit()
