@@ -255,9 +255,6 @@ def worker(
     out.print("worker stopped")
 
 
-# --- federations, API keys, subscriber import, retention (staff area) ---
-
-
 @federation_cli.command("create")
 def federation_create(
     slug: Annotated[str, typer.Option(help="URL name, e.g. sf-norra.")],

@@ -53,3 +53,7 @@ PAGES: dict[str, dict[str, str]] = {
         "message": "Något gick fel hos oss. Försök igen om en stund.",
     },
 }
+
+# Delivery and campaigns (staff-facing, stored with the campaign or returned by the API).
+CAMPAIGN_NOT_PAUSED = "Utskicket är inte pausat."
+PAUSED_SENDER_REFUSED = "Reläet avvisade avsändaren: {reply}"

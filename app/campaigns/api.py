@@ -141,7 +141,7 @@ async def schedule_campaign(
 async def send_now(
     campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
 ) -> CampaignRead:
-    campaign = await service.send_now(session, federation=federation, campaign_id=campaign_id)
+    campaign = await service.schedule_now(session, federation=federation, campaign_id=campaign_id)
     return _read(federation, campaign)
 
 

@@ -10,6 +10,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import messages
 from app.campaigns import repository
 from app.campaigns.models import Campaign, CampaignStatus
 from app.campaigns.schemas import CampaignCreate, CampaignUpdate
@@ -22,9 +23,9 @@ from app.federations.models import Federation
 from app.rendering.mail import (
     SAMPLE_NAME,
     SAMPLE_TOKEN,
-    Branding,
     CampaignContent,
     DkimKey,
+    MailIdentity,
     MailOptions,
     PreparedCampaign,
     RenderError,
@@ -43,8 +44,8 @@ CANCELLABLE = {
 }
 
 
-def branding(federation: Federation) -> Branding:
-    return Branding(
+def branding(federation: Federation) -> MailIdentity:
+    return MailIdentity(
         slug=federation.slug,
         name=federation.name,
         from_email=federation.from_email,
@@ -216,7 +217,9 @@ async def schedule_campaign(
     return await _schedule(session, federation=federation, campaign_id=campaign_id, at=send_at)
 
 
-async def send_now(session: AsyncSession, *, federation: Federation, campaign_id: int) -> Campaign:
+async def schedule_now(
+    session: AsyncSession, *, federation: Federation, campaign_id: int
+) -> Campaign:
     """Schedule for the next dispatcher tick."""
     return await _schedule(session, federation=federation, campaign_id=campaign_id, at=now())
 
@@ -264,7 +267,7 @@ async def resume_campaign(
     if campaign is None:
         raise NotFound()
     if campaign.status != CampaignStatus.PAUSED:
-        raise Conflict("Utskicket är inte pausat.")
+        raise Conflict(messages.CAMPAIGN_NOT_PAUSED)
     campaign.status = CampaignStatus.SENDING
     campaign.paused_reason = None
     await session.flush()

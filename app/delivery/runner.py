@@ -21,6 +21,7 @@ from datetime import timedelta
 import aiosmtplib
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import messages
 from app.clock import now
 from app.config import Settings, get_settings
 from app.db import get_sessionmaker
@@ -390,7 +391,7 @@ class Run:
         ):
             self.paused.add(item.campaign_id)
             self.pause_reasons.setdefault(
-                item.campaign_id, f"Reläet avvisade avsändaren: {result.reply}"
+                item.campaign_id, messages.PAUSED_SENDER_REFUSED.format(reply=result.reply)
             )
         return result, connection
 
