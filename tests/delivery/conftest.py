@@ -141,3 +141,36 @@ async def make_campaign(
     session.add(campaign)
     await session.flush()
     return campaign
+
+
+@dataclass(frozen=True)
+class Factories:
+    """The factories above, for test modules that take them by fixture injection."""
+
+    world: Any = make_world
+    federation: Any = make_federation
+    campaign: Any = make_campaign
+
+
+@pytest.fixture
+def factories() -> Factories:
+    return Factories()
+
+
+@dataclass
+class SecondRelay:
+    handler: FaultHandler
+    port: int
+
+
+@pytest.fixture
+def second_relay() -> Iterator[SecondRelay]:
+    """Another loopback SMTP server, not the global relay: a federation's own relay."""
+    handler = FaultHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield SecondRelay(handler, port)
+    finally:
+        controller.stop()
