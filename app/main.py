@@ -19,7 +19,7 @@ from app.federations import api as federations_api
 from app.subscribers import api as subscribers_api
 from app.subscribers import public as subscribers_public
 from app.subscribers import self_service as subscribers_self_service
-from app.web.pages import STATIC_DIR
+from app.web.pages import STATIC_DIR, render_page
 
 
 @asynccontextmanager
@@ -29,7 +29,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.dev and app.state.embedded_services:
         from app import devserver
 
-        background = await devserver.start(settings)
+        background = await devserver.start(settings, worker_loop=composition.run_worker_loop)
     try:
         yield
     finally:
@@ -48,6 +48,7 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
     )
     app.state.embedded_services = embedded_services
     app.state.send_now = composition.send_now
+    app.state.render_page = render_page
     errors.install_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (

@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
-from app.auth import CurrentFederation
 from app.campaigns import service
 from app.campaigns.models import Campaign
 from app.campaigns.schemas import (
@@ -21,6 +20,7 @@ from app.campaigns.schemas import (
     TestSendRequest,
     TestSendResult,
 )
+from app.federations.auth import CurrentFederation
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep
 from app.openapi import IdPath
