@@ -67,10 +67,8 @@ def new_owner() -> str:
 class Run:
     """One dispatcher run: claims in batches, sends over a pool of reused SMTP connections,
     records results in batches. All database work happens in the run's own coroutine, one
-    session at a time; the SMTP workers never touch the database.
-
-    Unlike the use cases above (which only flush), a run is its own transaction edge, like a
-    CLI batch: a claim must be committed before any byte goes out, and results per batch."""
+    session at a time; the SMTP workers never touch the database. It commits itself (see the
+    module docstring: the run is a transaction edge)."""
 
     def __init__(
         self,
