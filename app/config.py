@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     smtp_security: SmtpSecurity = SmtpSecurity.NONE
     smtp_max_connections: int = Field(8, ge=1, le=256)
     smtp_timeout: float = Field(60, gt=0)
+    # The name given in EHLO; default: the host of BASE_URL.
+    smtp_ehlo_name: str | None = None
     send_rate_per_second: float = Field(0, ge=0)
     timezone: str = "Europe/Stockholm"
     dev: bool = False
@@ -113,6 +115,13 @@ class Settings(BaseSettings):
                 "NEWSLETTER_SMTP_SECURITY: 'none' is allowed only for a loopback relay; "
                 "use starttls or tls"
             )
+        base = urlsplit(self.base_url)
+        if not self.dev and base.scheme == "http" and not is_loopback_host(base.hostname or ""):
+            # Links in mail carry sign-in and unsubscribe tokens. A loopback URL reaches no
+            # subscriber, so a local rig (the browser tests) may still use plain http.
+            raise ValueError(
+                "NEWSLETTER_BASE_URL: must start with https:// outside development mode"
+            )
         if not self.secret_key:
             if not self.dev:
                 raise ValueError("NEWSLETTER_SECRET_KEY: required outside development mode")
@@ -120,6 +129,10 @@ class Settings(BaseSettings):
         elif len(self.secret_key) < 32:
             raise ValueError("NEWSLETTER_SECRET_KEY: must be at least 32 characters")
         return self
+
+    @property
+    def ehlo_name(self) -> str | None:
+        return self.smtp_ehlo_name or urlsplit(self.base_url).hostname
 
     @property
     def is_sqlite(self) -> bool:

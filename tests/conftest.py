@@ -15,9 +15,10 @@ from tests.fixtures.database import (
     session,
     sessionmaker,
 )
-from tests.fixtures.smtp import fault_smtp, smtp_server
+from tests.fixtures.smtp import ascii_smtp, fault_smtp, smtp_server
 
 __all__ = [
+    "ascii_smtp",
     "backend",
     "client",
     "connection",

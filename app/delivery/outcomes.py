@@ -141,6 +141,14 @@ def settle(
                 )
             )
             report.released += 1
+        elif outcome is Outcome.SUPPRESSED or outcome is Outcome.CANCELLED:
+            status = (
+                DeliveryStatus.SUPPRESSED
+                if outcome is Outcome.SUPPRESSED
+                else DeliveryStatus.CANCELLED
+            )
+            rows.append(result_row(item.id, status, None))
+            report.suppressed += 1
         elif outcome is Outcome.SENDER_BLOCKED:
             if item.kind is DeliveryKind.CAMPAIGN:
                 # Not the recipient's fault: back to the queue, the campaign pauses.

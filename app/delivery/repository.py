@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -239,6 +239,61 @@ async def settle_unsendable(session: AsyncSession, *, ids: Sequence[int], now: d
         .execution_options(synchronize_session=False)
     )
     return int(cancelled.rowcount or 0) + int(suppressed.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class SendBlockers:
+    """Among the subscribers and campaigns a run is about to mail: who must get nothing
+    (erased or hard-bounced), who must get no campaign (no longer confirmed), and which
+    campaigns were cancelled or paused."""
+
+    gone: frozenset[int] = field(default_factory=frozenset)
+    unsubscribed: frozenset[int] = field(default_factory=frozenset)
+    cancelled_campaigns: frozenset[int] = field(default_factory=frozenset)
+    paused_campaigns: frozenset[int] = field(default_factory=frozenset)
+
+
+async def send_blockers(
+    session: AsyncSession, *, subscriber_ids: Sequence[int], campaign_ids: Sequence[int]
+) -> SendBlockers:
+    """The same rules as settle_unsendable, for rows already claimed, read just before they
+    go out. Cross-tenant by design: ids come from this dispatcher's own claims."""
+    rows = (
+        await session.execute(
+            select(Subscriber.id, Subscriber.status, Subscriber.bounce_state).where(
+                Subscriber.id.in_(subscriber_ids)
+            )
+        )
+        if subscriber_ids
+        else None
+    )
+    found: set[int] = set()
+    hard: set[int] = set()
+    unsubscribed: set[int] = set()
+    for subscriber_id, status, bounce_state in rows.all() if rows is not None else []:
+        found.add(subscriber_id)
+        if bounce_state == BounceState.HARD:
+            hard.add(subscriber_id)
+        if status != SubscriptionStatus.CONFIRMED:
+            unsubscribed.add(subscriber_id)
+    cancelled: set[int] = set()
+    paused: set[int] = set()
+    if campaign_ids:
+        stopped = await session.execute(
+            select(Campaign.id, Campaign.status).where(
+                Campaign.id.in_(campaign_ids),
+                Campaign.status.in_((CampaignStatus.CANCELLED, CampaignStatus.PAUSED)),
+            )
+        )
+        for campaign_id, campaign_status in stopped.all():
+            stop = cancelled if campaign_status == CampaignStatus.CANCELLED else paused
+            stop.add(campaign_id)
+    return SendBlockers(
+        gone=frozenset(set(subscriber_ids) - found | hard),
+        unsubscribed=frozenset(unsubscribed),
+        cancelled_campaigns=frozenset(cancelled),
+        paused_campaigns=frozenset(paused),
+    )
 
 
 async def cancel_waiting(session: AsyncSession, *, now: datetime) -> int:

@@ -15,7 +15,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import aiosmtplib
@@ -35,6 +35,7 @@ from app.delivery.ports import MailBuilders, PreparedCampaign
 from app.delivery.ratelimit import TokenBucket
 from app.delivery.recovery import recover_stopped
 from app.delivery.smtp import Connection, Outcome, Relay, Result
+from app.delivery.suppression import Suppression
 from app.federations.models import Federation
 from app.security import token_from_seed
 
@@ -45,6 +46,9 @@ RESULT_BATCH = 500
 RESULT_FLUSH_SECONDS = 0.5
 RECOVERY_EVERY_SECONDS = 30.0
 RELAY_DOWN_RETRY_SECONDS = 60.0
+# The same 5.7.x policy refusal for this many different recipients of one federation is the
+# sender's problem (its domain or IP is blocked), not theirs: the campaign pauses.
+SENDER_PROBLEM_RECIPIENTS = 3
 TEST_TOKEN = "testutskick"
 
 
@@ -102,6 +106,8 @@ class Run:
         self.paused: set[int] = set()
         self.pause_reasons: dict[int, str] = {}
         self.touched_campaigns: set[int] = set()
+        self.policy_refusals: dict[tuple[int, str | None], set[str]] = {}
+        self.suppression = Suppression()
         self.journal: Journal | None = None
 
     # -- lifecycle
@@ -123,6 +129,7 @@ class Run:
             await self._loop(only_delivery)
             clean = True
         finally:
+            self.suppression.close()
             for _ in workers:
                 self.queue.put_nowait(None)
             await asyncio.gather(*workers, return_exceptions=True)
@@ -142,9 +149,15 @@ class Run:
         last_flush = time.monotonic()
         last_recovery = time.monotonic()
         while True:
-            if self._stopping() or self.relays_down:
+            if self.suppression.due():
+                async with self.sessionmaker() as session:
+                    await self.suppression.refresh(session)
+            if self._stopping():
                 exhausted = True
                 self._release_queued()
+            elif self.relays_down:
+                # Back-off is per relay: only mail for a relay that is down goes back.
+                self._release_queued(down_only=True)
             if len(self.results) >= RESULT_BATCH or (
                 self.results and time.monotonic() - last_flush >= RESULT_FLUSH_SECONDS
             ):
@@ -167,17 +180,28 @@ class Run:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=RESULT_FLUSH_SECONDS)
 
-    def _release_queued(self) -> None:
+    def _release_queued(self, *, down_only: bool = False) -> None:
+        keep: list[Item] = []
         while True:
             try:
                 item = self.queue.get_nowait()
             except asyncio.QueueEmpty:
-                return
+                break
             if item is None:  # pragma: no cover - sentinels are only queued at the end
                 self.queue.put_nowait(None)
-                return
-            delay = RELAY_DOWN_RETRY_SECONDS if item.relay in self.relays_down else 0.0
-            self.results.append((item, released(delay)))
+                break
+            if item.relay in self.relays_down:
+                self._done(item, released(RELAY_DOWN_RETRY_SECONDS))
+            elif down_only:
+                keep.append(item)
+            else:
+                self._done(item, released())
+        for item in keep:
+            self.queue.put_nowait(item)
+
+    def _done(self, item: Item, result: Result) -> None:
+        self.suppression.unwatch(item)
+        self.results.append((item, result))
 
     # -- claiming and building
 
@@ -224,6 +248,9 @@ class Run:
                 if feds:
                     share = max(10, BATCH_SIZE // len(feds))
                     for federation_id in feds:
+                        known = self.federations.get(federation_id)
+                        if known is not None and known.relay in self.relays_down:
+                            continue
                         ids += await repo.claim(
                             session,
                             owner=self.owner,
@@ -248,6 +275,7 @@ class Run:
             # journal that says nothing was on the wire, and recovery puts them back.
             await session.commit()
         for item in round_robin(items):
+            self.suppression.watch(item)
             self.queue.put_nowait(item)
         return len(ids)
 
@@ -336,7 +364,7 @@ class Run:
                     result = Result(Outcome.UNKNOWN, reply=f"internal error: {exc}"[:2000])
                 finally:
                     self.in_flight -= 1
-                self.results.append((item, result))
+                self._done(item, result)
                 metrics.SMTP_REPLIES.labels(reply_class=result.reply_class).inc()
                 self.wake.set()
         finally:
@@ -359,6 +387,13 @@ class Run:
         journal = self.journal
         assert journal is not None
         try:
+            await connection.open()
+            # Just before MAIL FROM, on a fresh view: an unsubscribe stops this very message.
+            if not await self.suppression.wait_fresh(self.wake):
+                return released(), connection
+            blocked = self.suppression.verdict(item)
+            if blocked is not None:
+                return blocked, connection
             result = await connection.send(
                 item.envelope_from,
                 item.recipient,
@@ -382,6 +417,8 @@ class Run:
             journal.mark(item.id, Phase.SENT, result.queue_id)
         elif result.outcome is not Outcome.UNKNOWN:
             journal.mark(item.id, Phase.DONE)
+        if result.policy:
+            result = self._policy_refusal(item, result)
         if (
             result.outcome is Outcome.SENDER_BLOCKED
             and item.campaign_id is not None
@@ -392,6 +429,15 @@ class Run:
                 item.campaign_id, messages.PAUSED_SENDER_REFUSED.format(reply=result.reply)
             )
         return result, connection
+
+    def _policy_refusal(self, item: Item, result: Result) -> Result:
+        """One recipient's 5.7.x refusal fails that recipient; the same code for several
+        different recipients of the federation is a sender problem (see classify)."""
+        refused = self.policy_refusals.setdefault((item.federation_id, result.enhanced), set())
+        refused.add(item.recipient)
+        if len(refused) < SENDER_PROBLEM_RECIPIENTS:
+            return result
+        return replace(result, outcome=Outcome.SENDER_BLOCKED, policy=False)
 
     # -- results
 

@@ -27,6 +27,10 @@ class Outcome(StrEnum):
     SENDER_BLOCKED = "sender_blocked"
     # Not attempted (relay down, campaign paused meanwhile): back to the queue as it was.
     RELEASED = "released"
+    # Not attempted on purpose, decided just before MAIL FROM: the recipient unsubscribed or
+    # was erased, or the campaign was cancelled, since the row was claimed.
+    SUPPRESSED = "suppressed"
+    CANCELLED = "cancelled"
 
 
 class BounceKind(StrEnum):
@@ -47,6 +51,8 @@ class Result:
     reconnect: bool = False
     # RELEASED only: seconds before the row is due again (None: at once).
     retry_after: float | None = None
+    # FAILED by a 5.7.x policy refusal at RCPT or DATA (see classify).
+    policy: bool = False
 
     @property
     def reply_class(self) -> str:
@@ -73,7 +79,12 @@ def classify(code: int, text: str, *, stage: str) -> Result:
     if 200 <= code < 300:
         return Result(Outcome.SENT, code, reply, enhanced, queue_id(text))
     if enhanced is not None and enhanced.startswith("5.7."):
-        return Result(Outcome.SENDER_BLOCKED, code, reply, enhanced)
+        # Refused at MAIL FROM: the sender itself (authentication, SPF, policy). At RCPT or
+        # after DATA it is most often this recipient's policy; the runner turns the same code
+        # for several different recipients into a sender problem.
+        if stage == "mail":
+            return Result(Outcome.SENDER_BLOCKED, code, reply, enhanced)
+        return Result(Outcome.FAILED, code, reply, enhanced, policy=True)
     if 400 <= code < 500:
         return Result(Outcome.DEFERRED, code, reply, enhanced, reconnect=code == 421)
     # RFC 5321 §4.5.3.1.10: 552 at RCPT is "too many recipients" or a temporary quota;
@@ -100,6 +111,8 @@ class Relay:
     username: str | None
     password: str | None
     timeout: float
+    # The name this host gives in EHLO (RFC 5321 §4.1.4: its own fully qualified name).
+    ehlo_name: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Relay:
@@ -110,6 +123,7 @@ class Relay:
             settings.smtp_username,
             settings.smtp_password,
             settings.smtp_timeout,
+            settings.ehlo_name,
         )
 
     def with_override(
@@ -130,7 +144,51 @@ class Relay:
         if cleartext_refused(host, sec):
             sec = SmtpSecurity.STARTTLS
         default_port = {SmtpSecurity.TLS: 465, SmtpSecurity.STARTTLS: 587}.get(sec, 25)
-        return Relay(host, port or default_port, sec, username, password, self.timeout)
+        return Relay(
+            host, port or default_port, sec, username, password, self.timeout, self.ehlo_name
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """MAIL FROM and RCPT TO as they go on the wire, with the MAIL FROM options."""
+
+    sender: str
+    recipient: str
+    options: list[str]
+    encoding: str
+
+
+def ascii_domain(address: str) -> str:
+    """The address with its domain as an A-label (IDNA), which every relay accepts."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    return f"{local}@{domain.encode('idna').decode('ascii')}"
+
+
+def mail_envelope(
+    sender: str, recipient: str, size: int, offers: Callable[[str], bool]
+) -> Envelope | Result:
+    """The envelope for one message, or a FAILED result when the relay cannot carry it: a
+    local part beyond ASCII needs SMTPUTF8 (RFC 6531), which not every relay offers."""
+    options = [f"SIZE={size}"] if offers("size") else []
+    if offers("8bitmime"):
+        options.append("BODY=8BITMIME")
+    try:
+        sender, recipient = ascii_domain(sender), ascii_domain(recipient)
+    except UnicodeError:
+        return Result(Outcome.FAILED, None, "the address's domain is not a valid IDN")
+    if sender.isascii() and recipient.isascii():
+        return Envelope(sender, recipient, options, "ascii")
+    if not offers("smtputf8"):
+        return Result(
+            Outcome.FAILED,
+            None,
+            "the address has characters beyond ASCII before the @ and the relay does not "
+            "offer SMTPUTF8",
+        )
+    return Envelope(sender, recipient, [*options, "SMTPUTF8"], "utf-8")
 
 
 class Connection:
@@ -154,11 +212,27 @@ class Connection:
             validate_certs=True,
             username=relay.username,
             password=relay.password,
+            local_hostname=relay.ehlo_name,
         )
         await smtp.connect()
+        # aiosmtplib sends EHLO lazily at the first MAIL FROM, but the options of that very
+        # MAIL FROM (SIZE, BODY=8BITMIME, SMTPUTF8) depend on its answer.
+        if smtp.is_ehlo_or_helo_needed:
+            try:
+                await smtp.ehlo()
+            except aiosmtplib.SMTPHeloError:
+                await smtp.helo()
         self.sent_on_connection = 0
         self.dirty = False
         return smtp
+
+    async def open(self) -> aiosmtplib.SMTP:
+        """The session, (re)connected when needed; connection errors propagate: relay down."""
+        if self.smtp is not None and self.sent_on_connection >= MESSAGES_PER_CONNECTION:
+            await self.close()
+        if self.smtp is None or not self.smtp.is_connected:
+            self.smtp = await self._connect()
+        return self.smtp
 
     async def close(self) -> None:
         smtp, self.smtp = self.smtp, None
@@ -183,52 +257,60 @@ class Connection:
         *,
         on_wire: Callable[[], Awaitable[None] | None],
     ) -> Result:
-        """Send one message; on_wire() runs just before DATA (the point of no return)."""
-        if self.smtp is not None and self.sent_on_connection >= MESSAGES_PER_CONNECTION:
-            await self.close()
-        if self.smtp is None or not self.smtp.is_connected:
-            self.smtp = await self._connect()  # connection errors propagate: relay down
-        smtp = self.smtp
+        """Send one message; on_wire() runs just before DATA (the point of no return). Any
+        error inside the transaction resets or drops the connection, so it never reaches the
+        next recipient's transaction."""
+        smtp = await self.open()
+        envelope = mail_envelope(envelope_from, recipient, len(message), smtp.supports_extension)
+        if isinstance(envelope, Result):
+            return envelope
         try:
             # After a completed DATA the server has already reset the transaction (RFC 5321
             # §4.1.1.4), so RSET is only needed after a transaction that was aborted.
             if self.dirty:
                 await smtp.rset()
                 self.dirty = False
-            options = [f"SIZE={len(message)}"] if smtp.supports_extension("size") else []
+            self.dirty = True
             try:
-                await smtp.mail(envelope_from, options=options)
+                await smtp.mail(
+                    envelope.sender, options=envelope.options, encoding=envelope.encoding
+                )
             except aiosmtplib.SMTPResponseException as exc:
-                self.dirty = True
                 return self._after_error(classify(exc.code, exc.message, stage="mail"))
             try:
-                await smtp.rcpt(recipient)
+                await smtp.rcpt(envelope.recipient, encoding=envelope.encoding)
             except aiosmtplib.SMTPResponseException as exc:
-                self.dirty = True
                 return self._after_error(classify(exc.code, exc.message, stage="rcpt"))
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
-            # Nothing was on the wire yet: safe to retry.
+        except Exception as exc:
+            # Nothing was on the wire yet: safe to retry. A lost connection, a timeout, or a
+            # bug: the transaction's state is unknown, so the connection goes.
             self.drop()
             return Result(Outcome.DEFERRED, None, f"connection lost before DATA: {exc}"[:2000])
-        maybe = on_wire()
-        if maybe is not None:
-            await maybe
+        try:
+            maybe = on_wire()
+            if maybe is not None:
+                await maybe
+        except BaseException:
+            self.drop()
+            raise
         try:
             response = await smtp.data(message)
-        except aiosmtplib.SMTPTimeoutError as exc:
-            # No answer after the final dot: the relay may or may not have taken it.
-            self.drop()
-            return Result(Outcome.UNKNOWN, None, f"timeout during DATA: {exc}"[:2000])
         except aiosmtplib.SMTPResponseException as exc:
-            self.dirty = True
+            # Refused at DATA or after the final dot; `dirty` stays set, so the next message
+            # starts with RSET (harmless if the server already closed the transaction).
             return self._after_error(classify(exc.code, exc.message, stage="data"))
-        except (aiosmtplib.SMTPServerDisconnected, OSError) as exc:
-            # Like Postfix: a lost connection during DATA is retried (a rare duplicate is
-            # the lesser harm than a lost newsletter); a silent relay is not (see UNKNOWN).
-            self.drop()
-            return Result(Outcome.DEFERRED, None, f"connection lost during DATA: {exc}"[:2000])
+        except Exception as exc:
+            return self._unknown(exc)
+        self.dirty = False
         self.sent_on_connection += 1
         return classify(response.code, response.message, stage="data")
+
+    def _unknown(self, exc: BaseException) -> Result:
+        """No reply after the data went out: the relay may have taken the message (a dropped
+        connection or a silent relay after the final dot). Never retried on its own: a
+        duplicate newsletter is what the outcome `unknown` exists to prevent."""
+        self.drop()
+        return Result(Outcome.UNKNOWN, None, f"no reply after the data: {exc}"[:2000])
 
     def _after_error(self, result: Result) -> Result:
         if result.reconnect:

@@ -170,18 +170,24 @@ class TestFaults:
         await session.refresh(world.subscribers[0])
         assert world.subscribers[0].bounce_state == BounceState.SOFT
 
-    async def test_connection_dropped_during_data_is_deferred(
-        self, session: AsyncSession, fault_smtp: SmtpRecorder
+    async def test_reply_dropped_after_the_data_is_unknown_and_never_resent(
+        self, session: AsyncSession, fault_smtp: SmtpRecorder, frozen_clock: None
     ) -> None:
         world = await make_world(session, n=3)
+        # The relay takes the whole message, then drops the connection before replying.
         fault_smtp.fail(world.address(1), "drop")
         campaign = await make_campaign(session, world.federation)
         await session.commit()
-        await composition.dispatch_once()
+        report = await composition.dispatch_once()
         rows = await deliveries(session, campaign.id)
-        assert rows[world.ids[1]].status == DeliveryStatus.DEFERRED
+        assert rows[world.ids[1]].status == DeliveryStatus.UNKNOWN
         assert rows[world.ids[0]].status == DeliveryStatus.SENT
         assert rows[world.ids[2]].status == DeliveryStatus.SENT
+        assert report.unknown == 1
+
+        await later(24)
+        await composition.dispatch_once()
+        assert fault_smtp.delivered[world.address(1)] == 1
 
     async def test_silence_after_final_dot_is_unknown_and_not_resent(
         self, session: AsyncSession, fault_smtp: SmtpRecorder, frozen_clock: None
@@ -213,7 +219,7 @@ class TestFaults:
         self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         world = await make_world(session, n=1)
-        fault_smtp.fail(world.address(0), "data:550 5.7.1 Sender not authorised")
+        fault_smtp.fail_sender("550 5.7.1 Sender not authorised")
         campaign = await make_campaign(session, world.federation)
         await session.commit()
         report = await composition.dispatch_once()
@@ -236,6 +242,42 @@ class TestFaults:
         assert fault_smtp.delivered[world.address(0)] == 1
         await session.refresh(campaign)
         assert campaign.status == CampaignStatus.SENT
+
+    async def test_one_recipients_policy_refusal_fails_only_that_recipient(
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
+    ) -> None:
+        world = await make_world(session, n=4)
+        fault_smtp.fail(world.address(1), "rcpt:550 5.7.1 Recipient refuses bulk mail")
+        campaign = await make_campaign(session, world.federation)
+        await session.commit()
+        report = await composition.dispatch_once()
+        assert report.campaigns_paused == []
+        rows = await deliveries(session, campaign.id)
+        assert rows[world.ids[1]].status == DeliveryStatus.FAILED
+        assert rows[world.ids[1]].enhanced_code == "5.7.1"
+        others = [rows[world.ids[i]].status for i in (0, 2, 3)]
+        assert others == [DeliveryStatus.SENT] * 3
+        await session.refresh(campaign)
+        assert campaign.status == CampaignStatus.SENT
+        await session.refresh(world.subscribers[1])
+        assert world.subscribers[1].bounce_state == BounceState.OK
+
+    async def test_the_same_refusal_for_several_recipients_is_a_sender_problem(
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
+    ) -> None:
+        world = await make_world(session, n=8)
+        for i in range(8):
+            fault_smtp.fail(world.address(i), "rcpt:554 5.7.1 Service unavailable; client blocked")
+        campaign = await make_campaign(session, world.federation)
+        await session.commit()
+        report = await composition.dispatch_once(connections=1)
+        assert report.campaigns_paused == [campaign.id]
+        rows = await deliveries(session, campaign.id)
+        statuses = [rows[i].status for i in world.ids]
+        # Two refusals could be the recipients' own; the third makes it the sender's.
+        assert statuses[:2] == [DeliveryStatus.FAILED] * 2
+        assert set(statuses[2:]) == {DeliveryStatus.QUEUED}
+        assert sum(fault_smtp.attempts.values()) == 3
 
     async def test_relay_down_backs_off(
         self, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
