@@ -9,6 +9,7 @@ import tests.fixtures  # noqa: F401  (sets the test environment before app is im
 from tests.fixtures.client import client
 from tests.fixtures.database import (
     backend,
+    committed,
     connection,
     engine,
     frozen_clock,
@@ -21,6 +22,7 @@ __all__ = [
     "ascii_smtp",
     "backend",
     "client",
+    "committed",
     "connection",
     "engine",
     "fault_smtp",

@@ -70,3 +70,23 @@ class TestSettings:
         result = _run_cli({}, "--help")
         assert result.returncode == 0
         assert "dispatch" in result.stdout or "demo" in result.stdout
+
+    def test_plain_http_base_url_is_refused_outside_dev(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("NEWSLETTER_BASE_URL", "http://nyhetsbrev.example.se")
+        get_settings.cache_clear()
+        try:
+            with pytest.raises(ConfigError, match="NEWSLETTER_BASE_URL: must start with https"):
+                get_settings()
+            monkeypatch.setenv("NEWSLETTER_DEV", "true")
+            get_settings.cache_clear()
+            assert get_settings().base_url == "http://nyhetsbrev.example.se"
+            # A loopback rig (the browser tests' live server) reaches no subscriber.
+            monkeypatch.setenv("NEWSLETTER_DEV", "false")
+            monkeypatch.setenv("NEWSLETTER_BASE_URL", "http://127.0.0.1:8000")
+            get_settings.cache_clear()
+            assert get_settings().base_url == "http://127.0.0.1:8000"
+        finally:
+            monkeypatch.undo()
+            get_settings.cache_clear()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from email import message_from_bytes, policy
 
+import httpx
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock, composition
 from app.campaigns import service as campaigns_service
@@ -17,10 +19,13 @@ from app.delivery import repository as repo
 from app.delivery import service
 from app.delivery.bounces import parse_verp, verp_address
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
+from app.main import create_app
 from app.security import new_seed, token_from_seed, token_hash
 from app.subscribers.models import BounceState, Subscriber, SubscriptionStatus, Token, TokenPurpose
-from tests.fixtures.factories import make_campaign, make_federation, make_world
+from tests.fixtures.factories import bearer, make_campaign, make_federation, make_key, make_world
 from tests.fixtures.smtp import SmtpRecorder
+
+BASE_URL = "https://nyhetsbrev.example.se"
 
 
 async def deliveries(session: AsyncSession, campaign_id: int) -> dict[int | None, Delivery]:
@@ -325,6 +330,54 @@ class TestSuppressionAtSendTime:
         assert erased_id not in rows
         await session.refresh(campaign)
         assert campaign.status == CampaignStatus.SENT
+
+    async def test_erasure_and_unsubscribe_through_the_api_stop_mail_within_seconds(
+        self, committed: async_sessionmaker[AsyncSession], fault_smtp: SmtpRecorder
+    ) -> None:
+        async with committed() as session:
+            world = await make_world(session, n=10)
+            fed = world.federation
+            # Two a second: the whole campaign is one claimed batch, sent over 4.5 s.
+            fed.send_rate_per_second = 2.0
+            await make_campaign(session, fed)
+            key = await make_key(session, fed)
+        erased, leaving = world.ids[9], world.ids[8]
+        app = create_app(embedded_services=False)
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            run = asyncio.create_task(composition.dispatch_once())
+            for _ in range(3000):  # until the first message is in (at most 30 s)
+                if fault_smtp.delivered or run.done():
+                    break
+                await asyncio.sleep(0.01)
+            erase = await client.delete(
+                f"/api/v1/federations/{fed.slug}/subscribers/{erased}", headers=bearer(key)
+            )
+            assert erase.status_code == 204
+            async with committed() as session:
+                seed = await session.scalar(
+                    select(Token.seed).where(
+                        Token.subscriber_id == leaving, Token.purpose == TokenPurpose.UNSUBSCRIBE
+                    )
+                )
+            assert seed is not None
+            one_click = await client.post(
+                f"/u/{token_from_seed(seed)}", data={"List-Unsubscribe": "One-Click"}
+            )
+            assert one_click.status_code == 200
+            report = await run
+
+        # Their turns came seconds after the commits: neither is mailed.
+        assert world.address(9) not in fault_smtp.delivered
+        assert world.address(8) not in fault_smtp.delivered
+        assert report.suppressed == 2
+        async with committed() as session:
+            rows = (
+                await session.scalars(select(Delivery).where(Delivery.federation_id == fed.id))
+            ).all()
+            by_subscriber = {row.subscriber_id: row.status for row in rows}
+        assert by_subscriber[leaving] == DeliveryStatus.SUPPRESSED
+        assert by_subscriber[None] == DeliveryStatus.SUPPRESSED  # erased: no link kept
 
     async def test_cancel_stops_the_rest(
         self, session: AsyncSession, fault_smtp: SmtpRecorder

@@ -23,6 +23,7 @@ from app.clock import now
 from app.config import get_settings
 from app.delivery import repository as repo
 from app.delivery.models import Delivery, DeliveryStatus
+from tests.fixtures.smtp import free_port
 
 RATE = 4.0
 MESSAGES = 8
@@ -112,6 +113,28 @@ class TestFederationRelay:
         own = second_relay.handler.delivered
         assert sorted(own) == sorted(world.emails)
         assert list(fault_smtp.delivered) == other.emails
+
+    async def test_one_federations_dead_relay_never_slows_another(
+        self, session: AsyncSession, fault_smtp: Any, factories: Any
+    ) -> None:
+        broken = await factories.world(session, n=5, slug="trasig")
+        fed = broken.federation
+        fed.smtp_host = "127.0.0.1"
+        fed.smtp_port = free_port()  # nothing listens there
+        fed.smtp_security = "none"
+        await factories.campaign(session, fed)
+        healthy = await factories.world(session, n=60, slug="frisk")
+        await factories.campaign(session, healthy.federation)
+        await session.commit()
+
+        report = await composition.dispatch_once()
+
+        assert report.relay_down
+        assert sorted(fault_smtp.delivered) == sorted(healthy.emails)
+        waiting = (
+            await session.scalars(select(Delivery.status).where(Delivery.federation_id == fed.id))
+        ).all()
+        assert set(waiting) <= {DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED}
 
 
 class TestRequeue:

@@ -50,7 +50,8 @@ class TestAddressesBeyondAscii:
         rows = await statuses(session, campaign.id)
         assert rows[utf8_id].status == DeliveryStatus.SENT
         assert fault_smtp.delivered[UTF8_LOCAL] == 1
-        sent = dict(zip((rcpts[0] for _, rcpts, _ in fault_smtp.raw), fault_smtp.mail_options))
+        first_rcpts = [rcpts[0] for _, rcpts, _ in fault_smtp.raw]
+        sent = dict(zip(first_rcpts, fault_smtp.mail_options, strict=True))
         assert "SMTPUTF8" in sent[UTF8_LOCAL]
         assert "SMTPUTF8" not in sent[world.address(0)]
 
