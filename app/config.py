@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     bounce_mailbox_domain: str | None = None
     deferred_give_up_hours: float = Field(72, gt=0)
     lease_seconds: int = Field(300, ge=10)
+    # A scheduled campaign found this late (the dispatcher was down) waits for staff.
+    overdue_hold_hours: float = Field(6, gt=0)
     journal_dir: Path = VAR_DIR / "journal"
     dkim_selector: str | None = None
     dkim_private_key_path: Path | None = None

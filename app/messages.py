@@ -88,3 +88,11 @@ SIGNUP_ACCEPTED = "Om adressen kan ta emot nyhetsbrevet får den ett mejl med en
 # Delivery and campaigns (staff-facing, stored with the campaign or returned by the API).
 CAMPAIGN_NOT_PAUSED = "Utskicket är inte pausat."
 PAUSED_SENDER_REFUSED = "Reläet avvisade avsändaren: {reply}"
+HELD_OVERDUE = (
+    "Utskicket var mer än {hours:g} timmar försenat när det skulle skickas och har hållits "
+    "kvar. Välj Skicka nu eller schemalägg det på nytt."
+)
+NO_RECIPIENTS = (
+    "Förbundet har inga bekräftade prenumeranter, så utskicket skulle inte nå någon. "
+    "Det kan schemaläggas när någon har bekräftat sin prenumeration."
+)

@@ -236,8 +236,12 @@ async def _schedule(
             details={"status": str(campaign.status)},
         )
     _prepare(campaign, federation)
+    if not await delivery_service.count_recipients(session, federation_id=federation.id):
+        raise Conflict(messages.NO_RECIPIENTS, details={"recipients": 0})
     campaign.status = CampaignStatus.SCHEDULED
     campaign.send_at = at
+    # Sending now or at a new time is the staff's answer to a campaign held as overdue.
+    campaign.paused_reason = None
     campaign.updated_at = now()
     await session.flush()
     return campaign

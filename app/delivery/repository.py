@@ -76,13 +76,53 @@ def _is_pg(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-async def due_campaigns(session: AsyncSession, *, now: datetime) -> list[tuple[int, int]]:
+def _recipients(federation_id: int) -> Any:
+    """Who a campaign goes to: confirmed subscribers whose address has not hard-bounced."""
+    return and_(
+        Subscriber.federation_id == federation_id,
+        Subscriber.status == SubscriptionStatus.CONFIRMED,
+        Subscriber.bounce_state != BounceState.HARD,
+    )
+
+
+async def count_recipients(session: AsyncSession, *, federation_id: int) -> int:
+    count = await session.scalar(select(func.count()).where(_recipients(federation_id)))
+    return int(count or 0)
+
+
+async def due_campaigns(
+    session: AsyncSession, *, now: datetime, overdue_before: datetime
+) -> list[tuple[int, int]]:
+    """Scheduled campaigns whose time has come, not those overdue since before
+    `overdue_before` (held for staff, see hold_overdue). Cross-tenant by design."""
     rows = await session.execute(
         select(Campaign.id, Campaign.federation_id).where(
-            Campaign.status == CampaignStatus.SCHEDULED, Campaign.send_at <= now
+            Campaign.status == CampaignStatus.SCHEDULED,
+            Campaign.send_at <= now,
+            Campaign.send_at >= overdue_before,
         )
     )
     return [(r[0], r[1]) for r in rows.all()]
+
+
+async def hold_overdue(
+    session: AsyncSession, *, overdue_before: datetime, reason: str, now: datetime
+) -> list[int]:
+    """Give scheduled campaigns overdue since before `overdue_before` (the dispatcher was down)
+    a reason staff can see; they stay scheduled and go out only when staff send them now or
+    schedule them again. Cross-tenant by design."""
+    result = await session.execute(
+        update(Campaign)
+        .where(
+            Campaign.status == CampaignStatus.SCHEDULED,
+            Campaign.send_at < overdue_before,
+            Campaign.paused_reason.is_(None),
+        )
+        .values(paused_reason=reason, updated_at=now)
+        .returning(Campaign.id)
+        .execution_options(synchronize_session=False)
+    )
+    return [r[0] for r in result.all()]
 
 
 async def start_campaign(
@@ -115,11 +155,7 @@ async def start_campaign(
         ts,
         ts,
         ts,
-    ).where(
-        Subscriber.federation_id == federation_id,
-        Subscriber.status == SubscriptionStatus.CONFIRMED,
-        Subscriber.bounce_state != BounceState.HARD,
-    )
+    ).where(_recipients(federation_id))
     columns = [
         "federation_id",
         "kind",

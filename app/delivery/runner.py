@@ -208,7 +208,20 @@ class Run:
     async def _start_campaigns(self) -> None:
         async with self.sessionmaker() as session:
             ts = now()
-            due = await repo.due_campaigns(session, now=ts)
+            hours = self.settings.overdue_hold_hours
+            overdue_before = ts - timedelta(hours=hours)
+            held = await repo.hold_overdue(
+                session,
+                overdue_before=overdue_before,
+                reason=messages.HELD_OVERDUE.format(hours=hours),
+                now=ts,
+            )
+            for campaign_id in held:
+                log.warning(
+                    "campaign %s is overdue by more than %s h: held for staff", campaign_id, hours
+                )
+            await session.commit()
+            due = await repo.due_campaigns(session, now=ts, overdue_before=overdue_before)
             for campaign_id, federation_id in due:
                 began = time.monotonic()
                 count = await repo.start_campaign(

@@ -98,6 +98,11 @@ async def enqueue_test(
     return deliveries
 
 
+async def count_recipients(session: AsyncSession, *, federation_id: int) -> int:
+    """How many subscribers a campaign of this federation would go to now."""
+    return await repo.count_recipients(session, federation_id=federation_id)
+
+
 async def requeue_unknown(session: AsyncSession, *, federation_id: int, campaign_id: int) -> int:
     """Queue again a campaign's deliveries whose outcome is unknown; how many. The campaign's
     own transition is campaigns' (app.campaigns.service.requeue_unknown)."""

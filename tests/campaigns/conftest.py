@@ -6,12 +6,22 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.subscribers.models import Subscriber, SubscriptionStatus
 from tests.fixtures.factories import Tenant, make_tenant
 
 
 @pytest.fixture
 async def tenant(session: AsyncSession) -> Tenant:
+    """A federation with a staff key and one confirmed subscriber (a campaign needs one to
+    be scheduled)."""
     t = await make_tenant(session, "sf-norra", "Samordningsförbundet Norra Älvdalen")
+    session.add(
+        Subscriber(
+            federation_id=t.federation.id,
+            email="lasare@sf-norra-mottagare.example.se",
+            status=SubscriptionStatus.CONFIRMED,
+        )
+    )
     await session.commit()
     return t
 

@@ -228,6 +228,26 @@ class TestSchedule:
         assert again.status_code == 409
         assert (await api.post(f"{url}/send-now", headers=tenant.headers)).status_code == 409
 
+    async def test_no_confirmed_recipients_cannot_be_scheduled(
+        self, api: httpx.AsyncClient, other_tenant: Tenant
+    ) -> None:
+        created = await _create(api, other_tenant)
+        url = f"{other_tenant.base}/{created['id']}"
+        for response in (
+            await api.post(f"{url}/send-now", headers=other_tenant.headers),
+            await api.post(
+                f"{url}/schedule",
+                json={"send_at": "2099-06-18T08:00:00+02:00"},
+                headers=other_tenant.headers,
+            ),
+        ):
+            assert response.status_code == 409
+            error = response.json()["error"]
+            assert "bekräftade prenumeranter" in error["message"]
+            assert error["details"] == {"recipients": 0}
+        got = await api.get(url, headers=other_tenant.headers)
+        assert got.json()["status"] == "draft"
+
     async def test_sent_campaign_cannot_be_rescheduled(
         self, api: httpx.AsyncClient, tenant: Tenant, session: AsyncSession
     ) -> None:

@@ -95,6 +95,37 @@ class TestCampaignFlow:
         assert token is not None
         assert token_from_seed(token.seed) in raw.decode()
 
+    async def test_overdue_beyond_the_hold_waits_for_send_now(
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
+    ) -> None:
+        world = await make_world(session, n=2)
+        late = await make_campaign(session, world.federation)
+        late.send_at = now() - timedelta(hours=26)  # cron was down
+        recent = await make_campaign(session, world.federation)
+        recent.send_at = now() - timedelta(hours=5)  # within the default 6 h
+        await session.commit()
+
+        report = await composition.dispatch_once()
+
+        assert report.campaigns_started == 1
+        await session.refresh(late)
+        assert late.status == CampaignStatus.SCHEDULED
+        assert late.paused_reason is not None
+        assert "6 timmar" in late.paused_reason
+        assert not await deliveries(session, late.id)
+        assert set(fault_smtp.delivered.values()) == {1}
+        assert (await composition.dispatch_once()).campaigns_started == 0
+
+        await campaigns_service.schedule_now(
+            session, federation=world.federation, campaign_id=late.id
+        )
+        await session.commit()
+        await composition.dispatch_once()
+        await session.refresh(late)
+        assert late.status == CampaignStatus.SENT
+        assert late.paused_reason is None
+        assert set(fault_smtp.delivered.values()) == {2}
+
     async def test_dispatch_again_sends_nothing_twice(
         self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
