@@ -57,12 +57,18 @@ def run_after_commit(request: Request, job: Callable[[], Awaitable[None]]) -> No
     request.state.after_commit = job
 
 
-def send_after_commit(request: Request, delivery_id: int | None) -> None:
-    """Best effort: send a queued mail right after the commit; the dispatcher sends it
+def send_after_commit(request: Request, *delivery_ids: int | None) -> None:
+    """Best effort: send queued mail right after the commit; the dispatcher sends it
     otherwise. The sender is the one app.main wires in from app.composition."""
-    if delivery_id is not None:
+    ids = [i for i in delivery_ids if i is not None]
+    if ids:
         send_now: Callable[[int], Awaitable[None]] = request.app.state.send_now
-        run_after_commit(request, partial(send_now, delivery_id))
+        run_after_commit(request, partial(_send_each, send_now, ids))
+
+
+async def _send_each(send_now: Callable[[int], Awaitable[None]], ids: list[int]) -> None:
+    for delivery_id in ids:
+        await send_now(delivery_id)
 
 
 async def form_fields(request: Request) -> dict[str, str]:

@@ -88,6 +88,12 @@ SIGNUP_ACCEPTED = "Om adressen kan ta emot nyhetsbrevet får den ett mejl med en
 # Delivery and campaigns (staff-facing, stored with the campaign or returned by the API).
 CAMPAIGN_NOT_PAUSED = "Utskicket är inte pausat."
 PAUSED_SENDER_REFUSED = "Reläet avvisade avsändaren: {reply}"
+TEST_SUBJECT_PREFIX = "[Test]"
+TEST_UNSUBSCRIBE = {
+    "title": "Det här var ett testutskick",
+    "message": "Länken kom i ett testutskick till förbundets personal och avslutar ingen "
+    "prenumeration. I det riktiga utskicket leder den till mottagarens egen avregistrering.",
+}
 HELD_OVERDUE = (
     "Utskicket var mer än {hours:g} timmar försenat när det skulle skickas och har hållits "
     "kvar. Välj Skicka nu eller schemalägg det på nytt."

@@ -46,6 +46,11 @@ def verp_signature(delivery_id: int) -> str:
     return base64.b32encode(_hmac("verp", str(delivery_id))[:5]).decode().lower()
 
 
+def preview_signature(campaign_id: int) -> str:
+    """What makes a staff test send's "Visa i webbläsaren" link open an unsent campaign."""
+    return base64.urlsafe_b64encode(_hmac("preview", str(campaign_id))[:16]).decode().rstrip("=")
+
+
 def new_api_key() -> str:
     return "nb_" + secrets.token_urlsafe(32)
 

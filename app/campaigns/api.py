@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from app.campaigns import service
@@ -22,7 +22,7 @@ from app.campaigns.schemas import (
 )
 from app.federations.auth import CurrentFederation
 from app.federations.models import Federation
-from app.http import CommittingRoute, SessionDep
+from app.http import CommittingRoute, SessionDep, send_after_commit
 from app.openapi import IdPath
 
 router = APIRouter(
@@ -116,7 +116,11 @@ async def preview_campaign(
 
 @router.post("/{campaign_id}/test", status_code=202, responses=STATE_ERRORS, summary="Send a test")
 async def send_test(
-    campaign_id: IdPath, data: TestSendRequest, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath,
+    data: TestSendRequest,
+    federation: CurrentFederation,
+    session: SessionDep,
+    request: Request,
 ) -> TestSendResult:
     deliveries = await service.send_test(
         session,
@@ -124,6 +128,8 @@ async def send_test(
         campaign_id=campaign_id,
         addresses=[str(a) for a in data.addresses],
     )
+    # Like a confirmation: out at once after the commit, not at the next dispatcher tick.
+    send_after_commit(request, *(d.id for d in deliveries))
     return TestSendResult(queued=len(deliveries), delivery_ids=[d.id for d in deliveries])
 
 

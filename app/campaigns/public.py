@@ -54,9 +54,13 @@ async def archive(slug: str, request: Request, session: SessionDep) -> HTMLRespo
 
 
 @router.get("/f/{slug}/arkiv/{campaign_id}", response_class=HTMLResponse)
-async def archived_campaign(slug: str, campaign_id: int, session: SessionDep) -> HTMLResponse:
+async def archived_campaign(
+    slug: str, campaign_id: int, session: SessionDep, forhandsvisning: str | None = None
+) -> HTMLResponse:
     federation = await service.public_federation(session, slug=slug)
-    body = await service.web_version(session, federation=federation, campaign_id=campaign_id)
+    body = await service.web_version(
+        session, federation=federation, campaign_id=campaign_id, preview=forhandsvisning
+    )
     return HTMLResponse(
         body,
         headers={

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -34,7 +35,10 @@ from app.rendering.mail import (
     prepare_campaign,
     render_web_version,
 )
+from app.security import constant_time_equal, preview_signature
 
+# The query parameter of a test send's signed preview link.
+PREVIEW_PARAMETER = "forhandsvisning"
 # Gmail clips a message near 102 KB and hides what follows, the unsubscribe link included.
 MAX_HTML_BYTES = 90_000
 CANCELLABLE = {
@@ -61,10 +65,12 @@ def branding(federation: Federation) -> MailIdentity:
     )
 
 
-def content(campaign: Campaign) -> CampaignContent:
+def content(campaign: Campaign, *, test: bool = False) -> CampaignContent:
+    """What the letter says; a staff test send says so in the subject."""
+    subject = f"{messages.TEST_SUBJECT_PREFIX} {campaign.subject}" if test else campaign.subject
     return CampaignContent(
         id=campaign.id,
-        subject=campaign.subject,
+        subject=subject,
         preheader=campaign.preheader,
         theme=str(campaign.theme),
         body_markdown=campaign.body_markdown,
@@ -86,12 +92,20 @@ def mail_options(from_domain: str) -> MailOptions:
     )
 
 
-def _prepare(campaign: Campaign, federation: Federation) -> PreparedCampaign:
+def preview_url(federation: Federation, campaign_id: int) -> str:
+    """The signed link that opens a campaign in the browser before it is sent."""
+    url = archive_url(get_settings().base_url, federation.slug, campaign_id)
+    return f"{url}?{PREVIEW_PARAMETER}={preview_signature(campaign_id)}"
+
+
+def _prepare(campaign: Campaign, federation: Federation, *, test: bool = False) -> PreparedCampaign:
     from_domain = federation.from_email.rpartition("@")[2].lower()
+    letter = content(campaign, test=test)
+    if test:
+        # An unsent campaign is not in the archive: the test links to a signed preview.
+        letter = replace(letter, web_url=preview_url(federation, campaign.id))
     try:
-        prepared = prepare_campaign(
-            content(campaign), branding(federation), mail_options(from_domain)
-        )
+        prepared = prepare_campaign(letter, branding(federation), mail_options(from_domain))
     except RenderError as exc:
         raise Unprocessable(str(exc)) from None
     if prepared.html_size > MAX_HTML_BYTES:
@@ -125,12 +139,13 @@ def _require_draft(campaign: Campaign) -> None:
 
 
 async def prepare_for_sending(
-    session: AsyncSession, *, federation_id: int, campaign_id: int
+    session: AsyncSession, *, federation_id: int, campaign_id: int, test: bool = False
 ) -> PreparedCampaign:
-    """Render a campaign once for sending; `render()` then gives each recipient's bytes."""
+    """Render a campaign once for sending (or for a staff test send); `render()` then gives
+    each recipient's bytes."""
     campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
     federation = await _federation(session, federation_id=federation_id)
-    return _prepare(campaign, federation)
+    return _prepare(campaign, federation, test=test)
 
 
 async def create_campaign(
@@ -316,10 +331,14 @@ async def archive_list(session: AsyncSession, *, federation: Federation) -> Sequ
     return await repository.archived(session, federation_id=federation.id)
 
 
-async def web_version(session: AsyncSession, *, federation: Federation, campaign_id: int) -> str:
-    """The non-personal HTML of a sent campaign; unsent or another federation's: NotFound."""
+async def web_version(
+    session: AsyncSession, *, federation: Federation, campaign_id: int, preview: str | None = None
+) -> str:
+    """The non-personal HTML of a sent campaign, or of any campaign with the signed preview
+    link of a test send; otherwise (or another federation's): NotFound."""
     campaign = await repository.get(session, federation_id=federation.id, campaign_id=campaign_id)
-    if campaign is None or campaign.status not in repository.ARCHIVED:
+    previewed = preview is not None and constant_time_equal(preview, preview_signature(campaign_id))
+    if campaign is None or (campaign.status not in repository.ARCHIVED and not previewed):
         raise NotFound()
     return render_web_version(content(campaign), branding(federation), get_settings().base_url)
 

@@ -73,6 +73,9 @@ class Delivery(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Set (in a group commit) just before DATA: a row still `sending` with it set was on the
+    # wire when its dispatcher died (unknown); without it, nothing left (queued again).
+    wire_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     smtp_code: Mapped[int | None] = mapped_column(Integer)
     enhanced_code: Mapped[str | None] = mapped_column(String(16))

@@ -20,8 +20,10 @@ class PreparedCampaign(Protocol):
 
 
 class CampaignBuilder(Protocol):
+    """`test`: the staff test send's variant ("[Test]" subject, a signed preview link)."""
+
     async def __call__(
-        self, session: AsyncSession, *, federation_id: int, campaign_id: int
+        self, session: AsyncSession, *, federation_id: int, campaign_id: int, test: bool = False
     ) -> PreparedCampaign: ...
 
 

@@ -1,5 +1,7 @@
-"""Settling the rows of dispatchers that died: their journal tells which were on the wire
-(unknown), which the relay accepted (sent) and which never left (queued)."""
+"""Settling the rows of dispatchers that died. The database tells which were on the wire
+(`wire_at`, set in a group commit before DATA: unknown) and which never left (queued), so a
+dispatcher on another host with no shared disk recovers them. A local journal, when this host
+has it, is an optimisation on top: it also knows which the relay accepted (sent)."""
 
 from __future__ import annotations
 
@@ -31,8 +33,7 @@ async def recover_stopped(
 ) -> None:
     """Settle rows left `sending` by a dispatcher other than `owner` that died. A dead local
     dispatcher is recognised at once by its unlocked journal; another host's only when its
-    lease has expired (without its journal, all those rows are unknown). Commits per
-    dispatcher settled, like the run that calls it."""
+    lease has expired. Commits per dispatcher settled, like the run that calls it."""
     ts = now()
     journal_dir = settings.journal_dir
     async with sessionmaker() as session:
@@ -49,8 +50,10 @@ async def recover_stopped(
             replay = journal_mod.replay(path) if local and path is not None else None
             ids = await repo.sending_ids(session, owner=stopped)
             rows: list[repo.ResultRow] = []
-            for delivery_id in ids:
-                phase = replay.phases.get(delivery_id) if replay else Phase.ON_WIRE
+            for delivery_id, on_wire in ids.items():
+                phase = (replay.phases.get(delivery_id) if replay else None) or (
+                    Phase.ON_WIRE if on_wire else Phase.DONE
+                )
                 if phase is Phase.SENT:
                     assert replay is not None
                     rows.append(

@@ -226,6 +226,7 @@ async def claim(
             claimed_by=owner,
             lease_until=lease_until,
             last_attempt_at=now,
+            wire_at=None,
             attempts=Delivery.attempts + 1,
             updated_at=now,
         )
@@ -608,13 +609,31 @@ async def sending_owners(session: AsyncSession) -> list[tuple[str, datetime | No
     return [(r[0] or "", r[1], int(r[2])) for r in rows.all()]
 
 
-async def sending_ids(session: AsyncSession, *, owner: str) -> list[int]:
+async def sending_ids(session: AsyncSession, *, owner: str) -> dict[int, bool]:
+    """A dispatcher's rows still `sending`: id → whether it was marked on the wire."""
     rows = await session.execute(
-        select(Delivery.id).where(
+        select(Delivery.id, Delivery.wire_at.is_not(None)).where(
             Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_by == owner
         )
     )
-    return [r[0] for r in rows.all()]
+    return {r[0]: bool(r[1]) for r in rows.all()}
+
+
+async def mark_on_wire(
+    session: AsyncSession, *, owner: str, ids: Sequence[int], now: datetime
+) -> None:
+    """One statement for a round of connections about to start DATA."""
+    if ids:
+        await session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id.in_(ids),
+                Delivery.claimed_by == owner,
+                Delivery.status == DeliveryStatus.SENDING,
+            )
+            .values(wire_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def campaign_progress(

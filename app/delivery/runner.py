@@ -101,13 +101,17 @@ class Run:
         self.global_bucket = TokenBucket(settings.send_rate_per_second)
         self.global_relay = Relay.from_settings(settings)
         self.federations: dict[int, FederationInfo] = {}
-        self.prepared: dict[int, PreparedCampaign | Exception] = {}
+        # Per (campaign, test send?): a test send has its own subject and links.
+        self.prepared: dict[tuple[int, bool], PreparedCampaign | Exception] = {}
         self.relays_down: set[Relay] = set()
         self.paused: set[int] = set()
         self.pause_reasons: dict[int, str] = {}
         self.touched_campaigns: set[int] = set()
         self.policy_refusals: dict[tuple[int, str | None], set[str]] = {}
         self.suppression = Suppression()
+        # Deliveries about to start DATA, waiting for the group commit that marks them.
+        self.wire_waiting: dict[int, asyncio.Future[None]] = {}
+        self.progress_at = float("-inf")
         self.journal: Journal | None = None
 
     # -- lifecycle
@@ -130,6 +134,7 @@ class Run:
             clean = True
         finally:
             self.suppression.close()
+            _fail_waiting(self.wire_waiting)
             for _ in workers:
                 self.queue.put_nowait(None)
             await asyncio.gather(*workers, return_exceptions=True)
@@ -149,6 +154,8 @@ class Run:
         last_flush = time.monotonic()
         last_recovery = time.monotonic()
         while True:
+            if self.wire_waiting:
+                await self._group_commit()
             if self.suppression.due():
                 async with self.sessionmaker() as session:
                     await self.suppression.refresh(session)
@@ -335,15 +342,19 @@ class Run:
             assert delivery is not None
             return await self.builders.transactional(session, delivery=delivery)
         assert row.campaign_id is not None
-        prepared = self.prepared.get(row.campaign_id)
+        key = (row.campaign_id, row.kind is DeliveryKind.TEST)
+        prepared = self.prepared.get(key)
         if prepared is None:
             try:
                 prepared = await self.builders.campaign(
-                    session, federation_id=row.federation_id, campaign_id=row.campaign_id
+                    session,
+                    federation_id=row.federation_id,
+                    campaign_id=row.campaign_id,
+                    test=key[1],
                 )
             except Exception as exc:
                 prepared = exc
-            self.prepared[row.campaign_id] = prepared
+            self.prepared[key] = prepared
         if isinstance(prepared, Exception):
             raise prepared
         if row.kind is DeliveryKind.TEST:
@@ -411,8 +422,10 @@ class Run:
                 item.envelope_from,
                 item.recipient,
                 item.message,
-                on_wire=lambda: journal.mark(item.id, Phase.ON_WIRE),
+                on_wire=lambda: self._on_wire(item.id),
             )
+        except WireNotMarked:
+            return released(), connection
         except (aiosmtplib.SMTPException, OSError) as exc:
             # Could not connect (or the greeting was refused): the relay is down. Stop
             # claiming and back off instead of spinning through the queue.
@@ -443,6 +456,32 @@ class Run:
             )
         return result, connection
 
+    async def _on_wire(self, delivery_id: int) -> None:
+        """Wait until the database says this delivery is on the wire (see _group_commit)."""
+        if self.suppression.closed:
+            raise WireNotMarked
+        done = asyncio.get_running_loop().create_future()
+        self.wire_waiting[delivery_id] = done
+        self.wake.set()
+        await done
+        assert self.journal is not None
+        self.journal.mark(delivery_id, Phase.ON_WIRE)
+
+    async def _group_commit(self) -> None:
+        """Mark every delivery waiting to start DATA in one statement, with the results so far,
+        in one commit. A worker asks for its next mark only after its last result is in
+        self.results, so after a crash at most one row per connection is on the wire without a
+        result: that many `unknown` at most, found by a dispatcher on any host."""
+        waiting, self.wire_waiting = self.wire_waiting, {}
+        try:
+            await self._flush(wire=sorted(waiting))
+        except BaseException:
+            _fail_waiting(waiting)
+            raise
+        for done in waiting.values():
+            if not done.done():
+                done.set_result(None)
+
     def _policy_refusal(self, item: Item, result: Result) -> Result:
         """One recipient's 5.7.x refusal fails that recipient; the same code for several
         different recipients of the federation is a sender problem (see classify)."""
@@ -454,8 +493,8 @@ class Run:
 
     # -- results
 
-    async def _flush(self, *, final: bool = False) -> None:
-        if not self.results:
+    async def _flush(self, *, final: bool = False, wire: Sequence[int] = ()) -> None:
+        if not self.results and not wire:
             return
         batch, self.results = self.results, []
         ts = now()
@@ -465,6 +504,7 @@ class Run:
         try:
             async with self.sessionmaker() as session:
                 await repo.write_results(session, owner=self.owner, rows=settled.rows, now=ts)
+                await repo.mark_on_wire(session, owner=self.owner, ids=wire, now=ts)
                 await repo.record_bounces(session, hard=settled.hard, soft=settled.soft, now=ts)
                 if self.pause_reasons:
                     paused = await repo.pause_campaigns(session, reasons=self.pause_reasons, now=ts)
@@ -478,7 +518,9 @@ class Run:
         except BaseException:
             self.results = batch + self.results
             raise
-        if self.progress is not None and not final:
+        # Group commits come once per message round: progress at most once a second.
+        if self.progress is not None and not final and time.monotonic() - self.progress_at >= 1:
+            self.progress_at = time.monotonic()
             await self._report_progress()
 
     async def _report_progress(self) -> None:
@@ -508,6 +550,16 @@ class Run:
             owner=self.owner,
             report=self.report,
         )
+
+
+class WireNotMarked(Exception):
+    """The run is ending (or its database failed) before the mark: nothing went out."""
+
+
+def _fail_waiting(waiting: dict[int, asyncio.Future[None]]) -> None:
+    for done in waiting.values():
+        if not done.done():
+            done.set_exception(WireNotMarked())
 
 
 def _federation_info(fed: Federation, global_relay: Relay, settings: Settings) -> FederationInfo:

@@ -83,6 +83,8 @@ class CampaignContent:
     preheader: str
     theme: str
     body_markdown: str
+    # The "Visa i webbläsaren" link when it is not the public archive (a test send's preview).
+    web_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,7 @@ def _context(
         "body_text": body.text,
         "greeting": greeting_html,
         "artwork_url": base_url + theme.artwork_path,
-        "archive_url": archive_url(base_url, branding.slug, content.id),
+        "archive_url": content.web_url or archive_url(base_url, branding.slug, content.id),
         "archive_list_url": f"{base_url}/f/{branding.slug}/arkiv",
         "subscribe_url": f"{base_url}/f/{branding.slug}/prenumerera",
         "unsubscribe_url": unsubscribe_url,

@@ -13,8 +13,9 @@ from app.config import get_settings
 from app.errors import NotFound, Unprocessable
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep, client_ip, form_fields, send_after_commit
-from app.messages import CONSENT_EVENTS, PAGES, SUBSCRIPTION_STATUSES, TITLES
+from app.messages import CONSENT_EVENTS, PAGES, SUBSCRIPTION_STATUSES, TEST_UNSUBSCRIBE, TITLES
 from app.openapi import error_responses
+from app.rendering.mail import TEST_UNSUBSCRIBE_TOKEN
 from app.rendering.transactional import Branding
 from app.subscribers import consent, rights, service
 from app.subscribers.consent import Origin
@@ -196,8 +197,15 @@ async def confirm_submit(slug: str, token: str, request: Request, session: Sessi
     )
 
 
+def _test_unsubscribe(request: Request) -> HTMLResponse:
+    """The unsubscribe link of a staff test send: it says so, and changes nothing."""
+    return render_page(request, "error.html", dict(TEST_UNSUBSCRIBE), federation=None)
+
+
 @router.api_route("/u/{token}", methods=PAGE_METHODS, include_in_schema=False)
 async def unsubscribe_page(token: str, request: Request, session: SessionDep) -> Response:
+    if token == TEST_UNSUBSCRIBE_TOKEN:
+        return _test_unsubscribe(request)
     try:
         result = await service.view_unsubscribe(session, raw=token)
     except NotFound:
@@ -214,6 +222,8 @@ async def unsubscribe_page(token: str, request: Request, session: SessionDep) ->
 async def unsubscribe_submit(token: str, request: Request, session: SessionDep) -> Response:
     # RFC 8058: the mail provider posts "List-Unsubscribe=One-Click" with no cookies; any
     # POST here unsubscribes, and the answer is a 200 page, never a redirect.
+    if token == TEST_UNSUBSCRIBE_TOKEN:
+        return _test_unsubscribe(request)
     fields = await form_fields(request)
     method = "one_click" if fields.get("List-Unsubscribe") == "One-Click" else "web"
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -14,6 +15,7 @@ from app.clock import now
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
 from app.subscribers.models import Subscriber, SubscriptionStatus
 from tests.fixtures.factories import Tenant, add_campaign
+from tests.fixtures.smtp import SmtpRecorder
 
 NEW = {
     "subject": "Sommarhälsning från förbundet",
@@ -161,6 +163,39 @@ class TestTestSend:
         }
         stats = (await api.get(f"{url}/stats", headers=tenant.headers)).json()
         assert stats["recipients"] == 0
+
+    async def test_goes_out_at_once_marked_as_a_test_with_working_links(
+        self, api: httpx.AsyncClient, tenant: Tenant, smtp_server: SmtpRecorder
+    ) -> None:
+        created = await _create(api, tenant)
+        url = f"{tenant.base}/{created['id']}"
+        response = await api.post(
+            f"{url}/test", json={"addresses": ["redaktor@example.se"]}, headers=tenant.headers
+        )
+        assert response.status_code == 202
+        # Sent with the request, like a confirmation: no dispatcher tick in between.
+        (message,) = smtp_server.to("redaktor@example.se")
+        assert str(message["Subject"]) == f"[Test] {NEW['subject']}"
+        body = message.get_body(("plain",))
+        assert body is not None
+        text = body.get_content()
+        web = re.search(r"Visa i webbläsaren: (\S+)", text)
+        unsubscribe = re.search(r"Avsluta prenumerationen: (\S+)", text)
+        assert web is not None
+        assert unsubscribe is not None
+
+        page = await api.get(web.group(1).removeprefix(str(api.base_url)))
+        assert page.status_code == 200
+        assert "Våren har gått fort." in page.text
+        # Without the signature the unsent letter is not public; a forged one neither.
+        plain = web.group(1).partition("?")[0].removeprefix(str(api.base_url))
+        assert (await api.get(plain)).status_code == 404
+        assert (await api.get(plain + "?forhandsvisning=x")).status_code == 404
+
+        link = unsubscribe.group(1).removeprefix(str(api.base_url))
+        for answer in (await api.get(link), await api.post(link)):
+            assert answer.status_code == 200
+            assert "testutskick" in answer.text
 
     async def test_more_than_ten_addresses_is_422(
         self, api: httpx.AsyncClient, tenant: Tenant
