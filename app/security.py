@@ -6,10 +6,13 @@ import base64
 import hashlib
 import hmac
 import secrets
+from functools import lru_cache
+from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
 from app.config import get_settings
+from app.rendering.mail import DkimKey
 
 
 def _hmac(label: str, value: str) -> bytes:
@@ -72,6 +75,19 @@ def unsign(signed: str) -> str | None:
         return None
     expected = sign(value).rpartition(".")[2]
     return value if constant_time_equal(sig, expected) else None
+
+
+def dkim_key(from_domain: str) -> DkimKey | None:
+    """The DKIM key every mail from this domain is signed with (None when DKIM is off)."""
+    settings = get_settings()
+    if not (settings.dkim_selector and settings.dkim_private_key_path):
+        return None
+    return _dkim_key(settings.dkim_selector, settings.dkim_private_key_path, from_domain.lower())
+
+
+@lru_cache(maxsize=8)
+def _dkim_key(selector: str, path: Path, domain: str) -> DkimKey:
+    return DkimKey(selector=selector, domain=domain, private_key=path.read_bytes())
 
 
 def _fernet() -> Fernet:

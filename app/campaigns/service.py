@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +24,6 @@ from app.rendering.mail import (
     SAMPLE_NAME,
     SAMPLE_TOKEN,
     CampaignContent,
-    DkimKey,
     MailIdentity,
     MailOptions,
     PreparedCampaign,
@@ -35,7 +32,7 @@ from app.rendering.mail import (
     prepare_campaign,
     render_web_version,
 )
-from app.security import constant_time_equal, preview_signature
+from app.security import constant_time_equal, dkim_key, preview_signature
 
 # The query parameter of a test send's signed preview link.
 PREVIEW_PARAMETER = "forhandsvisning"
@@ -77,18 +74,12 @@ def content(campaign: Campaign, *, test: bool = False) -> CampaignContent:
     )
 
 
-@lru_cache(maxsize=8)
-def _dkim_key(selector: str, path: Path, domain: str) -> DkimKey:
-    return DkimKey(selector=selector, domain=domain, private_key=path.read_bytes())
-
-
 def mail_options(from_domain: str) -> MailOptions:
     settings = get_settings()
-    key = None
-    if settings.dkim_selector and settings.dkim_private_key_path:
-        key = _dkim_key(settings.dkim_selector, settings.dkim_private_key_path, from_domain)
     return MailOptions(
-        base_url=settings.base_url, unsubscribe_mailto=settings.unsubscribe_mailto, dkim=key
+        base_url=settings.base_url,
+        unsubscribe_mailto=settings.unsubscribe_mailto,
+        dkim=dkim_key(from_domain),
     )
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import re
-import subprocess
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -23,6 +21,7 @@ from app.rendering.mail import (
     prepare_campaign,
 )
 from app.rendering.themes import THEMES
+from tests.fixtures.dkim import dkim_keypair
 from tests.fixtures.smtp import SmtpRecorder
 
 BASE = "https://nyhetsbrev.example.se"
@@ -223,27 +222,12 @@ class TestPersonalisation:
         assert '<a href="y"' not in html
 
 
-def _dkim_key(tmp_path: Path) -> tuple[bytes, bytes]:
-    """A fresh RSA key (openssl) and its DNS TXT record."""
-    pem = tmp_path / "dkim.pem"
-    subprocess.run(
-        ["openssl", "genrsa", "-traditional", "-out", str(pem), "2048"],
-        check=True,
-        capture_output=True,
-    )
-    der = subprocess.run(
-        ["openssl", "rsa", "-in", str(pem), "-pubout", "-outform", "DER"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    return pem.read_bytes(), b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
-
-
 class TestDkim:
     async def test_signed_mail_verifies_after_smtp_and_tampering_fails(
         self, smtp_server: SmtpRecorder, tmp_path: Path
     ) -> None:
-        private, txt = _dkim_key(tmp_path)
+        pem, txt = dkim_keypair(tmp_path)
+        private = pem.read_bytes()
         key = DkimKey(selector="nb2026", domain="sf-norra.example.se", private_key=private)
         prepared = _prepared(dkim=key)
         raw = _render(prepared)

@@ -7,15 +7,21 @@ from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 
+import dkim
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import composition
+from app.config import get_settings
 from app.delivery.models import Delivery, DeliveryKind
 from app.errors import NotFound, Unprocessable
 from app.subscribers import service, tokens
 from app.subscribers.models import Subscriber, SubscriptionStatus, TokenPurpose
+from tests.fixtures.dkim import dkim_keypair
 from tests.fixtures.factories import make_federation
+from tests.fixtures.smtp import SmtpRecorder
 
 
 async def _pending(session: AsyncSession, email: str = "anna@exempel.se") -> tuple[int, Delivery]:
@@ -135,3 +141,49 @@ class TestConfirmationMail:
         delivery.kind = DeliveryKind.CAMPAIGN
         with pytest.raises(Unprocessable):
             await service.build_transactional_mail(session, delivery=delivery)
+
+
+class TestDkim:
+    async def test_confirmation_and_self_service_mail_are_signed_like_campaigns(
+        self,
+        session: AsyncSession,
+        smtp_server: SmtpRecorder,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        pem, txt = dkim_keypair(tmp_path)
+        monkeypatch.setenv("NEWSLETTER_DKIM_SELECTOR", "nb2026")
+        monkeypatch.setenv("NEWSLETTER_DKIM_PRIVATE_KEY_PATH", str(pem))
+        get_settings.cache_clear()
+        fed_id, confirmation = await _pending(session)
+        assert confirmation.subscriber_id is not None
+        token = tokens.new_token(
+            federation_id=fed_id,
+            subscriber_id=confirmation.subscriber_id,
+            purpose=TokenPurpose.SELF_SERVICE,
+            expires_at=None,
+        )
+        session.add(token)
+        await session.flush()
+        session.add(
+            Delivery(
+                federation_id=fed_id,
+                kind=DeliveryKind.SELF_SERVICE,
+                subscriber_id=confirmation.subscriber_id,
+                token_id=token.id,
+                priority=10,
+            )
+        )
+        await session.commit()
+
+        report = await composition.dispatch_once()
+
+        assert report.sent == 2
+
+        def dns(name: bytes, timeout: int = 5) -> bytes:
+            assert name == b"nb2026._domainkey.sfhbs.example.se."
+            return txt
+
+        for _, _, raw in smtp_server.envelopes:
+            assert raw.startswith(b"DKIM-Signature:")
+            assert dkim.verify(raw, dnsfunc=dns)
