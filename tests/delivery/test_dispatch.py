@@ -22,19 +22,11 @@ from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
 from app.main import create_app
 from app.security import new_seed, token_from_seed, token_hash
 from app.subscribers.models import BounceState, Subscriber, SubscriptionStatus, Token, TokenPurpose
+from tests.fixtures.checks import campaign_deliveries
 from tests.fixtures.factories import bearer, make_campaign, make_federation, make_key, make_world
 from tests.fixtures.smtp import SmtpRecorder
 
 BASE_URL = "https://nyhetsbrev.example.se"
-
-
-async def deliveries(session: AsyncSession, campaign_id: int) -> dict[int | None, Delivery]:
-    rows = await session.scalars(
-        select(Delivery)
-        .where(Delivery.campaign_id == campaign_id)
-        .execution_options(populate_existing=True)
-    )
-    return {d.subscriber_id: d for d in rows}
 
 
 async def later(hours: float = 2) -> None:
@@ -66,7 +58,7 @@ class TestCampaignFlow:
         assert report.sent == 6
         assert sorted(fault_smtp.delivered) == sorted(world.emails)
         assert set(fault_smtp.delivered.values()) == {1}
-        rows = await deliveries(session, campaign.id)
+        rows = await campaign_deliveries(session, campaign.id)
         assert pending_id not in rows
         assert bounced_id not in rows
         assert {d.status for d in rows.values()} == {DeliveryStatus.SENT}
@@ -82,7 +74,7 @@ class TestCampaignFlow:
         campaign = await make_campaign(session, world.federation)
         await session.commit()
         await composition.dispatch_once()
-        (row,) = (await deliveries(session, campaign.id)).values()
+        (row,) = (await campaign_deliveries(session, campaign.id)).values()
         mail_from, _, raw = fault_smtp.raw[0]
         assert mail_from == verp_address(row.id, "norr.example.se")
         assert parse_verp(mail_from) == row.id
@@ -112,7 +104,7 @@ class TestCampaignFlow:
         assert late.status == CampaignStatus.SCHEDULED
         assert late.paused_reason is not None
         assert "6 timmar" in late.paused_reason
-        assert not await deliveries(session, late.id)
+        assert not await campaign_deliveries(session, late.id)
         assert set(fault_smtp.delivered.values()) == {1}
         assert (await composition.dispatch_once()).campaigns_started == 0
 
@@ -149,7 +141,7 @@ class TestFaults:
         await session.commit()
 
         await composition.dispatch_once()
-        row = (await deliveries(session, campaign.id))[world.ids[0]]
+        row = (await campaign_deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.DEFERRED
         assert row.smtp_code == 421
         assert row.next_attempt_at > now()
@@ -158,7 +150,7 @@ class TestFaults:
 
         await later()
         await composition.dispatch_once()
-        row = (await deliveries(session, campaign.id))[world.ids[0]]
+        row = (await campaign_deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.DEFERRED
         assert row.enhanced_code == "4.3.0"
         await session.refresh(campaign)
@@ -166,7 +158,7 @@ class TestFaults:
 
         await later(4)
         await composition.dispatch_once()
-        row = (await deliveries(session, campaign.id))[world.ids[0]]
+        row = (await campaign_deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.SENT
         assert row.attempts == 3
         assert fault_smtp.delivered[target] == 1
@@ -181,7 +173,7 @@ class TestFaults:
         campaign = await make_campaign(session, world.federation)
         await session.commit()
         await composition.dispatch_once()
-        row = (await deliveries(session, campaign.id))[world.ids[0]]
+        row = (await campaign_deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.FAILED
         assert row.enhanced_code == "5.1.1"
         assert row.smtp_code == 550
@@ -191,7 +183,7 @@ class TestFaults:
         second = await make_campaign(session, world.federation)
         await session.commit()
         await composition.dispatch_once()
-        assert world.ids[0] not in await deliveries(session, second.id)
+        assert world.ids[0] not in await campaign_deliveries(session, second.id)
 
     async def test_552_at_rcpt_is_deferred(
         self, session: AsyncSession, fault_smtp: SmtpRecorder
@@ -201,7 +193,7 @@ class TestFaults:
         campaign = await make_campaign(session, world.federation)
         await session.commit()
         await composition.dispatch_once()
-        row = (await deliveries(session, campaign.id))[world.ids[0]]
+        row = (await campaign_deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.DEFERRED
         await session.refresh(world.subscribers[0])
         assert world.subscribers[0].bounce_state == BounceState.SOFT
@@ -215,7 +207,7 @@ class TestFaults:
         campaign = await make_campaign(session, world.federation)
         await session.commit()
         report = await composition.dispatch_once()
-        rows = await deliveries(session, campaign.id)
+        rows = await campaign_deliveries(session, campaign.id)
         assert rows[world.ids[1]].status == DeliveryStatus.UNKNOWN
         assert rows[world.ids[0]].status == DeliveryStatus.SENT
         assert rows[world.ids[2]].status == DeliveryStatus.SENT
@@ -234,7 +226,7 @@ class TestFaults:
         campaign = await make_campaign(session, world.federation)
         await session.commit()
         await composition.dispatch_once()
-        row = (await deliveries(session, campaign.id))[world.ids[0]]
+        row = (await campaign_deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.UNKNOWN
         await session.refresh(campaign)
         assert campaign.status == CampaignStatus.SENT  # unknown does not hold the campaign open
@@ -248,7 +240,7 @@ class TestFaults:
         await session.commit()
         assert count == 1
         await composition.dispatch_once()
-        row = (await deliveries(session, campaign.id))[world.ids[0]]
+        row = (await campaign_deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.SENT
 
     async def test_sender_policy_rejection_pauses_campaign(
@@ -264,7 +256,7 @@ class TestFaults:
         assert campaign.status == CampaignStatus.PAUSED
         assert campaign.paused_reason is not None
         assert "5.7.1" in campaign.paused_reason
-        row = (await deliveries(session, campaign.id))[world.ids[0]]
+        row = (await campaign_deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.QUEUED
         await session.refresh(world.subscribers[0])
         assert world.subscribers[0].bounce_state == BounceState.OK
@@ -288,7 +280,7 @@ class TestFaults:
         await session.commit()
         report = await composition.dispatch_once()
         assert report.campaigns_paused == []
-        rows = await deliveries(session, campaign.id)
+        rows = await campaign_deliveries(session, campaign.id)
         assert rows[world.ids[1]].status == DeliveryStatus.FAILED
         assert rows[world.ids[1]].enhanced_code == "5.7.1"
         others = [rows[world.ids[i]].status for i in (0, 2, 3)]
@@ -308,7 +300,7 @@ class TestFaults:
         await session.commit()
         report = await composition.dispatch_once(connections=1)
         assert report.campaigns_paused == [campaign.id]
-        rows = await deliveries(session, campaign.id)
+        rows = await campaign_deliveries(session, campaign.id)
         statuses = [rows[i].status for i in world.ids]
         # Two refusals could be the recipients' own; the third makes it the sender's.
         assert statuses[:2] == [DeliveryStatus.FAILED] * 2
@@ -331,7 +323,7 @@ class TestFaults:
             get_settings.cache_clear()
         assert report.relay_down
         assert report.sent == 0
-        rows = (await deliveries(session, campaign.id)).values()
+        rows = (await campaign_deliveries(session, campaign.id)).values()
         assert {r.status for r in rows} <= {DeliveryStatus.DEFERRED, DeliveryStatus.QUEUED}
         assert all(r.next_attempt_at > now() for r in rows)
         assert (await composition.dispatch_once()).claimed == 0
@@ -355,7 +347,7 @@ class TestSuppressionAtSendTime:
 
         assert report.suppressed == 2
         assert list(fault_smtp.delivered) == [world.address(2)]
-        rows = await deliveries(session, campaign.id)
+        rows = await campaign_deliveries(session, campaign.id)
         assert rows[world.ids[0]].status == DeliveryStatus.SUPPRESSED
         assert rows[None].status == DeliveryStatus.SUPPRESSED  # erased: no link kept
         assert erased_id not in rows
@@ -422,7 +414,7 @@ class TestSuppressionAtSendTime:
         await session.commit()
         await composition.dispatch_once()
         assert not fault_smtp.delivered
-        rows = await deliveries(session, campaign.id)
+        rows = await campaign_deliveries(session, campaign.id)
         assert {r.status for r in rows.values()} == {DeliveryStatus.CANCELLED}
 
 

@@ -4,13 +4,13 @@ the EHLO name and the BODY=8BITMIME option."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import composition
 from app.config import get_settings
-from app.delivery.models import Delivery, DeliveryStatus
+from app.delivery.models import DeliveryStatus
 from app.subscribers.models import Subscriber, SubscriptionStatus
+from tests.fixtures.checks import campaign_deliveries
 from tests.fixtures.factories import World, make_campaign, make_world
 from tests.fixtures.smtp import SmtpRecorder
 
@@ -27,15 +27,6 @@ async def add_subscriber(session: AsyncSession, world: World, email: str) -> int
     return subscriber.id
 
 
-async def statuses(session: AsyncSession, campaign_id: int) -> dict[int | None, Delivery]:
-    rows = await session.scalars(
-        select(Delivery)
-        .where(Delivery.campaign_id == campaign_id)
-        .execution_options(populate_existing=True)
-    )
-    return {d.subscriber_id: d for d in rows}
-
-
 class TestAddressesBeyondAscii:
     async def test_smtputf8_is_used_when_the_relay_offers_it(
         self, session: AsyncSession, fault_smtp: SmtpRecorder
@@ -47,7 +38,7 @@ class TestAddressesBeyondAscii:
 
         await composition.dispatch_once(connections=1)
 
-        rows = await statuses(session, campaign.id)
+        rows = await campaign_deliveries(session, campaign.id)
         assert rows[utf8_id].status == DeliveryStatus.SENT
         assert fault_smtp.delivered[UTF8_LOCAL] == 1
         first_rcpts = [rcpts[0] for _, rcpts, _ in fault_smtp.raw]
@@ -70,7 +61,7 @@ class TestAddressesBeyondAscii:
         # One connection: the innocent recipients share the session the failure happened on.
         report = await composition.dispatch_once(connections=1)
 
-        rows = await statuses(session, campaign.id)
+        rows = await campaign_deliveries(session, campaign.id)
         failed = rows[utf8_id]
         assert failed.status == DeliveryStatus.FAILED
         assert failed.smtp_reply is not None
@@ -89,7 +80,9 @@ class TestAddressesBeyondAscii:
 
         await composition.dispatch_once()
 
-        assert (await statuses(session, campaign.id))[idn_id].status == DeliveryStatus.SENT
+        assert (await campaign_deliveries(session, campaign.id))[
+            idn_id
+        ].status == DeliveryStatus.SENT
         assert list(ascii_smtp.delivered) == ["anna@xn--bckstrm-5wa1o.example.se"]
 
 
@@ -108,7 +101,9 @@ class TestEnvelope:
         second = await make_campaign(session, world.federation)
         await session.commit()
         await composition.dispatch_once()
-        assert (await statuses(session, second.id))[world.ids[0]].status == DeliveryStatus.SENT
+        assert (await campaign_deliveries(session, second.id))[
+            world.ids[0]
+        ].status == DeliveryStatus.SENT
         assert fault_smtp.ehlo_names[-1] == "utskick.example.se"
 
     async def test_body_8bitmime_only_when_offered(

@@ -18,7 +18,7 @@ from app.config import get_settings
 from app.delivery.models import Delivery, DeliveryKind
 from app.errors import NotFound, Unprocessable
 from app.subscribers import service, tokens
-from app.subscribers.models import Subscriber, SubscriptionStatus, TokenPurpose
+from app.subscribers.models import Subscriber, SubscriptionStatus, Token, TokenPurpose
 from tests.fixtures.dkim import dkim_keypair
 from tests.fixtures.factories import make_federation
 from tests.fixtures.smtp import SmtpRecorder
@@ -46,6 +46,30 @@ async def _pending(session: AsyncSession, email: str = "anna@exempel.se") -> tup
     session.add(delivery)
     await session.flush()
     return fed.id, delivery
+
+
+async def _self_service(
+    session: AsyncSession, fed_id: int, subscriber_id: int
+) -> tuple[Token, Delivery]:
+    """A self-service ("mina uppgifter") link token and its delivery, added to the session."""
+    token = tokens.new_token(
+        federation_id=fed_id,
+        subscriber_id=subscriber_id,
+        purpose=TokenPurpose.SELF_SERVICE,
+        expires_at=None,
+    )
+    session.add(token)
+    await session.flush()
+    row = Delivery(
+        federation_id=fed_id,
+        kind=DeliveryKind.SELF_SERVICE,
+        subscriber_id=subscriber_id,
+        token_id=token.id,
+        priority=10,
+    )
+    session.add(row)
+    await session.flush()
+    return token, row
 
 
 def _parse(raw: bytes) -> EmailMessage:
@@ -111,22 +135,7 @@ class TestConfirmationMail:
     async def test_self_service_mail_links_my_data_page(self, session: AsyncSession) -> None:
         fed_id, delivery = await _pending(session)
         assert delivery.subscriber_id is not None
-        subscriber = await session.get(Subscriber, delivery.subscriber_id)
-        assert subscriber is not None
-        token = tokens.new_token(
-            federation_id=fed_id,
-            subscriber_id=subscriber.id,
-            purpose=TokenPurpose.SELF_SERVICE,
-            expires_at=None,
-        )
-        session.add(token)
-        await session.flush()
-        row = Delivery(
-            federation_id=fed_id,
-            kind=DeliveryKind.SELF_SERVICE,
-            subscriber_id=subscriber.id,
-            token_id=token.id,
-        )
+        token, row = await _self_service(session, fed_id, delivery.subscriber_id)
         _, raw = await service.build_transactional_mail(session, delivery=row)
         text = str(_parse(raw).get_body(preferencelist=("plain",)).get_content())  # type: ignore[union-attr]
         assert f"/f/sfhbs/mina-uppgifter/{tokens.raw_token(token)}" in text
@@ -157,23 +166,7 @@ class TestDkim:
         get_settings.cache_clear()
         fed_id, confirmation = await _pending(session)
         assert confirmation.subscriber_id is not None
-        token = tokens.new_token(
-            federation_id=fed_id,
-            subscriber_id=confirmation.subscriber_id,
-            purpose=TokenPurpose.SELF_SERVICE,
-            expires_at=None,
-        )
-        session.add(token)
-        await session.flush()
-        session.add(
-            Delivery(
-                federation_id=fed_id,
-                kind=DeliveryKind.SELF_SERVICE,
-                subscriber_id=confirmation.subscriber_id,
-                token_id=token.id,
-                priority=10,
-            )
-        )
+        await _self_service(session, fed_id, confirmation.subscriber_id)
         await session.commit()
 
         report = await composition.dispatch_once()
