@@ -154,6 +154,9 @@ class Run:
         last_flush = time.monotonic()
         last_recovery = time.monotonic()
         while True:
+            # Cleared before the work, not after it: a worker's signal during the work (a
+            # result, a wish to go on the wire) then ends the wait below at once.
+            self.wake.clear()
             if self.wire_waiting:
                 await self._group_commit()
             if self.suppression.due():
@@ -183,7 +186,6 @@ class Run:
             if only_delivery is None and time.monotonic() - last_recovery >= RECOVERY_EVERY_SECONDS:
                 await self._recover()
                 last_recovery = time.monotonic()
-            self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=RESULT_FLUSH_SECONDS)
 
