@@ -9,8 +9,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from aiosmtpd.controller import Controller
-
 from app.config import VAR_DIR, Settings
 
 log = logging.getLogger(__name__)
@@ -36,6 +34,9 @@ class _Catcher:
 
 async def start(settings: Settings) -> list[Stop]:
     """Start the catcher on the configured relay port and the embedded dispatcher loop."""
+    # aiosmtpd is a development extra: production images do not carry it.
+    from aiosmtpd.controller import Controller
+
     stops: list[Stop] = []
     controller = Controller(
         _Catcher(MAIL_DIR), hostname=settings.smtp_host, port=settings.smtp_port
