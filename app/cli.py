@@ -7,13 +7,16 @@ import os
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from app.config import ConfigError, get_settings
 from app.errors import AppError
+
+if TYPE_CHECKING:
+    from app.delivery.service import DispatchReport
 
 T = TypeVar("T")
 
@@ -51,6 +54,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
     problem = asyncio.run(database_problem(get_settings().database_url))
     if problem is not None:
+        coro.close()
         raise fail(problem)
     try:
         return asyncio.run(_wrapped())
@@ -177,7 +181,7 @@ def demo() -> None:
     print(result.api_key)
 
 
-async def record_tick(dispatcher: str, report: Any) -> None:
+async def record_tick(dispatcher: str, report: DispatchReport) -> None:
     """Note a finished dispatch run for /metrics (liveness and what it sent)."""
     from app.db import session_scope
     from app.monitoring import service as monitoring_service
@@ -188,7 +192,7 @@ async def record_tick(dispatcher: str, report: Any) -> None:
         await monitoring_service.record_tick(session, dispatcher=dispatcher, counts=counts)
 
 
-async def _dispatch_and_record(**options: Any) -> Any:
+async def _dispatch_and_record(**options: Any) -> DispatchReport:
     from app.delivery import service as delivery_service
 
     report = await delivery_service.dispatch_once(**options)
@@ -276,7 +280,9 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await delivery_service.run_worker_loop(stop, interval=interval)
+        await delivery_service.run_worker_loop(
+            stop, interval=interval, on_tick=lambda report: record_tick("worker", report)
+        )
 
     run(_work())
     out.print("worker stopped")

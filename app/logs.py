@@ -19,8 +19,9 @@ FORMATS = ("auto", "human", "json")
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
-# An address, also percent-encoded in a URL (anna%40example.se).
-_EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
+# An address, also percent-encoded in a URL (anna%40example.se). The local part stops at URL
+# punctuation (/ ? = &), so a path before an address stays readable.
+_EMAIL = re.compile(r"[\w.+'-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
 # Capability tokens in the public links: /u/TOKEN, /f/SLUG/bekrafta/TOKEN,
 # /f/SLUG/mina-uppgifter/TOKEN[/export|/radera]. The slug and the page stay readable.
 _TOKEN_PATH = re.compile(r"(/(?:u|bekrafta|mina-uppgifter)/)(?!export\b|radera\b)[^/\s?#\"']+")
@@ -132,8 +133,10 @@ def configure_logging(stream: TextIO | None = None) -> list[str]:
         logger.handlers.clear()
         logger.propagate = True
         logger.setLevel(logging.NOTSET)
-    # SQL statements carry personal data in their parameters: never below WARNING.
-    logging.getLogger("sqlalchemy.engine").setLevel(max(level, logging.WARNING))
+    # SQL statements carry personal data in their parameters: never below WARNING. Alembic's
+    # plugin registry announces itself at INFO on every start.
+    for noisy in ("sqlalchemy.engine", "alembic.runtime.plugins"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     return problems
 
 

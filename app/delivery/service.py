@@ -13,7 +13,7 @@ import secrets
 import socket
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -846,11 +846,18 @@ async def send_now(delivery_id: int) -> None:
         log.exception("send_now(%s) failed; the dispatcher will retry", delivery_id)
 
 
-async def run_worker_loop(stop_event: asyncio.Event, interval: float = 2.0) -> None:
-    """Dispatch in a loop until stop_event is set (the worker command, dev mode)."""
+async def run_worker_loop(
+    stop_event: asyncio.Event,
+    interval: float = 2.0,
+    on_tick: Callable[[DispatchReport], Awaitable[None]] | None = None,
+) -> None:
+    """Dispatch in a loop until stop_event is set (the worker command, dev mode); on_tick hears
+    of each finished run (the worker records it for /metrics)."""
     while not stop_event.is_set():
         try:
             report = await dispatch_once(stop=stop_event)
+            if on_tick is not None:
+                await on_tick(report)
             if report.sent or report.failed or report.deferred:
                 log.info(
                     "dispatched: %s sent, %s deferred, %s failed, %s unknown",
