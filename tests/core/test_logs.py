@@ -135,8 +135,8 @@ class TestServe:
             base = f"http://127.0.0.1:{port}"
             for _ in range(200):
                 try:
-                    urllib.request.urlopen(f"{base}/healthz", timeout=2)
-                    break
+                    with urllib.request.urlopen(f"{base}/healthz", timeout=2):
+                        break
                 except OSError:
                     time.sleep(0.1)
             request = urllib.request.Request(
@@ -144,6 +144,7 @@ class TestServe:
             )
             with pytest.raises(urllib.error.HTTPError) as answer:
                 urllib.request.urlopen(request, timeout=10)
+            answer.value.close()
             assert answer.value.headers["X-Request-ID"] == "rid-7"
         finally:
             server.send_signal(signal.SIGTERM)
