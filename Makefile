@@ -3,6 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
+CHROMIUM := /usr/bin/chromium
 # uv installs exactly what uv.lock pins; it is itself installed from PyPI into .uv/.
 UV_VERSION := 0.13.9
 UV := .uv/bin/uv
@@ -37,8 +38,8 @@ test-smoke: $(STAMP)
 	$(BIN)/pytest -m "not browser and not slow" $(PYTEST_ARGS)
 
 check-chromium:
-	@test -x /usr/bin/chromium || { \
-	  echo "The browser tests need Chromium at /usr/bin/chromium."; \
+	@test -x $(CHROMIUM) || { \
+	  echo "The browser tests need Chromium at $(CHROMIUM)."; \
 	  echo "  Debian/Ubuntu: apt-get install chromium"; \
 	  echo "  or run the rest: make test-smoke"; \
 	  exit 1; }

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app import db, migrate
-from tests.conftest import free_port, scratch_postgres
+from tests.conftest import free_port
 from tests.monitoring.helpers import newsletter
-
-
-@pytest.fixture
-def empty_database(backend: str, tmp_path: Path) -> Iterator[str]:
-    if backend == "postgresql":
-        with scratch_postgres("readyz") as url:
-            yield url
-    else:
-        yield f"sqlite+aiosqlite:///{tmp_path}/readyz.db"
 
 
 @asynccontextmanager

@@ -1,0 +1,5 @@
+"""Fixtures shared with other test packages."""
+
+from tests.core.test_migrations import empty_database
+
+__all__ = ["empty_database"]
