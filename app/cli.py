@@ -16,7 +16,7 @@ from app.config import ConfigError, get_settings
 from app.errors import AppError
 
 if TYPE_CHECKING:
-    from app.delivery.service import DispatchReport
+    from app.delivery.outcomes import DispatchReport
 
 T = TypeVar("T")
 
@@ -193,9 +193,9 @@ async def record_tick(dispatcher: str, report: DispatchReport) -> None:
 
 
 async def _dispatch_and_record(**options: Any) -> DispatchReport:
-    from app.delivery import service as delivery_service
+    from app import composition
 
-    report = await delivery_service.dispatch_once(**options)
+    report = await composition.dispatch_once(**options)
     await record_tick("dispatch", report)
     return report
 
@@ -211,8 +211,6 @@ def dispatch(
     import time
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from app.delivery import service as delivery_service
 
     log = logging.getLogger("app.cli.dispatch")
     started = time.monotonic()
@@ -230,9 +228,7 @@ def dispatch(
     )
     tasks: dict[int, Any] = {}
 
-    def progress(
-        report: delivery_service.DispatchReport, campaigns: dict[int, tuple[int, int]]
-    ) -> None:
+    def progress(report: DispatchReport, campaigns: dict[int, tuple[int, int]]) -> None:
         elapsed = max(time.monotonic() - started, 1e-6)
         rate = f"{report.sent / elapsed:.0f}/s"
         if bar is not None:
@@ -273,22 +269,19 @@ def worker(
     """Dispatch in a loop; SIGTERM finishes messages in flight, requeues the rest, exits 0."""
     import signal
 
-    from app.delivery import service as delivery_service
+    from app import composition
 
     async def _work() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await delivery_service.run_worker_loop(
+        await composition.run_worker_loop(
             stop, interval=interval, on_tick=lambda report: record_tick("worker", report)
         )
 
     run(_work())
     out.print("worker stopped")
-
-
-# --- federations, API keys, subscriber import, retention (staff area) ---
 
 
 @federation_cli.command("create")
@@ -438,7 +431,7 @@ def subscribers_import(
     from app.db import session_scope
     from app.federations import service as federation_service
     from app.subscribers import importer
-    from app.subscribers.staff_schemas import CreateMode, ImportReport
+    from app.subscribers.schemas import CreateMode, ImportReport
 
     if mode not in ("pending", "confirmed"):
         raise fail("--mode must be pending or confirmed")

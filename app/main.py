@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app import errors, logs
+from app import composition, errors, logs
 from app.campaigns import api as campaigns_api
 from app.campaigns import public as campaigns_public
 from app.config import get_settings
@@ -17,8 +17,7 @@ from app.monitoring import api as monitoring_api
 from app.monitoring.middleware import RequestContextMiddleware
 from app.subscribers import api as subscribers_api
 from app.subscribers import public as subscribers_public
-from app.subscribers import self_service as subscribers_self_service
-from app.web.pages import STATIC_DIR
+from app.web.pages import STATIC_DIR, render_page
 
 
 @asynccontextmanager
@@ -28,7 +27,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.dev and app.state.embedded_services:
         from app import devserver
 
-        background = await devserver.start(settings)
+        background = await devserver.start(settings, worker_loop=composition.run_worker_loop)
     try:
         yield
     finally:
@@ -47,12 +46,13 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.embedded_services = embedded_services
+    app.state.send_now = composition.send_now
+    app.state.render_page = render_page
     errors.install_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (
         subscribers_public,
-        subscribers_self_service,
         campaigns_public,
         federations_api,
         subscribers_api,

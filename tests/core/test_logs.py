@@ -18,8 +18,9 @@ import httpx
 import pytest
 
 from app import logs
-from tests.conftest import ROOT, free_port
-from tests.monitoring.helpers import cli_env, newsletter
+from tests.fixtures import ROOT
+from tests.fixtures.cli import cli_env, newsletter
+from tests.fixtures.smtp import free_port
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.config import unknown_variables
-from tests.monitoring.helpers import newsletter
+from tests.fixtures.cli import newsletter
 
 
 class TestUnknownVariables:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import scratch_postgres
-from tests.monitoring.helpers import newsletter
+from tests.fixtures.cli import newsletter
+from tests.fixtures.database import scratch_postgres
 
 pytestmark = pytest.mark.postgres
 

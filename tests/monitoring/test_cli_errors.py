@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from app.monitoring.build import version
-from tests.conftest import free_port
-from tests.monitoring.helpers import newsletter
+from tests.fixtures.cli import newsletter
+from tests.fixtures.smtp import free_port
 
 
 def _one_error_line(stderr: str) -> str:

@@ -9,8 +9,8 @@ import httpx
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app import db, migrate
-from tests.conftest import free_port
-from tests.monitoring.helpers import newsletter
+from tests.fixtures.cli import newsletter
+from tests.fixtures.smtp import free_port
 
 
 @asynccontextmanager

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import db
 from app.monitoring import service as monitoring_service
-from tests.monitoring.helpers import newsletter
+from tests.fixtures.cli import newsletter
 
 
 def _value(text: str, sample: str) -> float:
