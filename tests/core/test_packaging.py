@@ -20,7 +20,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     uv = shutil.which("uv") or str(ROOT / ".uv" / "bin" / "uv")
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(
-        [uv, "build", "--wheel", "--out-dir", str(out), str(ROOT)],
+        # The wheel is built from an sdist, as a release is: no stale build/ directory leaks in.
+        [uv, "build", "--out-dir", str(out), str(ROOT)],
         check=True,
         capture_output=True,
     )

@@ -1,8 +1,8 @@
 """dispatcher_ticks: dispatcher liveness and totals for /metrics
 
-Revision ID: 0002_dispatcher_ticks
-Revises: 0001
-Create Date: 2026-11-26 13:10:00
+Revision ID: 0003_dispatcher_ticks
+Revises: 0002_drop_federation_settings
+Create Date: 2026-11-26 13:40:00
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from alembic import op
 
 import app.db
 
-revision: str = "0002_dispatcher_ticks"
-down_revision: str | None = "0001"
+revision: str = "0003_dispatcher_ticks"
+down_revision: str | None = "0002_drop_federation_settings"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
