@@ -50,18 +50,27 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         finally:
             await dispose_engine()
 
-    from app.migrate import database_problem
+    from sqlalchemy.exc import DBAPIError
 
-    problem = asyncio.run(database_problem(get_settings().database_url))
-    if problem is not None:
-        coro.close()
-        raise fail(problem)
     try:
         return asyncio.run(_wrapped())
     except AppError as exc:
         raise fail(exc.message) from None
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    except (OSError, DBAPIError):
+        # Diagnosed only after a failure (Alembic is slow to import, and cron starts `dispatch`
+        # every minute): an unreachable or unmigrated database is one line, anything else a bug.
+        _exit_if_database_unusable()
+        raise
+
+
+def _exit_if_database_unusable() -> None:
+    from app.migrate import database_problem
+
+    problem = asyncio.run(database_problem(get_settings().database_url))
+    if problem is not None:
+        raise fail(problem) from None
 
 
 def _settings_or_exit() -> None:
@@ -270,6 +279,10 @@ def worker(
     import signal
 
     from app import composition
+
+    # The loop survives failed runs (a relay or database outage), so a database that cannot
+    # serve this version is refused before it starts.
+    _exit_if_database_unusable()
 
     async def _work() -> None:
         stop = asyncio.Event()

@@ -134,8 +134,9 @@ def configure_logging(stream: TextIO | None = None) -> list[str]:
         logger.propagate = True
         logger.setLevel(logging.NOTSET)
     # SQL statements carry personal data in their parameters: never below WARNING. Alembic's
-    # plugin registry announces itself at INFO on every start.
-    for noisy in ("sqlalchemy.engine", "alembic.runtime.plugins"):
+    # plugin registry announces itself at INFO on every start, and dev mode's aiosmtpd catcher
+    # ("mail.log") every connection.
+    for noisy in ("sqlalchemy.engine", "alembic.runtime.plugins", "mail.log"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     return problems
 

@@ -38,10 +38,10 @@ class TestDatabaseProblems:
         line = _one_error_line(result.stderr)
         assert "has no schema yet: run `newsletter db upgrade`" in line
 
-    def test_older_schema_names_the_revisions(self, tmp_path: Path) -> None:
+    def test_worker_refuses_an_older_schema(self, tmp_path: Path) -> None:
         url = f"sqlite+aiosqlite:///{tmp_path}/old.db"
         assert newsletter(url, "db", "upgrade", "0001").returncode == 0
-        result = newsletter(url, "federation", "list")
+        result = newsletter(url, "worker")
         assert result.returncode == 1
         assert "is at revision 0001" in _one_error_line(result.stderr)
         assert newsletter(url, "db", "upgrade").returncode == 0
