@@ -473,6 +473,75 @@ def purge() -> None:
     )
 
 
+# The `user` commands (staff people of the web interface, issue 10).
+user_cli = typer.Typer(
+    help="Staff people of Redaktionen (the web interface).", no_args_is_help=True
+)
+cli.add_typer(user_cli, name="user")
+
+
+@user_cli.command("invite")
+def user_invite(
+    email: Annotated[str, typer.Option("--email", help="The person's e-mail address.")],
+    federation: Annotated[
+        str | None, typer.Option("--federation", help="Slug of the federation they work in.")
+    ] = None,
+    role: Annotated[
+        str | None, typer.Option("--role", help="redaktor, ansvarig or admin (with --federation).")
+    ] = None,
+    admin: Annotated[
+        bool, typer.Option("--admin", help="An install admin: every federation and the relay.")
+    ] = False,
+    name: Annotated[str, typer.Option(help="The person's name.")] = "",
+) -> None:
+    """Create a person (or give them a role) and mail a sign-in link valid 15 minutes."""
+    from app.audit.schemas import Actor
+    from app.db import session_scope
+    from app.delivery import service as delivery_service
+    from app.federations import service as federation_service
+    from app.users import service as user_service
+    from app.users.models import Role
+
+    if (federation is None) != (role is None):
+        raise fail("give --federation SLUG and --role ROLE together")
+    if federation is None and not admin:
+        raise fail("give --federation SLUG --role ROLE, or --admin, or both")
+    try:
+        chosen = Role(role) if role is not None else None
+    except ValueError:
+        raise fail("--role must be redaktor, ansvarig or admin") from None
+
+    async def _invite() -> tuple[int, bool]:
+        async with session_scope() as session:
+            target = (
+                await federation_service.get_federation(session, slug=federation)
+                if federation
+                else None
+            )
+            invited = await user_service.invite_person(
+                session,
+                email=email,
+                name=name,
+                federation=target,
+                role=chosen,
+                install_admin=admin,
+                actor=Actor.system("newsletter user invite"),
+            )
+            result = invited.user.id, invited.created
+            delivery_id = invited.delivery_id
+        # After the commit, like a sign-up: the dispatcher sends it otherwise.
+        await delivery_service.send_now(delivery_id)
+        return result
+
+    user_id, created = run(_invite())
+    verb = "invited" if created else "updated"
+    out.print(
+        f"{verb} person {user_id} <{email}>; a sign-in link was queued for them",
+        markup=False,
+        highlight=False,
+    )
+
+
 def main() -> None:
     try:
         cli()

@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from app import errors
+from app.audit import api as audit_api
 from app.campaigns import api as campaigns_api
 from app.campaigns import public as campaigns_public
 from app.config import get_settings
@@ -19,6 +21,7 @@ from app.federations import api as federations_api
 from app.subscribers import api as subscribers_api
 from app.subscribers import public as subscribers_public
 from app.subscribers import self_service as subscribers_self_service
+from app.users import pages as users_pages
 from app.web.pages import STATIC_DIR
 
 
@@ -45,6 +48,8 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         version="1.0",
         description="Staff API for newsletters of Swedish samordningsförbund.",
         lifespan=lifespan,
+        # /docs is served below from vendored files: FastAPI's default loads Swagger UI from a CDN.
+        docs_url=None,
     )
     app.state.embedded_services = embedded_services
     errors.install_handlers(app)
@@ -56,8 +61,20 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         federations_api,
         subscribers_api,
         campaigns_api,
+        audit_api,
+        users_pages,
     ):
         app.include_router(module.router)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
+        )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> PlainTextResponse:

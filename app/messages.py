@@ -48,6 +48,20 @@ PAGES: dict[str, dict[str, str]] = {
         "title": "För många försök",
         "message": "Vi har tagit emot för många förfrågningar. Vänta en stund och försök igen.",
     },
+    "csrf": {
+        "title": "Formuläret kunde inte skickas",
+        "message": "Formuläret saknade sin säkerhetskod eller var för gammalt. Ladda om sidan "
+        "och försök igen.",
+    },
+    "sign_in_required": {
+        "title": "Logga in",
+        "message": "Du behöver logga in i Redaktionen för att se sidan.",
+    },
+    "role_too_low": {
+        "title": "Din roll räcker inte",
+        "message": "Din roll i förbundet tillåter inte det här. Be en ansvarig eller en "
+        "administratör.",
+    },
     "internal_error": {
         "title": "Tekniskt fel",
         "message": "Något gick fel hos oss. Försök igen om en stund.",

@@ -48,6 +48,13 @@ async def get_federation(session: AsyncSession, *, slug: str) -> Federation:
     return federation
 
 
+async def get_federation_by_id(session: AsyncSession, *, federation_id: int) -> Federation:
+    federation = await repository.get_by_id(session, federation_id)
+    if federation is None:
+        raise NotFound("No such federation.")
+    return federation
+
+
 async def list_federations(session: AsyncSession) -> Sequence[Federation]:
     return await repository.list_all(session)
 
