@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from app import errors
 from app.audit import api as audit_api
+from app.audit import redaktion as audit_redaktion
 from app.campaigns import api as campaigns_api
 from app.campaigns import public as campaigns_public
 from app.config import get_settings
@@ -63,6 +64,7 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         campaigns_api,
         audit_api,
         users_pages,
+        audit_redaktion,
     ):
         app.include_router(module.router)
 

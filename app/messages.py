@@ -67,3 +67,31 @@ PAGES: dict[str, dict[str, str]] = {
         "message": "Något gick fel hos oss. Försök igen om en stund.",
     },
 }
+
+
+# The audit log's actions as Redaktionen shows them (keys are app.audit.models.AuditAction).
+AUDIT_ACTIONS: dict[str, str] = {
+    "signed_in": "Loggade in",
+    "signed_out": "Loggade ut",
+    "signed_out_everywhere": "Loggade ut på alla enheter",
+    "person_invited": "Bjöd in en person",
+    "role_changed": "Ändrade en roll",
+    "person_removed": "Tog bort en person",
+    "campaign_created": "Skapade ett utskick",
+    "campaign_edited": "Ändrade ett utskick",
+    "campaign_approved": "Godkände ett utskick",
+    "campaign_test_sent": "Skickade ett testutskick",
+    "campaign_scheduled": "Schemalade ett utskick",
+    "campaign_sent": "Skickade ett utskick",
+    "campaign_cancelled": "Avbröt ett utskick",
+    "campaign_resumed": "Återupptog ett utskick",
+    "campaign_requeued": "Skickade om okända utfall",
+    "subscriber_added": "Lade till en prenumerant",
+    "subscribers_imported": "Importerade prenumeranter",
+    "subscriber_edited": "Ändrade en prenumerant",
+    "subscriber_erased": "Raderade en prenumerant",
+    "settings_changed": "Ändrade inställningar",
+    "api_key_created": "Skapade en API-nyckel",
+    "api_key_revoked": "Återkallade en API-nyckel",
+    "federation_created": "Skapade ett förbund",
+}

@@ -13,7 +13,6 @@ from app.errors import NotFound, RateLimited
 from app.http import CommittingRoute, SessionDep, client_ip, run_after_commit
 from app.subscribers.ratelimit import SlidingWindow
 from app.users import service
-from app.users.schemas import SignedIn
 from app.users.sessions import (
     SIGN_IN_PATH,
     CurrentPerson,
@@ -25,7 +24,7 @@ from app.users.sessions import (
     verify_csrf,
     verify_form_token,
 )
-from app.web.pages import render_page
+from app.web.pages import render_staff_page
 
 router = APIRouter(route_class=CommittingRoute, include_in_schema=False)
 
@@ -60,25 +59,13 @@ def _limiter(request: Request) -> SignInLimiter:
     return limiter
 
 
-def staff_page(
-    request: Request,
-    template: str,
-    context: dict[str, object],
-    *,
-    who: SignedIn | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    """A page of the staff interface: the public pages' headers (strict CSP, no-store)."""
-    return render_page(
-        request, f"redaktion/{template}", {"who": who, **context}, status_code=status_code
-    )
-
-
 def _public_form(
     request: Request, template: str, context: dict[str, object], status_code: int = 200
 ) -> HTMLResponse:
     token = form_token(request)
-    response = staff_page(request, template, {"csrf": token, **context}, status_code=status_code)
+    response = render_staff_page(
+        request, template, {"csrf": token, **context}, status_code=status_code
+    )
     keep_form_token(response, token)
     return response
 
@@ -110,13 +97,13 @@ async def request_link(request: Request, session: SessionDep) -> Response:
         delivery_id = await service.request_sign_in(session, email=email)
         if delivery_id is not None:
             run_after_commit(request, partial(delivery_service.send_now, delivery_id))
-    return staff_page(
+    return render_staff_page(
         request, "logga_in_skickad.html", {"title": "Kolla din e-post", "email": email}
     )
 
 
 def _link_not_valid(request: Request) -> HTMLResponse:
-    return staff_page(
+    return render_staff_page(
         request, "lank_ogiltig.html", {"title": "Länken fungerar inte"}, status_code=404
     )
 
@@ -145,7 +132,7 @@ async def sign_in(request: Request, token: str, session: SessionDep) -> Response
 
 @router.get(HOME, response_model=None)
 async def overview(request: Request, who: CurrentPerson) -> Response:
-    return staff_page(request, "oversikt.html", {"title": "Översikt"}, who=who)
+    return render_staff_page(request, "oversikt.html", {"title": "Översikt"}, who=who)
 
 
 @router.post(HOME + "/byt-forbund", response_model=None)

@@ -35,6 +35,22 @@ class SignedIn:
 
 
 @dataclass(frozen=True)
+class Staff:
+    """A signed-in person at work in one federation (what every federation page needs)."""
+
+    who: SignedIn
+    access: FederationAccess
+
+    @property
+    def federation(self) -> Federation:
+        return self.access.federation
+
+    @property
+    def role(self) -> Role:
+        return self.access.role
+
+
+@dataclass(frozen=True)
 class NewSession:
     """A session just opened: the raw id goes into the cookie and is never stored."""
 

@@ -22,11 +22,11 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 
 from app.config import get_settings
-from app.errors import AppError, Forbidden
+from app.errors import AppError, Forbidden, NotFound
 from app.http import SessionDep, form_fields
 from app.security import constant_time_equal
 from app.users import service
-from app.users.schemas import SignedIn
+from app.users.schemas import SignedIn, Staff
 
 SIGN_IN_PATH = "/redaktion/logga-in"
 CSRF_FIELD = "csrf"
@@ -100,6 +100,17 @@ async def current_person(
 
 OptionalPerson = Annotated[SignedIn | None, Depends(optional_person)]
 CurrentPerson = Annotated[SignedIn, Depends(current_person)]
+
+
+async def current_staff(who: CurrentPerson) -> Staff:
+    """The person and the federation they work in; 404 for a person who belongs to none."""
+    access = who.current
+    if access is None:
+        raise NotFound()
+    return Staff(who=who, access=access)
+
+
+CurrentStaff = Annotated[Staff, Depends(current_staff)]
 
 
 async def verify_csrf(request: Request, who: SignedIn) -> dict[str, str]:

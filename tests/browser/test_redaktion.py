@@ -148,6 +148,9 @@ class TestStaffPagesAccessibility:
         await page.get_by_role("button", name="Logga in").click()
         await expect(page.get_by_label("Byt förbund")).to_be_visible()
         await assert_no_violations(live_server, page, f"overview ({scheme})")
+        await page.get_by_role("link", name="Händelselogg").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Händelselogg")
+        await assert_no_violations(live_server, page, f"audit log ({scheme})")
 
     @pytest.mark.parametrize(("width", "zoom"), [(320, 1.0), (1280, 2.0)])
     async def test_overview_reflows_at_320_px_and_200_percent(
