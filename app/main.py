@@ -16,6 +16,7 @@ from app.audit import api as audit_api
 from app.audit import redaktion as audit_redaktion
 from app.campaigns import api as campaigns_api
 from app.campaigns import public as campaigns_public
+from app.campaigns import redaktion as campaigns_redaktion
 from app.config import get_settings
 from app.db import get_sessionmaker
 from app.federations import api as federations_api
@@ -65,6 +66,7 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         audit_api,
         users_pages,
         audit_redaktion,
+        campaigns_redaktion,
     ):
         app.include_router(module.router)
 

@@ -69,6 +69,14 @@ PAGES: dict[str, dict[str, str]] = {
 }
 
 
+# Four eyes (campaigns.service): API messages, in English like the rest of the API.
+APPROVAL_NEEDED = (
+    "This federation requires four eyes: an ansvarig other than the authors must approve "
+    "this version before it is scheduled or sent."
+)
+APPROVAL_BY_AUTHOR = "You wrote or last edited this version; another ansvarig must approve it."
+APPROVAL_STALE = "The campaign changed since you opened it; review the new version first."
+
 # The audit log's actions as Redaktionen shows them (keys are app.audit.models.AuditAction).
 AUDIT_ACTIONS: dict[str, str] = {
     "signed_in": "Loggade in",
@@ -94,4 +102,47 @@ AUDIT_ACTIONS: dict[str, str] = {
     "api_key_created": "Skapade en API-nyckel",
     "api_key_revoked": "Återkallade en API-nyckel",
     "federation_created": "Skapade ett förbund",
+}
+
+CAMPAIGN_STATUS: dict[str, str] = {
+    "draft": "Utkast",
+    "scheduled": "Schemalagt",
+    "sending": "Skickas",
+    "paused": "Pausat",
+    "sent": "Skickat",
+    "cancelled": "Avbrutet",
+}
+
+DELIVERY_STATUS: dict[str, str] = {
+    "queued": "I kö",
+    "sending": "Skickas just nu",
+    "sent": "Skickade",
+    "deferred": "Försenade, försöker igen",
+    "failed": "Misslyckade",
+    "unknown": "Okänt utfall",
+    "suppressed": "Inte skickade (avanmälda eller spärrade)",
+    "cancelled": "Avbrutna",
+}
+
+# Redaktionen's notices after a form (keys travel in the redirect's ?klart= or ?fel=).
+STAFF_NOTICES: dict[str, str] = {
+    "sparat": "Utskicket är sparat.",
+    "test": "Testutskicket är köat och skickas inom någon minut.",
+    "godkant": "Du har godkänt den här versionen.",
+    "schemalagt": "Utskicket är schemalagt.",
+    "avbrutet": "Utskicket är avbrutet. Mejl som inte redan lämnats till mejlservern skickas inte.",
+    "aterupptaget": "Utskicket fortsätter.",
+    "omkoat": "Mejlen med okänt utfall skickas igen.",
+}
+STAFF_ERRORS: dict[str, str] = {
+    "approval_needed": "Förbundet kräver fyra ögon: en annan ansvarig måste godkänna just den "
+    "här versionen innan den kan schemaläggas.",
+    "own_campaign": "Du har skrivit eller senast ändrat den här versionen. En annan ansvarig "
+    "måste godkänna den.",
+    "stale": "Utskicket har ändrats sedan du öppnade det. Läs den nya versionen och godkänn igen.",
+    "state": "Det går inte i utskickets nuvarande läge.",
+    "past": "Välj en tidpunkt som ligger i framtiden.",
+    "when": "Fyll i datum och tid som ÅÅÅÅ-MM-DD och TT:MM.",
+    "addresses": "Skriv en till tio e-postadresser, en per rad.",
+    "invalid": "Uppgifterna kunde inte sparas. Kontrollera fälten och försök igen.",
 }

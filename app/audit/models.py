@@ -12,6 +12,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.clock import now
 from app.db import Base, UtcDateTime, enum_check, enum_string
 
+# Tables the log refers to, so its foreign keys resolve wherever the log is written.
+from app.federations import models as federations_models  # noqa: F401
+from app.users import models as users_models  # noqa: F401
+
 
 class AuditAction(StrEnum):
     SIGNED_IN = "signed_in"

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import now
 from app.db import Base, UtcDateTime, enum_check, enum_string
+from app.users import models as users_models  # noqa: F401  (authors and approvers are users)
 
 
 class CampaignStatus(StrEnum):
@@ -51,5 +52,19 @@ class Campaign(Base):
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     paused_reason: Mapped[str | None] = mapped_column(Text)
+    # Four eyes: `version` grows with every edit; an approval names the version it saw, so an
+    # edit after approval withdraws it. Authors and approvers are people (NULL: an API key).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    created_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    edited_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    approved_version: Mapped[int | None] = mapped_column(Integer)
+    approved_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, onupdate=now)

@@ -11,6 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.clock import now
 from app.db import Base, UtcDateTime, enum_check, enum_string
 
+# Tables the staff tables refer to, so their foreign keys resolve in any process.
+from app.delivery import models as delivery_models  # noqa: F401
+from app.federations import models as federations_models  # noqa: F401
+
 
 class Role(StrEnum):
     """A person's role in one federation; each includes the rights of the ones before it."""

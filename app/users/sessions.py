@@ -17,6 +17,7 @@ no browser accepts a `__Host-` cookie, so it is called `redaktion` there and is 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
@@ -26,6 +27,7 @@ from app.errors import AppError, Forbidden, NotFound
 from app.http import SessionDep, form_fields
 from app.security import constant_time_equal
 from app.users import service
+from app.users.models import Role
 from app.users.schemas import SignedIn, Staff
 
 SIGN_IN_PATH = "/redaktion/logga-in"
@@ -111,6 +113,21 @@ async def current_staff(who: CurrentPerson) -> Staff:
 
 
 CurrentStaff = Annotated[Staff, Depends(current_staff)]
+
+
+def staff_with(role: Role) -> Callable[[Staff], Awaitable[Staff]]:
+    """A dependency: the current staff, whose role must be at least `role` (else a 403 page)."""
+
+    async def check(staff: CurrentStaff) -> Staff:
+        service.require_role(staff.access, role)
+        return staff
+
+    return check
+
+
+RedaktorStaff = Annotated[Staff, Depends(staff_with(Role.REDAKTOR))]
+AnsvarigStaff = Annotated[Staff, Depends(staff_with(Role.ANSVARIG))]
+AdminStaff = Annotated[Staff, Depends(staff_with(Role.ADMIN))]
 
 
 async def verify_csrf(request: Request, who: SignedIn) -> dict[str, str]:

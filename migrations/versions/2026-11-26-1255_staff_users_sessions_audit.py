@@ -1,4 +1,5 @@
-"""staff users, memberships, sign-in tokens, sessions, audit log; sign_in delivery kind
+"""staff users, memberships, sign-in tokens, sessions, audit log; sign_in delivery kind;
+campaign approval columns and federations.four_eyes
 
 Revision ID: 0010_staff
 Revises: 0001
@@ -171,12 +172,40 @@ def upgrade() -> None:
     with op.batch_alter_table("sign_in_tokens", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_sign_in_tokens_user_id"), ["user_id"], unique=False)
 
+    # Four eyes: campaign versions, authors and approvals; the federation's switch.
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("version", sa.Integer(), server_default="1", nullable=False))
+        for column in ("created_by_user_id", "edited_by_user_id", "approved_by_user_id"):
+            batch_op.add_column(sa.Column(column, sa.Integer(), nullable=True))
+            batch_op.create_foreign_key(
+                batch_op.f(f"fk_campaigns_{column}_users"),
+                "users",
+                [column],
+                ["id"],
+                ondelete="SET NULL",
+            )
+        batch_op.add_column(sa.Column("approved_version", sa.Integer(), nullable=True))
+        batch_op.add_column(
+            sa.Column("approved_at", app.db.UtcDateTime(timezone=True), nullable=True)
+        )
+    with op.batch_alter_table("federations", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("four_eyes", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
     _deliveries_kinds(_KINDS_AFTER)
 
 
 def downgrade() -> None:
     op.execute("DELETE FROM deliveries WHERE kind = 'sign_in'")
     _deliveries_kinds(_KINDS_BEFORE)
+    with op.batch_alter_table("federations", schema=None) as batch_op:
+        batch_op.drop_column("four_eyes")
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        for column in ("created_by_user_id", "edited_by_user_id", "approved_by_user_id"):
+            batch_op.drop_constraint(batch_op.f(f"fk_campaigns_{column}_users"), type_="foreignkey")
+            batch_op.drop_column(column)
+        for column in ("approved_at", "approved_version", "version"):
+            batch_op.drop_column(column)
     with op.batch_alter_table("sign_in_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sign_in_tokens_user_id"))
 
