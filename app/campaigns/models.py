@@ -10,7 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import now
 from app.db import Base, UtcDateTime, enum_check, enum_string
-from app.users import models as users_models  # noqa: F401  (authors and approvers are users)
 
 
 class CampaignStatus(StrEnum):
@@ -53,18 +52,15 @@ class Campaign(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     paused_reason: Mapped[str | None] = mapped_column(Text)
     # Four eyes: `version` grows with every edit; an approval names the version it saw, so an
-    # edit after approval withdraws it. Authors and approvers are people (NULL: an API key).
+    # edit after approval withdraws it. Authors and approvers are users.id (NULL: an API key
+    # or the CLI). No foreign keys on purpose: adding one to an existing SQLite table needs a
+    # table rebuild, which cascades to the deliveries; a removed person's id simply matches
+    # nobody, and the audit log keeps who it was.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
-    created_by_user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
-    edited_by_user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    created_by_user_id: Mapped[int | None] = mapped_column(Integer)
+    edited_by_user_id: Mapped[int | None] = mapped_column(Integer)
     approved_version: Mapped[int | None] = mapped_column(Integer)
-    approved_by_user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    approved_by_user_id: Mapped[int | None] = mapped_column(Integer)
     approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, onupdate=now)

@@ -2,7 +2,7 @@
 campaign approval columns and federations.four_eyes
 
 Revision ID: 0010_staff
-Revises: 0001
+Revises: 0002_drop_federation_settings
 Create Date: 2026-11-26 12:55:49.214473
 """
 
@@ -18,19 +18,24 @@ _KINDS_AFTER = "kind IN ('confirmation', 'self_service', 'campaign', 'test', 'si
 
 
 def _deliveries_kinds(condition: str) -> None:
-    # SQLite cannot alter a CHECK constraint: batch mode rebuilds the table around the new one.
+    # SQLite cannot alter a CHECK constraint: batch mode copies the table, drops the original
+    # and renames the copy. Dropping a table that others reference would, with foreign keys
+    # on, cascade to their rows, so this runs only while no table references deliveries
+    # (before sign_in_tokens exists, after it is gone). Every other change here is a plain
+    # ADD/DROP COLUMN or a new table for the same reason.
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_deliveries_kind_valid"), type_="check")
         batch_op.create_check_constraint("kind_valid", condition)
 
 
 revision: str = "0010_staff"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_drop_federation_settings"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    _deliveries_kinds(_KINDS_AFTER)
     op.create_table(
         "users",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -172,40 +177,34 @@ def upgrade() -> None:
     with op.batch_alter_table("sign_in_tokens", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_sign_in_tokens_user_id"), ["user_id"], unique=False)
 
-    # Four eyes: campaign versions, authors and approvals; the federation's switch.
-    with op.batch_alter_table("campaigns", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("version", sa.Integer(), server_default="1", nullable=False))
-        for column in ("created_by_user_id", "edited_by_user_id", "approved_by_user_id"):
-            batch_op.add_column(sa.Column(column, sa.Integer(), nullable=True))
-            batch_op.create_foreign_key(
-                batch_op.f(f"fk_campaigns_{column}_users"),
-                "users",
-                [column],
-                ["id"],
-                ondelete="SET NULL",
-            )
-        batch_op.add_column(sa.Column("approved_version", sa.Integer(), nullable=True))
-        batch_op.add_column(
-            sa.Column("approved_at", app.db.UtcDateTime(timezone=True), nullable=True)
-        )
-    with op.batch_alter_table("federations", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("four_eyes", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
-    _deliveries_kinds(_KINDS_AFTER)
+    # Four eyes: campaign versions, authors and approvers; the federation's switch. Plain
+    # columns: a foreign key would need batch mode on SQLite (see _deliveries_kinds).
+    for column in ("created_by_user_id", "edited_by_user_id", "approved_by_user_id"):
+        op.add_column("campaigns", sa.Column(column, sa.Integer(), nullable=True))
+    op.add_column(
+        "campaigns", sa.Column("version", sa.Integer(), server_default="1", nullable=False)
+    )
+    op.add_column("campaigns", sa.Column("approved_version", sa.Integer(), nullable=True))
+    op.add_column(
+        "campaigns", sa.Column("approved_at", app.db.UtcDateTime(timezone=True), nullable=True)
+    )
+    op.add_column(
+        "federations",
+        sa.Column("four_eyes", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM deliveries WHERE kind = 'sign_in'")
-    _deliveries_kinds(_KINDS_BEFORE)
-    with op.batch_alter_table("federations", schema=None) as batch_op:
-        batch_op.drop_column("four_eyes")
-    with op.batch_alter_table("campaigns", schema=None) as batch_op:
-        for column in ("created_by_user_id", "edited_by_user_id", "approved_by_user_id"):
-            batch_op.drop_constraint(batch_op.f(f"fk_campaigns_{column}_users"), type_="foreignkey")
-            batch_op.drop_column(column)
-        for column in ("approved_at", "approved_version", "version"):
-            batch_op.drop_column(column)
+    op.drop_column("federations", "four_eyes")
+    for column in (
+        "approved_at",
+        "approved_version",
+        "version",
+        "approved_by_user_id",
+        "edited_by_user_id",
+        "created_by_user_id",
+    ):
+        op.drop_column("campaigns", column)
     with op.batch_alter_table("sign_in_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sign_in_tokens_user_id"))
 
@@ -223,3 +222,5 @@ def downgrade() -> None:
 
     op.drop_table("federation_memberships")
     op.drop_table("users")
+    op.execute("DELETE FROM deliveries WHERE kind = 'sign_in'")
+    _deliveries_kinds(_KINDS_BEFORE)

@@ -10,7 +10,7 @@ from app.audit import service
 from app.audit.models import AuditAction, AuditEntry
 from app.audit.schemas import Actor
 from app.federations.models import Federation
-from tests.federations.factories import bearer, make_federation, make_key
+from tests.fixtures.factories import bearer, make_federation, make_key
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service
 from app.audit.models import AuditAction
 from app.audit.schemas import Actor
-from tests.federations.factories import make_federation
-from tests.users.helpers import invite, signed_in_client
+from tests.fixtures.factories import make_federation
+from tests.fixtures.staff import invite, signed_in_client
 
 
 class TestAuditLogPage:

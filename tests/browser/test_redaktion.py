@@ -18,9 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.delivery.models import Delivery, DeliveryKind
 from app.users import service as users_service
-from tests.browser.conftest import LiveServer
-from tests.browser.test_public_pages import assert_no_violations, seed_federation, tab_to
-from tests.conftest import ROOT
+from tests.fixtures import ROOT
+from tests.fixtures.browser import LiveServer, assert_no_violations, seed_federation, tab_to
 
 pytestmark = pytest.mark.browser
 

@@ -14,8 +14,8 @@ from app.campaigns.models import Campaign, CampaignStatus
 from app.delivery.models import Delivery, DeliveryKind
 from app.federations.models import Federation
 from app.users.models import Role
-from tests.federations.factories import bearer, make_federation, make_key
-from tests.users.helpers import csrf_of, invite, signed_in_client
+from tests.fixtures.factories import bearer, make_federation, make_key
+from tests.fixtures.staff import csrf_of, invite, signed_in_client
 
 
 @pytest.fixture

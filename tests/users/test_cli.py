@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.audit.models import AuditAction, AuditEntry
 from app.delivery.models import Delivery, DeliveryKind
 from app.users.models import Membership, Role, User
-from tests.federations.test_cli import FED, database, invoke, query
+from tests.fixtures.cli import FED, database, invoke, query
 
 __all__ = ["database"]  # the migrated CLI database fixture, shared with the federation CLI tests
 

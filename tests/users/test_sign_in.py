@@ -13,8 +13,8 @@ from app import clock
 from app.audit.models import AuditAction, AuditEntry
 from app.federations.models import Federation
 from app.users.models import SignInToken, StaffSession
-from tests.federations.factories import make_federation
-from tests.users.helpers import (
+from tests.fixtures.factories import make_federation
+from tests.fixtures.staff import (
     csrf_of,
     invite,
     link_path,
