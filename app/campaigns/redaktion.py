@@ -80,7 +80,10 @@ async def campaign_list(request: Request, staff: CurrentStaff, session: SessionD
 @router.get(BASE + "/nytt")
 async def new_campaign_form(request: Request, staff: RedaktorStaff) -> HTMLResponse:
     return render_staff_page(
-        request, "utskick_nytt.html", {"title": "Nytt utskick", "themes": _themes()}, who=staff.who
+        request,
+        "utskick_nytt.html",
+        {"title": "Nytt utskick", "themes": _themes(), "error": False},
+        who=staff.who,
     )
 
 

@@ -7,6 +7,7 @@ import os
 import secrets
 import subprocess
 import sys
+from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
@@ -16,7 +17,11 @@ from playwright.async_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.campaigns.models import Campaign, CampaignStatus
+from app.clock import now
 from app.delivery.models import Delivery, DeliveryKind
+from app.federations.models import Federation
+from app.subscribers.models import Subscriber, SubscriptionStatus
 from app.users import service as users_service
 from tests.fixtures import ROOT
 from tests.fixtures.browser import LiveServer, assert_no_violations, seed_federation, tab_to
@@ -26,7 +31,7 @@ pytestmark = pytest.mark.browser
 LINK_PATH = r"/redaktion/logga-in/[A-Za-z0-9_-]{32}"
 
 
-def invite_by_cli(live_server: LiveServer, email: str, slug: str, role: str) -> None:
+def cli_env(live_server: LiveServer) -> dict[str, str]:
     env = {
         **os.environ,
         "NEWSLETTER_DATABASE_URL": live_server.database_url,
@@ -35,12 +40,22 @@ def invite_by_cli(live_server: LiveServer, email: str, slug: str, role: str) -> 
         "NEWSLETTER_DEV": "false",
     }
     env.pop("NEWSLETTER_TEST_DATABASE_URL", None)
+    return env
+
+
+def newsletter(live_server: LiveServer, *args: str) -> None:
+    """Run the `newsletter` command against the live server's database and mail catcher."""
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "user", "invite", "--email", email,
-         "--federation", slug, "--role", role],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=ROOT, env=cli_env(live_server), capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+def invite_by_cli(live_server: LiveServer, email: str, slug: str, role: str) -> None:
+    newsletter(
+        live_server, "user", "invite", "--email", email, "--federation", slug, "--role", role
+    )
 
 
 async def sign_in_mail(live_server: LiveServer, email: str) -> EmailMessage:
@@ -86,6 +101,90 @@ async def keyboard_sign_in(live_server: LiveServer, page: Page, email: str) -> N
     assert outline != "none", "keyboard focus must be visible"
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Översikt")
+
+
+async def add_subscribers(live_server: LiveServer, slug: str, n: int) -> list[str]:
+    emails = [f"mottagare{i}-{slug}@exempel.se" for i in range(n)]
+
+    async def work(session: AsyncSession) -> None:
+        federation = (
+            await session.execute(select(Federation).where(Federation.slug == slug))
+        ).scalar_one()
+        for email in emails:
+            session.add(
+                Subscriber(
+                    federation_id=federation.id,
+                    email=email,
+                    name="Mottagare",
+                    status=SubscriptionStatus.CONFIRMED,
+                    confirmed_at=now(),
+                )
+            )
+
+    await live_server.seed(work)
+    return emails
+
+
+async def let_time_pass(live_server: LiveServer, campaign_id: int) -> None:
+    """The scheduled time arrives (the dispatcher runs in another process, so the clock cannot
+    be frozen there: the send time is moved instead)."""
+
+    async def work(session: AsyncSession) -> None:
+        campaign = await session.get(Campaign, campaign_id)
+        assert campaign is not None
+        assert campaign.status == CampaignStatus.SCHEDULED
+        campaign.send_at = now() - timedelta(minutes=1)
+
+    await live_server.seed(work)
+
+
+class TestWholePath:
+    async def test_invited_writes_previews_tests_schedules_and_sees_it_sent(
+        self, live_server: LiveServer, browser_page: Page
+    ) -> None:
+        page = browser_page
+        slug = await seed_federation(live_server)
+        recipients = await add_subscribers(live_server, slug, 3)
+        email = f"ansvarig-{secrets.token_hex(3)}@exempel.se"
+        invite_by_cli(live_server, email, slug, "ansvarig")
+        await keyboard_sign_in(live_server, page, email)
+
+        await page.get_by_role("link", name="Utskick", exact=True).click()
+        await page.get_by_role("link", name="Nytt utskick").click()
+        await page.get_by_label("God jul och gott nytt år").check()
+        await page.get_by_role("button", name="Skapa utkast").click()
+        campaign_id = int(page.url.rsplit("/", 1)[1])
+        await page.get_by_label("Ämnesrad", exact=True).fill("God jul från förbundet")
+        await page.get_by_label("Text", exact=True).fill("Tack för **samarbetet** i år!")
+        await page.get_by_role("button", name="Spara").click()
+        await expect(page.get_by_role("status")).to_have_text("Utskicket är sparat.")
+        preview = page.frame_locator("iframe[title='Förhandsvisning, 375 px bred']")
+        await expect(preview.get_by_text("samarbetet")).to_be_visible()
+
+        await page.get_by_role("button", name="Skicka test").click()
+        await expect(page.get_by_role("status")).to_contain_text("Testutskicket är köat")
+        newsletter(live_server, "dispatch")
+        subjects = [str(m["Subject"]) for m in live_server.mail.to(email)]
+        assert subjects.count("God jul från förbundet") == 1, subjects
+
+        await page.get_by_label("Datum").fill("2099-12-20")
+        await page.get_by_label("Tid").fill("09:00")
+        await page.get_by_role("button", name="Schemalägg").click()
+        await expect(page.get_by_role("status")).to_have_text("Utskicket är schemalagt.")
+        await expect(page.get_by_text("skickas 20 december 2099 kl. 09.00")).to_be_visible()
+
+        await let_time_pass(live_server, campaign_id)
+        newsletter(live_server, "dispatch")
+        for recipient in recipients:
+            assert len(live_server.mail.to(recipient)) == 1
+        await page.reload()
+        progress = page.locator("#framsteg")
+        await expect(progress).to_contain_text("Läge: Skickat")
+        await expect(progress).to_contain_text("3 av 3 mejl skickade.")
+        await assert_no_violations(live_server, page, "sent campaign")
+
+        await page.get_by_role("button", name="Logga ut", exact=True).click()
+        await expect(page.get_by_role("status")).to_have_text("Du är utloggad.")
 
 
 class TestSignInByKeyboard:
@@ -150,6 +249,17 @@ class TestStaffPagesAccessibility:
         await page.get_by_role("link", name="Händelselogg").click()
         await expect(page.get_by_role("heading", level=1)).to_have_text("Händelselogg")
         await assert_no_violations(live_server, page, f"audit log ({scheme})")
+        await page.get_by_role("link", name="Utskick", exact=True).click()
+        await assert_no_violations(live_server, page, f"campaign list, empty ({scheme})")
+        await page.get_by_role("link", name="Nytt utskick").click()
+        await assert_no_violations(live_server, page, f"new campaign ({scheme})")
+        await page.get_by_role("button", name="Skapa utkast").click()
+        await expect(page.get_by_label("Ämnesrad", exact=True)).to_be_visible()
+        await assert_no_violations(live_server, page, f"campaign editor ({scheme})")
+        await page.get_by_text("Hjälp med formatering").click()
+        await assert_no_violations(live_server, page, f"editor with help open ({scheme})")
+        await page.get_by_role("link", name="Alla utskick").click()
+        await assert_no_violations(live_server, page, f"campaign list ({scheme})")
 
     @pytest.mark.parametrize(("width", "zoom"), [(320, 1.0), (1280, 2.0)])
     async def test_overview_reflows_at_320_px_and_200_percent(

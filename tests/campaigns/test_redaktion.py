@@ -71,7 +71,11 @@ class TestWritingAsRedaktor:
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
     ) -> None:
         csrf = await as_person(client, session, federation, "red@example.se", Role.REDAKTOR)
+        form = await client.get("/redaktion/utskick/nytt")
+        assert form.status_code == 200
+        assert "God jul och gott nytt år" in form.text
         campaign_id = await new_draft(client, csrf)
+        assert (await client.get("/redaktion/utskick")).status_code == 200
         editor = await client.get(f"/redaktion/utskick/{campaign_id}")
         assert editor.status_code == 200
         assert "Sommarhälsning från förbundschefen" in editor.text
