@@ -403,6 +403,7 @@ def subscribers_import(
     """Import subscribers from CSV (UTF-8, `,` or `;`), committing per batch."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from app.audit.schemas import Actor
     from app.db import session_scope
     from app.federations import service as federation_service
     from app.subscribers import importer
@@ -441,6 +442,7 @@ def subscribers_import(
                     consent_note=consent_note,
                     method="cli_import",
                     on_batch=batch_done,
+                    actor=Actor.system("newsletter subscribers import"),
                 )
 
     report = run(_import())

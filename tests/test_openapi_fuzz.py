@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 from app import db
+from app.audit.schemas import Actor
 from app.federations import service as federation_service
 from app.subscribers import service as subscriber_service
 from app.subscribers.schemas import SubscriberCreate
@@ -46,6 +47,7 @@ async def _seed() -> tuple[str, int]:
                 session,
                 federation=federation,
                 data=SubscriberCreate(email=f"fuzz{i}@example.se", name=f"Fuzz {i}"),
+                actor=Actor.system("test"),
             )
         return admin.raw, admin.key.id
 

@@ -7,8 +7,6 @@ importer.py and export.py."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,18 +16,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import addresses
+from app.audit import service as audit_service
+from app.audit.models import AuditAction
+from app.audit.schemas import Actor
 from app.clock import now
 from app.config import get_settings
 from app.delivery.models import Delivery, DeliveryKind
 from app.errors import Conflict, NotFound, Unprocessable
 from app.federations import service as federation_service
 from app.federations.models import Federation
+from app.pagination import decode_cursor, encode_cursor
 from app.rendering import transactional
 from app.security import email_hash
 from app.subscribers import consent, repository, tokens
 from app.subscribers.consent import Origin
 from app.subscribers.models import (
     ConsentEvent,
+    ConsentRecord,
     PrivacyNotice,
     Subscriber,
     SubscriptionStatus,
@@ -46,6 +49,8 @@ from app.subscribers.schemas import (
 log = logging.getLogger(__name__)
 
 STAFF_ORIGIN = Origin(method="staff_api")
+# Cursors of the staff list (app.pagination); "s1" is what existing clients hold.
+CURSOR_KIND = "s1"
 CONFIRMATION_PRIORITY = 10
 MAX_NAME_LENGTH = 200
 
@@ -74,11 +79,6 @@ class AddressSuppressed(Conflict):
     default_message = (
         "This address was erased or blocked in this federation and cannot be added again."
     )
-
-
-class InvalidCursor(Unprocessable):
-    code = "invalid_cursor"
-    default_message = "The cursor is not valid; start again without one."
 
 
 async def get_public_federation(session: AsyncSession, slug: str) -> Federation:
@@ -429,21 +429,6 @@ async def build_transactional_mail(
     return subscriber.email, message
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"s1:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        version, _, value = text.partition(":")
-        if version != "s1" or not value.isdigit():
-            raise ValueError(cursor)
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidCursor() from None
-
-
 @dataclass(frozen=True)
 class Page:
     items: Sequence[Subscriber]
@@ -459,7 +444,7 @@ async def list_subscribers(
     limit: int,
 ) -> Page:
     """One page of subscribers, newest first, with a cursor for the next."""
-    before_id = decode_cursor(cursor) if cursor else None
+    before_id = decode_cursor(CURSOR_KIND, cursor) if cursor else None
     rows = await repository.list_subscribers(
         session,
         federation_id=federation.id,
@@ -472,7 +457,7 @@ async def list_subscribers(
     )
     more = len(rows) > limit
     items = rows[:limit]
-    return Page(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
+    return Page(items=items, next_cursor=encode_cursor(CURSOR_KIND, items[-1].id) if more else None)
 
 
 async def get_subscriber(
@@ -487,7 +472,7 @@ async def get_subscriber(
 
 
 async def create_subscriber(
-    session: AsyncSession, *, federation: Federation, data: SubscriberCreate
+    session: AsyncSession, *, federation: Federation, data: SubscriberCreate, actor: Actor
 ) -> Subscriber:
     """Add a subscriber: pending with a confirmation mail, or confirmed on staff evidence."""
     email = valid_email(data.email)
@@ -530,11 +515,26 @@ async def create_subscriber(
     if not confirmed:
         await _queue_confirmation(session, subscriber=subscriber)
     await session.flush()
+    # The log outlives erasure: it names the row, never the address.
+    await audit_service.record(
+        session,
+        actor=actor,
+        action=AuditAction.SUBSCRIBER_ADDED,
+        federation_id=federation.id,
+        target_type="subscriber",
+        target_id=subscriber.id,
+        summary="bekräftad av personal" if confirmed else "väntar på bekräftelse",
+    )
     return subscriber
 
 
 async def update_subscriber(
-    session: AsyncSession, *, federation: Federation, subscriber_id: int, changes: SubscriberUpdate
+    session: AsyncSession,
+    *,
+    federation: Federation,
+    subscriber_id: int,
+    changes: SubscriberUpdate,
+    actor: Actor,
 ) -> Subscriber:
     """Change name and attributes (the address and status follow the subscriber's own acts)."""
     subscriber = await get_subscriber(session, federation=federation, subscriber_id=subscriber_id)
@@ -545,4 +545,23 @@ async def update_subscriber(
         subscriber.attributes = values["attributes"]
     subscriber.updated_at = now()
     await session.flush()
+    await audit_service.record(
+        session,
+        actor=actor,
+        action=AuditAction.SUBSCRIBER_EDITED,
+        federation_id=federation.id,
+        target_type="subscriber",
+        target_id=subscriber.id,
+        summary="ändrade " + ", ".join(sorted(values)) if values else "ingen ändring",
+    )
     return subscriber
+
+
+async def consent_history(
+    session: AsyncSession, *, federation: Federation, subscriber_id: int
+) -> list[ConsentRecord]:
+    """The subscriber's consent events, oldest first (for staff)."""
+    await get_subscriber(session, federation=federation, subscriber_id=subscriber_id)
+    return await repository.consent_records(
+        session, federation_id=federation.id, subscriber_id=subscriber_id
+    )
