@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.schemas import Actor
+from app.actors import Actor
 from app.campaigns import service as campaigns_service
 from app.campaigns.models import Campaign, Theme
 from app.campaigns.samples import SAMPLES

@@ -11,19 +11,19 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
-from app import errors
+from app import composition, errors
 from app.audit import api as audit_api
-from app.audit import redaktion as audit_redaktion
 from app.campaigns import api as campaigns_api
 from app.campaigns import public as campaigns_public
 from app.campaigns import redaktion as campaigns_redaktion
 from app.config import get_settings
 from app.db import get_sessionmaker
 from app.federations import api as federations_api
+from app.redaktion import audit_log as redaktion_audit_log
 from app.subscribers import api as subscribers_api
 from app.subscribers import public as subscribers_public
 from app.users import pages as users_pages
-from app.web.pages import STATIC_DIR
+from app.web.pages import STATIC_DIR, render_page
 
 
 @asynccontextmanager
@@ -33,7 +33,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.dev and app.state.embedded_services:
         from app import devserver
 
-        background = await devserver.start(settings)
+        background = await devserver.start(settings, worker_loop=composition.run_worker_loop)
     try:
         yield
     finally:
@@ -53,6 +53,8 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         docs_url=None,
     )
     app.state.embedded_services = embedded_services
+    app.state.send_now = composition.send_now
+    app.state.render_page = render_page
     errors.install_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (
@@ -63,7 +65,7 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         campaigns_api,
         audit_api,
         users_pages,
-        audit_redaktion,
+        redaktion_audit_log,
         campaigns_redaktion,
     ):
         app.include_router(module.router)

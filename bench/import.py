@@ -33,7 +33,7 @@ async def run(url: str, csv_path: Path, rows: int, mode: str) -> float:
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from app import db
-    from app.audit.schemas import Actor
+    from app.actors import Actor
     from app.federations import service as federation_service
     from app.federations.schemas import FederationCreate
     from app.subscribers import importer

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 from app import db
-from app.audit.schemas import Actor
+from app.actors import Actor
 from app.federations import service as federation_service
 from app.subscribers import service as subscriber_service
 from app.subscribers.schemas import SubscriberCreate

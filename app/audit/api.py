@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from app.audit import service
 from app.audit.models import AuditAction
 from app.audit.schemas import AuditEntryRead, AuditPage
-from app.auth import CurrentFederation
+from app.federations.auth import CurrentFederation
 from app.http import CommittingRoute, SessionDep
 from app.openapi import STAFF_ERRORS
 

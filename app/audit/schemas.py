@@ -1,35 +1,12 @@
-"""Audit log shapes: who acted (Actor), and the rows as the API returns them."""
+"""Audit log shapes: the rows as the API returns them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.audit.models import AuditAction
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who made a change: a signed-in person or an API key, passed from the edge to services."""
-
-    label: str
-    user_id: int | None = None
-    api_key_id: int | None = None
-
-    @classmethod
-    def person(cls, *, user_id: int, email: str) -> Actor:
-        return cls(label=email, user_id=user_id)
-
-    @classmethod
-    def key(cls, *, api_key_id: int, name: str, prefix: str) -> Actor:
-        return cls(label=f"API-nyckel {name} ({prefix}…)", api_key_id=api_key_id)
-
-    @classmethod
-    def system(cls, what: str) -> Actor:
-        """A command-line operator or the dispatcher (no person or key behind it)."""
-        return cls(label=what)
 
 
 class AuditEntryRead(BaseModel):

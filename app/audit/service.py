@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actors import Actor
 from app.audit import repository
 from app.audit.models import AuditAction, AuditEntry
-from app.audit.schemas import Actor
 from app.clock import now
 from app.pagination import decode_cursor, encode_cursor
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app import messages
-from app.audit.schemas import Actor
+from app.actors import Actor
 from app.campaigns import service
 from app.campaigns.models import Campaign, CampaignStatus, Theme
 from app.campaigns.schemas import CampaignUpdate

@@ -11,9 +11,9 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import messages
+from app.actors import Actor
 from app.audit import service as audit_service
 from app.audit.models import AuditAction
-from app.audit.schemas import Actor
 from app.campaigns import repository
 from app.campaigns.models import Campaign, CampaignStatus, Theme
 from app.campaigns.samples import SAMPLES
@@ -28,9 +28,9 @@ from app.federations.models import Federation
 from app.rendering.mail import (
     SAMPLE_NAME,
     SAMPLE_TOKEN,
-    Branding,
     CampaignContent,
     DkimKey,
+    MailIdentity,
     MailOptions,
     PreparedCampaign,
     RenderError,
@@ -49,8 +49,8 @@ CANCELLABLE = {
 }
 
 
-def branding(federation: Federation) -> Branding:
-    return Branding(
+def branding(federation: Federation) -> MailIdentity:
+    return MailIdentity(
         slug=federation.slug,
         name=federation.name,
         from_email=federation.from_email,
@@ -322,7 +322,7 @@ async def schedule_campaign(
     )
 
 
-async def send_now(
+async def schedule_now(
     session: AsyncSession, *, federation: Federation, campaign_id: int, actor: Actor
 ) -> Campaign:
     """Schedule for the next dispatcher tick."""
@@ -375,11 +375,15 @@ async def cancel_campaign(
 async def resume_campaign(
     session: AsyncSession, *, federation_id: int, campaign_id: int, actor: Actor
 ) -> Campaign:
-    """Resume a campaign the dispatcher paused (the relay refused the sender)."""
-    await delivery_service.resume_campaign(
-        session, federation_id=federation_id, campaign_id=campaign_id
-    )
-    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    """Resume a campaign the dispatcher paused (the relay refused the sender, 5.7.x)."""
+    campaign = await repository.get(session, federation_id=federation_id, campaign_id=campaign_id)
+    if campaign is None:
+        raise NotFound()
+    if campaign.status != CampaignStatus.PAUSED:
+        raise Conflict(messages.CAMPAIGN_NOT_PAUSED)
+    campaign.status = CampaignStatus.SENDING
+    campaign.paused_reason = None
+    await session.flush()
     await _audit(session, actor, AuditAction.CAMPAIGN_RESUMED, campaign)
     return campaign
 
@@ -387,11 +391,16 @@ async def resume_campaign(
 async def requeue_unknown(
     session: AsyncSession, *, federation_id: int, campaign_id: int, actor: Actor
 ) -> int:
-    """Send again the deliveries whose outcome is unknown, after staff have checked."""
+    """Send again the deliveries whose outcome is unknown, after staff have checked; a sent
+    campaign with any such delivery is sending again."""
     campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
     count = await delivery_service.requeue_unknown(
         session, federation_id=federation_id, campaign_id=campaign_id
     )
+    if count and campaign.status == CampaignStatus.SENT:
+        campaign.status = CampaignStatus.SENDING
+        campaign.finished_at = None
+    await session.flush()
     await _audit(session, actor, AuditAction.CAMPAIGN_REQUEUED, campaign, f": {count} mejl")
     return count
 

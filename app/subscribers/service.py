@@ -16,11 +16,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import addresses
+from app.actors import Actor
 from app.audit import service as audit_service
 from app.audit.models import AuditAction
-from app.audit.schemas import Actor
 from app.clock import now
 from app.config import get_settings
+from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, DeliveryKind
 from app.errors import Conflict, NotFound, Unprocessable
 from app.federations import service as federation_service
@@ -51,7 +52,6 @@ log = logging.getLogger(__name__)
 STAFF_ORIGIN = Origin(method="staff_api")
 # Cursors of the staff list (app.pagination); "s1" is what existing clients hold.
 CURSOR_KIND = "s1"
-CONFIRMATION_PRIORITY = 10
 MAX_NAME_LENGTH = 200
 
 
@@ -244,17 +244,14 @@ async def _queue_confirmation(session: AsyncSession, *, subscriber: Subscriber) 
     if day >= settings.confirmation_mails_per_day:
         return None
     token = await tokens.issue_confirm_token(session, subscriber=subscriber)
-    delivery = Delivery(
+    delivery = await delivery_service.enqueue_transactional(
+        session,
         federation_id=subscriber.federation_id,
-        kind=DeliveryKind.CONFIRMATION,
         subscriber_id=subscriber.id,
+        kind=DeliveryKind.CONFIRMATION,
         token_id=token.id,
-        priority=CONFIRMATION_PRIORITY,
-        next_attempt_at=current,
-        created_at=current,
+        at=current,
     )
-    session.add(delivery)
-    await session.flush()
     return delivery.id
 
 

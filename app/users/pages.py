@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.config import get_settings
-from app.delivery import service as delivery_service
 from app.errors import NotFound, RateLimited
-from app.http import CommittingRoute, SessionDep, client_ip, run_after_commit
+from app.http import CommittingRoute, SessionDep, client_ip, send_after_commit
 from app.subscribers.ratelimit import SlidingWindow
 from app.users import service
 from app.users.sessions import (
@@ -95,8 +92,7 @@ async def request_link(request: Request, session: SessionDep) -> Response:
         )
     if limiter.address_allowed(email):
         delivery_id = await service.request_sign_in(session, email=email)
-        if delivery_id is not None:
-            run_after_commit(request, partial(delivery_service.send_now, delivery_id))
+        send_after_commit(request, delivery_id)
     return render_staff_page(
         request, "logga_in_skickad.html", {"title": "Kolla din e-post", "email": email}
     )

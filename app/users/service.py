@@ -7,11 +7,12 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actors import Actor
 from app.audit import service as audit_service
 from app.audit.models import AuditAction
-from app.audit.schemas import Actor
 from app.clock import now
 from app.config import get_settings
+from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, DeliveryKind
 from app.errors import AppError, Forbidden, NotFound, Unprocessable
 from app.federations import service as federation_service
@@ -36,8 +37,6 @@ IDLE_TIMEOUT = timedelta(hours=8)
 ABSOLUTE_TIMEOUT = timedelta(days=7)
 # last_seen_at is written at most this often, so reading pages does not write on every request.
 TOUCH_INTERVAL = timedelta(minutes=1)
-# Outbox priority of a sign-in mail: the same as confirmations (sent before campaign mail).
-SIGN_IN_PRIORITY = 10
 _SESSION_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 _RANK = {Role.REDAKTOR: 1, Role.ANSVARIG: 2, Role.ADMIN: 3}
 
@@ -173,17 +172,9 @@ async def _issue_sign_in_link(
     at = now()
     await repository.retire_open_tokens(session, user_id=user.id, at=at)
     federation = sender or await _sender_for(session, user)
-    # The outbox row: delivery_service has no sign-in enqueue yet (see the report of issue 10);
-    # the row has the shape of a confirmation's, addressed by to_address instead of a subscriber.
-    delivery = Delivery(
-        federation_id=federation.id,
-        kind=DeliveryKind.SIGN_IN,
-        to_address=user.email,
-        priority=SIGN_IN_PRIORITY,
-        next_attempt_at=at,
+    delivery = await delivery_service.enqueue_sign_in(
+        session, federation_id=federation.id, to_address=user.email, at=at
     )
-    session.add(delivery)
-    await session.flush()
     seed = new_seed()
     await repository.add(
         session,

@@ -6,9 +6,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actors import Actor
 from app.audit import service
 from app.audit.models import AuditAction, AuditEntry
-from app.audit.schemas import Actor
 from app.federations.models import Federation
 from tests.fixtures.factories import bearer, make_federation, make_key
 

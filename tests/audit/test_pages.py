@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actors import Actor
 from app.audit import service
 from app.audit.models import AuditAction
-from app.audit.schemas import Actor
 from tests.fixtures.factories import make_federation
 from tests.fixtures.staff import invite, signed_in_client
 

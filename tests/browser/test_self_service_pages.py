@@ -8,7 +8,7 @@ import pytest
 from playwright.async_api import Page
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.schemas import Actor
+from app.actors import Actor
 from app.subscribers import service as subscriber_service
 from app.subscribers.schemas import SubscriberCreate
 from tests.fixtures.browser import LiveServer, format_violations, seed_federation, subscriber_status

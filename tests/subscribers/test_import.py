@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.schemas import Actor
+from app.actors import Actor
 from app.delivery.models import Delivery, DeliveryKind
 from app.federations.models import Federation
 from app.subscribers import importer

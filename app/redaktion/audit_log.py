@@ -1,4 +1,4 @@
-"""Redaktionen's Händelselogg: the federation's audit log as a filterable Swedish page."""
+"""Händelselogg: the federation's audit log as a filterable Swedish page."""
 
 from __future__ import annotations
 

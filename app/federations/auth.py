@@ -2,7 +2,7 @@
 
 Use in routes:
 
-    from app.auth import AdminKey, CurrentFederation
+    from app.federations.auth import AdminKey, CurrentFederation
 
     @router.get("/api/v1/federations/{slug}/campaigns")
     async def list_campaigns(federation: CurrentFederation, session: SessionDep) -> ...:
@@ -26,7 +26,7 @@ from typing import Annotated
 from fastapi import Depends, Path
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.audit.schemas import Actor
+from app.actors import Actor
 from app.clock import now
 from app.errors import Forbidden, NotFound, Unauthorized
 from app.federations import repository

@@ -1,0 +1,2 @@
+"""Redaktionen's pages that span domains (the audit log); per-domain pages live in each
+domain's redaktion.py."""
