@@ -22,6 +22,7 @@ from app.federations import api as federations_api
 from app.redaktion import audit_log as redaktion_audit_log
 from app.subscribers import api as subscribers_api
 from app.subscribers import public as subscribers_public
+from app.subscribers import redaktion as subscribers_redaktion
 from app.users import pages as users_pages
 from app.web.pages import STATIC_DIR, render_page
 
@@ -67,6 +68,7 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         users_pages,
         redaktion_audit_log,
         campaigns_redaktion,
+        subscribers_redaktion,
     ):
         app.include_router(module.router)
 

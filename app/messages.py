@@ -181,3 +181,24 @@ SIGNUP_ACCEPTED = "Om adressen kan ta emot nyhetsbrevet får den ett mejl med en
 # Delivery and campaigns (staff-facing, stored with the campaign or returned by the API).
 CAMPAIGN_NOT_PAUSED = "Utskicket är inte pausat."
 PAUSED_SENDER_REFUSED = "Reläet avvisade avsändaren: {reply}"
+
+IMPORT_PROBLEMS: dict[str, str] = {
+    "invalid_email": "ogiltig e-postadress",
+    "missing_email": "e-postadress saknas",
+    "duplicate_in_file": "finns redan tidigare i filen",
+    "suppressed": "raderad eller spärrad, läggs inte till igen",
+    "too_long": "för långt värde",
+    "malformed_row": "raden kunde inte läsas",
+}
+SUBSCRIBER_NOTICES: dict[str, str] = {
+    "tillagd": "Prenumeranten är tillagd.",
+    "sparad": "Ändringen är sparad.",
+    "raderad": "Prenumeranten är raderad. Adressen är spärrad och kan inte läggas till igen.",
+}
+SUBSCRIBER_ERRORS: dict[str, str] = {
+    "already_exists": "Adressen finns redan bland prenumeranterna.",
+    "suppressed": "Adressen har raderats eller spärrats och kan inte läggas till igen.",
+    "consent_note": "Skriv var och när personen gav sitt samtycke.",
+    "invalid": "Kontrollera e-postadressen och försök igen.",
+    "file": "Välj en CSV-fil (UTF-8) med en rubrikrad som innehåller email.",
+}
