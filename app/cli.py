@@ -342,6 +342,7 @@ def apikey_create(
     name: Annotated[str, typer.Option(help="What the key is for.")] = "api",
 ) -> None:
     """Create an API key; the key is printed once, alone on the last line."""
+    from app.actors import Actor
     from app.db import session_scope
     from app.federations import service as federation_service
 
@@ -355,7 +356,9 @@ def apikey_create(
                 if federation
                 else None
             )
-            new = await federation_service.create_api_key(session, federation=target, name=name)
+            new = await federation_service.create_api_key(
+                session, federation=target, name=name, actor=Actor.system("newsletter apikey")
+            )
             return new.key.id, new.raw
 
     key_id, raw = run(_create())
@@ -369,12 +372,15 @@ def apikey_revoke(
     key: Annotated[str, typer.Argument(help="Key id, its printed prefix, or the key itself.")],
 ) -> None:
     """Revoke an API key at once."""
+    from app.actors import Actor
     from app.db import session_scope
     from app.federations import service as federation_service
 
     async def _revoke() -> int:
         async with session_scope() as session:
-            revoked = await federation_service.revoke_api_key_by_reference(session, reference=key)
+            revoked = await federation_service.revoke_api_key_by_reference(
+                session, reference=key, actor=Actor.system("newsletter apikey")
+            )
             return revoked.id
 
     out.print(f"revoked API key {run(_revoke())}", markup=False, highlight=False)

@@ -12,17 +12,16 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from app import composition, errors
-from app.audit import api as audit_api
 from app.campaigns import api as campaigns_api
 from app.campaigns import public as campaigns_public
-from app.campaigns import redaktion as campaigns_redaktion
 from app.config import get_settings
 from app.db import get_sessionmaker
 from app.federations import api as federations_api
 from app.redaktion import audit_log as redaktion_audit_log
+from app.redaktion import prenumeranter as redaktion_prenumeranter
+from app.redaktion import utskick as redaktion_utskick
 from app.subscribers import api as subscribers_api
 from app.subscribers import public as subscribers_public
-from app.subscribers import redaktion as subscribers_redaktion
 from app.users import pages as users_pages
 from app.web.pages import STATIC_DIR, render_page
 
@@ -64,11 +63,10 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         federations_api,
         subscribers_api,
         campaigns_api,
-        audit_api,
         users_pages,
         redaktion_audit_log,
-        campaigns_redaktion,
-        subscribers_redaktion,
+        redaktion_utskick,
+        redaktion_prenumeranter,
     ):
         app.include_router(module.router)
 

@@ -41,7 +41,9 @@ async def _seed() -> tuple[str, int]:
         federation, _ = await federation_service.get_or_create_federation(
             session, data=federation_data(SLUG)
         )
-        admin = await federation_service.create_api_key(session, federation=None, name="fuzz")
+        admin = await federation_service.create_api_key(
+            session, federation=None, name="fuzz", actor=Actor.system("test")
+        )
         for i in range(3):
             await subscriber_service.create_subscriber(
                 session,

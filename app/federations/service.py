@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actors import Actor
+from app.audit import service as audit_service
+from app.audit.models import AuditAction
 from app.clock import now
 from app.errors import Conflict, NotFound, Unprocessable
 from app.federations import repository
@@ -71,7 +74,7 @@ async def list_federations(session: AsyncSession) -> Sequence[Federation]:
 
 
 async def update_federation(
-    session: AsyncSession, *, federation: Federation, changes: FederationUpdate
+    session: AsyncSession, *, federation: Federation, changes: FederationUpdate, actor: Actor
 ) -> Federation:
     """Apply the fields present in a PATCH."""
     values = changes.model_dump(exclude_unset=True)
@@ -83,6 +86,17 @@ async def update_federation(
     for name, value in values.items():
         setattr(federation, name, value)
     await session.flush()
+    if values:
+        # Names the fields, not their values: a relay password never reaches the log.
+        await audit_service.record(
+            session,
+            actor=actor,
+            action=AuditAction.SETTINGS_CHANGED,
+            federation_id=federation.id,
+            target_type="federation",
+            target_id=federation.id,
+            summary="ändrade " + ", ".join(sorted(values)),
+        )
     return federation
 
 
@@ -107,7 +121,7 @@ class NewKey:
 
 
 async def create_api_key(
-    session: AsyncSession, *, federation: Federation | None, name: str
+    session: AsyncSession, *, federation: Federation | None, name: str, actor: Actor
 ) -> NewKey:
     """A new key for one federation (or an admin key when federation is None); the raw key
     is returned once and only its SHA-256 is stored."""
@@ -121,7 +135,20 @@ async def create_api_key(
     )
     session.add(key)
     await session.flush()
+    await _audit_key(session, actor, AuditAction.API_KEY_CREATED, key)
     return NewKey(key=key, raw=raw)
+
+
+async def _audit_key(session: AsyncSession, actor: Actor, action: AuditAction, key: ApiKey) -> None:
+    await audit_service.record(
+        session,
+        actor=actor,
+        action=action,
+        federation_id=key.federation_id,
+        target_type="api_key",
+        target_id=key.id,
+        summary=f"{key.name} ({key.prefix}…)",
+    )
 
 
 async def list_api_keys(
@@ -132,30 +159,36 @@ async def list_api_keys(
     return await repository.keys_for_federation(session, federation.id)
 
 
-async def revoke_api_key(session: AsyncSession, *, key_id: int) -> ApiKey:
-    """Revoke a key by id; revoking twice keeps the first time."""
+async def revoke_api_key(
+    session: AsyncSession, *, key_id: int, actor: Actor, federation_id: int | None = None
+) -> ApiKey:
+    """Revoke a key by id; revoking twice keeps the first time. With `federation_id`, only a
+    key of that federation (404 for any other: a federation admin revokes only their own)."""
     key = await repository.key_by_id(session, key_id)
-    if key is None:
+    if key is None or (federation_id is not None and key.federation_id != federation_id):
         raise NotFound(f"No API key with id {key_id}.")
     if key.revoked_at is None:
         key.revoked_at = now()
         await session.flush()
+        await _audit_key(session, actor, AuditAction.API_KEY_REVOKED, key)
     return key
 
 
-async def revoke_api_key_by_reference(session: AsyncSession, *, reference: str) -> ApiKey:
+async def revoke_api_key_by_reference(
+    session: AsyncSession, *, reference: str, actor: Actor
+) -> ApiKey:
     """Revoke by numeric id, by the printed prefix, or by the whole key."""
     if reference.isdigit():
-        return await revoke_api_key(session, key_id=int(reference))
+        return await revoke_api_key(session, key_id=int(reference), actor=actor)
     whole = await repository.key_by_hash(session, token_hash(reference))
     if whole is not None:
-        return await revoke_api_key(session, key_id=whole.id)
+        return await revoke_api_key(session, key_id=whole.id, actor=actor)
     matches = await repository.keys_by_prefix(session, reference[:KEY_PREFIX_LENGTH])
     if len(reference) < KEY_PREFIX_LENGTH or not matches:
         raise NotFound(f"No API key matches {reference!r}.")
     if len(matches) > 1:
         raise Conflict(f"{len(matches)} keys share the prefix {reference!r}; use the id.")
-    return await revoke_api_key(session, key_id=matches[0].id)
+    return await revoke_api_key(session, key_id=matches[0].id, actor=actor)
 
 
 async def api_key_read(session: AsyncSession, key: ApiKey) -> ApiKeyRead:

@@ -1,2 +1,3 @@
-"""Redaktionen's pages that span domains (the audit log); per-domain pages live in each
-domain's redaktion.py."""
+"""Redaktionen, the staff web interface: its pages (Utskick, Prenumeranter, Händelselogg, …),
+above every domain they use. Sign-in and sessions live in app.users; nothing imports these
+modules but app.main."""

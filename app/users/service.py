@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import addresses
 from app.actors import Actor
 from app.audit import service as audit_service
 from app.audit.models import AuditAction
@@ -27,7 +28,6 @@ from app.security import (
     token_from_seed,
     token_hash,
 )
-from app.subscribers import service as subscriber_service
 from app.users import repository
 from app.users.models import Membership, Role, SignInToken, StaffSession, User
 from app.users.schemas import FederationAccess, Invited, NewSession, SignedIn
@@ -53,10 +53,10 @@ class RoleTooLow(Forbidden):
 
 
 def valid_email(raw: str) -> str:
-    """The address as stored (the same normalisation as subscribers), or a 422."""
+    """The address as stored (app.addresses, as for subscribers), or a 422."""
     try:
-        return subscriber_service.normalize_email(raw.strip())
-    except AppError:
+        return addresses.normalize_email(raw.strip())
+    except addresses.InvalidAddress:
         raise Unprocessable("Not a valid e-mail address.") from None
 
 

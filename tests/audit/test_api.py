@@ -36,8 +36,8 @@ class TestListAuditLog:
     async def test_pages_newest_first_with_a_cursor(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
     ) -> None:
-        await record(session, federation, 5)
         headers = bearer(await make_key(session, federation))
+        await record(session, federation, 5)
         url = "/api/v1/federations/norr/audit-log"
         first = (await client.get(url, params={"limit": 3}, headers=headers)).json()
         assert [e["summary"] for e in first["items"]] == ["edit 4", "edit 3", "edit 2"]
@@ -46,7 +46,9 @@ class TestListAuditLog:
                 url, params={"limit": 3, "cursor": first["next_cursor"]}, headers=headers
             )
         ).json()
-        assert [e["summary"] for e in second["items"]] == ["edit 1", "edit 0"]
+        # The rest: two edits, then the key's own creation, the oldest row.
+        assert [e["summary"] for e in second["items"]][:2] == ["edit 1", "edit 0"]
+        assert second["items"][2]["action"] == "api_key_created"
         assert second["next_cursor"] is None
         entry = second["items"][0]
         assert entry["actor"] == "test"
@@ -85,7 +87,8 @@ class TestListAuditLog:
             await client.get("/api/v1/federations/norr/audit-log", headers=other_key)
         ).status_code == 404
         own = await client.get("/api/v1/federations/soder/audit-log", headers=other_key)
-        assert own.json()["items"] == []
+        # Only its own key's creation, nothing of norr's.
+        assert [e["action"] for e in own.json()["items"]] == ["api_key_created"]
 
     async def test_bad_cursor_and_missing_key_use_the_error_shape(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation

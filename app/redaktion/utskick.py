@@ -10,11 +10,10 @@ from datetime import date, datetime, time
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app import messages
+from app import addresses, messages
 from app.actors import Actor
 from app.campaigns import service
 from app.campaigns.models import Campaign, CampaignStatus, Theme
@@ -222,8 +221,8 @@ def _addresses(raw: str) -> list[str] | None:
     if not 1 <= len(lines) <= MAX_TEST_ADDRESSES:
         return None
     try:
-        return [validate_email(a, check_deliverability=False).normalized for a in lines]
-    except EmailNotValidError:
+        return [addresses.normalize_email(a) for a in lines]
+    except addresses.InvalidAddress:
         return None
 
 
