@@ -18,6 +18,7 @@ from app.config import get_settings
 from app.db import get_sessionmaker
 from app.federations import api as federations_api
 from app.redaktion import audit_log as redaktion_audit_log
+from app.redaktion import installningar as redaktion_installningar
 from app.redaktion import prenumeranter as redaktion_prenumeranter
 from app.redaktion import utskick as redaktion_utskick
 from app.subscribers import api as subscribers_api
@@ -67,6 +68,7 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         redaktion_audit_log,
         redaktion_utskick,
         redaktion_prenumeranter,
+        redaktion_installningar,
     ):
         app.include_router(module.router)
 

@@ -75,6 +75,7 @@ APPROVAL_NEEDED = (
     "this version before it is scheduled or sent."
 )
 APPROVAL_BY_AUTHOR = "You wrote or last edited this version; another ansvarig must approve it."
+LAST_ADMIN = "The federation must keep at least one admin."
 APPROVAL_STALE = "The campaign changed since you opened it; review the new version first."
 
 # The audit log's actions as Redaktionen shows them (keys are app.audit.models.AuditAction).

@@ -50,6 +50,24 @@ async def memberships_of(
     return [(m, f) for m, f in result.all()]
 
 
+async def people_of(
+    session: AsyncSession, *, federation_id: int
+) -> Sequence[tuple[User, Membership]]:
+    """The federation's people with their memberships, by e-mail address."""
+    result = await session.execute(
+        select(User, Membership)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.federation_id == federation_id)
+        .order_by(User.email)
+    )
+    return [(u, m) for u, m in result.all()]
+
+
+async def remove(session: AsyncSession, row: Membership) -> None:
+    await session.delete(row)
+    await session.flush()
+
+
 async def token_by_hash(session: AsyncSession, digest: str) -> SignInToken | None:
     result = await session.execute(select(SignInToken).where(SignInToken.token_hash == digest))
     return result.scalar_one_or_none()

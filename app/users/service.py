@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import addresses
+from app import addresses, messages
 from app.actors import Actor
 from app.audit import service as audit_service
 from app.audit.models import AuditAction
@@ -15,7 +16,7 @@ from app.clock import now
 from app.config import get_settings
 from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, DeliveryKind
-from app.errors import AppError, Forbidden, NotFound, Unprocessable
+from app.errors import AppError, Conflict, Forbidden, NotFound, Unprocessable
 from app.federations import service as federation_service
 from app.federations.models import Federation
 from app.rendering import transactional
@@ -117,6 +118,77 @@ async def invite_person(
     )
     delivery = await _issue_sign_in_link(session, user=user, sender=federation)
     return Invited(user=user, created=created, delivery_id=delivery.id)
+
+
+async def people_of(
+    session: AsyncSession, *, federation: Federation
+) -> Sequence[tuple[User, Membership]]:
+    """The federation's people and their roles."""
+    return await repository.people_of(session, federation_id=federation.id)
+
+
+async def _member(session: AsyncSession, *, federation: Federation, user_id: int) -> Membership:
+    member = await repository.membership(session, federation_id=federation.id, user_id=user_id)
+    if member is None:
+        raise NotFound()
+    return member
+
+
+async def _keeps_an_admin(
+    session: AsyncSession, *, federation: Federation, leaving: Membership
+) -> None:
+    """Refuse a change that would leave the federation without an admin."""
+    if leaving.role != Role.ADMIN:
+        return
+    admins = [
+        m
+        for _, m in await repository.people_of(session, federation_id=federation.id)
+        if m.role == Role.ADMIN and m.id != leaving.id
+    ]
+    if not admins:
+        raise Conflict(messages.LAST_ADMIN, details={"code": "last_admin"})
+
+
+async def change_role(
+    session: AsyncSession, *, federation: Federation, user_id: int, role: Role, actor: Actor
+) -> Membership:
+    """Give a person of the federation another role (never the last admin's away)."""
+    member = await _member(session, federation=federation, user_id=user_id)
+    if member.role == role:
+        return member
+    if role != Role.ADMIN:
+        await _keeps_an_admin(session, federation=federation, leaving=member)
+    before = member.role
+    member.role = role
+    await session.flush()
+    await audit_service.record(
+        session,
+        actor=actor,
+        action=AuditAction.ROLE_CHANGED,
+        federation_id=federation.id,
+        target_type="user",
+        target_id=user_id,
+        summary=f"{before} → {role}",
+    )
+    return member
+
+
+async def remove_person(
+    session: AsyncSession, *, federation: Federation, user_id: int, actor: Actor
+) -> None:
+    """Take a person out of the federation (their account stays for other federations)."""
+    member = await _member(session, federation=federation, user_id=user_id)
+    await _keeps_an_admin(session, federation=federation, leaving=member)
+    await repository.remove(session, member)
+    await audit_service.record(
+        session,
+        actor=actor,
+        action=AuditAction.PERSON_REMOVED,
+        federation_id=federation.id,
+        target_type="user",
+        target_id=user_id,
+        summary="togs bort ur förbundet",
+    )
 
 
 async def federations_of(session: AsyncSession, user: User) -> list[FederationAccess]:
