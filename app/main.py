@@ -19,6 +19,7 @@ from app.db import get_sessionmaker
 from app.federations import api as federations_api
 from app.redaktion import audit_log as redaktion_audit_log
 from app.redaktion import installningar as redaktion_installningar
+from app.redaktion import oversikt as redaktion_oversikt
 from app.redaktion import prenumeranter as redaktion_prenumeranter
 from app.redaktion import utskick as redaktion_utskick
 from app.subscribers import api as subscribers_api
@@ -69,6 +70,7 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         redaktion_utskick,
         redaktion_prenumeranter,
         redaktion_installningar,
+        redaktion_oversikt,
     ):
         app.include_router(module.router)
 

@@ -562,3 +562,22 @@ async def consent_history(
     return await repository.consent_records(
         session, federation_id=federation.id, subscriber_id=subscriber_id
     )
+
+
+@dataclass(frozen=True)
+class Overview:
+    """For Redaktionen's Översikt: counts by status and the newest sign-ups."""
+
+    counts: dict[str, int]
+    recent: Sequence[Subscriber]
+
+
+async def overview(session: AsyncSession, *, federation: Federation, recent: int = 5) -> Overview:
+    """Subscriber counts by status and the most recently added subscribers."""
+    counts = await repository.status_counts(session, federation_id=federation.id)
+    newest = await list_subscribers(
+        session, federation=federation, filters=ListFilters(), cursor=None, limit=recent
+    )
+    return Overview(
+        counts={str(s): counts.get(str(s), 0) for s in SubscriptionStatus}, recent=newest.items
+    )

@@ -126,11 +126,6 @@ async def sign_in(request: Request, token: str, session: SessionDep) -> Response
     return response
 
 
-@router.get(HOME, response_model=None)
-async def overview(request: Request, who: CurrentPerson) -> Response:
-    return render_staff_page(request, "oversikt.html", {"title": "Översikt"}, who=who)
-
-
 @router.post(HOME + "/byt-forbund", response_model=None)
 async def switch_federation(request: Request, who: CurrentPerson, session: SessionDep) -> Response:
     fields = await verify_csrf(request, who)
