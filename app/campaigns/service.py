@@ -442,3 +442,24 @@ async def public_federation(session: AsyncSession, *, slug: str) -> Federation:
     if federation is None:
         raise NotFound()
     return federation
+
+
+async def campaign_outcomes(
+    session: AsyncSession,
+    *,
+    federation_id: int,
+    campaign_id: int,
+    status: DeliveryStatus | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[delivery_service.Outcome]:
+    """The campaign's per-recipient outcomes (404 for another federation's campaign)."""
+    await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    return await delivery_service.campaign_outcomes(
+        session,
+        federation_id=federation_id,
+        campaign_id=campaign_id,
+        status=status,
+        before_id=before_id,
+        limit=limit,
+    )

@@ -144,3 +144,27 @@ async def record_bounce_report(session: AsyncSession, *, report: DeliveryStatusR
     soft = [] if report.is_hard else [subscriber_id]
     await repo.record_bounces(session, hard=hard, soft=soft, now=now())
     return True
+
+
+# What campaign_outcomes returns (callers outside delivery name it through this module).
+Outcome = repo.Outcome
+
+
+async def campaign_outcomes(
+    session: AsyncSession,
+    *,
+    federation_id: int,
+    campaign_id: int,
+    status: DeliveryStatus | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[Outcome]:
+    """Per-recipient outcomes of a campaign for staff (filter by status; keyset by id)."""
+    return await repo.campaign_outcomes(
+        session,
+        federation_id=federation_id,
+        campaign_id=campaign_id,
+        status=status,
+        before_id=before_id,
+        limit=limit,
+    )

@@ -10,7 +10,7 @@ from datetime import date, datetime, time
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app import addresses, messages
@@ -18,6 +18,7 @@ from app.actors import Actor
 from app.campaigns import service
 from app.campaigns.models import Campaign, CampaignStatus, Theme
 from app.campaigns.schemas import CampaignUpdate
+from app.delivery.models import DeliveryStatus
 from app.errors import AppError, Conflict
 from app.http import CommittingRoute, SessionDep
 from app.rendering.themes import get_theme
@@ -376,6 +377,60 @@ async def progress(
             "counts": counts,
             "delivery_labels": messages.DELIVERY_STATUS,
             "status_labels": messages.CAMPAIGN_STATUS,
+        },
+        who=staff.who,
+    )
+
+
+# The filters of the outcomes page (Swedish query values → delivery states).
+OUTCOME_FILTERS = {
+    "misslyckade": DeliveryStatus.FAILED,
+    "okanda": DeliveryStatus.UNKNOWN,
+    "forsenade": DeliveryStatus.DEFERRED,
+    "skickade": DeliveryStatus.SENT,
+}
+OUTCOME_PAGE = 100
+
+
+@router.get(BASE + "/{campaign_id}/mottagare")
+async def outcomes(
+    request: Request,
+    campaign_id: CampaignId,
+    staff: CurrentStaff,
+    session: SessionDep,
+    visa: Annotated[str, Query(max_length=20)] = "",
+    fran: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> HTMLResponse:
+    """Per-recipient outcomes with filters; unknown ones can be sent again from the campaign."""
+    campaign = await service.get_campaign(
+        session, federation_id=staff.federation.id, campaign_id=campaign_id
+    )
+    rows = await service.campaign_outcomes(
+        session,
+        federation_id=staff.federation.id,
+        campaign_id=campaign_id,
+        status=OUTCOME_FILTERS.get(visa),
+        before_id=fran,
+        limit=OUTCOME_PAGE + 1,
+    )
+    return render_staff_page(
+        request,
+        "utskick_mottagare.html",
+        {
+            "title": f"Mottagare: {campaign.subject}",
+            "c": campaign,
+            "rows": rows[:OUTCOME_PAGE],
+            "next_id": rows[OUTCOME_PAGE - 1].id if len(rows) > OUTCOME_PAGE else None,
+            "visa": visa if visa in OUTCOME_FILTERS else "",
+            "filters": [
+                ("", "Alla"),
+                ("misslyckade", "Misslyckade"),
+                ("okanda", "Okänt utfall"),
+                ("forsenade", "Försenade"),
+                ("skickade", "Skickade"),
+            ],
+            "delivery_labels": messages.DELIVERY_STATUS,
+            "zone": staff.federation.timezone,
         },
         who=staff.who,
     )

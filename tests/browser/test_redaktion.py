@@ -182,6 +182,10 @@ class TestWholePath:
         await expect(progress).to_contain_text("Läge: Skickat")
         await expect(progress).to_contain_text("3 av 3 mejl skickade.")
         await assert_no_violations(live_server, page, "sent campaign")
+        await page.get_by_role("link", name="Utfall per mottagare").click()
+        for recipient in recipients:
+            await expect(page.get_by_role("cell", name=recipient)).to_be_visible()
+        await assert_no_violations(live_server, page, "outcomes per recipient")
 
         await page.get_by_role("button", name="Logga ut", exact=True).click()
         await expect(page.get_by_role("status")).to_have_text("Du är utloggad.")

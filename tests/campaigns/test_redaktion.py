@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditAction, AuditEntry
 from app.campaigns.models import Campaign, CampaignStatus
-from app.delivery.models import Delivery, DeliveryKind
+from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
 from app.federations.models import Federation
 from app.users.models import Role
-from tests.fixtures.factories import bearer, make_federation, make_key
+from tests.fixtures.factories import add_campaign, bearer, make_federation, make_key, make_world
 from tests.fixtures.staff import csrf_of, invite, signed_in_client
 
 
@@ -303,3 +303,55 @@ class TestFederationIsolation:
         assert (row.version, row.status) == (1, CampaignStatus.DRAFT)
         listing = await client.get("/redaktion/utskick")
         assert f"/redaktion/utskick/{their_id}" not in listing.text
+
+
+class TestOutcomes:
+    async def test_filters_and_requeue_of_unknowns(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        world = await make_world(session, n=3, slug="vaster")
+        campaign = await add_campaign(session, world.federation, status=CampaignStatus.SENT)
+        for sid, status in zip(
+            world.ids,
+            (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN),
+            strict=True,
+        ):
+            session.add(
+                Delivery(
+                    federation_id=world.federation.id,
+                    kind=DeliveryKind.CAMPAIGN,
+                    campaign_id=campaign.id,
+                    subscriber_id=sid,
+                    status=status,
+                    smtp_code=550 if status == DeliveryStatus.FAILED else None,
+                )
+            )
+        await session.commit()
+        csrf = await as_person(client, session, world.federation, "chef@example.se", Role.ANSVARIG)
+        base = f"/redaktion/utskick/{campaign.id}"
+        page = await client.get(base)
+        assert "1 med okänt utfall" in page.text
+        everyone = await client.get(f"{base}/mottagare")
+        assert all(email in everyone.text for email in world.emails)
+        failed = await client.get(f"{base}/mottagare", params={"visa": "misslyckade"})
+        assert world.emails[1] in failed.text
+        assert world.emails[0] not in failed.text
+        assert world.emails[2] not in failed.text
+        assert "550" in failed.text
+        requeued = await client.post(f"{base}/skicka-om-okanda", data={"csrf": csrf})
+        assert requeued.headers["location"].endswith("?klart=omkoat")
+        unknown = await client.get(f"{base}/mottagare", params={"visa": "okanda"})
+        assert world.emails[2] not in unknown.text
+        entry = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == AuditAction.CAMPAIGN_REQUEUED)
+        )
+        assert entry is not None
+        assert entry.summary.endswith(": 1 mejl")
+
+    async def test_another_federations_outcomes_are_404(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        other = await make_federation(session, "soder")
+        theirs = await add_campaign(session, other, status=CampaignStatus.SENT)
+        await as_person(client, session, federation, "n@example.se", Role.ADMIN)
+        assert (await client.get(f"/redaktion/utskick/{theirs.id}/mottagare")).status_code == 404
