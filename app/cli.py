@@ -278,6 +278,7 @@ def federation_create(
     """Create a federation (tenant)."""
     from pydantic import ValidationError
 
+    from app.actors import Actor
     from app.db import session_scope
     from app.federations import service as federation_service
     from app.federations.schemas import FederationCreate
@@ -306,7 +307,9 @@ def federation_create(
 
     async def _create() -> str:
         async with session_scope() as session:
-            federation = await federation_service.create_federation(session, data=data)
+            federation = await federation_service.create_federation(
+                session, data=data, actor=Actor.system("newsletter federation create")
+            )
             return federation.slug
 
     out.print(f"created federation {run(_create())}", markup=False, highlight=False)

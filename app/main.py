@@ -18,6 +18,7 @@ from app.config import get_settings
 from app.db import get_sessionmaker
 from app.federations import api as federations_api
 from app.redaktion import audit_log as redaktion_audit_log
+from app.redaktion import forbund as redaktion_forbund
 from app.redaktion import installningar as redaktion_installningar
 from app.redaktion import oversikt as redaktion_oversikt
 from app.redaktion import prenumeranter as redaktion_prenumeranter
@@ -71,6 +72,7 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         redaktion_prenumeranter,
         redaktion_installningar,
         redaktion_oversikt,
+        redaktion_forbund,
     ):
         app.include_router(module.router)
 

@@ -32,9 +32,9 @@ router = APIRouter(prefix="/api/v1", tags=["federations"], route_class=Committin
     summary="Create a federation (admin)",
 )
 async def create_federation(
-    body: FederationCreate, session: SessionDep, _admin: AdminKey
+    body: FederationCreate, session: SessionDep, _admin: AdminKey, actor: CallerActor
 ) -> FederationRead:
-    federation = await service.create_federation(session, data=body)
+    federation = await service.create_federation(session, data=body, actor=actor)
     return service.federation_read(federation)
 
 

@@ -27,11 +27,23 @@ from app.security import new_api_key, token_hash
 KEY_PREFIX_LENGTH = 12
 
 
-async def create_federation(session: AsyncSession, *, data: FederationCreate) -> Federation:
+async def create_federation(
+    session: AsyncSession, *, data: FederationCreate, actor: Actor
+) -> Federation:
     """Create a federation; 409 if the slug is taken."""
     if await repository.get_by_slug(session, data.slug) is not None:
         raise Conflict(f"A federation with slug {data.slug!r} already exists.")
-    return await repository.add(session, Federation(**data.model_dump()))
+    federation = await repository.add(session, Federation(**data.model_dump()))
+    await audit_service.record(
+        session,
+        actor=actor,
+        action=AuditAction.FEDERATION_CREATED,
+        federation_id=federation.id,
+        target_type="federation",
+        target_id=federation.id,
+        summary=f"{federation.name} ({federation.slug})",
+    )
+    return federation
 
 
 async def get_or_create_federation(

@@ -376,9 +376,13 @@ async def signed_in(session: AsyncSession, *, raw_id: str | None) -> SignedIn | 
     )
 
 
-async def switch_federation(session: AsyncSession, *, who: SignedIn, slug: str) -> None:
-    """Work in another of the person's federations (404 for one they do not reach)."""
-    for access in who.federations:
+async def switch_federation(
+    session: AsyncSession, *, who: SignedIn, slug: str, refresh: bool = False
+) -> None:
+    """Work in another of the person's federations (404 for one they do not reach);
+    `refresh` reads them again first (a federation created on this request)."""
+    reachable = await federations_of(session, who.user) if refresh else who.federations
+    for access in reachable:
         if access.federation.slug == slug:
             who.session.federation_id = access.federation.id
             return
