@@ -36,6 +36,7 @@ format: $(STAMP)
 
 screenshots: $(STAMP)
 	$(BIN)/python -m bench.screenshots
+	$(BIN)/python -m bench.staff_screenshots
 
 clean:
 	rm -rf $(VENV) var tests/.axe
