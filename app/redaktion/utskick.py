@@ -6,6 +6,7 @@ reads the form, names the actor and chooses the page or redirect."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -19,7 +20,7 @@ from app.campaigns import service
 from app.campaigns.models import Campaign, CampaignStatus, Theme
 from app.campaigns.schemas import CampaignUpdate
 from app.delivery.models import DeliveryStatus
-from app.errors import AppError, Conflict
+from app.errors import AppError, Conflict, NotFound
 from app.http import CommittingRoute, SessionDep
 from app.rendering.themes import get_theme
 from app.users.schemas import Staff
@@ -315,46 +316,33 @@ async def schedule(
     )
 
 
-@router.post(BASE + "/{campaign_id}/avbryt", response_model=None)
-async def cancel(
-    request: Request, campaign_id: CampaignId, staff: AnsvarigStaff, session: SessionDep
+# The state changes that take nothing but the campaign: path word → (notice, use case).
+STATE_ACTIONS: dict[str, tuple[str, Callable[..., Awaitable[object]]]] = {
+    "avbryt": ("avbrutet", service.cancel_campaign),
+    "ateruppta": ("aterupptaget", service.resume_campaign),
+    "skicka-om-okanda": ("omkoat", service.requeue_unknown),
+}
+
+
+# Registered after the fixed paths above (test, godkann, schemalagg), which match first.
+@router.post(BASE + "/{campaign_id}/{action}", response_model=None)
+async def change_state(
+    request: Request,
+    campaign_id: CampaignId,
+    action: Annotated[str, Path(max_length=20)],
+    staff: AnsvarigStaff,
+    session: SessionDep,
 ) -> Response:
+    """Cancel, resume, or send the unknown outcomes again."""
+    if action not in STATE_ACTIONS:
+        raise NotFound()
     await verify_csrf(request, staff.who)
+    ok, use_case = STATE_ACTIONS[action]
     return await _act(
         session,
         campaign_id,
-        "avbrutet",
-        service.cancel_campaign(
-            session, federation_id=staff.federation.id, campaign_id=campaign_id, actor=_actor(staff)
-        ),
-    )
-
-
-@router.post(BASE + "/{campaign_id}/ateruppta", response_model=None)
-async def resume(
-    request: Request, campaign_id: CampaignId, staff: AnsvarigStaff, session: SessionDep
-) -> Response:
-    await verify_csrf(request, staff.who)
-    return await _act(
-        session,
-        campaign_id,
-        "aterupptaget",
-        service.resume_campaign(
-            session, federation_id=staff.federation.id, campaign_id=campaign_id, actor=_actor(staff)
-        ),
-    )
-
-
-@router.post(BASE + "/{campaign_id}/skicka-om-okanda", response_model=None)
-async def requeue(
-    request: Request, campaign_id: CampaignId, staff: AnsvarigStaff, session: SessionDep
-) -> Response:
-    await verify_csrf(request, staff.who)
-    return await _act(
-        session,
-        campaign_id,
-        "omkoat",
-        service.requeue_unknown(
+        ok,
+        use_case(
             session, federation_id=staff.federation.id, campaign_id=campaign_id, actor=_actor(staff)
         ),
     )
