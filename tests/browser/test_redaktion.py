@@ -191,6 +191,34 @@ class TestWholePath:
         await expect(page.get_by_role("status")).to_have_text("Du är utloggad.")
 
 
+class TestRolesInTheBrowser:
+    async def test_a_redaktor_writes_but_cannot_schedule_and_other_federations_are_404(
+        self, live_server: LiveServer, browser_page: Page
+    ) -> None:
+        page = browser_page
+        slug = await seed_federation(live_server)
+        other = await seed_federation(live_server)
+        email = f"red-{secrets.token_hex(3)}@exempel.se"
+        invite_by_cli(live_server, email, slug, "redaktor")
+        boss = f"chef-{secrets.token_hex(3)}@exempel.se"
+        invite_by_cli(live_server, boss, other, "ansvarig")
+        await keyboard_sign_in(live_server, page, boss)
+        await page.goto(live_server.url("/redaktion/utskick/nytt"))
+        await page.get_by_role("button", name="Skapa utkast").click()
+        theirs = page.url
+        await page.get_by_role("button", name="Logga ut", exact=True).click()
+
+        await keyboard_sign_in(live_server, page, email)
+        await page.goto(live_server.url("/redaktion/utskick/nytt"))
+        await page.get_by_role("button", name="Skapa utkast").click()
+        await expect(page.get_by_text("Din roll är redaktör")).to_be_visible()
+        await expect(page.get_by_role("button", name="Schemalägg")).to_have_count(0)
+        response = await page.goto(theirs)
+        assert response is not None
+        assert response.status == 404
+        await expect(page.get_by_role("heading", level=1)).to_have_text("Länken fungerar inte")
+
+
 class TestSignInByKeyboard:
     async def test_invited_by_cli_signs_in_from_the_mail_and_out(
         self, live_server: LiveServer, browser_page: Page

@@ -47,7 +47,7 @@ class TestUserInvite:
         assert member.role == Role.ANSVARIG
         deliveries = query(select(Delivery).where(Delivery.kind == DeliveryKind.SIGN_IN))
         assert [d.to_address for d in deliveries] == ["Anna@norr.example.se"]  # type: ignore[attr-defined]
-        [entry] = query(select(AuditEntry))
+        [entry] = query(select(AuditEntry).where(AuditEntry.action == AuditAction.PERSON_INVITED))
         assert isinstance(entry, AuditEntry)
         assert entry.action == AuditAction.PERSON_INVITED
         assert entry.actor_label == "newsletter user invite"
