@@ -2,7 +2,7 @@
 campaign approval columns and federations.four_eyes
 
 Revision ID: 0010_staff
-Revises: 0002_drop_federation_settings
+Revises: 0003_dispatcher_ticks
 Create Date: 2026-11-26 12:55:49.214473
 """
 
@@ -29,7 +29,7 @@ def _deliveries_kinds(condition: str) -> None:
 
 
 revision: str = "0010_staff"
-down_revision: str | None = "0002_drop_federation_settings"
+down_revision: str | None = "0003_dispatcher_ticks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
