@@ -45,6 +45,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def use_environment(env: dict[str, str]) -> None:
+    """Point this process's settings at env (the seeding runs here, the servers as children)."""
+    from app.config import get_settings
+
+    os.environ.update(env)
+    get_settings.cache_clear()
+
+
 def body_markdown(size: int) -> str:
     parts = ["## Tack för året som gått", ""]
     i = 0
@@ -202,7 +210,7 @@ def run_one(kind: str, n: int, size: int, pg_url: str, processes: int) -> dict[s
         "NEWSLETTER_JOURNAL_DIR": str(workdir / "journal"),
         "NEWSLETTER_BASE_URL": "https://nyhetsbrev.example.se",
     }
-    os.environ.update(env)
+    use_environment(env)
     subprocess.run(
         [sys.executable, "-m", "app.cli", "db", "upgrade"],
         env=env,

@@ -47,6 +47,7 @@ from bench.send import (  # noqa: E402 (needs ROOT on sys.path when run as a scr
     prepare_database,
     seed_federation,
     seed_subscribers,
+    use_environment,
 )
 
 SLUG = "bench"
@@ -288,7 +289,7 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, tuple[Run, Run]]:
         "NEWSLETTER_RATE_LIMIT_PER_IP_PER_MINUTE": RAISED_LIMIT,
         "NEWSLETTER_RATE_LIMIT_GLOBAL_PER_MINUTE": RAISED_LIMIT,
     }
-    os.environ.update(env)
+    use_environment(env)
     subprocess.run(
         [sys.executable, "-m", "app.cli", "db", "upgrade"],
         env=env,
