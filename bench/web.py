@@ -418,12 +418,12 @@ def main() -> None:
     summary: dict[str, dict[str, tuple[Run, Run]]] = {}
     for kind in kinds:
         summary[kind] = run_one(kind, args)
-    print("\nscenario      database    req/s    p50 ms    p99 ms  ref req/s  ratio")
+    print("\nscenario      database    req/s    p50 ms    p99 ms  cpu ms/req  ref req/s  ratio")
     for kind, results in summary.items():
         for name, (ours, theirs) in results.items():
             print(
                 f"{name:<13} {kind:<10} {ours.rate:7.1f} {ours.p50_ms:9.1f} {ours.p99_ms:9.1f}"
-                f" {theirs.rate:10.1f}  {ours.rate / theirs.rate:.3f}"
+                f" {ours.cpu_ms:11.2f} {theirs.rate:10.1f}  {ours.rate / theirs.rate:.3f}"
             )
 
 
