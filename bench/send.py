@@ -196,7 +196,9 @@ def sink_count(path: Path) -> str:
     return counters[-1].strip() if counters else "?"
 
 
-def run_one(kind: str, n: int, size: int, pg_url: str, processes: int) -> dict[str, float]:
+def run_one(
+    kind: str, n: int, size: int, pg_url: str, processes: int, profile: Path | None = None
+) -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
     url = prepare_database(kind, pg_url, workdir)
     port = free_port()
@@ -238,6 +240,20 @@ def run_one(kind: str, n: int, size: int, pg_url: str, processes: int) -> dict[s
     time.sleep(0.3)
     try:
         cmd = ["/usr/bin/time", "-f", "PEAK_RSS_KB=%M", sys.executable, "-m", "app.cli", "dispatch"]
+        if profile is not None:
+            # py-spy's samples (collapsed stacks) of the dispatcher; its peak RSS is then py-spy's.
+            out = profile.with_name(f"{profile.stem}-{kind}{profile.suffix or '.txt'}")
+            cmd[3:3] = [
+                "py-spy",
+                "record",
+                "--format",
+                "raw",
+                "--rate",
+                "200",
+                "-o",
+                str(out),
+                "--",
+            ]
         began = time.monotonic()
         procs = [
             subprocess.Popen(
@@ -308,6 +324,7 @@ def main() -> None:
     parser.add_argument("--db", choices=["postgresql", "sqlite", "both"], default="both")
     parser.add_argument("--size", type=int, default=20000, help="campaign body size in bytes")
     parser.add_argument("--processes", type=int, default=1, help="dispatcher processes")
+    parser.add_argument("--profile", type=Path, help="py-spy the dispatcher into FILE-<db>.txt")
     parser.add_argument(
         "--pg-url",
         default="postgresql+asyncpg://postgres@127.0.0.1:5432/bench_send",
@@ -316,7 +333,7 @@ def main() -> None:
     args = parser.parse_args()
     kinds = ["postgresql", "sqlite"] if args.db == "both" else [args.db]
     for kind in kinds:
-        run_one(kind, args.n, args.size, args.pg_url, args.processes)
+        run_one(kind, args.n, args.size, args.pg_url, args.processes, args.profile)
 
 
 if __name__ == "__main__":

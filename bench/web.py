@@ -362,9 +362,12 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, tuple[Run, Run]]:
         wrk(ref_base + "/", script=None, args=args, pid=ref.pid, seconds=2)
         for name in args.scenarios:
             path = f"/f/{SLUG}/prenumerera" if name in {"form", "signup"} else "/"
+            spy = profile(app.pid, args, f"{kind}-{name}")
             ours = wrk(
                 app_base + path, script=scripts[name], args=args, pid=app.pid, seconds=args.duration
             )
+            if spy is not None:
+                spy.wait()
             theirs = wrk(
                 ref_base + path, script=scripts[name], args=args, pid=ref.pid, seconds=args.duration
             )
@@ -379,6 +382,17 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, tuple[Run, Run]]:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     return results
+
+
+def profile(pid: int, args: argparse.Namespace, name: str) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling the app server for the length of one wrk run (--profile DIR)."""
+    if args.profile is None:
+        return None
+    args.profile.mkdir(parents=True, exist_ok=True)
+    out = args.profile / f"{name}.txt"
+    cmd = ["py-spy", "record", "--pid", str(pid), "--duration", str(args.duration)]
+    cmd += ["--format", "raw", "--rate", "200", "--output", str(out)]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def line(name: str, ours: Run, theirs: Run) -> str:
@@ -405,6 +419,9 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=30000, help="unsubscribe tokens")
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    parser.add_argument(
+        "--profile", type=Path, help="write py-spy collapsed stacks of the app per scenario here"
+    )
     parser.add_argument(
         "--pg-url",
         default="postgresql+asyncpg://postgres@127.0.0.1:5432/bench_web",
