@@ -196,8 +196,24 @@ def sink_count(path: Path) -> str:
     return counters[-1].strip() if counters else "?"
 
 
+def fan_out_only(kind: str, env: dict[str, str]) -> None:
+    """Run the dispatcher with no relay listening: it starts the campaign (the fan-out), finds
+    the relay down and stops; prints the fan-out time and the peak RSS of that run."""
+    cmd = ["/usr/bin/time", "-f", "PEAK_RSS_KB=%M", sys.executable, "-m", "app.cli", "dispatch"]
+    done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+    fanout = re.findall(r"fan-out ([\d.]+) s", done.stderr)
+    rss = re.findall(r"PEAK_RSS_KB=(\d+)", done.stderr)
+    print(f"[{kind}] fan-out {fanout[0] if fanout else '?'} s; peak RSS {int(rss[0]) // 1024} MB")
+
+
 def run_one(
-    kind: str, n: int, size: int, pg_url: str, processes: int, profile: Path | None = None
+    kind: str,
+    n: int,
+    size: int,
+    pg_url: str,
+    processes: int,
+    profile: Path | None = None,
+    only_fan_out: bool = False,
 ) -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
     url = prepare_database(kind, pg_url, workdir)
@@ -228,6 +244,10 @@ def run_one(
         # the bulk load is not still being vacuumed while the campaign fans out.
         admin = url.replace("postgresql+asyncpg://", "postgresql://")
         subprocess.run(["psql", admin, "-q", "-c", "VACUUM ANALYZE"], check=True)
+    if only_fan_out:
+        fan_out_only(kind, env)
+        shutil.rmtree(workdir, ignore_errors=True)
+        return {}
     msg_size = asyncio.run(message_size())
     print(f"[{kind}] one campaign message is {msg_size} bytes")
 
@@ -326,6 +346,9 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1, help="dispatcher processes")
     parser.add_argument("--profile", type=Path, help="py-spy the dispatcher into FILE-<db>.txt")
     parser.add_argument(
+        "--fan-out-only", action="store_true", help="no relay: measure the campaign start only"
+    )
+    parser.add_argument(
         "--pg-url",
         default="postgresql+asyncpg://postgres@127.0.0.1:5432/bench_send",
         help="scratch PostgreSQL database (dropped and re-created)",
@@ -333,7 +356,15 @@ def main() -> None:
     args = parser.parse_args()
     kinds = ["postgresql", "sqlite"] if args.db == "both" else [args.db]
     for kind in kinds:
-        run_one(kind, args.n, args.size, args.pg_url, args.processes, args.profile)
+        run_one(
+            kind,
+            args.n,
+            args.size,
+            args.pg_url,
+            args.processes,
+            args.profile,
+            args.fan_out_only,
+        )
 
 
 if __name__ == "__main__":
