@@ -406,7 +406,7 @@ def subscribers_import(
     from app.db import session_scope
     from app.federations import service as federation_service
     from app.subscribers import importer
-    from app.subscribers.staff_schemas import CreateMode, ImportReport
+    from app.subscribers.schemas import CreateMode, ImportReport
 
     if mode not in ("pending", "confirmed"):
         raise fail("--mode must be pending or confirmed")

@@ -18,7 +18,6 @@ from app.db import get_sessionmaker
 from app.federations import api as federations_api
 from app.subscribers import api as subscribers_api
 from app.subscribers import public as subscribers_public
-from app.subscribers import self_service as subscribers_self_service
 from app.web.pages import STATIC_DIR
 
 
@@ -51,7 +50,6 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (
         subscribers_public,
-        subscribers_self_service,
         campaigns_public,
         federations_api,
         subscribers_api,

@@ -18,6 +18,7 @@ from app.config import get_settings
 from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, DeliveryStatus
 from app.errors import Conflict, NotFound, Unprocessable
+from app.federations import service as federation_service
 from app.federations.models import Federation
 from app.rendering.mail import (
     SAMPLE_NAME,
@@ -108,7 +109,7 @@ async def _get(session: AsyncSession, *, federation_id: int, campaign_id: int) -
 
 
 async def _federation(session: AsyncSession, *, federation_id: int) -> Federation:
-    federation = await repository.federation(session, federation_id=federation_id)
+    federation = await federation_service.find_federation_by_id(session, federation_id)
     if federation is None:
         raise NotFound("Federation not found.")
     return federation
@@ -307,7 +308,7 @@ async def web_version(session: AsyncSession, *, federation: Federation, campaign
 
 async def public_federation(session: AsyncSession, *, slug: str) -> Federation:
     """A federation by slug for the public archive, or NotFound."""
-    federation = await repository.federation_by_slug(session, slug=slug)
+    federation = await federation_service.find_federation(session, slug=slug)
     if federation is None:
         raise NotFound()
     return federation

@@ -27,8 +27,14 @@ from app.campaigns.models import Campaign, CampaignStatus
 from app.db import UtcDateTime
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
 from app.federations.models import Federation
-from app.security import new_seed, token_from_seed, token_hash
-from app.subscribers.models import BounceState, Subscriber, SubscriptionStatus, Token, TokenPurpose
+from app.subscribers.models import (
+    BounceState,
+    Subscriber,
+    SubscriptionStatus,
+    Token,
+    TokenPurpose,
+    token_row,
+)
 
 WAITING = (DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED)
 OPEN = (DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED, DeliveryStatus.SENDING)
@@ -257,15 +263,14 @@ async def ensure_unsubscribe_tokens(session: AsyncSession, *, ids: Sequence[int]
         )
     )
     for subscriber_id, federation_id in rows.all():
-        seed = new_seed()
         session.add(
             Token(
-                federation_id=federation_id,
-                subscriber_id=subscriber_id,
-                purpose=TokenPurpose.UNSUBSCRIBE,
-                seed=seed,
-                token_hash=token_hash(token_from_seed(seed)),
-                expires_at=None,
+                **token_row(
+                    federation_id=federation_id,
+                    subscriber_id=subscriber_id,
+                    purpose=TokenPurpose.UNSUBSCRIBE,
+                    expires_at=None,
+                )
             )
         )
     await session.flush()

@@ -8,9 +8,9 @@ from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from app.addresses import InvalidAddress, normalize_email
 from app.config import SmtpSecurity, is_loopback_host
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
@@ -18,8 +18,8 @@ SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 
 def _email(value: str) -> str:
     try:
-        return validate_email(value, check_deliverability=False).ascii_email or value
-    except EmailNotValidError as exc:
+        return normalize_email(value)
+    except InvalidAddress as exc:
         raise ValueError(f"not a valid e-mail address: {exc}") from None
 
 

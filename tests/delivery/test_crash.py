@@ -32,7 +32,9 @@ from app.delivery import service
 from app.delivery.models import Delivery, DeliveryStatus
 from app.federations.models import Federation
 from app.subscribers.models import Subscriber, SubscriptionStatus
-from tests.conftest import PG_URL, ROOT, free_port, scratch_postgres
+from tests.fixtures import ROOT
+from tests.fixtures.database import PG_URL, scratch_postgres
+from tests.fixtures.smtp import free_port
 
 pytestmark = pytest.mark.postgres
 

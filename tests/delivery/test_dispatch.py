@@ -18,7 +18,8 @@ from app.delivery.bounces import parse_verp, verp_address
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
 from app.security import new_seed, token_from_seed, token_hash
 from app.subscribers.models import BounceState, Subscriber, SubscriptionStatus, Token, TokenPurpose
-from tests.delivery.conftest import FaultHandler, make_campaign, make_federation, make_world
+from tests.fixtures.factories import make_campaign, make_federation, make_world
+from tests.fixtures.smtp import SmtpRecorder
 
 
 async def deliveries(session: AsyncSession, campaign_id: int) -> dict[int | None, Delivery]:
@@ -36,7 +37,7 @@ async def later(hours: float = 2) -> None:
 
 class TestCampaignFlow:
     async def test_fan_out_sends_each_subscriber_once_and_finishes(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         world = await make_world(session, n=6)
         fed_id = world.federation.id
@@ -69,7 +70,7 @@ class TestCampaignFlow:
         assert campaign.finished_at is not None
 
     async def test_envelope_is_verp_and_unsubscribe_token_works(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         world = await make_world(session, n=1)
         campaign = await make_campaign(session, world.federation)
@@ -89,7 +90,7 @@ class TestCampaignFlow:
         assert token_from_seed(token.seed) in raw.decode()
 
     async def test_dispatch_again_sends_nothing_twice(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         world = await make_world(session, n=3)
         await make_campaign(session, world.federation)
@@ -102,7 +103,7 @@ class TestCampaignFlow:
 
 class TestFaults:
     async def test_421_then_451_then_success_is_sent_once(
-        self, session: AsyncSession, fault_smtp: FaultHandler, frozen_clock: None
+        self, session: AsyncSession, fault_smtp: SmtpRecorder, frozen_clock: None
     ) -> None:
         world = await make_world(session, n=2)
         target = world.address(0)
@@ -136,7 +137,7 @@ class TestFaults:
         assert campaign.status == CampaignStatus.SENT
 
     async def test_unknown_user_fails_and_marks_subscriber_hard_bounced(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         world = await make_world(session, n=2)
         fault_smtp.fail(world.address(0), "rcpt:550 5.1.1 <x>: Recipient address rejected")
@@ -156,7 +157,7 @@ class TestFaults:
         assert world.ids[0] not in await deliveries(session, second.id)
 
     async def test_552_at_rcpt_is_deferred(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         world = await make_world(session, n=1)
         fault_smtp.fail(world.address(0), "rcpt:552 5.2.2 Mailbox full")
@@ -169,7 +170,7 @@ class TestFaults:
         assert world.subscribers[0].bounce_state == BounceState.SOFT
 
     async def test_connection_dropped_during_data_is_deferred(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         world = await make_world(session, n=3)
         fault_smtp.fail(world.address(1), "drop")
@@ -182,7 +183,7 @@ class TestFaults:
         assert rows[world.ids[2]].status == DeliveryStatus.SENT
 
     async def test_silence_after_final_dot_is_unknown_and_not_resent(
-        self, session: AsyncSession, fault_smtp: FaultHandler, frozen_clock: None
+        self, session: AsyncSession, fault_smtp: SmtpRecorder, frozen_clock: None
     ) -> None:
         world = await make_world(session, n=2)
         target = world.address(0)
@@ -208,7 +209,7 @@ class TestFaults:
         assert row.status == DeliveryStatus.SENT
 
     async def test_sender_policy_rejection_pauses_campaign(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         world = await make_world(session, n=1)
         fault_smtp.fail(world.address(0), "data:550 5.7.1 Sender not authorised")
@@ -259,7 +260,7 @@ class TestFaults:
 
 class TestSuppressionAtSendTime:
     async def test_unsubscribe_and_erasure_after_fan_out_stop_mail(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         world = await make_world(session, n=3)
         campaign = await make_campaign(session, world.federation)
@@ -283,7 +284,7 @@ class TestSuppressionAtSendTime:
         assert campaign.status == CampaignStatus.SENT
 
     async def test_cancel_stops_the_rest(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         world = await make_world(session, n=4)
         campaign = await make_campaign(session, world.federation)
@@ -324,7 +325,7 @@ async def make_confirmation(session: AsyncSession, federation_id: int, email: st
 
 class TestConfirmations:
     async def test_send_now_sends_once(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         fed = await make_federation(session)
         delivery = await make_confirmation(session, fed.id, "ny@mottagare.example.se")
@@ -341,7 +342,7 @@ class TestConfirmations:
         assert "List-Unsubscribe-Post" not in msg
 
     async def test_confirmations_go_before_another_federations_campaign(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         big = await make_world(session, n=30, slug="stor")
         await make_campaign(session, big.federation)
@@ -353,7 +354,7 @@ class TestConfirmations:
         assert sum(fault_smtp.delivered.values()) == 31
 
     async def test_erased_before_sending_is_suppressed(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         fed = await make_federation(session)
         delivery = await make_confirmation(session, fed.id, "borta@mottagare.example.se")
