@@ -22,14 +22,20 @@ MAX_AGE_SECONDS = 2.0
 # Unknown slugs are cached too (as None); a flood of them empties the cache instead of growing it.
 MAX_ENTRIES = 1000
 _PENDING = "app.cache.pending"
+# The clock every cache reads unless given its own (tests move it on).
+monotonic = time.monotonic
 
 
 class Cache(Generic[V]):
     """key -> value, each entry read at most once per MAX_AGE_SECONDS."""
 
-    def __init__(self, name: str, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, name: str, *, keep_none: bool = True, clock: Callable[[], float] | None = None
+    ) -> None:
         self.name = name
-        self.clock = clock
+        # False: a None (not there yet) is not kept, so the next reader looks again.
+        self.keep_none = keep_none
+        self.clock = clock or (lambda: monotonic())
         self._entries: dict[Hashable, tuple[float, V]] = {}
         self._generation = 0
         _ALL.append(self)
@@ -42,11 +48,18 @@ class Cache(Generic[V]):
         generation = self._generation
         value = await load()
         # A change committed while this load ran cleared the cache: keep no value read before it.
-        if generation == self._generation:
+        if generation == self._generation and (value is not None or self.keep_none):
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries.clear()
             self._entries[key] = (current, value)
         return value
+
+    def peek(self, key: Hashable) -> V | None:
+        """The fresh cached value, or None without loading."""
+        entry = self._entries.get(key)
+        if entry is not None and self.clock() - entry[0] < MAX_AGE_SECONDS:
+            return entry[1]
+        return None
 
     def clear(self) -> None:
         self._generation += 1

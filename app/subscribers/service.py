@@ -83,7 +83,7 @@ class InvalidCursor(Unprocessable):
 
 async def get_public_federation(session: AsyncSession, slug: str) -> Federation:
     """The federation behind a public URL, or NotFound."""
-    federation = await federation_service.find_federation(session, slug=slug)
+    federation = await federation_service.public_federation(session, slug=slug)
     if federation is None:
         raise NotFound()
     return federation
@@ -142,8 +142,8 @@ async def request_subscription(
     stamp = consent.read_stamp(data.stamp)
     notice = None
     if stamp is not None:
-        notice = await repository.get_privacy_notice(
-            session, federation_id=federation.id, notice_id=stamp.privacy_notice_id
+        notice = await consent.stamped_notice(
+            session, federation=federation, notice_id=stamp.privacy_notice_id
         )
     if notice is None:
         raise StaleForm()
@@ -319,7 +319,7 @@ class UnsubscribeResult:
 
 async def _unsubscribable(session: AsyncSession, raw: str) -> tuple[Federation, Subscriber]:
     token = await tokens.find_token(session, raw, purpose=TokenPurpose.UNSUBSCRIBE)
-    federation = await federation_service.find_federation_by_id(session, token.federation_id)
+    federation = await federation_service.public_federation_by_id(session, token.federation_id)
     subscriber = await repository.get_subscriber(
         session, federation_id=token.federation_id, subscriber_id=token.subscriber_id
     )
