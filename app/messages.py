@@ -84,3 +84,7 @@ CONSENT_EVENTS: dict[str, str] = {
 
 # The answer to every accepted sign-up through the JSON API, whatever happened behind it.
 SIGNUP_ACCEPTED = "Om adressen kan ta emot nyhetsbrevet får den ett mejl med en bekräftelselänk."
+
+# Delivery and campaigns (staff-facing, stored with the campaign or returned by the API).
+CAMPAIGN_NOT_PAUSED = "Utskicket är inte pausat."
+PAUSED_SENDER_REFUSED = "Reläet avvisade avsändaren: {reply}"

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from app.addresses import InvalidAddress, normalize_email
-from app.config import SmtpSecurity, is_loopback_host
+from app.config import SmtpSecurity, cleartext_refused
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 
@@ -68,7 +68,7 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 def relay_problem(host: str | None, security: str | None) -> str | None:
     """Why a relay override is unsafe (cleartext to a non-loopback host), or None."""
-    if host and security in (None, SmtpSecurity.NONE) and not is_loopback_host(host):
+    if host and cleartext_refused(host, security):
         return "smtp_security must be starttls or tls for a non-loopback relay"
     return None
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from starlette.formparsers import MultiPartParser
 
-from app.auth import CurrentFederation
 from app.errors import PayloadTooLarge, Unprocessable
+from app.federations.auth import CurrentFederation
 from app.http import CommittingRoute, SessionDep
 from app.openapi import IdPath, error_responses
 from app.subscribers import export, importer, rights, service

@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.addresses import InvalidAddress, normalize_email
 from app.clock import now
 from app.config import get_settings
-from app.delivery.models import DeliveryKind, DeliveryStatus
+from app.delivery import service as delivery_service
+from app.delivery.models import DeliveryKind
 from app.errors import Unprocessable
 from app.federations.models import Federation
 from app.security import email_hash
@@ -32,7 +33,6 @@ from app.subscribers.schemas import (
     ImportReport,
     ProblemReason,
 )
-from app.subscribers.service import CONFIRMATION_PRIORITY
 
 BATCH_SIZE = 1000
 MAX_PROBLEMS_LISTED = 1000
@@ -260,21 +260,10 @@ async def _write_batch(
             for i in ids
         ],
     )
-    await repository.insert_deliveries(
+    await delivery_service.enqueue_transactional_bulk(
         session,
-        [
-            {
-                "federation_id": fid,
-                "kind": DeliveryKind.CONFIRMATION,
-                "subscriber_id": i,
-                "token_id": confirm_tokens[i],
-                "status": DeliveryStatus.QUEUED,
-                "priority": CONFIRMATION_PRIORITY,
-                "attempts": 0,
-                "next_attempt_at": current,
-                "created_at": current,
-                "updated_at": current,
-            }
-            for i in ids
-        ],
+        federation_id=fid,
+        kind=DeliveryKind.CONFIRMATION,
+        tokens={i: confirm_tokens[i] for i in ids},
+        at=current,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -13,10 +12,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from app.cache import Cache
 from app.config import get_settings
-from app.delivery import service as delivery_service
 from app.errors import NotFound, Unprocessable
 from app.federations.models import Federation
-from app.http import CommittingRoute, SessionDep, client_ip, form_fields, run_after_commit
+from app.http import CommittingRoute, SessionDep, client_ip, form_fields, send_after_commit
 from app.messages import CONSENT_EVENTS, PAGES, SUBSCRIPTION_STATUSES, TITLES
 from app.openapi import error_responses
 from app.rendering.transactional import Branding
@@ -38,12 +36,6 @@ def _origin(request: Request, method: str, *, source_page: str | None = None) ->
         ip_address=client_ip(request),
         user_agent=request.headers.get("user-agent"),
     )
-
-
-def _send_after_commit(request: Request, delivery_id: int | None) -> None:
-    """Best effort: send the mail right after the commit; the dispatcher sends it otherwise."""
-    if delivery_id is not None:
-        run_after_commit(request, partial(delivery_service.send_now, delivery_id))
 
 
 def _not_found(
@@ -130,7 +122,7 @@ async def signup_submit(slug: str, request: Request, session: SessionDep) -> HTM
         return await _form_page(
             request, session, federation, values=data, errors=exc.details, status_code=422
         )
-    _send_after_commit(request, result.delivery_id)
+    send_after_commit(request, result.delivery_id)
     return render_page(
         request, "subscribe_done.html", {"title": TITLES["signup_done"]}, federation=federation
     )
@@ -188,7 +180,7 @@ async def api_signup(slug: str, request: Request, session: SessionDep) -> JSONRe
     result = await service.request_subscription(
         session, federation=federation, data=data, origin=origin
     )
-    _send_after_commit(request, result.delivery_id)
+    send_after_commit(request, result.delivery_id)
     return JSONResponse(SignupAccepted().model_dump(), status_code=202)
 
 
@@ -329,7 +321,7 @@ async def link_request(slug: str, request: Request, session: SessionDep) -> HTML
         delivery_id = await rights.request_link(session, federation=federation, raw_email=email)
     except Unprocessable:
         return _own_data_form(request, federation, error=True, email=email, status_code=422)
-    _send_after_commit(request, delivery_id)
+    send_after_commit(request, delivery_id)
     return _own_data_form(request, federation, sent=True)
 
 

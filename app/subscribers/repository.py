@@ -292,11 +292,6 @@ async def insert_consent_records(session: AsyncSession, rows: list[dict[str, Any
         await session.execute(insert(Base.metadata.tables["consent_records"]), rows)
 
 
-async def insert_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(Base.metadata.tables["deliveries"]), rows)
-
-
 async def add_suppression(
     session: AsyncSession, *, federation_id: int, email_hash: str, reason: str, at: datetime
 ) -> None:

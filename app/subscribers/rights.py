@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import now
 from app.config import get_settings
-from app.delivery.models import Delivery, DeliveryKind
+from app.delivery import service as delivery_service
+from app.delivery.models import DeliveryKind
 from app.errors import NotFound
 from app.federations.models import Federation
 from app.security import email_hash
@@ -57,17 +58,14 @@ async def request_link(
     )
     session.add(token)
     await session.flush()
-    delivery = Delivery(
+    delivery = await delivery_service.enqueue_transactional(
+        session,
         federation_id=federation.id,
-        kind=DeliveryKind.SELF_SERVICE,
         subscriber_id=subscriber.id,
+        kind=DeliveryKind.SELF_SERVICE,
         token_id=token.id,
-        priority=subscriber_service.CONFIRMATION_PRIORITY,
-        next_attempt_at=current,
-        created_at=current,
+        at=current,
     )
-    session.add(delivery)
-    await session.flush()
     return delivery.id
 
 

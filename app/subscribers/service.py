@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import addresses
 from app.clock import now
 from app.config import get_settings
+from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, DeliveryKind
 from app.errors import Conflict, NotFound, Unprocessable
 from app.federations import service as federation_service
@@ -46,7 +47,6 @@ from app.subscribers.schemas import (
 log = logging.getLogger(__name__)
 
 STAFF_ORIGIN = Origin(method="staff_api")
-CONFIRMATION_PRIORITY = 10
 MAX_NAME_LENGTH = 200
 
 
@@ -244,17 +244,14 @@ async def _queue_confirmation(session: AsyncSession, *, subscriber: Subscriber) 
     if day >= settings.confirmation_mails_per_day:
         return None
     token = await tokens.issue_confirm_token(session, subscriber=subscriber)
-    delivery = Delivery(
+    delivery = await delivery_service.enqueue_transactional(
+        session,
         federation_id=subscriber.federation_id,
-        kind=DeliveryKind.CONFIRMATION,
         subscriber_id=subscriber.id,
+        kind=DeliveryKind.CONFIRMATION,
         token_id=token.id,
-        priority=CONFIRMATION_PRIORITY,
-        next_attempt_at=current,
-        created_at=current,
+        at=current,
     )
-    session.add(delivery)
-    await session.flush()
     return delivery.id
 
 

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock
+from app import clock, composition
+from app.campaigns import service as campaigns_service
 from app.campaigns.models import CampaignStatus
 from app.clock import now
 from app.delivery import repository as repo
@@ -53,7 +54,7 @@ class TestCampaignFlow:
         await session.commit()
         pending_id, bounced_id = pending.id, bounced.id
 
-        report = await service.dispatch_once()
+        report = await composition.dispatch_once()
 
         assert report.campaigns_started == 1
         assert report.fanned_out == 6
@@ -75,7 +76,7 @@ class TestCampaignFlow:
         world = await make_world(session, n=1)
         campaign = await make_campaign(session, world.federation)
         await session.commit()
-        await service.dispatch_once()
+        await composition.dispatch_once()
         (row,) = (await deliveries(session, campaign.id)).values()
         mail_from, _, raw = fault_smtp.raw[0]
         assert mail_from == verp_address(row.id, "norr.example.se")
@@ -95,8 +96,8 @@ class TestCampaignFlow:
         world = await make_world(session, n=3)
         await make_campaign(session, world.federation)
         await session.commit()
-        await service.dispatch_once()
-        report = await service.dispatch_once()
+        await composition.dispatch_once()
+        report = await composition.dispatch_once()
         assert report.claimed == 0
         assert sum(fault_smtp.delivered.values()) == 3
 
@@ -111,16 +112,16 @@ class TestFaults:
         campaign = await make_campaign(session, world.federation)
         await session.commit()
 
-        await service.dispatch_once()
+        await composition.dispatch_once()
         row = (await deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.DEFERRED
         assert row.smtp_code == 421
         assert row.next_attempt_at > now()
         # Not due yet: nothing is retried on the next tick.
-        assert (await service.dispatch_once()).claimed == 0
+        assert (await composition.dispatch_once()).claimed == 0
 
         await later()
-        await service.dispatch_once()
+        await composition.dispatch_once()
         row = (await deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.DEFERRED
         assert row.enhanced_code == "4.3.0"
@@ -128,7 +129,7 @@ class TestFaults:
         assert campaign.status == CampaignStatus.SENDING
 
         await later(4)
-        await service.dispatch_once()
+        await composition.dispatch_once()
         row = (await deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.SENT
         assert row.attempts == 3
@@ -143,7 +144,7 @@ class TestFaults:
         fault_smtp.fail(world.address(0), "rcpt:550 5.1.1 <x>: Recipient address rejected")
         campaign = await make_campaign(session, world.federation)
         await session.commit()
-        await service.dispatch_once()
+        await composition.dispatch_once()
         row = (await deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.FAILED
         assert row.enhanced_code == "5.1.1"
@@ -153,7 +154,7 @@ class TestFaults:
         # A hard-bounced subscriber gets no more campaigns.
         second = await make_campaign(session, world.federation)
         await session.commit()
-        await service.dispatch_once()
+        await composition.dispatch_once()
         assert world.ids[0] not in await deliveries(session, second.id)
 
     async def test_552_at_rcpt_is_deferred(
@@ -163,7 +164,7 @@ class TestFaults:
         fault_smtp.fail(world.address(0), "rcpt:552 5.2.2 Mailbox full")
         campaign = await make_campaign(session, world.federation)
         await session.commit()
-        await service.dispatch_once()
+        await composition.dispatch_once()
         row = (await deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.DEFERRED
         await session.refresh(world.subscribers[0])
@@ -176,7 +177,7 @@ class TestFaults:
         fault_smtp.fail(world.address(1), "drop")
         campaign = await make_campaign(session, world.federation)
         await session.commit()
-        await service.dispatch_once()
+        await composition.dispatch_once()
         rows = await deliveries(session, campaign.id)
         assert rows[world.ids[1]].status == DeliveryStatus.DEFERRED
         assert rows[world.ids[0]].status == DeliveryStatus.SENT
@@ -190,21 +191,21 @@ class TestFaults:
         fault_smtp.fail(target, "hang:2.5")
         campaign = await make_campaign(session, world.federation)
         await session.commit()
-        await service.dispatch_once()
+        await composition.dispatch_once()
         row = (await deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.UNKNOWN
         await session.refresh(campaign)
         assert campaign.status == CampaignStatus.SENT  # unknown does not hold the campaign open
 
         await later(24)
-        assert (await service.dispatch_once()).claimed == 0
+        assert (await composition.dispatch_once()).claimed == 0
         # Staff decide to send again.
-        count = await service.requeue_unknown(
+        count = await campaigns_service.requeue_unknown(
             session, federation_id=world.federation.id, campaign_id=campaign.id
         )
         await session.commit()
         assert count == 1
-        await service.dispatch_once()
+        await composition.dispatch_once()
         row = (await deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.SENT
 
@@ -215,7 +216,7 @@ class TestFaults:
         fault_smtp.fail(world.address(0), "data:550 5.7.1 Sender not authorised")
         campaign = await make_campaign(session, world.federation)
         await session.commit()
-        report = await service.dispatch_once()
+        report = await composition.dispatch_once()
         assert report.campaigns_paused == [campaign.id]
         await session.refresh(campaign)
         assert campaign.status == CampaignStatus.PAUSED
@@ -226,12 +227,12 @@ class TestFaults:
         await session.refresh(world.subscribers[0])
         assert world.subscribers[0].bounce_state == BounceState.OK
         # Paused: nothing is sent until staff resume.
-        assert (await service.dispatch_once()).claimed == 0
-        await service.resume_campaign(
+        assert (await composition.dispatch_once()).claimed == 0
+        await campaigns_service.resume_campaign(
             session, federation_id=world.federation.id, campaign_id=campaign.id
         )
         await session.commit()
-        await service.dispatch_once()
+        await composition.dispatch_once()
         assert fault_smtp.delivered[world.address(0)] == 1
         await session.refresh(campaign)
         assert campaign.status == CampaignStatus.SENT
@@ -247,7 +248,7 @@ class TestFaults:
             world = await make_world(session, n=20)
             campaign = await make_campaign(session, world.federation)
             await session.commit()
-            report = await service.dispatch_once()
+            report = await composition.dispatch_once()
         finally:
             get_settings.cache_clear()
         assert report.relay_down
@@ -255,7 +256,7 @@ class TestFaults:
         rows = (await deliveries(session, campaign.id)).values()
         assert {r.status for r in rows} <= {DeliveryStatus.DEFERRED, DeliveryStatus.QUEUED}
         assert all(r.next_attempt_at > now() for r in rows)
-        assert (await service.dispatch_once()).claimed == 0
+        assert (await composition.dispatch_once()).claimed == 0
 
 
 class TestSuppressionAtSendTime:
@@ -272,7 +273,7 @@ class TestSuppressionAtSendTime:
         await session.delete(world.subscribers[1])
         await session.commit()
 
-        report = await service.dispatch_once()
+        report = await composition.dispatch_once()
 
         assert report.suppressed == 2
         assert list(fault_smtp.delivered) == [world.address(2)]
@@ -293,7 +294,7 @@ class TestSuppressionAtSendTime:
         )
         campaign.status = CampaignStatus.CANCELLED
         await session.commit()
-        await service.dispatch_once()
+        await composition.dispatch_once()
         assert not fault_smtp.delivered
         rows = await deliveries(session, campaign.id)
         assert {r.status for r in rows.values()} == {DeliveryStatus.CANCELLED}
@@ -330,9 +331,9 @@ class TestConfirmations:
         fed = await make_federation(session)
         delivery = await make_confirmation(session, fed.id, "ny@mottagare.example.se")
         await session.commit()
-        await service.send_now(delivery.id)
-        await service.send_now(delivery.id)
-        await service.dispatch_once()
+        await composition.send_now(delivery.id)
+        await composition.send_now(delivery.id)
+        await composition.dispatch_once()
         assert fault_smtp.delivered["ny@mottagare.example.se"] == 1
         await session.refresh(delivery)
         assert delivery.status == DeliveryStatus.SENT
@@ -349,7 +350,7 @@ class TestConfirmations:
         small = await make_federation(session, "liten")
         await make_confirmation(session, small.id, "forst@mottagare.example.se")
         await session.commit()
-        await service.dispatch_once(connections=1)
+        await composition.dispatch_once(connections=1)
         assert fault_smtp.raw[0][1] == ["forst@mottagare.example.se"]
         assert sum(fault_smtp.delivered.values()) == 31
 
@@ -361,7 +362,7 @@ class TestConfirmations:
         sub = await session.get(Subscriber, delivery.subscriber_id)
         await session.delete(sub)
         await session.commit()
-        await service.dispatch_once()
+        await composition.dispatch_once()
         await session.refresh(delivery)
         assert delivery.status == DeliveryStatus.SUPPRESSED
         assert not fault_smtp.delivered

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.delivery import service
+from app import composition
 from tests.fixtures.factories import make_campaign, make_world
 from tests.fixtures.smtp import SmtpRecorder
 
@@ -18,7 +18,7 @@ class TestMetrics:
         fault_smtp.fail(world.address(0), "rcpt:550 5.1.1 No such user")
         await make_campaign(session, world.federation)
         await session.commit()
-        await service.dispatch_once()
+        await composition.dispatch_once()
 
         response = await client.get("/metrics")
 

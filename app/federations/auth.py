@@ -2,7 +2,7 @@
 
 Use in routes:
 
-    from app.auth import AdminKey, CurrentFederation
+    from app.federations.auth import AdminKey, CurrentFederation
 
     @router.get("/api/v1/federations/{slug}/campaigns")
     async def list_campaigns(federation: CurrentFederation, session: SessionDep) -> ...:
