@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -38,6 +39,16 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (its native socket transport is most of the sender's
+    gain), asyncio's own loop otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine, turning known failures into one line and a non-zero exit."""
     from app.db import dispose_engine
@@ -49,7 +60,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
             await dispose_engine()
 
     try:
-        return asyncio.run(_wrapped())
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(_wrapped())
     except AppError as exc:
         raise fail(exc.message) from None
     except ConfigError as exc:
@@ -103,7 +115,19 @@ def serve(
         workers=workers,
         proxy_headers=True,
         forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        # app.accesslog writes the access log instead, with link tokens masked.
+        access_log=False,
+        log_config=_serve_log_config(),
     )
+
+
+def _serve_log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus the app's own loggers (the access log among them) at INFO."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["app"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 @cli.command()

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from app import composition, errors
+from app.accesslog import AccessLog
 from app.campaigns import api as campaigns_api
 from app.campaigns import public as campaigns_public
 from app.config import get_settings
@@ -49,6 +50,7 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
     app.state.send_now = composition.send_now
     app.state.render_page = render_page
     errors.install_handlers(app)
+    app.add_middleware(AccessLog)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (
         subscribers_public,

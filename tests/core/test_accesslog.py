@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 
+import httpx
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from app.accesslog import AccessLog, masked_path
+from app.subscribers import service as subscriber_service
 
 TOKEN = "AbCdEfGhIjKlMnOpQrStUvWxYz012-_9"
 
@@ -56,3 +58,21 @@ class TestAccessLog:
     def test_only_whole_token_shaped_segments_are_masked(self) -> None:
         assert masked_path(f"/x/{TOKEN}a") == f"/x/{TOKEN}a"
         assert masked_path(f"/x/{TOKEN}/y") == "/x/…/y"
+
+
+class TestErrorLog:
+    async def test_an_unexpected_error_on_a_link_page_logs_no_token(
+        self,
+        client: httpx.AsyncClient,
+        monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        async def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(subscriber_service, "view_unsubscribe", broken)
+        with pytest.raises(RuntimeError):
+            await client.get(f"/u/{TOKEN}")
+        logged = [r for r in caplog.records if "unhandled error" in r.getMessage()]
+        assert logged
+        assert all(TOKEN not in r.getMessage() for r in logged)
