@@ -45,6 +45,41 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def migrated_environment(
+    url: str, workdir: Path, *, smtp_port: int, **extra: str
+) -> dict[str, str]:
+    """Production-like settings for a scratch database (migrated here), used by this process
+    and the servers it starts."""
+    env = {
+        **os.environ,
+        "NEWSLETTER_DATABASE_URL": url,
+        "NEWSLETTER_SECRET_KEY": SECRET,
+        "NEWSLETTER_DEV": "false",
+        "NEWSLETTER_BASE_URL": "https://nyhetsbrev.example.se",
+        "NEWSLETTER_SMTP_HOST": "127.0.0.1",
+        "NEWSLETTER_SMTP_PORT": str(smtp_port),
+        "NEWSLETTER_JOURNAL_DIR": str(workdir / "journal"),
+        **extra,
+    }
+    use_environment(env)
+    subprocess.run(
+        [sys.executable, "-m", "app.cli", "db", "upgrade"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return env
+
+
+def analyze(url: str) -> None:
+    """As in production, where subscribers arrive over months: statistics are current and the
+    bulk load is not still being vacuumed while the benchmark runs (PostgreSQL only)."""
+    if url.startswith("postgresql"):
+        admin = url.replace("postgresql+asyncpg://", "postgresql://")
+        subprocess.run(["psql", admin, "-q", "-c", "VACUUM ANALYZE"], check=True)
+
+
 def use_environment(env: dict[str, str]) -> None:
     """Point this process's settings at env (the seeding runs here, the servers as children)."""
     from app.config import get_settings
@@ -218,32 +253,11 @@ def run_one(
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
     url = prepare_database(kind, pg_url, workdir)
     port = free_port()
-    env = {
-        **os.environ,
-        "NEWSLETTER_DATABASE_URL": url,
-        "NEWSLETTER_SECRET_KEY": SECRET,
-        "NEWSLETTER_DEV": "false",
-        "NEWSLETTER_SMTP_HOST": "127.0.0.1",
-        "NEWSLETTER_SMTP_PORT": str(port),
-        "NEWSLETTER_JOURNAL_DIR": str(workdir / "journal"),
-        "NEWSLETTER_BASE_URL": "https://nyhetsbrev.example.se",
-    }
-    use_environment(env)
-    subprocess.run(
-        [sys.executable, "-m", "app.cli", "db", "upgrade"],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
+    env = migrated_environment(url, workdir, smtp_port=port)
     began = time.monotonic()
     asyncio.run(seed(n, size))
     print(f"[{kind}] seeded {n} subscribers in {time.monotonic() - began:.1f} s")
-    if kind == "postgresql":
-        # As in production, where subscribers arrive over months: statistics are current and
-        # the bulk load is not still being vacuumed while the campaign fans out.
-        admin = url.replace("postgresql+asyncpg://", "postgresql://")
-        subprocess.run(["psql", admin, "-q", "-c", "VACUUM ANALYZE"], check=True)
+    analyze(url)
     if only_fan_out:
         fan_out_only(kind, env)
         shutil.rmtree(workdir, ignore_errors=True)

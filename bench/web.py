@@ -42,12 +42,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.send import (  # noqa: E402 (needs ROOT on sys.path when run as a script)
-    SECRET,
+    analyze,
     free_port,
+    migrated_environment,
     prepare_database,
     seed_federation,
     seed_subscribers,
-    use_environment,
 )
 
 SLUG = "bench"
@@ -277,30 +277,15 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, tuple[Run, Run]]:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-web-{kind}-"))
     url = prepare_database(kind, args.pg_url, workdir)
     smtp_port, app_port, ref_port = free_port(), free_port(), free_port()
-    env = {
-        **os.environ,
-        "NEWSLETTER_DATABASE_URL": url,
-        "NEWSLETTER_SECRET_KEY": SECRET,
-        "NEWSLETTER_DEV": "false",
-        "NEWSLETTER_BASE_URL": "https://nyhetsbrev.example.se",
-        "NEWSLETTER_SMTP_HOST": "127.0.0.1",
-        "NEWSLETTER_SMTP_PORT": str(smtp_port),
-        "NEWSLETTER_JOURNAL_DIR": str(workdir / "journal"),
-        "NEWSLETTER_RATE_LIMIT_PER_IP_PER_MINUTE": RAISED_LIMIT,
-        "NEWSLETTER_RATE_LIMIT_GLOBAL_PER_MINUTE": RAISED_LIMIT,
-    }
-    use_environment(env)
-    subprocess.run(
-        [sys.executable, "-m", "app.cli", "db", "upgrade"],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
+    env = migrated_environment(
+        url,
+        workdir,
+        smtp_port=smtp_port,
+        NEWSLETTER_RATE_LIMIT_PER_IP_PER_MINUTE=RAISED_LIMIT,
+        NEWSLETTER_RATE_LIMIT_GLOBAL_PER_MINUTE=RAISED_LIMIT,
     )
     confirm_tokens, unsubscribe_tokens = asyncio.run(seed(args.pending, args.tokens))
-    if kind == "postgresql":
-        admin = url.replace("postgresql+asyncpg://", "postgresql://")
-        subprocess.run(["psql", admin, "-q", "-c", "VACUUM ANALYZE"], check=True)
+    analyze(url)
     (workdir / "confirm.txt").write_text("\n".join(confirm_tokens) + "\n")
     (workdir / "unsubscribe.txt").write_text("\n".join(unsubscribe_tokens) + "\n")
 

@@ -15,7 +15,7 @@ from app import cache, clock
 from app.clock import now
 from app.federations.models import Federation
 from app.subscribers.models import PrivacyNotice
-from tests.fixtures.factories import bearer, make_federation, make_key
+from tests.fixtures.factories import bearer, federation_data, make_federation, make_key
 from tests.subscribers.test_public_flow import STAMP_RE
 
 FORM = "/f/norr/prenumerera"
@@ -57,13 +57,7 @@ class TestFederationEdits:
         assert (await client.get(FORM)).status_code == 404
         created = await client.post(
             "/api/v1/federations",
-            json={
-                "slug": "norr",
-                "name": "Samordningsförbundet Norr",
-                "from_email": "nyhetsbrev@norr.example.se",
-                "from_name": "Samordningsförbundet Norr",
-                "postal_address": "Box 1, 123 45 Norrby",
-            },
+            json=federation_data("norr").model_dump(mode="json", exclude_unset=True),
             headers=bearer(admin),
         )
         assert created.status_code == 201, created.text
