@@ -34,6 +34,7 @@ from app.subscribers.models import (
     PrivacyNotice,
     Subscriber,
     SubscriptionStatus,
+    Token,
     TokenPurpose,
 )
 from app.subscribers.schemas import (
@@ -257,8 +258,8 @@ async def _queue_confirmation(session: AsyncSession, *, subscriber: Subscriber) 
 
 async def _confirmable(
     session: AsyncSession, *, federation: Federation, raw: str
-) -> tuple[Subscriber, bool]:
-    """(subscriber, already confirmed) for a confirmation link, or NotFound.
+) -> tuple[Token, Subscriber, bool]:
+    """(token, subscriber, already confirmed) for a confirmation link, or NotFound.
 
     A used link still answers "already confirmed" while the subscription stands; once the
     person has unsubscribed, an old confirmation link must not sign them up again."""
@@ -271,15 +272,15 @@ async def _confirmable(
     if subscriber is None:
         raise NotFound()
     if subscriber.status == SubscriptionStatus.CONFIRMED:
-        return subscriber, True
+        return token, subscriber, True
     if subscriber.status == SubscriptionStatus.PENDING and token.used_at is None:
-        return subscriber, False
+        return token, subscriber, False
     raise NotFound()
 
 
 async def view_confirmation(session: AsyncSession, *, federation: Federation, raw: str) -> bool:
     """Check a confirmation link without changing anything; True if already confirmed."""
-    _, already = await _confirmable(session, federation=federation, raw=raw)
+    _, _, already = await _confirmable(session, federation=federation, raw=raw)
     return already
 
 
@@ -287,12 +288,9 @@ async def confirm_subscription(
     session: AsyncSession, *, federation: Federation, raw: str, origin: Origin
 ) -> bool:
     """Confirm the subscription behind a link; True if it was already confirmed."""
-    subscriber, already = await _confirmable(session, federation=federation, raw=raw)
+    token, subscriber, already = await _confirmable(session, federation=federation, raw=raw)
     if already:
         return True
-    token = await tokens.find_token(
-        session, raw, purpose=TokenPurpose.CONFIRM, federation_id=federation.id
-    )
     current = now()
     token.used_at = current
     subscriber.status = SubscriptionStatus.CONFIRMED
