@@ -211,9 +211,10 @@ def wrk(url: str, *, script: Path | None, args: argparse.Namespace, pid: int, se
         cmd += ["-s", str(script)]
     cmd.append(url)
     server = psutil.Process(pid)
-    cpu_before = sum(server.cpu_times()[:2])
+    processes = [server, *server.children(recursive=True)]  # uvicorn's workers, if several
+    cpu_before = sum(sum(p.cpu_times()[:2]) for p in processes)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    cpu = sum(server.cpu_times()[:2]) - cpu_before
+    cpu = sum(sum(p.cpu_times()[:2]) for p in processes) - cpu_before
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: .*", out)
@@ -295,7 +296,7 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, tuple[Run, Run]]:
         stderr=subprocess.DEVNULL,
     )
     app_cmd = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1"]
-    app_cmd += ["--port", str(app_port)]
+    app_cmd += ["--port", str(app_port), "--workers", str(args.workers)]
     app = start(app_cmd, env, workdir / "app.log")
     ref = None
     results: dict[str, tuple[Run, Run]] = {}
@@ -400,6 +401,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--workers", type=int, default=1, help="`newsletter serve --workers`")
     parser.add_argument("--pending", type=int, default=2000, help="confirmation tokens")
     parser.add_argument("--tokens", type=int, default=30000, help="unsubscribe tokens")
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
@@ -416,7 +418,10 @@ def main() -> None:
     kinds = ["postgresql", "sqlite"] if args.db == "both" else [args.db]
     load = os.getloadavg()
     print(f"commit {git_commit()}; {os.cpu_count()} cores; load {load[0]:.2f} {load[1]:.2f}")
-    print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency; one worker")
+    print(
+        f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency; "
+        f"{args.workers} worker(s), the reference always one"
+    )
     summary: dict[str, dict[str, tuple[Run, Run]]] = {}
     for kind in kinds:
         summary[kind] = run_one(kind, args)
