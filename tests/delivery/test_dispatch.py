@@ -17,8 +17,15 @@ from app.delivery import repository as repo
 from app.delivery import service
 from app.delivery.bounces import parse_verp, verp_address
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
-from app.security import new_seed, token_from_seed, token_hash
-from app.subscribers.models import BounceState, Subscriber, SubscriptionStatus, Token, TokenPurpose
+from app.security import token_from_seed
+from app.subscribers.models import (
+    BounceState,
+    Subscriber,
+    SubscriptionStatus,
+    Token,
+    TokenPurpose,
+    token_row,
+)
 from tests.fixtures.factories import make_campaign, make_federation, make_world
 from tests.fixtures.smtp import SmtpRecorder
 
@@ -304,14 +311,13 @@ async def make_confirmation(session: AsyncSession, federation_id: int, email: st
     sub = Subscriber(federation_id=federation_id, email=email)
     session.add(sub)
     await session.flush()
-    seed = new_seed()
     token = Token(
-        federation_id=federation_id,
-        subscriber_id=sub.id,
-        purpose=TokenPurpose.CONFIRM,
-        seed=seed,
-        token_hash=token_hash(token_from_seed(seed)),
-        expires_at=now() + timedelta(days=7),
+        **token_row(
+            federation_id=federation_id,
+            subscriber_id=sub.id,
+            purpose=TokenPurpose.CONFIRM,
+            expires_at=now() + timedelta(days=7),
+        )
     )
     session.add(token)
     await session.flush()
