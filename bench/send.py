@@ -80,6 +80,16 @@ def analyze(url: str) -> None:
         subprocess.run(["psql", admin, "-q", "-c", "VACUUM ANALYZE"], check=True)
 
 
+def add_database_arguments(parser: argparse.ArgumentParser, scratch_name: str) -> None:
+    """--db and --pg-url, as every benchmark takes them."""
+    parser.add_argument("--db", choices=["postgresql", "sqlite", "both"], default="both")
+    parser.add_argument(
+        "--pg-url",
+        default=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{scratch_name}",
+        help="scratch PostgreSQL database (dropped and re-created)",
+    )
+
+
 def use_environment(env: dict[str, str]) -> None:
     """Point this process's settings at env (the seeding runs here, the servers as children)."""
     from app.config import get_settings
@@ -355,18 +365,13 @@ def run_one(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10000, help="subscribers / messages")
-    parser.add_argument("--db", choices=["postgresql", "sqlite", "both"], default="both")
     parser.add_argument("--size", type=int, default=20000, help="campaign body size in bytes")
     parser.add_argument("--processes", type=int, default=1, help="dispatcher processes")
     parser.add_argument("--profile", type=Path, help="py-spy the dispatcher into FILE-<db>.txt")
     parser.add_argument(
         "--fan-out-only", action="store_true", help="no relay: measure the campaign start only"
     )
-    parser.add_argument(
-        "--pg-url",
-        default="postgresql+asyncpg://postgres@127.0.0.1:5432/bench_send",
-        help="scratch PostgreSQL database (dropped and re-created)",
-    )
+    add_database_arguments(parser, "bench_send")
     args = parser.parse_args()
     kinds = ["postgresql", "sqlite"] if args.db == "both" else [args.db]
     for kind in kinds:

@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.send import (  # noqa: E402 (needs ROOT on sys.path when run as a script)
+    add_database_arguments,
     analyze,
     free_port,
     migrated_environment,
@@ -397,7 +398,6 @@ def line(name: str, ours: Run, theirs: Run) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=["postgresql", "sqlite", "both"], default="both")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
@@ -409,11 +409,7 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=Path, help="write py-spy collapsed stacks of the app per scenario here"
     )
-    parser.add_argument(
-        "--pg-url",
-        default="postgresql+asyncpg://postgres@127.0.0.1:5432/bench_web",
-        help="scratch PostgreSQL database (dropped and re-created)",
-    )
+    add_database_arguments(parser, "bench_web")
     args = parser.parse_args()
     kinds = ["postgresql", "sqlite"] if args.db == "both" else [args.db]
     load = os.getloadavg()
