@@ -12,7 +12,6 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import messages
-from app.accesslog import masked_path
 
 log = logging.getLogger(__name__)
 
@@ -161,5 +160,5 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, masked_path(request.url.path))
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _respond(request, 500, "internal_error", "Internal error.", "internal_error")

@@ -10,6 +10,7 @@ from tests.fixtures.client import client
 from tests.fixtures.database import (
     backend,
     connection,
+    empty_database,
     engine,
     frozen_clock,
     session,
@@ -21,6 +22,7 @@ __all__ = [
     "backend",
     "client",
     "connection",
+    "empty_database",
     "engine",
     "fault_smtp",
     "frozen_clock",
