@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -40,6 +40,16 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (its native socket transport is most of the sender's
+    gain), asyncio's own loop otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine, turning known failures into one line and a non-zero exit."""
     from app.db import dispose_engine
@@ -53,7 +63,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     from sqlalchemy.exc import DBAPIError
 
     try:
-        return asyncio.run(_wrapped())
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(_wrapped())
     except AppError as exc:
         raise fail(exc.message) from None
     except ConfigError as exc:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.actors import Actor
 from app.audit import service as audit_service
 from app.audit.models import AuditAction
+from app.cache import Cache, clear_after_commit
 from app.clock import now
 from app.errors import Conflict, NotFound, Unprocessable
 from app.federations import repository
@@ -25,6 +26,14 @@ from app.federations.schemas import (
 from app.security import new_api_key, token_hash
 
 KEY_PREFIX_LENGTH = 12
+# Every visitor page reads its federation; staff change one a few times a year.
+_public_by_slug: Cache[Federation | None] = Cache("federations by slug")
+_public_by_id: Cache[Federation | None] = Cache("federations by id")
+
+
+def _changed(session: AsyncSession) -> None:
+    clear_after_commit(session, _public_by_slug)
+    clear_after_commit(session, _public_by_id)
 
 
 async def create_federation(
@@ -33,6 +42,7 @@ async def create_federation(
     """Create a federation; 409 if the slug is taken."""
     if await repository.get_by_slug(session, data.slug) is not None:
         raise Conflict(f"A federation with slug {data.slug!r} already exists.")
+    _changed(session)
     federation = await repository.add(session, Federation(**data.model_dump()))
     await audit_service.record(
         session,
@@ -53,6 +63,7 @@ async def get_or_create_federation(
     existing = await repository.get_by_slug(session, data.slug)
     if existing is not None:
         return existing, False
+    _changed(session)
     return await repository.add(session, Federation(**data.model_dump())), True
 
 
@@ -65,6 +76,31 @@ async def find_federation(session: AsyncSession, *, slug: str) -> Federation | N
 async def find_federation_by_id(session: AsyncSession, federation_id: int) -> Federation | None:
     """The federation with this id, or None (erased meanwhile)."""
     return await repository.get_by_id(session, federation_id)
+
+
+async def public_federation(session: AsyncSession, *, slug: str) -> Federation | None:
+    """find_federation for the visitor pages: a shared read-only copy, detached from any
+    session, never older than the commit that changed it here (MAX_AGE_SECONDS elsewhere)."""
+
+    async def load() -> Federation | None:
+        return _detached(session, await repository.get_by_slug(session, slug))
+
+    return await _public_by_slug.get(slug, load)
+
+
+async def public_federation_by_id(session: AsyncSession, federation_id: int) -> Federation | None:
+    """find_federation_by_id for the visitor pages (see public_federation)."""
+
+    async def load() -> Federation | None:
+        return _detached(session, await repository.get_by_id(session, federation_id))
+
+    return await _public_by_id.get(federation_id, load)
+
+
+def _detached(session: AsyncSession, federation: Federation | None) -> Federation | None:
+    if federation is not None:
+        session.expunge(federation)
+    return federation
 
 
 async def get_federation(session: AsyncSession, *, slug: str) -> Federation:
@@ -98,6 +134,7 @@ async def update_federation(
     for name, value in values.items():
         setattr(federation, name, value)
     await session.flush()
+    _changed(session)
     if values:
         # Names the fields, not their values: a relay password never reaches the log.
         await audit_service.record(

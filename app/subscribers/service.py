@@ -37,6 +37,7 @@ from app.subscribers.models import (
     PrivacyNotice,
     Subscriber,
     SubscriptionStatus,
+    Token,
     TokenPurpose,
 )
 from app.subscribers.schemas import (
@@ -83,7 +84,7 @@ class AddressSuppressed(Conflict):
 
 async def get_public_federation(session: AsyncSession, slug: str) -> Federation:
     """The federation behind a public URL, or NotFound."""
-    federation = await federation_service.find_federation(session, slug=slug)
+    federation = await federation_service.public_federation(session, slug=slug)
     if federation is None:
         raise NotFound()
     return federation
@@ -142,8 +143,8 @@ async def request_subscription(
     stamp = consent.read_stamp(data.stamp)
     notice = None
     if stamp is not None:
-        notice = await repository.get_privacy_notice(
-            session, federation_id=federation.id, notice_id=stamp.privacy_notice_id
+        notice = await consent.stamped_notice(
+            session, federation=federation, notice_id=stamp.privacy_notice_id
         )
     if notice is None:
         raise StaleForm()
@@ -257,8 +258,8 @@ async def _queue_confirmation(session: AsyncSession, *, subscriber: Subscriber) 
 
 async def _confirmable(
     session: AsyncSession, *, federation: Federation, raw: str
-) -> tuple[Subscriber, bool]:
-    """(subscriber, already confirmed) for a confirmation link, or NotFound.
+) -> tuple[Token, Subscriber, bool]:
+    """(token, subscriber, already confirmed) for a confirmation link, or NotFound.
 
     A used link still answers "already confirmed" while the subscription stands; once the
     person has unsubscribed, an old confirmation link must not sign them up again."""
@@ -271,15 +272,15 @@ async def _confirmable(
     if subscriber is None:
         raise NotFound()
     if subscriber.status == SubscriptionStatus.CONFIRMED:
-        return subscriber, True
+        return token, subscriber, True
     if subscriber.status == SubscriptionStatus.PENDING and token.used_at is None:
-        return subscriber, False
+        return token, subscriber, False
     raise NotFound()
 
 
 async def view_confirmation(session: AsyncSession, *, federation: Federation, raw: str) -> bool:
     """Check a confirmation link without changing anything; True if already confirmed."""
-    _, already = await _confirmable(session, federation=federation, raw=raw)
+    _, _, already = await _confirmable(session, federation=federation, raw=raw)
     return already
 
 
@@ -287,12 +288,9 @@ async def confirm_subscription(
     session: AsyncSession, *, federation: Federation, raw: str, origin: Origin
 ) -> bool:
     """Confirm the subscription behind a link; True if it was already confirmed."""
-    subscriber, already = await _confirmable(session, federation=federation, raw=raw)
+    token, subscriber, already = await _confirmable(session, federation=federation, raw=raw)
     if already:
         return True
-    token = await tokens.find_token(
-        session, raw, purpose=TokenPurpose.CONFIRM, federation_id=federation.id
-    )
     current = now()
     token.used_at = current
     subscriber.status = SubscriptionStatus.CONFIRMED
@@ -316,7 +314,7 @@ class UnsubscribeResult:
 
 async def _unsubscribable(session: AsyncSession, raw: str) -> tuple[Federation, Subscriber]:
     token = await tokens.find_token(session, raw, purpose=TokenPurpose.UNSUBSCRIBE)
-    federation = await federation_service.find_federation_by_id(session, token.federation_id)
+    federation = await federation_service.public_federation_by_id(session, token.federation_id)
     subscriber = await repository.get_subscriber(
         session, federation_id=token.federation_id, subscriber_id=token.subscriber_id
     )
