@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import aiosmtplib
+from aiosmtplib.typing import SMTPStatus
 
 from app.config import Settings, SmtpSecurity, cleartext_refused, is_loopback_host
 
@@ -253,15 +254,16 @@ class Connection:
         self,
         envelope_from: str,
         recipient: str,
-        message: bytes,
+        data: bytes,
         *,
         on_wire: Callable[[], Awaitable[None] | None],
     ) -> Result:
-        """Send one message; on_wire() runs just before DATA (the point of no return). Any
+        """Send one message given in SMTP wire form (app.rendering.wire: CRLF, dot-stuffed,
+        ending in the "." line); on_wire() runs just before DATA (the point of no return). Any
         error inside the transaction resets or drops the connection, so it never reaches the
         next recipient's transaction."""
         smtp = await self.open()
-        envelope = mail_envelope(envelope_from, recipient, len(message), smtp.supports_extension)
+        envelope = mail_envelope(envelope_from, recipient, len(data), smtp.supports_extension)
         if isinstance(envelope, Result):
             return envelope
         try:
@@ -294,7 +296,7 @@ class Connection:
             self.drop()
             raise
         try:
-            response = await smtp.data(message)
+            response = await _data(smtp, data)
         except aiosmtplib.SMTPResponseException as exc:
             # Refused at DATA or after the final dot; `dirty` stays set, so the next message
             # starts with RSET (harmless if the server already closed the transaction).
@@ -316,3 +318,25 @@ class Connection:
         if result.reconnect:
             self.drop()
         return result
+
+
+async def _data(smtp: aiosmtplib.SMTP, data: bytes) -> aiosmtplib.SMTPResponse:
+    """DATA with the message already in wire form, written as it is. aiosmtplib's own data()
+    would run two regular expressions over every message (line endings, dot-stuffing), which
+    cost a third of the sender's time for bytes that are the same for every recipient; it
+    still manages the connection, TLS and authentication."""
+    start = await smtp.execute_command(b"DATA")
+    if start.code != SMTPStatus.start_input:
+        raise aiosmtplib.SMTPDataError(start.code, start.message)
+    protocol = smtp.protocol
+    if protocol is None:
+        raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+    try:
+        protocol.write(data)
+        response = await protocol.read_response(timeout=smtp.timeout)
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        smtp.close()
+        raise
+    if response.code != SMTPStatus.completed:
+        raise aiosmtplib.SMTPDataError(response.code, response.message)
+    return response
