@@ -145,6 +145,8 @@ STAFF_ERRORS: dict[str, str] = {
     "past": "Välj en tidpunkt som ligger i framtiden.",
     "when": "Fyll i datum och tid som ÅÅÅÅ-MM-DD och TT:MM.",
     "addresses": "Skriv en till tio e-postadresser, en per rad.",
+    "no_recipients": "Förbundet har inga bekräftade prenumeranter, så utskicket skulle inte nå "
+    "någon. Det kan schemaläggas när någon har bekräftat sin prenumeration.",
     "invalid": "Uppgifterna kunde inte sparas. Kontrollera fälten och försök igen.",
 }
 
@@ -191,10 +193,6 @@ TEST_UNSUBSCRIBE = {
 HELD_OVERDUE = (
     "Utskicket var mer än {hours:g} timmar försenat när det skulle skickas och har hållits "
     "kvar. Välj Skicka nu eller schemalägg det på nytt."
-)
-NO_RECIPIENTS = (
-    "Förbundet har inga bekräftade prenumeranter, så utskicket skulle inte nå någon. "
-    "Det kan schemaläggas när någon har bekräftat sin prenumeration."
 )
 
 IMPORT_PROBLEMS: dict[str, str] = {

@@ -351,7 +351,10 @@ async def _schedule(
         raise Conflict(messages.APPROVAL_NEEDED, details={"code": "approval_needed"})
     _prepare(campaign, federation)
     if not await delivery_service.count_recipients(session, federation_id=federation.id):
-        raise Conflict(messages.NO_RECIPIENTS, details={"recipients": 0})
+        raise Conflict(
+            messages.STAFF_ERRORS["no_recipients"],
+            details={"code": "no_recipients", "recipients": 0},
+        )
     campaign.status = CampaignStatus.SCHEDULED
     campaign.send_at = at
     # Sending now or at a new time is the staff's answer to a campaign held as overdue.

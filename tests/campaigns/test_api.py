@@ -279,7 +279,7 @@ class TestSchedule:
             assert response.status_code == 409
             error = response.json()["error"]
             assert "bekräftade prenumeranter" in error["message"]
-            assert error["details"] == {"recipients": 0}
+            assert error["details"] == {"code": "no_recipients", "recipients": 0}
         got = await api.get(url, headers=other_tenant.headers)
         assert got.json()["status"] == "draft"
 

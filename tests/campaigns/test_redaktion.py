@@ -13,6 +13,7 @@ from app.audit.models import AuditAction, AuditEntry
 from app.campaigns.models import Campaign, CampaignStatus
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
 from app.federations.models import Federation
+from app.subscribers.models import Subscriber, SubscriptionStatus
 from app.users.models import Role
 from tests.fixtures.factories import add_campaign, bearer, make_federation, make_key, make_world
 from tests.fixtures.staff import csrf_of, invite, signed_in_client
@@ -20,7 +21,17 @@ from tests.fixtures.staff import csrf_of, invite, signed_in_client
 
 @pytest.fixture
 async def federation(session: AsyncSession) -> Federation:
-    return await make_federation(session, "norr", timezone="Europe/Stockholm")
+    """A federation with one confirmed subscriber (a campaign needs one to be scheduled)."""
+    federation = await make_federation(session, "norr", timezone="Europe/Stockholm")
+    session.add(
+        Subscriber(
+            federation_id=federation.id,
+            email="lasare@norr-mottagare.example.se",
+            status=SubscriptionStatus.CONFIRMED,
+        )
+    )
+    await session.commit()
+    return federation
 
 
 async def as_person(
