@@ -17,11 +17,13 @@ from app import composition
 from app.config import get_settings
 from app.delivery.models import Delivery, DeliveryKind
 from app.errors import NotFound, Unprocessable
+from app.federations.models import Federation
 from app.subscribers import service, tokens
 from app.subscribers.models import Subscriber, SubscriptionStatus, Token, TokenPurpose
 from tests.fixtures.dkim import dkim_keypair
 from tests.fixtures.factories import make_federation
 from tests.fixtures.smtp import SmtpRecorder
+from tests.fixtures.staff import invite
 
 
 async def _pending(session: AsyncSession, email: str = "anna@exempel.se") -> tuple[int, Delivery]:
@@ -153,7 +155,7 @@ class TestConfirmationMail:
 
 
 class TestDkim:
-    async def test_confirmation_and_self_service_mail_are_signed_like_campaigns(
+    async def test_confirmation_self_service_and_sign_in_mail_are_signed_like_campaigns(
         self,
         session: AsyncSession,
         smtp_server: SmtpRecorder,
@@ -168,10 +170,13 @@ class TestDkim:
         assert confirmation.subscriber_id is not None
         await _self_service(session, fed_id, confirmation.subscriber_id)
         await session.commit()
+        federation = await session.get(Federation, fed_id)
+        await invite(session, federation, "redaktor@example.se")  # queues a sign-in link
 
         report = await composition.dispatch_once()
 
-        assert report.sent == 2
+        assert report.sent == 3
+        assert [rcpts for _, rcpts, _ in smtp_server.envelopes].count(["redaktor@example.se"]) == 1
 
         def dns(name: bytes, timeout: int = 5) -> bytes:
             assert name == b"nb2026._domainkey.sfhbs.example.se."
