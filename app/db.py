@@ -84,10 +84,13 @@ _engine: AsyncEngine | None = None
 _sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
 
+SQLITE_BUSY_SECONDS = 30
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    """Create an engine; SQLite gets WAL, foreign keys and writes that wait their turn."""
     if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {"timeout": 30})
+        kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_SECONDS})
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
 
@@ -103,7 +106,14 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE takes the write lock at BEGIN, where SQLite honours the busy timeout.
+            # A deferred transaction that has read and then tries to write while another
+            # process holds (or has just committed) the lock fails at once with "database is
+            # locked": waiting cannot help it, since its snapshot is already stale. The
+            # transactions here are short (one request, one dispatcher batch), so queueing
+            # every transaction, read-only ones too, costs little on an install small
+            # enough for SQLite.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
