@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     rate_limit_global_per_minute: int = Field(300, ge=1)
     confirmation_mails_per_day: int = Field(1, ge=1)
     confirmation_mails_per_week: int = Field(3, ge=1)
+    # Request bodies (413 above these): public endpoints, and the staff API but its CSV import.
+    public_max_body_bytes: int = Field(16 * 1024, ge=1024)
+    max_body_bytes: int = Field(1024 * 1024, ge=16 * 1024)
     # Delivery.
     bounce_mailbox_domain: str | None = None
     deferred_give_up_hours: float = Field(72, gt=0)

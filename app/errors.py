@@ -73,6 +73,7 @@ class PayloadTooLarge(AppError):
     status_code = 413
     code = "payload_too_large"
     default_message = "The upload is too large."
+    page = "too_large"
 
 
 class Unprocessable(AppError):
@@ -129,14 +130,19 @@ def _respond(
     return error_page(request, status, page, headers)
 
 
+def error_response(request: Request, exc: AppError) -> Response:
+    """The answer to an AppError: JSON for the API, a Swedish page for visitors."""
+    return _respond(
+        request, exc.status_code, exc.code, exc.message, exc.page, exc.details, exc.headers
+    )
+
+
 def install_handlers(app: FastAPI) -> None:
     """Register the handlers so no stack trace ever reaches a client."""
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
-        return _respond(
-            request, exc.status_code, exc.code, exc.message, exc.page, exc.details, exc.headers
-        )
+        return error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

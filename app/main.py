@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
 from app import errors
+from app.body_limits import BodyLimitMiddleware
 from app.campaigns import api as campaigns_api
 from app.campaigns import public as campaigns_public
 from app.config import get_settings
@@ -48,6 +49,7 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
     )
     app.state.embedded_services = embedded_services
     errors.install_handlers(app)
+    app.add_middleware(BodyLimitMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (
         subscribers_public,
