@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_security: SmtpSecurity = SmtpSecurity.NONE
+    # A federation's relay override may point at private and loopback addresses only if the
+    # operator says so (link-local is never allowed).
+    relay_allow_private: bool = False
     smtp_max_connections: int = Field(8, ge=1, le=256)
     smtp_timeout: float = Field(60, gt=0)
     send_rate_per_second: float = Field(0, ge=0)

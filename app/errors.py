@@ -156,6 +156,12 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:
+            # The only 400 the framework raises: a body it could not decode (bytes that are
+            # not UTF-8, say). Malformed JSON is already a 422; so is this, as documented.
+            return _respond(
+                request, 422, "validation_error", "The body could not be read.", "bad_request"
+            )
         codes = {404: ("not_found", "not_found"), 405: ("method_not_allowed", "bad_request")}
         code, page = codes.get(exc.status_code, ("http_error", "bad_request"))
         return _respond(

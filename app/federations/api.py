@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from app.auth import AdminKey, CurrentFederation, SlugPath
+from app.auth import AdminKey, CallerKey, CurrentFederation, SlugPath
 from app.federations import service
 from app.federations.schemas import (
     ApiKeyCreate,
@@ -46,12 +46,16 @@ async def get_federation(federation: CurrentFederation) -> FederationRead:
 
 
 @router.patch(
-    "/federations/{slug}", responses=error_responses(401, 404, 422), summary="Update a federation"
+    "/federations/{slug}",
+    responses=error_responses(401, 403, 404, 422),
+    summary="Update a federation (the relay override: admin only)",
 )
 async def update_federation(
-    body: FederationUpdate, federation: CurrentFederation, session: SessionDep
+    body: FederationUpdate, federation: CurrentFederation, key: CallerKey, session: SessionDep
 ) -> FederationRead:
-    updated = await service.update_federation(session, federation=federation, changes=body)
+    updated = await service.update_federation(
+        session, federation=federation, changes=body, by_admin=key.federation_id is None
+    )
     return service.federation_read(updated)
 
 

@@ -141,7 +141,7 @@ async def api_stamp(slug: str, session: SessionDep) -> FormStamp:
     "/api/v1/public/{slug}/subscriptions",
     status_code=202,
     response_model=SignupAccepted,
-    responses=error_responses(404, 422, 429),
+    responses=error_responses(404, 413, 422, 429),
     summary="Sign up from a federation's own form (JSON or form body)",
     tags=["public"],
     openapi_extra={

@@ -118,7 +118,7 @@ class TestCreateFederation:
             "/api/v1/federations",
             json={
                 **NEW,
-                "smtp_host": "smtp.vasterby.example.se",
+                "smtp_host": "93.184.215.14",
                 "smtp_security": "starttls",
                 "smtp_password": "hemligt-lösen",
             },
@@ -137,7 +137,7 @@ class TestCreateFederation:
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
         admin = await make_key(session, None)
-        payload = {**NEW, "smtp_host": "smtp.vasterby.example.se", "smtp_security": "starttls"}
+        payload = {**NEW, "smtp_host": "93.184.215.14", "smtp_security": "starttls"}
         response = await client.post(
             "/api/v1/federations",
             json={**payload, "smtp_password": "hemligt-lösen"},
@@ -188,6 +188,18 @@ class TestCreateFederation:
         admin = await make_key(session, None)
         response = await client.post(
             "/api/v1/federations", json={**NEW, field: value}, headers=bearer(admin)
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "validation_error"
+
+    async def test_body_that_is_not_utf8_is_422(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        admin = await make_key(session, None)
+        response = await client.post(
+            "/api/v1/federations",
+            content=b"\x0f\xff\xfe\x13",
+            headers={**bearer(admin), "Content-Type": "application/json"},
         )
         assert response.status_code == 422, response.text
         assert response.json()["error"]["code"] == "validation_error"
