@@ -12,6 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from app.config import SmtpSecurity, is_loopback_host
+from app.rendering.header_text import HeaderText
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 
@@ -63,7 +64,8 @@ Color = Annotated[str, Field(examples=["#1f5f8b"]), AfterValidator(_color)]
 TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_timezone)]
 WebUrl = Annotated[str, Field(max_length=500), AfterValidator(_web_url)]
 Origin = Annotated[str, Field(max_length=200), AfterValidator(_origin)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+# Federation name and sender name appear in From, List-Id and transactional subjects.
+Name = Annotated[HeaderText, Field(min_length=1, max_length=200)]
 
 
 def relay_problem(host: str | None, security: str | None) -> str | None:

@@ -18,6 +18,7 @@ import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from app.rendering.colors import contrast, readable_on
+from app.rendering.header_text import header_safe
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent.parent / "email_templates" / "transactional"
 
@@ -129,8 +130,8 @@ def build_message(mail: RenderedMail, *, sender: Sender, to: str, at: datetime) 
     No List-Unsubscribe headers: a confirmation is not a list message, and a fake one-click
     header would invite providers to post to a link that unsubscribes nothing."""
     msg = EmailMessage(policy=policy.SMTP)
-    msg["Subject"] = mail.subject
-    msg["From"] = Address(display_name=sender.from_name, addr_spec=sender.from_email)
+    msg["Subject"] = header_safe(mail.subject)
+    msg["From"] = Address(display_name=header_safe(sender.from_name), addr_spec=sender.from_email)
     msg["To"] = to
     if sender.reply_to:
         msg["Reply-To"] = sender.reply_to

@@ -11,6 +11,7 @@ from app import clock
 from app.federations.models import ApiKey, Federation
 from app.security import token_hash
 from tests.federations.factories import bearer, federation_data, make_federation, make_key
+from tests.fixtures.hostile import LINE_BREAKS, with_header_line
 
 NEW = {
     "slug": "sf-vasterby",
@@ -191,6 +192,23 @@ class TestCreateFederation:
         )
         assert response.status_code == 422, response.text
         assert response.json()["error"]["code"] == "validation_error"
+
+    @pytest.mark.parametrize("brk", LINE_BREAKS)
+    @pytest.mark.parametrize("field", ["name", "from_name"])
+    @pytest.mark.parametrize("method", ["POST", "PATCH"])
+    async def test_control_characters_are_422_naming_the_field(
+        self, client: httpx.AsyncClient, session: AsyncSession, method: str, field: str, brk: str
+    ) -> None:
+        value = with_header_line("Förbundet", brk)
+        admin = await make_key(session, None)
+        await make_federation(session, "sf-alfa")
+        url, body = {
+            "POST": ("/api/v1/federations", {**NEW, field: value}),
+            "PATCH": ("/api/v1/federations/sf-alfa", {field: value}),
+        }[method]
+        response = await client.request(method, url, json=body, headers=bearer(admin))
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["details"][0]["loc"] == ["body", field]
 
     async def test_body_that_is_not_utf8_is_422(
         self, client: httpx.AsyncClient, session: AsyncSession
