@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     dkim_selector: str | None = None
     dkim_private_key_path: Path | None = None
     unsubscribe_mailto: str | None = None
+    # Bearer token for /metrics; without one, only loopback clients may read it.
+    metrics_token: str | None = None
 
     @field_validator("base_url")
     @classmethod

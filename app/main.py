@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -14,13 +14,29 @@ from app import errors
 from app.body_limits import BodyLimitMiddleware
 from app.campaigns import api as campaigns_api
 from app.campaigns import public as campaigns_public
-from app.config import get_settings
+from app.config import get_settings, is_loopback_host
 from app.db import get_sessionmaker
+from app.errors import NotFound, Unauthorized
 from app.federations import api as federations_api
+from app.http import client_ip
+from app.security import constant_time_equal
 from app.subscribers import api as subscribers_api
 from app.subscribers import public as subscribers_public
 from app.subscribers import self_service as subscribers_self_service
 from app.web.pages import STATIC_DIR
+
+
+def _check_metrics_access(request: Request) -> None:
+    """/metrics names every federation and its counts: with METRICS_TOKEN set it needs that
+    bearer token; without one it answers loopback clients only (a scraper on the host), and
+    looks absent to everyone else."""
+    token = get_settings().metrics_token
+    if token:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not constant_time_equal(given, token):
+            raise Unauthorized("Missing or wrong metrics token.")
+    elif not is_loopback_host(client_ip(request)):
+        raise NotFound()
 
 
 @asynccontextmanager
@@ -75,8 +91,10 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         return JSONResponse({"status": "ok", "database": "ok"})
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST
+
+        _check_metrics_access(request)
 
         from app.delivery import metrics as delivery_metrics
 

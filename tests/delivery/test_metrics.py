@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.delivery import service
+from tests.core.test_health import TOKEN, metrics_token  # noqa: F401 (a fixture)
 from tests.delivery.conftest import FaultHandler, make_campaign, make_world
 
 
 class TestMetrics:
+    @pytest.mark.usefixtures("metrics_token")
     async def test_deliveries_by_state_and_reply_classes(
         self, session: AsyncSession, client: httpx.AsyncClient, fault_smtp: FaultHandler
     ) -> None:
@@ -19,7 +22,7 @@ class TestMetrics:
         await session.commit()
         await service.dispatch_once()
 
-        response = await client.get("/metrics")
+        response = await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
 
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain")

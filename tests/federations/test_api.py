@@ -180,6 +180,9 @@ class TestCreateFederation:
             ("timezone", "Europe/Atlantis"),
             ("frame_ancestors", ["http://www.vasterby.example.se"]),
             ("frame_ancestors", ["https://www.vasterby.example.se/sida"]),
+            ("frame_ancestors", ["https://x.example; script-src *"]),
+            ("frame_ancestors", ["https://x.example;script-src"]),
+            ("frame_ancestors", ["https://*.example.se"]),
             ("smtp_host", "smtp.example.se"),  # cleartext to a remote relay
         ],
     )
