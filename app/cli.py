@@ -179,7 +179,8 @@ def dispatch(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from app.delivery import service as delivery_service
+    from app import composition
+    from app.delivery.outcomes import DispatchReport
 
     _log_to_stderr()
     log = logging.getLogger("app.cli.dispatch")
@@ -198,9 +199,7 @@ def dispatch(
     )
     tasks: dict[int, Any] = {}
 
-    def progress(
-        report: delivery_service.DispatchReport, campaigns: dict[int, tuple[int, int]]
-    ) -> None:
+    def progress(report: DispatchReport, campaigns: dict[int, tuple[int, int]]) -> None:
         elapsed = max(time.monotonic() - started, 1e-6)
         rate = f"{report.sent / elapsed:.0f}/s"
         if bar is not None:
@@ -218,7 +217,7 @@ def dispatch(
     if bar is not None:
         bar.start()
     try:
-        report = run(delivery_service.dispatch_once(max_seconds=max_seconds, progress=progress))
+        report = run(composition.dispatch_once(max_seconds=max_seconds, progress=progress))
     finally:
         if bar is not None:
             bar.stop()
@@ -241,7 +240,7 @@ def worker(
     """Dispatch in a loop; SIGTERM finishes messages in flight, requeues the rest, exits 0."""
     import signal
 
-    from app.delivery import service as delivery_service
+    from app import composition
 
     _log_to_stderr()
 
@@ -250,13 +249,10 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await delivery_service.run_worker_loop(stop, interval=interval)
+        await composition.run_worker_loop(stop, interval=interval)
 
     run(_work())
     out.print("worker stopped")
-
-
-# --- federations, API keys, subscriber import, retention (staff area) ---
 
 
 @federation_cli.command("create")
@@ -406,7 +402,7 @@ def subscribers_import(
     from app.db import session_scope
     from app.federations import service as federation_service
     from app.subscribers import importer
-    from app.subscribers.staff_schemas import CreateMode, ImportReport
+    from app.subscribers.schemas import CreateMode, ImportReport
 
     if mode not in ("pending", "confirmed"):
         raise fail("--mode must be pending or confirmed")

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import CapturedMail
 from tests.fixtures.live import Install, create_api_key, create_federation, installation
+from tests.fixtures.smtp import SmtpRecorder
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ CHECKS = ",".join(
 
 
 @pytest.fixture
-def live(backend: str, smtp_server: CapturedMail) -> Iterator[Install]:
+def live(backend: str, smtp_server: SmtpRecorder) -> Iterator[Install]:
     # smtp_server put its port into the environment the installation inherits.
     with installation(
         backend,

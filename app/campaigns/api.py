@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
-from app.auth import CurrentFederation
 from app.campaigns import service
 from app.campaigns.models import Campaign
 from app.campaigns.schemas import (
@@ -21,6 +20,7 @@ from app.campaigns.schemas import (
     TestSendRequest,
     TestSendResult,
 )
+from app.federations.auth import CurrentFederation
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep
 from app.openapi import IdPath
@@ -141,7 +141,7 @@ async def schedule_campaign(
 async def send_now(
     campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
 ) -> CampaignRead:
-    campaign = await service.send_now(session, federation=federation, campaign_id=campaign_id)
+    campaign = await service.schedule_now(session, federation=federation, campaign_id=campaign_id)
     return _read(federation, campaign)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.rendering.mail import Branding, CampaignContent
+from app.rendering.mail import CampaignContent, MailIdentity
 
 
 @dataclass(frozen=True)
@@ -111,9 +111,9 @@ Dagen är kostnadsfri. [Anmäl dig senast den 20 mars](https://example.se/anmala
 }
 
 
-def sample_branding() -> Branding:
+def sample_branding() -> MailIdentity:
     """A made-up federation for screenshots and tests."""
-    return Branding(
+    return MailIdentity(
         slug="sf-norra",
         name="Samordningsförbundet Norra Dalarna",
         from_email="nyhetsbrev@sf-norra.example.se",

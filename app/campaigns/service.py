@@ -10,6 +10,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import messages
 from app.campaigns import repository
 from app.campaigns.models import Campaign, CampaignStatus
 from app.campaigns.schemas import CampaignCreate, CampaignUpdate
@@ -18,13 +19,14 @@ from app.config import get_settings
 from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, DeliveryStatus
 from app.errors import Conflict, NotFound, Unprocessable
+from app.federations import service as federation_service
 from app.federations.models import Federation
 from app.rendering.mail import (
     SAMPLE_NAME,
     SAMPLE_TOKEN,
-    Branding,
     CampaignContent,
     DkimKey,
+    MailIdentity,
     MailOptions,
     PreparedCampaign,
     RenderError,
@@ -43,8 +45,8 @@ CANCELLABLE = {
 }
 
 
-def branding(federation: Federation) -> Branding:
-    return Branding(
+def branding(federation: Federation) -> MailIdentity:
+    return MailIdentity(
         slug=federation.slug,
         name=federation.name,
         from_email=federation.from_email,
@@ -108,7 +110,7 @@ async def _get(session: AsyncSession, *, federation_id: int, campaign_id: int) -
 
 
 async def _federation(session: AsyncSession, *, federation_id: int) -> Federation:
-    federation = await repository.federation(session, federation_id=federation_id)
+    federation = await federation_service.find_federation_by_id(session, federation_id)
     if federation is None:
         raise NotFound("Federation not found.")
     return federation
@@ -216,7 +218,9 @@ async def schedule_campaign(
     return await _schedule(session, federation=federation, campaign_id=campaign_id, at=send_at)
 
 
-async def send_now(session: AsyncSession, *, federation: Federation, campaign_id: int) -> Campaign:
+async def schedule_now(
+    session: AsyncSession, *, federation: Federation, campaign_id: int
+) -> Campaign:
     """Schedule for the next dispatcher tick."""
     return await _schedule(session, federation=federation, campaign_id=campaign_id, at=now())
 
@@ -259,19 +263,30 @@ async def cancel_campaign(
 async def resume_campaign(
     session: AsyncSession, *, federation_id: int, campaign_id: int
 ) -> Campaign:
-    """Resume a campaign the dispatcher paused (the relay refused the sender)."""
-    await delivery_service.resume_campaign(
-        session, federation_id=federation_id, campaign_id=campaign_id
-    )
-    return await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    """Resume a campaign the dispatcher paused (the relay refused the sender, 5.7.x)."""
+    campaign = await repository.get(session, federation_id=federation_id, campaign_id=campaign_id)
+    if campaign is None:
+        raise NotFound()
+    if campaign.status != CampaignStatus.PAUSED:
+        raise Conflict(messages.CAMPAIGN_NOT_PAUSED)
+    campaign.status = CampaignStatus.SENDING
+    campaign.paused_reason = None
+    await session.flush()
+    return campaign
 
 
 async def requeue_unknown(session: AsyncSession, *, federation_id: int, campaign_id: int) -> int:
-    """Send again the deliveries whose outcome is unknown, after staff have checked."""
-    await _get(session, federation_id=federation_id, campaign_id=campaign_id)
-    return await delivery_service.requeue_unknown(
+    """Send again the deliveries whose outcome is unknown, after staff have checked; a sent
+    campaign with any such delivery is sending again."""
+    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    count = await delivery_service.requeue_unknown(
         session, federation_id=federation_id, campaign_id=campaign_id
     )
+    if count and campaign.status == CampaignStatus.SENT:
+        campaign.status = CampaignStatus.SENDING
+        campaign.finished_at = None
+    await session.flush()
+    return count
 
 
 async def campaign_stats(
@@ -307,7 +322,7 @@ async def web_version(session: AsyncSession, *, federation: Federation, campaign
 
 async def public_federation(session: AsyncSession, *, slug: str) -> Federation:
     """A federation by slug for the public archive, or NotFound."""
-    federation = await repository.federation_by_slug(session, slug=slug)
+    federation = await federation_service.find_federation(session, slug=slug)
     if federation is None:
         raise NotFound()
     return federation

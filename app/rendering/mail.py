@@ -26,7 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from app import clock
 from app.rendering.header_text import header_safe
-from app.rendering.markdown import render_markdown
+from app.rendering.markdown import render_body
 from app.rendering.themes import SANS, get_theme, theme_colors
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent.parent / "email_templates"
@@ -61,7 +61,7 @@ class RenderError(ValueError):
 
 
 @dataclass(frozen=True)
-class Branding:
+class MailIdentity:
     """What a federation contributes to its mail."""
 
     slug: str
@@ -123,7 +123,7 @@ def archive_url(base_url: str, slug: str, campaign_id: int) -> str:
 
 def _context(
     content: CampaignContent,
-    branding: Branding,
+    branding: MailIdentity,
     base_url: str,
     *,
     greeting_html: str,
@@ -131,7 +131,7 @@ def _context(
     web_version: bool,
 ) -> dict[str, Any]:
     theme = get_theme(content.theme)
-    body = render_markdown(content.body_markdown)
+    body = render_body(content.body_markdown)
     return {
         "theme": theme,
         "sans": SANS,
@@ -155,7 +155,7 @@ def _context(
 
 def render_html(
     content: CampaignContent,
-    branding: Branding,
+    branding: MailIdentity,
     base_url: str,
     *,
     greeting_html: str,
@@ -177,7 +177,7 @@ def render_html(
 
 def render_text(
     content: CampaignContent,
-    branding: Branding,
+    branding: MailIdentity,
     base_url: str,
     *,
     greeting_text: str,
@@ -194,7 +194,7 @@ def render_text(
     return _env.get_template("base.txt").render(ctx)
 
 
-def render_web_version(content: CampaignContent, branding: Branding, base_url: str) -> str:
+def render_web_version(content: CampaignContent, branding: MailIdentity, base_url: str) -> str:
     """The non-personal archive page: the same letter, no token, a sign-up link instead."""
     return render_html(
         content, branding, base_url, greeting_html="Hej!", unsubscribe_url="", web_version=True
@@ -352,7 +352,7 @@ def sign_message(message: bytes, key: DkimKey) -> bytes:
 
 
 def prepare_campaign(
-    content: CampaignContent, branding: Branding, options: MailOptions
+    content: CampaignContent, branding: MailIdentity, options: MailOptions
 ) -> PreparedCampaign:
     """Render, inline and encode one campaign; per-recipient work is left to substitution."""
     nonce = secrets.token_hex(6)

@@ -62,7 +62,7 @@ def _normalise_headings(tokens: list[Token]) -> None:
             token.tag = f"h{level}"
 
 
-def render_markdown(source: str) -> RenderedBody:
+def render_body(source: str) -> RenderedBody:
     """Markdown to (sanitised HTML, plain text) for one campaign body."""
     tokens = _md.parse(source)
     _normalise_headings(tokens)

@@ -7,60 +7,30 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import threading
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from app import db
 from app.subscribers.models import Subscriber
-from tests.conftest import ROOT, free_port
+from tests.fixtures import ROOT
 from tests.fixtures.live import Install, create_federation, installation
+from tests.fixtures.smtp import SmtpRecorder
 
 SLUG = "sf-samtidig"
 SIGNUPS = 50
 CLIENTS = 5
 
 
-class Sink:
-    """Accepts every message, counting them per recipient."""
-
-    def __init__(self) -> None:
-        self.received: Counter[str] = Counter()
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.lock:
-            self.received.update(envelope.rcpt_tos)
-        return "250 2.0.0 Ok: queued"
-
-    def recipients(self) -> set[str]:
-        with self.lock:
-            return set(self.received)
-
-
 @pytest.fixture
-def sink() -> Iterator[tuple[Sink, int]]:
-    handler = Sink()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield handler, port
-    controller.stop()
-
-
-@pytest.fixture
-def live(backend: str, sink: tuple[Sink, int]) -> Iterator[Install]:
-    _, port = sink
+def live(backend: str, smtp_server: SmtpRecorder) -> Iterator[Install]:
+    # smtp_server put its port into the environment the installation inherits.
     with installation(
         backend,
         "writes",
-        smtp_port=str(port),
         form_min_seconds="0",
         rate_limit_per_ip_per_minute="1000",
         rate_limit_global_per_minute="1000",
@@ -107,9 +77,8 @@ async def _cron(install: Install, stop: asyncio.Event) -> list[int]:
 
 class TestConcurrentSignups:
     async def test_every_signup_is_stored_while_dispatchers_run(
-        self, live: Install, sink: tuple[Sink, int]
+        self, live: Install, smtp_server: SmtpRecorder
     ) -> None:
-        handler, _ = sink
         url = await asyncio.to_thread(live.serve, workers=2)
         live.start("worker", "worker", "--interval", "0.2")
         stop = asyncio.Event()
@@ -122,7 +91,8 @@ class TestConcurrentSignups:
             )
             expected = {f"samtidig{i}@example.se" for i in range(SIGNUPS)}
             for _ in range(600):
-                if handler.recipients() >= expected:
+                # The server appends from its own thread; len() is safe to read meanwhile.
+                if len(smtp_server.envelopes) >= SIGNUPS:
                     break
                 await asyncio.sleep(0.1)
         finally:
@@ -137,8 +107,8 @@ class TestConcurrentSignups:
             stored = await conn.scalar(select(func.count()).select_from(Subscriber))
         await engine.dispose()
         assert stored == SIGNUPS
-        assert handler.recipients() == expected, "every sign-up got its confirmation mail"
-        assert max(handler.received.values()) == 1
+        assert set(smtp_server.delivered) == expected, "every sign-up got its confirmation mail"
+        assert max(smtp_server.delivered.values()) == 1
         assert codes, "cron never ran"
         assert set(codes) == {0}, live.log("cron")
         live.stop_all()

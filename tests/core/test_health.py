@@ -1,12 +1,10 @@
 """Liveness, readiness and who may read /metrics."""
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.config import get_settings
+from tests.fixtures.settings import Configure
 
 
 class TestHealth:
@@ -44,29 +42,21 @@ class TestMetricsAccess:
         assert response.status_code == 200
         assert "newsletter_queue_depth" in response.text
 
-    @pytest.mark.usefixtures("metrics_token")
     @pytest.mark.parametrize("peer", ["127.0.0.1", "203.0.113.7"])
     async def test_token_is_required_once_configured(
-        self, sessionmaker: async_sessionmaker[AsyncSession], peer: str
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        configure: Configure,
+        peer: str,
     ) -> None:
+        configure(metrics_token="skrapa-0123456789")
         async with _client_from(peer) as c:
             assert (await c.get("/metrics")).status_code == 401
             wrong = await c.get("/metrics", headers={"Authorization": "Bearer fel"})
             assert wrong.status_code == 401
-            right = await c.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+            right = await c.get("/metrics", headers={"Authorization": "Bearer skrapa-0123456789"})
             assert right.status_code == 200
             assert "newsletter_queue_depth" in right.text
-
-
-TOKEN = "skrapa-0123456789"
-
-
-@pytest.fixture
-def metrics_token(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("NEWSLETTER_METRICS_TOKEN", TOKEN)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def _client_from(peer: str) -> httpx.AsyncClient:

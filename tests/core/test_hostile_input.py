@@ -7,7 +7,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.federations.factories import bearer, make_federation, make_key
+from tests.fixtures.factories import bearer, make_federation, make_key
 
 TOO_BIG = str(2**40)
 

@@ -3,26 +3,16 @@ addresses, nor (unless the operator allows it) at private or loopback ones; name
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import get_settings
 from app.federations.models import Federation
-from tests.federations.factories import bearer, federation_data, make_federation, make_key
+from tests.fixtures.factories import bearer, federation_data, make_federation, make_key
+from tests.fixtures.settings import Configure
 
 PUBLIC_RELAY = "93.184.215.14"  # a global address: no DNS needed in the test
-
-
-@pytest.fixture
-def allow_private(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("NEWSLETTER_RELAY_ALLOW_PRIVATE", "true")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 async def patch(
@@ -91,13 +81,18 @@ class TestWhereTheRelayMayPoint:
         assert response.status_code == 422, response.text
         assert response.json()["error"]["details"][0]["loc"] == ["body", "smtp_host"]
 
-    @pytest.mark.usefixtures("allow_private")
     @pytest.mark.parametrize(
         ("host", "status"), [(h, 200) for h in PRIVATE] + [(h, 422) for h in LINK_LOCAL]
     )
     async def test_operator_may_allow_private_and_loopback_never_link_local(
-        self, client: httpx.AsyncClient, session: AsyncSession, host: str, status: int
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        configure: Configure,
+        host: str,
+        status: int,
     ) -> None:
+        configure(relay_allow_private="true")
         await make_federation(session, "sf-rela")
         admin = await make_key(session, None)
         response = await patch(client, admin, "sf-rela", smtp_host=host, smtp_security="tls")
