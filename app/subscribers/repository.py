@@ -25,6 +25,7 @@ from app.subscribers.models import (
     Suppression,
     Token,
     TokenPurpose,
+    email_key,
 )
 
 
@@ -42,16 +43,12 @@ async def get_subscriber(
 async def find_subscriber_by_email(
     session: AsyncSession, *, federation_id: int, email: str
 ) -> Subscriber | None:
-    # Case-insensitive: "Anna@X.se" and "anna@x.se" are one person in practice, and a
-    # case-sensitive match would let the form mail one inbox once per spelling.
+    # Case-insensitive: "Anna@X.se" and "anna@x.se" are one mailbox (see email_key), which
+    # the unique index on (federation_id, email_key) also enforces.
     result = await session.execute(
-        select(Subscriber)
-        .where(
-            Subscriber.federation_id == federation_id,
-            func.lower(Subscriber.email) == email.lower(),
+        select(Subscriber).where(
+            Subscriber.federation_id == federation_id, Subscriber.email_key == email_key(email)
         )
-        .order_by(Subscriber.id)
-        .limit(1)
     )
     return result.scalar_one_or_none()
 
@@ -223,10 +220,10 @@ async def export_batch(
 async def existing_emails(
     session: AsyncSession, *, federation_id: int, lowered: Sequence[str]
 ) -> set[str]:
-    """Which of these (lower-cased) addresses the federation already has, lower-cased."""
+    """Which of these mailboxes (email_key values) the federation already has."""
     if not lowered:
         return set()
-    lower_email = func.lower(Subscriber.email)
+    lower_email = Subscriber.email_key
     query = select(lower_email).where(Subscriber.federation_id == federation_id)
     if session.get_bind().dialect.name == "postgresql":
         # A hashed join against the batch as a VALUES list: PostgreSQL checks an IN list of
@@ -237,7 +234,7 @@ async def existing_emails(
         # SQLite builds a temporary index for IN (…); it has no column list on VALUES aliases.
         query = query.where(lower_email.in_(lowered))
     result = await session.execute(query)
-    return set(result.scalars())
+    return {key for key in result.scalars() if key is not None}
 
 
 async def suppressed_hashes(
