@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixtures.live import Install, create_api_key, create_federation, installation
+from tests.fixtures.live import Install, create_api_key, open_installation
 from tests.fixtures.smtp import SmtpRecorder
 
 pytestmark = pytest.mark.slow
@@ -35,14 +35,7 @@ CHECKS = ",".join(
 
 @pytest.fixture
 def live(backend: str, smtp_server: SmtpRecorder) -> Iterator[Install]:
-    # smtp_server put its port into the environment the installation inherits.
-    with installation(
-        backend,
-        "fuzzlive",
-        rate_limit_per_ip_per_minute="100000",
-        rate_limit_global_per_minute="100000",
-    ) as install:
-        create_federation(install, SLUG)
+    with open_installation(backend, "fuzzlive", SLUG) as install:
         yield install
 
 

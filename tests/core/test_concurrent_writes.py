@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from app import db
 from app.subscribers.models import Subscriber
 from tests.fixtures import ROOT
-from tests.fixtures.live import Install, create_federation, installation
+from tests.fixtures.live import Install, open_installation
 from tests.fixtures.smtp import SmtpRecorder
 
 SLUG = "sf-samtidig"
@@ -27,15 +27,7 @@ CLIENTS = 5
 
 @pytest.fixture
 def live(backend: str, smtp_server: SmtpRecorder) -> Iterator[Install]:
-    # smtp_server put its port into the environment the installation inherits.
-    with installation(
-        backend,
-        "writes",
-        form_min_seconds="0",
-        rate_limit_per_ip_per_minute="1000",
-        rate_limit_global_per_minute="1000",
-    ) as install:
-        create_federation(install, SLUG)
+    with open_installation(backend, "writes", SLUG) as install:
         yield install
 
 

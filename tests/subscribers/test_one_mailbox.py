@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from app import db
 from tests.fixtures import ROOT
-from tests.fixtures.live import Install, create_federation, installation
+from tests.fixtures.live import Install, installation, open_installation
 from tests.fixtures.smtp import SmtpRecorder
 
 SLUG = "sf-stavning"
@@ -34,14 +34,7 @@ VARIANTS = [
 
 @pytest.fixture
 def live(backend: str, smtp_server: SmtpRecorder) -> Iterator[Install]:
-    with installation(
-        backend,
-        "mailbox",
-        form_min_seconds="0",
-        rate_limit_per_ip_per_minute="1000",
-        rate_limit_global_per_minute="1000",
-    ) as install:
-        create_federation(install, SLUG)
+    with open_installation(backend, "mailbox", SLUG) as install:
         yield install
 
 
