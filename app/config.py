@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # A federation's relay override may point at private and loopback addresses only if the
     # operator says so (link-local is never allowed).
     relay_allow_private: bool = False
+    # The relay offers SMTPUTF8: addresses with non-ASCII local parts (först@…) are accepted.
+    smtputf8: bool = False
     smtp_max_connections: int = Field(8, ge=1, le=256)
     smtp_timeout: float = Field(60, gt=0)
     send_rate_per_second: float = Field(0, ge=0)

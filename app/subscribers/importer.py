@@ -17,7 +17,7 @@ from typing import IO
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.addresses import InvalidAddress, normalize_email
+from app.addresses import InvalidAddress, NeedsSmtpUtf8, normalize_email
 from app.clock import now
 from app.config import get_settings
 from app.delivery import service as delivery_service
@@ -154,6 +154,9 @@ def _row(
         return None
     try:
         email = normalize_email(raw_email)
+    except NeedsSmtpUtf8:
+        state.problem(line, "non_ascii_local_part")
+        return None
     except InvalidAddress:
         state.problem(line, "invalid_email")
         return None

@@ -107,6 +107,8 @@ def normalize_email(raw: str) -> str:
         raise InvalidSignup(details={"email": "required"})
     try:
         return addresses.normalize_email(raw)
+    except addresses.NeedsSmtpUtf8:
+        raise InvalidSignup(details={"email": "non_ascii_local_part"}) from None
     except addresses.InvalidAddress:
         raise InvalidSignup(details={"email": "invalid"}) from None
 
@@ -114,11 +116,11 @@ def normalize_email(raw: str) -> str:
 def valid_email(raw: str) -> str:
     """The address as stored, or a 422 naming the field."""
     try:
-        return normalize_email(raw.strip())
-    except Unprocessable:
+        return addresses.normalize_email(raw.strip())
+    except addresses.InvalidAddress as exc:
         raise Unprocessable(
             "Not a valid e-mail address.",
-            details=[{"loc": ["body", "email"], "msg": "not a valid e-mail address"}],
+            details=[{"loc": ["body", "email"], "msg": str(exc)}],
         ) from None
 
 
