@@ -109,6 +109,9 @@ _sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
 
 SQLITE_BUSY_SECONDS = 30
+# Integer ids and versions are 32-bit columns: a larger number from a client can match no row
+# and must be refused before PostgreSQL overflows on it.
+MAX_ROW_ID = 2**31 - 1
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:

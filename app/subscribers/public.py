@@ -4,12 +4,13 @@ self-service pages where a subscriber sees, exports and erases their own data.""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from app.config import get_settings
+from app.db import MAX_ROW_ID
 from app.errors import NotFound, Unprocessable
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep, client_ip, form_fields, send_after_commit
@@ -149,7 +150,7 @@ async def api_signup(slug: str, request: Request, session: SessionDep) -> JSONRe
     if "json" in request.headers.get("content-type", ""):
         try:
             body = json.loads(await request.body())
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             raise Unprocessable("The body is not valid JSON.") from None
         if not isinstance(body, dict):
             raise Unprocessable("The body must be a JSON object.")
@@ -230,7 +231,10 @@ async def unsubscribe_submit(token: str, request: Request, session: SessionDep) 
 
 @router.api_route("/f/{slug}/integritet", methods=PAGE_METHODS, include_in_schema=False)
 async def privacy_page(
-    slug: str, request: Request, session: SessionDep, version: int | None = None
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    version: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> Response:
     federation = await service.get_public_federation(session, slug)
     notice, current = await service.get_privacy_notice(

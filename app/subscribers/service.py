@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import addresses
 from app.clock import now
 from app.config import get_settings
+from app.db import MAX_ROW_ID
 from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, DeliveryKind
 from app.errors import Conflict, NotFound, Unprocessable
@@ -436,7 +437,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         version, _, value = text.partition(":")
-        if version != "s1" or not value.isdigit():
+        if version != "s1" or not value.isdigit() or int(value) > MAX_ROW_ID:
             raise ValueError(cursor)
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):

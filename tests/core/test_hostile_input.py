@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,6 +72,26 @@ class TestLargeIntegers:
         assert 400 <= response.status_code < 500
         assert 'lang="sv"' in response.text
 
+    async def test_privacy_version_beyond_32_bits(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        await make_federation(session, "sf-tal")
+        response = await client.get(f"/f/sf-tal/integritet?version={TOO_BIG}")
+        assert 400 <= response.status_code < 500
+        assert 'lang="sv"' in response.text
+
+    async def test_staff_cursor_beyond_32_bits(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        federation = await make_federation(session, "sf-tal")
+        key = await make_key(session, federation)
+        cursor = base64.urlsafe_b64encode(f"s1:{TOO_BIG}".encode()).decode().rstrip("=")
+        response = await client.get(
+            f"/api/v1/federations/sf-tal/subscribers?cursor={cursor}", headers=bearer(key)
+        )
+        assert 400 <= response.status_code < 500
+        assert set(response.json()["error"]) == {"code", "message", "details"}
+
 
 class TestDeepJson:
     async def test_staff_body_nested_deeply(
@@ -81,5 +103,16 @@ class TestDeepJson:
             "/api/v1/federations/sf-djup",
             content=b"[" * 50_000 + b"]" * 50_000,
             headers={**bearer(key), "Content-Type": "application/json"},
+        )
+        assert_json_4xx(response, 422)
+
+    async def test_public_body_nested_deeply(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        await make_federation(session, "sf-djup")
+        response = await client.post(
+            "/api/v1/public/sf-djup/subscriptions",
+            content=b"[" * 6_000 + b"]" * 6_000,
+            headers={"Content-Type": "application/json"},
         )
         assert_json_4xx(response, 422)
