@@ -38,3 +38,10 @@ def normalize_email(raw: str) -> str:
             "(NEWSLETTER_SMTPUTF8 is off)"
         )
     return f"{result.local_part}@{result.ascii_domain}"
+
+
+def mailbox(email: str) -> str:
+    """The mailbox an address delivers to, for per-address limits: lower-cased and without
+    a `+tag` sub-address (`anna+1@x.se` and `Anna+2@x.se` both reach `anna@x.se`)."""
+    local, _, domain = email.lower().rpartition("@")
+    return f"{local.split('+', 1)[0] or local}@{domain}"

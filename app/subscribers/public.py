@@ -86,8 +86,8 @@ async def signup_form(slug: str, request: Request, session: SessionDep) -> HTMLR
 
 @router.post("/f/{slug}/prenumerera", include_in_schema=False)
 async def signup_submit(slug: str, request: Request, session: SessionDep) -> HTMLResponse:
-    signup_limiter(request.app.state).check(client_ip(request))
     federation = await service.get_public_federation(session, slug)
+    signup_limiter(request.app.state).check(client_ip(request), federation.id)
     data = SignupRequest.model_validate(await form_fields(request))
     form_url = f"{get_settings().base_url}/f/{federation.slug}/prenumerera"
     origin = _origin(request, "form", source_page=request.headers.get("referer") or form_url)
@@ -144,8 +144,8 @@ async def api_stamp(slug: str, session: SessionDep) -> FormStamp:
     },
 )
 async def api_signup(slug: str, request: Request, session: SessionDep) -> JSONResponse:
-    signup_limiter(request.app.state).check(client_ip(request))
     federation = await service.get_public_federation(session, slug)
+    signup_limiter(request.app.state).check(client_ip(request), federation.id)
     body: Any
     if "json" in request.headers.get("content-type", ""):
         try:
@@ -294,8 +294,8 @@ async def link_form(slug: str, request: Request, session: SessionDep) -> HTMLRes
 
 @router.post("/f/{slug}/mina-uppgifter", include_in_schema=False)
 async def link_request(slug: str, request: Request, session: SessionDep) -> HTMLResponse:
-    signup_limiter(request.app.state).check(client_ip(request))
     federation = await service.get_public_federation(session, slug)
+    signup_limiter(request.app.state).check(client_ip(request), federation.id)
     fields = await form_fields(request)
     email = str(fields.get("email", ""))[:320]
     if fields.get("website"):

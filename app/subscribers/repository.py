@@ -133,14 +133,21 @@ async def consent_records(
 
 
 async def count_confirmation_mails_since(
-    session: AsyncSession, *, federation_id: int, subscriber_id: int, since: datetime
+    session: AsyncSession, *, federation_id: int, mailbox: str, since: datetime
 ) -> int:
+    """Confirmation mails queued since `since` to a mailbox (see app.addresses.mailbox) under
+    any of its spellings: the address itself or any `+tag` sub-address of it."""
+    local, _, domain = mailbox.rpartition("@")
+    tagged = f"{_escape_like(local)}+%@{_escape_like(domain)}"
     # Counts queued rows too: the cool-down is about mails promised, not mails delivered,
     # otherwise twenty quick posts would queue twenty mails before the first is sent.
     result = await session.execute(
-        select(func.count(Delivery.id)).where(
+        select(func.count(Delivery.id))
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(
             Delivery.federation_id == federation_id,
-            Delivery.subscriber_id == subscriber_id,
+            Subscriber.federation_id == federation_id,
+            or_(Subscriber.email_key == mailbox, Subscriber.email_key.like(tagged, escape="\\")),
             Delivery.kind == DeliveryKind.CONFIRMATION,
             Delivery.created_at > since,
         )
@@ -148,9 +155,12 @@ async def count_confirmation_mails_since(
     return int(result.scalar_one())
 
 
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _like_pattern(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{_escape_like(text.lower())}%"
 
 
 def _filtered(

@@ -227,13 +227,15 @@ async def _create_pending(
 
 
 async def _queue_confirmation(session: AsyncSession, *, subscriber: Subscriber) -> int | None:
-    """Queue a confirmation mail unless the address had its share (per day and per week)."""
+    """Queue a confirmation mail unless the mailbox had its share (per day and per week),
+    counted over every `+tag` spelling of it, so sub-addresses cannot multiply the mails."""
     settings = get_settings()
     current = now()
+    mailbox = addresses.mailbox(subscriber.email)
     week = await repository.count_confirmation_mails_since(
         session,
         federation_id=subscriber.federation_id,
-        subscriber_id=subscriber.id,
+        mailbox=mailbox,
         since=current - timedelta(days=7),
     )
     if week >= settings.confirmation_mails_per_week:
@@ -241,7 +243,7 @@ async def _queue_confirmation(session: AsyncSession, *, subscriber: Subscriber) 
     day = await repository.count_confirmation_mails_since(
         session,
         federation_id=subscriber.federation_id,
-        subscriber_id=subscriber.id,
+        mailbox=mailbox,
         since=current - timedelta(days=1),
     )
     if day >= settings.confirmation_mails_per_day:
