@@ -58,9 +58,7 @@ class SignupLimiter:
             # A request refused per IP is not counted globally, so one noisy client cannot
             # use up everyone else's share; and the budget is per federation, so a flood on
             # one federation's form cannot lock every other federation's.
-            ok, wait = self.overall.allow(
-                str(federation_id), settings.rate_limit_global_per_minute
-            )
+            ok, wait = self.overall.allow(str(federation_id), settings.rate_limit_global_per_minute)
         if not ok:
             raise RateLimited(headers={"Retry-After": str(max(1, int(wait + 0.999)))})
 
