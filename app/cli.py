@@ -470,6 +470,9 @@ def purge() -> None:
 
 
 def main() -> None:
+    from app.redaction import install_log_redaction
+
+    install_log_redaction()
     try:
         cli()
     except ConfigError as exc:

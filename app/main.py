@@ -19,6 +19,7 @@ from app.db import get_sessionmaker
 from app.errors import NotFound, Unauthorized
 from app.federations import api as federations_api
 from app.http import client_ip
+from app.redaction import install_log_redaction
 from app.security import constant_time_equal
 from app.subscribers import api as subscribers_api
 from app.subscribers import public as subscribers_public
@@ -56,6 +57,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(*, embedded_services: bool = True) -> FastAPI:
     """The web application; embedded_services=False keeps dev mode's catcher and dispatcher off."""
     get_settings()
+    install_log_redaction()
     app = FastAPI(
         title="Nyhetsbrev",
         version="1.0",
