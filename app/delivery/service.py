@@ -13,7 +13,7 @@ from app.clock import now
 from app.delivery import repository as repo
 from app.delivery.bounces import DeliveryStatusReport
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus, Priority
-from app.redaction import redact
+from app.logs import redact
 
 TRANSACTIONAL_KINDS = (DeliveryKind.CONFIRMATION, DeliveryKind.SELF_SERVICE)
 

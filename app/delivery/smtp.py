@@ -10,7 +10,7 @@ from enum import StrEnum
 import aiosmtplib
 
 from app.config import Settings, SmtpSecurity, cleartext_refused, is_loopback_host
-from app.redaction import redact
+from app.logs import redact
 
 ENHANCED_CODE = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 QUEUE_ID = re.compile(r"queued as\s+<?([A-Za-z0-9._@<>+-]+?)>?(?:\s|$)", re.IGNORECASE)

@@ -16,7 +16,6 @@ import secrets
 from dataclasses import dataclass, field
 from email.header import Header
 from email.utils import format_datetime, formataddr
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -28,8 +27,9 @@ from app import clock
 from app.rendering.header_text import header_safe
 from app.rendering.markdown import render_body
 from app.rendering.themes import SANS, get_theme, theme_colors
+from app.resources import EMAIL_TEMPLATES_DIR
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent.parent / "email_templates"
+TEMPLATE_DIR = EMAIL_TEMPLATES_DIR
 # Lines are wrapped below this before substitution; the longest substituted value (a 998-safe
 # unsubscribe URL or an escaped 200-character name) still keeps every line under 998 octets.
 WRAP_AT = 600

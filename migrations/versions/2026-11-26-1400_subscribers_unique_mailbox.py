@@ -1,7 +1,7 @@
 """one subscriber per mailbox: subscribers.email_key, unique per federation
 
-Revision ID: 0003_subscribers_unique_mailbox
-Revises: 0002_drop_federation_settings
+Revision ID: 0004_subscribers_unique_mailbox
+Revises: 0003_dispatcher_ticks
 Create Date: 2026-11-26 14:00:00
 
 Existing case variants of one address are merged first: the row with the earliest sign-up
@@ -19,8 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_subscribers_unique_mailbox"
-down_revision: str | None = "0002_drop_federation_settings"
+revision: str = "0004_subscribers_unique_mailbox"
+down_revision: str | None = "0003_dispatcher_ticks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,16 +3,15 @@ delivery's stored reply, not in a paused campaign's reason, not in a log line.""
 
 from __future__ import annotations
 
-import logging
+import io
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import composition
+from app import composition, logs
 from app.campaigns.models import Campaign
 from app.delivery.models import Delivery
-from app.redaction import install_log_redaction
 from tests.fixtures.factories import make_campaign, make_world
 from tests.fixtures.smtp import SmtpRecorder
 
@@ -28,7 +27,6 @@ from tests.fixtures.smtp import SmtpRecorder
 async def test_replies_quoting_the_address_are_stored_and_logged_without_it(
     session: AsyncSession,
     fault_smtp: SmtpRecorder,
-    caplog: pytest.LogCaptureFixture,
     reply: str,
 ) -> None:
     world = await make_world(session, n=2)
@@ -36,11 +34,14 @@ async def test_replies_quoting_the_address_are_stored_and_logged_without_it(
     fault_smtp.fail(address, reply.format(address=address))
     campaign = await make_campaign(session, world.federation)
     await session.commit()
-    install_log_redaction()  # as `newsletter dispatch` and the web app do at start-up
-    with caplog.at_level(logging.INFO):
+    # The app's own log lines, as a command writes them (app.logs, with its redaction).
+    buffer = io.StringIO()
+    logs.configure_logging(buffer)
+    try:
         await composition.dispatch_once()
-    # The app's own lines (the test relay, aiosmtpd, logs the conversation as it likes).
-    logged = "\n".join(caplog.handler.format(r) for r in caplog.records if r.name.startswith("app"))
+    finally:
+        logs.configure_logging()
+    logged = buffer.getvalue()
 
     stored = [
         d.smtp_reply or ""
