@@ -22,7 +22,8 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
             yield session
         finally:
             # Anything not committed by the route edge (an error) is rolled back here.
-            await session.rollback()
+            if session.in_transaction():
+                await session.rollback()
 
 
 SessionDep = Annotated[AsyncSession, Depends(_session)]
@@ -40,7 +41,7 @@ class CommittingRoute(APIRoute):
             if response.status_code >= 400:
                 return response
             session: AsyncSession | None = getattr(request.state, "db_session", None)
-            if session is not None:
+            if session is not None and _has_work(session):
                 await session.commit()
             after = getattr(request.state, "after_commit", None)
             if after is not None:
@@ -53,6 +54,11 @@ class CommittingRoute(APIRoute):
             return response
 
         return commit_then_respond
+
+
+def _has_work(session: AsyncSession) -> bool:
+    # A page served from the caches never began a transaction: nothing to commit.
+    return session.in_transaction() or bool(session.new or session.dirty or session.deleted)
 
 
 def client_ip(request: Request) -> str:

@@ -17,6 +17,8 @@ class DeliveryKind(StrEnum):
     SELF_SERVICE = "self_service"
     CAMPAIGN = "campaign"
     TEST = "test"
+    # A staff sign-in link (to_address is the person's address; see app.users).
+    SIGN_IN = "sign_in"
 
 
 class Priority(IntEnum):

@@ -140,6 +140,10 @@ class FederationCreate(BaseModel):
     )
     smtp_security: SmtpSecurity | None = None
     send_rate_per_second: float | None = Field(default=None, ge=0, le=10000)
+    four_eyes: bool = Field(
+        default=False,
+        description="Campaigns need approval by an ansvarig other than their authors.",
+    )
 
     @model_validator(mode="after")
     def _relay_needs_tls(self) -> Self:
@@ -179,6 +183,10 @@ class FederationUpdate(BaseModel):
     )
     smtp_security: SmtpSecurity | None = None
     send_rate_per_second: float | None = Field(default=None, ge=0, le=10000)
+    four_eyes: bool | None = Field(
+        default=None,
+        description="Campaigns need approval by an ansvarig other than their authors.",
+    )
 
     @model_validator(mode="after")
     def _required_stay_set(self) -> Self:
@@ -198,6 +206,7 @@ NOT_NULLABLE = (
     "accent_color",
     "timezone",
     "frame_ancestors",
+    "four_eyes",
 )
 
 
@@ -227,6 +236,7 @@ class FederationRead(BaseModel):
                     "smtp_password_set": False,
                     "smtp_security": None,
                     "send_rate_per_second": None,
+                    "four_eyes": False,
                     "created_at": "2026-11-23T21:00:00Z",
                     "updated_at": "2026-11-23T21:00:00Z",
                 }
@@ -254,6 +264,7 @@ class FederationRead(BaseModel):
     smtp_password_set: bool
     smtp_security: str | None
     send_rate_per_second: float | None
+    four_eyes: bool
     created_at: datetime
     updated_at: datetime
 

@@ -38,6 +38,7 @@ DEFAULT_BRAND = "#1f5f8b"
 class MailKind(StrEnum):
     CONFIRMATION = "confirmation"
     SELF_SERVICE = "self_service"
+    SIGN_IN = "sign_in"
 
 
 def safe_color(color: str | None, fallback: str = DEFAULT_BRAND) -> str:
@@ -105,10 +106,17 @@ class RenderedMail:
     html: str
 
 
-def render(kind: MailKind, branding: Branding, *, link: str, valid_days: int) -> RenderedMail:
+def render(
+    kind: MailKind, branding: Branding, *, link: str, valid_days: int = 0, valid_minutes: int = 0
+) -> RenderedMail:
     """Subject, text and HTML for a transactional mail. Nothing typed into the form is used:
     the mail carries only the federation's own texts and the link."""
-    context = {"b": branding, "link": link, "valid_days": valid_days}
+    context = {
+        "b": branding,
+        "link": link,
+        "valid_days": valid_days,
+        "valid_minutes": valid_minutes,
+    }
     subject = _env.get_template(f"{kind}.subject.txt").render(context).strip()
     text = _env.get_template(f"{kind}.txt").render(context)
     html = _env.get_template(f"{kind}.html").render({**context, "subject": subject})

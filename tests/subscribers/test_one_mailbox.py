@@ -75,7 +75,7 @@ class TestMigrationMergesDuplicates:
     ) -> None:
         with installation(backend, "merge") as install:
             # Back to the schema before the unique mailbox index, with three spellings.
-            await self._downgrade_to_0003(install)
+            await self._downgrade_to_0010(install)
             url = install.env["NEWSLETTER_DATABASE_URL"]
             await self._seed(url)
             up = install.cli("db", "upgrade")
@@ -102,10 +102,10 @@ class TestMigrationMergesDuplicates:
         assert consents == 2
         assert {t.subscriber_id for t in tokens} == {1}
 
-    async def _downgrade_to_0003(self, install: Install) -> None:
+    async def _downgrade_to_0010(self, install: Install) -> None:
         result = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-m", "alembic", "downgrade", "0003_dispatcher_ticks"],
+            [sys.executable, "-m", "alembic", "downgrade", "0010_staff"],
             env={**install.env},
             cwd=ROOT,
             capture_output=True,

@@ -1,8 +1,8 @@
 """one subscriber per mailbox: subscribers.email_key, unique per federation
 
-Revision ID: 0004_subscribers_unique_mailbox
-Revises: 0003_dispatcher_ticks
-Create Date: 2026-11-26 14:00:00
+Revision ID: 0011_subscribers_unique_mailbox
+Revises: 0010_staff
+Create Date: 2026-11-26 14:50:00
 
 Existing case variants of one address are merged first: the row with the earliest sign-up
 keeps its id (its consent is the earliest); the others' consent records, tokens (links in old
@@ -19,8 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_subscribers_unique_mailbox"
-down_revision: str | None = "0003_dispatcher_ticks"
+revision: str = "0011_subscribers_unique_mailbox"
+down_revision: str | None = "0010_staff"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
