@@ -17,6 +17,7 @@ from tests.fixtures.database import (
     session,
     sessionmaker,
 )
+from tests.fixtures.settings import configure
 from tests.fixtures.smtp import ascii_smtp, fault_smtp, smtp_server
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "backend",
     "client",
     "committed",
+    "configure",
     "connection",
     "empty_database",
     "engine",

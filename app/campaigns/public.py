@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from app.campaigns import service
 from app.http import CommittingRoute, SessionDep
 from app.messages import swedish_date
+from app.openapi import IdPath
 from app.web.pages import render_page
 
 
@@ -55,7 +56,7 @@ async def archive(slug: str, request: Request, session: SessionDep) -> HTMLRespo
 
 @router.get("/f/{slug}/arkiv/{campaign_id}", response_class=HTMLResponse)
 async def archived_campaign(
-    slug: str, campaign_id: int, session: SessionDep, forhandsvisning: str | None = None
+    slug: str, campaign_id: IdPath, session: SessionDep, forhandsvisning: str | None = None
 ) -> HTMLResponse:
     federation = await service.public_federation(session, slug=slug)
     body = await service.web_version(

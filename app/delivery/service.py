@@ -13,6 +13,7 @@ from app.clock import now
 from app.delivery import repository as repo
 from app.delivery.bounces import DeliveryStatusReport
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus, Priority
+from app.logs import redact
 
 TRANSACTIONAL_KINDS = (DeliveryKind.CONFIRMATION, DeliveryKind.SELF_SERVICE)
 
@@ -140,7 +141,7 @@ async def record_bounce_report(session: AsyncSession, *, report: DeliveryStatusR
         session,
         delivery_id=report.delivery_id,
         enhanced=report.status,
-        reply=(report.diagnostic or "DSN: failed")[:2000],
+        reply=redact(report.diagnostic or "DSN: failed")[:2000],
         now=now(),
     )
     if subscriber_id is None:

@@ -17,6 +17,7 @@ import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from app.rendering.colors import contrast, readable_on
+from app.rendering.header_text import header_safe
 from app.rendering.mail import DkimKey, sign_message
 from app.resources import EMAIL_TEMPLATES_DIR
 
@@ -132,8 +133,8 @@ def build_message(
     No List-Unsubscribe headers: a confirmation is not a list message, and a fake one-click
     header would invite providers to post to a link that unsubscribes nothing."""
     msg = EmailMessage(policy=policy.SMTP)
-    msg["Subject"] = mail.subject
-    msg["From"] = Address(display_name=sender.from_name, addr_spec=sender.from_email)
+    msg["Subject"] = header_safe(mail.subject)
+    msg["From"] = Address(display_name=header_safe(sender.from_name), addr_spec=sender.from_email)
     msg["To"] = to
     if sender.reply_to:
         msg["Reply-To"] = sender.reply_to

@@ -91,13 +91,14 @@ class TestImportEndpoint:
     async def test_bom_and_semicolons(
         self, client: httpx.AsyncClient, session: AsyncSession, key: str
     ) -> None:
-        content = "\ufeffE-post;Namn;Organisation\nåsa@example.se;Åsa Öberg;Region Väst\n"
+        # (An å before the @ needs SMTPUTF8: see test_non_ascii_addresses.py.)
+        content = "\ufeffE-post;Namn;Organisation\nasa@example.se;Åsa Öberg;Region Väst\n"
         response = await upload(client, key, content.encode("utf-8"))
         assert response.status_code == 200, response.text
         assert response.json()["created"] == 1
         stored = await subscribers(session)
-        assert stored["åsa@example.se"].name == "Åsa Öberg"
-        assert stored["åsa@example.se"].attributes == {"organisation": "Region Väst"}
+        assert stored["asa@example.se"].name == "Åsa Öberg"
+        assert stored["asa@example.se"].attributes == {"organisation": "Region Väst"}
 
     async def test_reimport_changes_nothing_and_downgrades_nobody(
         self, client: httpx.AsyncClient, session: AsyncSession, key: str

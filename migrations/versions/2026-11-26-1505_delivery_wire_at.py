@@ -1,8 +1,8 @@
 """deliveries.wire_at: when the message went on the wire (crash recovery without a journal)
 
-Revision ID: 0011_delivery_wire_at
-Revises: 0010_staff
-Create Date: 2026-11-26 14:50:00
+Revision ID: 0012_delivery_wire_at
+Revises: 0011_subscribers_unique_mailbox
+Create Date: 2026-11-26 15:05:00
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from alembic import op
 
 import app.db
 
-revision: str = "0011_delivery_wire_at"
-down_revision: str | None = "0010_staff"
+revision: str = "0012_delivery_wire_at"
+down_revision: str | None = "0011_subscribers_unique_mailbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
