@@ -117,7 +117,7 @@ class TestCampaignFlow:
         assert (await composition.dispatch_once()).campaigns_started == 0
 
         await campaigns_service.schedule_now(
-            session, federation=world.federation, campaign_id=late.id
+            session, federation=world.federation, campaign_id=late.id, actor=Actor.system("test")
         )
         await session.commit()
         await composition.dispatch_once()
