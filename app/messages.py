@@ -53,3 +53,20 @@ PAGES: dict[str, dict[str, str]] = {
         "message": "Något gick fel hos oss. Försök igen om en stund.",
     },
 }
+
+# Staff-facing warnings about Markdown the renderer drops or that readers will stumble over;
+# returned with line numbers at save and preview time.
+MARKDOWN_WARNINGS: dict[str, str] = {
+    "raw_html": "HTML-kod tas bort ur brevet. Skriv med Markdown i stället.",
+    "unknown_attribute": "Attributet {detail} känns inte igen och tas bort. "
+    "Det enda som stöds är {{.knapp}} efter en länk som står ensam på raden.",
+    "button_not_alone": "{{.knapp}} fungerar bara efter en länk som står ensam på en egen rad; "
+    "här tas den bort.",
+    "image_without_alt": "Bilden {detail} saknar alternativtext och tas bort. "
+    "Skriv en kort beskrivning: ![Beskrivning](adress).",
+    "image_unsafe_url": "Bilden {detail} har ingen https-adress och tas bort.",
+    "vague_link_text": "Länktexten ”{detail}” säger inget om vart länken leder. "
+    "Skriv vad läsaren hittar där, t.ex. ”Läs verksamhetsrapporten”.",
+    "bare_url": "En lång webbadress står som text: {detail}. "
+    "Gör den till en länk med beskrivande text: [Läs rapporten](adress).",
+}

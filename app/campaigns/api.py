@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
 from app.auth import CurrentFederation
 from app.campaigns import service
@@ -13,9 +13,11 @@ from app.campaigns.models import Campaign
 from app.campaigns.schemas import (
     CampaignCreate,
     CampaignList,
+    CampaignPreview,
     CampaignRead,
     CampaignStats,
     CampaignUpdate,
+    MarkdownWarningRead,
     RequeueResult,
     ScheduleRequest,
     TestSendRequest,
@@ -24,6 +26,7 @@ from app.campaigns.schemas import (
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep
 from app.openapi import IdPath
+from app.rendering.markdown import MarkdownWarning
 
 router = APIRouter(
     prefix="/api/v1/federations/{slug}/campaigns", tags=["campaigns"], route_class=CommittingRoute
@@ -39,10 +42,17 @@ STATE_ERRORS: dict[int | str, dict[str, str]] = {
 }
 
 
-def _read(federation: Federation, campaign: Campaign) -> CampaignRead:
+def _read(federation: Federation, campaign: Campaign, *, checked: bool = False) -> CampaignRead:
+    """The campaign; `checked` adds the Markdown warnings (one extra render)."""
     read = CampaignRead.model_validate(campaign)
     read.archive_url = service.public_archive_url(federation, campaign)
+    if checked:
+        read.warnings = _warnings(service.warnings(federation, campaign))
     return read
+
+
+def _warnings(found: list[MarkdownWarning]) -> list[MarkdownWarningRead]:
+    return [MarkdownWarningRead(line=w.line, code=w.code, message=w.message) for w in found]
 
 
 @router.post("", status_code=201, responses=STATE_ERRORS, summary="Create a draft")
@@ -50,7 +60,7 @@ async def create_campaign(
     data: CampaignCreate, federation: CurrentFederation, session: SessionDep
 ) -> CampaignRead:
     campaign = await service.create_campaign(session, federation=federation, data=data)
-    return _read(federation, campaign)
+    return _read(federation, campaign, checked=True)
 
 
 @router.get("", responses=ERRORS, summary="List campaigns, newest first")
@@ -66,7 +76,7 @@ async def get_campaign(
     campaign = await service.get_campaign(
         session, federation_id=federation.id, campaign_id=campaign_id
     )
-    return _read(federation, campaign)
+    return _read(federation, campaign, checked=True)
 
 
 @router.patch("/{campaign_id}", responses=STATE_ERRORS, summary="Change a draft")
@@ -76,7 +86,7 @@ async def update_campaign(
     campaign = await service.update_campaign(
         session, federation=federation, campaign_id=campaign_id, data=data
     )
-    return _read(federation, campaign)
+    return _read(federation, campaign, checked=True)
 
 
 @router.delete("/{campaign_id}", status_code=204, responses=STATE_ERRORS, summary="Delete a draft")
@@ -89,27 +99,43 @@ async def delete_campaign(
 
 @router.get(
     "/{campaign_id}/preview",
-    responses={**ERRORS, 200: {"content": {"text/html": {}, "text/plain": {}}}},
+    responses={
+        **ERRORS,
+        200: {
+            "content": {
+                "text/html": {},
+                "text/plain": {},
+                "application/json": {"schema": CampaignPreview.model_json_schema()},
+            }
+        },
+    },
     response_class=HTMLResponse,
     summary="The mail as sent, for the sample subscriber Anna Andersson",
+    description="`format=json` gives both parts and the Markdown warnings; the HTML and text "
+    "formats carry the number of warnings in `X-Markdown-Warnings`.",
 )
 async def preview_campaign(
     campaign_id: IdPath,
     federation: CurrentFederation,
     session: SessionDep,
-    format: Annotated[Literal["html", "text"], Query()] = "html",
+    format: Annotated[Literal["html", "text", "json"], Query()] = "html",
 ) -> Response:
-    body = await service.preview_campaign(
-        session, federation=federation, campaign_id=campaign_id, format=format
+    text, html, found = await service.preview_campaign(
+        session, federation=federation, campaign_id=campaign_id
     )
+    counted = {"X-Markdown-Warnings": str(len(found))}
+    if format == "json":
+        preview = CampaignPreview(html=html, text=text, warnings=_warnings(found))
+        return JSONResponse(preview.model_dump())
     if format == "text":
-        return PlainTextResponse(body)
+        return PlainTextResponse(text, headers=counted)
     # The preview is the mail itself: no scripts, and nothing else may run in its context.
     return HTMLResponse(
-        body,
+        html,
         headers={
+            **counted,
             "Content-Security-Policy": "default-src 'none'; img-src https: http: data:; "
-            "style-src 'unsafe-inline'; frame-ancestors 'none'"
+            "style-src 'unsafe-inline'; frame-ancestors 'none'",
         },
     )
 

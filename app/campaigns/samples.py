@@ -35,7 +35,11 @@ en sammanhållen väg framåt, inte av en kö till nästa handläggare.
 - Vårt nätverk för handledare har träffats fyra gånger, senast på temat arbetsträning.
 - Styrelsen har beslutat om en utvärdering av insatsen [Nästa steg](https://example.se/nasta-steg).
 
-Läs gärna hela [verksamhetsrapporten för första halvåret](https://example.se/rapport-2026).
+![Sex personer i arbetskläder planterar grönsaker
+i en odlingslåda](https://example.se/bilder/odling.jpg
+"Deltagarna i Steg för steg har byggt en egen odling vid Åsgården.")
+
+[Läs verksamhetsrapporten för första halvåret](https://example.se/rapport-2026){.knapp}
 
 Ett varmt tack till alla medarbetare, chefer och deltagare som delat med sig av sina
 erfarenheter. Vi ses i augusti!
@@ -56,6 +60,12 @@ Tillsammans har vi hjälpt fler människor närmare arbete och studier än någo
 1. Tre nya insatser har startat, en av dem för unga vuxna.
 2. Över 300 medarbetare har deltagit i våra utbildningsdagar.
 3. Vi har tagit fram en gemensam modell för uppföljning med alla medlemmar.
+
+![Tända ljus i fönstret på kansliet en mörk
+decembereftermiddag](https://example.se/bilder/ljus.jpg
+"Kansliet i Falun, första advent.")
+
+[Se årets alla insatser](https://example.se/insatser){.knapp}
 
 Kansliet håller stängt mellan jul och nyår. Behöver du nå oss innan dess, skriv till
 [kansliet@example.se](mailto:kansliet@example.se).
@@ -86,7 +96,17 @@ Under nästa år prioriterar styrelsen tre områden:
 - stöd till arbetsgivare som vill ta emot deltagare,
 - bättre uppföljning, så att vi vet vad som ger resultat.
 
-Hela [verksamhetsplanen](https://example.se/verksamhetsplan) finns på vår webbplats.
+| Område | Budget nästa år |
+|:--|--:|
+| Tidiga insatser för unga | 2,4 mnkr |
+| Stöd till arbetsgivare | 1,1 mnkr |
+| Uppföljning | 0,6 mnkr |
+
+![Styrelsen samlad kring ett bord med
+verksamhetsplanen uppslagen](https://example.se/bilder/styrelsen.jpg
+"Styrelsen fastställde verksamhetsplanen i november.")
+
+[Läs hela verksamhetsplanen](https://example.se/verksamhetsplan){.knapp}
 """,
     ),
     "allman": Sample(
@@ -105,7 +125,13 @@ samordnad rehabilitering: handläggare, chefer, coacher och politiker.
 > ”Dagen gav mig kontakter som jag fortfarande har nytta av i mitt arbete.”
 > (Deltagare förra året)
 
-Dagen är kostnadsfri. [Anmäl dig senast den 20 mars](https://example.se/anmalan).
+![Full föreläsningssal där en talare visar
+en bild om samverkan](https://example.se/bilder/inspirationsdag.jpg
+"Förra årets inspirationsdag samlade 180 deltagare.")
+
+Dagen är kostnadsfri.
+
+[Anmäl dig senast den 20 mars](https://example.se/anmalan){.knapp}
 """,
     ),
 }

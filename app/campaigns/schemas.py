@@ -33,6 +33,14 @@ class CampaignUpdate(BaseModel):
     body_markdown: str | None = Field(None, min_length=1, max_length=60_000)
 
 
+class MarkdownWarningRead(BaseModel):
+    """Something in the Markdown the letter drops or readers will stumble over."""
+
+    line: int = Field(description="1-based line in body_markdown.")
+    code: str = Field(examples=["vague_link_text"])
+    message: str = Field(description="Swedish, for the author.")
+
+
 class CampaignRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -49,6 +57,18 @@ class CampaignRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     archive_url: str | None = Field(None, description="Public web version, once sent.")
+    warnings: list[MarkdownWarningRead] = Field(
+        default_factory=list,
+        description="Markdown the renderer dropped or that needs attention (create, update, get).",
+    )
+
+
+class CampaignPreview(BaseModel):
+    """The mail as sent to the sample subscriber, with the Markdown warnings."""
+
+    html: str
+    text: str
+    warnings: list[MarkdownWarningRead]
 
 
 class CampaignList(BaseModel):

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,9 +28,11 @@ from app.rendering.mail import (
     PreparedCampaign,
     RenderError,
     archive_url,
+    body_warnings,
     prepare_campaign,
     render_web_version,
 )
+from app.rendering.markdown import MarkdownWarning
 
 # Gmail clips a message near 102 KB and hides what follows, the unsubscribe link included.
 MAX_HTML_BYTES = 90_000
@@ -179,18 +180,19 @@ async def delete_campaign(session: AsyncSession, *, federation_id: int, campaign
     await repository.delete(session, campaign)
 
 
+def warnings(federation: Federation, campaign: Campaign) -> list[MarkdownWarning]:
+    """What the author should fix in the campaign's Markdown, with line numbers."""
+    return body_warnings(content(campaign), branding(federation))
+
+
 async def preview_campaign(
-    session: AsyncSession,
-    *,
-    federation: Federation,
-    campaign_id: int,
-    format: Literal["html", "text"],
-) -> str:
-    """One part of the mail exactly as sent, for the sample subscriber Anna Andersson."""
+    session: AsyncSession, *, federation: Federation, campaign_id: int
+) -> tuple[str, str, list[MarkdownWarning]]:
+    """(text, html, warnings): the mail exactly as sent, for the sample subscriber."""
     campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
     prepared = _prepare(campaign, federation)
     text, html = prepared.render_parts(name=SAMPLE_NAME, unsubscribe_token=SAMPLE_TOKEN)
-    return html if format == "html" else text
+    return text, html, warnings(federation, campaign)
 
 
 async def send_test(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.header import Header
 from email.utils import format_datetime, formataddr
@@ -25,7 +26,7 @@ import dkim
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from app import clock
-from app.rendering.markdown import render_markdown
+from app.rendering.markdown import BodyStyle, MarkdownWarning, RenderedBody, render_markdown
 from app.rendering.themes import SANS, get_theme, theme_colors
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent.parent / "email_templates"
@@ -77,12 +78,30 @@ class Branding:
 
 
 @dataclass(frozen=True)
+class HeaderImage:
+    """A campaign's own header photo, shown instead of the theme's artwork."""
+
+    url: str
+    alt: str
+    width: int
+    height: int
+
+    @property
+    def display_height(self) -> int:
+        """The height at the 600 px the letter shows it (Outlook needs both attributes)."""
+        return round(600 * self.height / self.width)
+
+
+@dataclass(frozen=True)
 class CampaignContent:
     id: int
     subject: str
     preheader: str
     theme: str
     body_markdown: str
+    header_image: HeaderImage | None = None
+    # Pixel widths of the uploaded images the body uses, keyed by URL.
+    image_widths: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -120,6 +139,27 @@ def archive_url(base_url: str, slug: str, campaign_id: int) -> str:
     return f"{base_url}/f/{slug}/arkiv/{campaign_id}"
 
 
+def render_body(content: CampaignContent, branding: Branding) -> RenderedBody:
+    """The campaign's Markdown in the theme's button colours."""
+    theme = get_theme(content.theme)
+    colors = theme_colors(theme, branding.brand_color, branding.accent_color)
+    style = BodyStyle(button_background=colors.button, button_text="#ffffff", font=SANS)
+    return render_markdown(content.body_markdown, style=style, image_widths=content.image_widths)
+
+
+def body_warnings(content: CampaignContent, branding: Branding) -> list[MarkdownWarning]:
+    """What staff should fix in the Markdown, with line numbers."""
+    return render_body(content, branding).warnings
+
+
+def _header_image(content: CampaignContent, theme: Any, base_url: str) -> HeaderImage:
+    if content.header_image is not None:
+        return content.header_image
+    return HeaderImage(
+        url=base_url + theme.artwork_path, alt=theme.artwork_alt, width=600, height=200
+    )
+
+
 def _context(
     content: CampaignContent,
     branding: Branding,
@@ -130,7 +170,7 @@ def _context(
     web_version: bool,
 ) -> dict[str, Any]:
     theme = get_theme(content.theme)
-    body = render_markdown(content.body_markdown)
+    body = render_body(content, branding)
     return {
         "theme": theme,
         "sans": SANS,
@@ -143,7 +183,7 @@ def _context(
         "body_html": body.html,
         "body_text": body.text,
         "greeting": greeting_html,
-        "artwork_url": base_url + theme.artwork_path,
+        "header": _header_image(content, theme, base_url),
         "archive_url": archive_url(base_url, branding.slug, content.id),
         "archive_list_url": f"{base_url}/f/{branding.slug}/arkiv",
         "subscribe_url": f"{base_url}/f/{branding.slug}/prenumerera",

@@ -137,6 +137,44 @@ class TestPreview:
         assert response.status_code == 422
 
 
+class TestMarkdownWarnings:
+    BODY = "Hej.\n\n<b>Fet</b> text och [klicka här](https://ex.se/a).\n\n![](https://ex.se/b.jpg)"
+
+    async def test_create_update_and_get_report_warnings_with_lines(
+        self, api: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        created = await _create(api, tenant, body_markdown=self.BODY)
+        found = [(w["line"], w["code"]) for w in created["warnings"]]
+        assert found == [(3, "raw_html"), (3, "vague_link_text"), (5, "image_without_alt")]
+        assert all(w["message"] for w in created["warnings"])
+        url = f"{tenant.base}/{created['id']}"
+        got = await api.get(url, headers=tenant.headers)
+        assert got.json()["warnings"] == created["warnings"]
+        fixed = await api.patch(
+            url,
+            json={"body_markdown": "Läs [planen för 2027](https://ex.se/a)."},
+            headers=tenant.headers,
+        )
+        assert fixed.status_code == 200
+        assert fixed.json()["warnings"] == []
+
+    async def test_preview_carries_warnings(self, api: httpx.AsyncClient, tenant: Tenant) -> None:
+        created = await _create(api, tenant, body_markdown=self.BODY)
+        url = f"{tenant.base}/{created['id']}/preview"
+        as_json = await api.get(f"{url}?format=json", headers=tenant.headers)
+        assert as_json.status_code == 200
+        body = as_json.json()
+        assert [w["code"] for w in body["warnings"]] == [
+            "raw_html",
+            "vague_link_text",
+            "image_without_alt",
+        ]
+        assert "Hej Anna Andersson!" in body["html"]
+        assert "Hej Anna Andersson!" in body["text"]
+        html = await api.get(url, headers=tenant.headers)
+        assert html.headers["x-markdown-warnings"] == "3"
+
+
 class TestTestSend:
     async def test_queues_test_deliveries_not_counted(
         self, api: httpx.AsyncClient, tenant: Tenant, session: AsyncSession
