@@ -16,6 +16,8 @@ from app.campaigns import public as campaigns_public
 from app.config import get_settings
 from app.db import get_sessionmaker
 from app.federations import api as federations_api
+from app.images import api as images_api
+from app.images import public as images_public
 from app.subscribers import api as subscribers_api
 from app.subscribers import public as subscribers_public
 from app.subscribers import self_service as subscribers_self_service
@@ -53,7 +55,9 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         subscribers_public,
         subscribers_self_service,
         campaigns_public,
+        images_public,
         federations_api,
+        images_api,
         subscribers_api,
         campaigns_api,
     ):

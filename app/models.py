@@ -3,6 +3,13 @@
 from app.campaigns import models as campaigns_models
 from app.delivery import models as delivery_models
 from app.federations import models as federations_models
+from app.images import models as images_models
 from app.subscribers import models as subscribers_models
 
-__all__ = ["campaigns_models", "delivery_models", "federations_models", "subscribers_models"]
+__all__ = [
+    "campaigns_models",
+    "delivery_models",
+    "federations_models",
+    "images_models",
+    "subscribers_models",
+]

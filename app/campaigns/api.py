@@ -42,12 +42,17 @@ STATE_ERRORS: dict[int | str, dict[str, str]] = {
 }
 
 
-def _read(federation: Federation, campaign: Campaign, *, checked: bool = False) -> CampaignRead:
-    """The campaign; `checked` adds the Markdown warnings (one extra render)."""
+def _read(federation: Federation, campaign: Campaign) -> CampaignRead:
     read = CampaignRead.model_validate(campaign)
     read.archive_url = service.public_archive_url(federation, campaign)
-    if checked:
-        read.warnings = _warnings(service.warnings(federation, campaign))
+    return read
+
+
+async def _checked(session: SessionDep, federation: Federation, campaign: Campaign) -> CampaignRead:
+    """The campaign with its Markdown warnings (one extra render)."""
+    read = _read(federation, campaign)
+    found = await service.warnings(session, federation=federation, campaign=campaign)
+    read.warnings = _warnings(found)
     return read
 
 
@@ -60,7 +65,7 @@ async def create_campaign(
     data: CampaignCreate, federation: CurrentFederation, session: SessionDep
 ) -> CampaignRead:
     campaign = await service.create_campaign(session, federation=federation, data=data)
-    return _read(federation, campaign, checked=True)
+    return await _checked(session, federation, campaign)
 
 
 @router.get("", responses=ERRORS, summary="List campaigns, newest first")
@@ -76,7 +81,7 @@ async def get_campaign(
     campaign = await service.get_campaign(
         session, federation_id=federation.id, campaign_id=campaign_id
     )
-    return _read(federation, campaign, checked=True)
+    return await _checked(session, federation, campaign)
 
 
 @router.patch("/{campaign_id}", responses=STATE_ERRORS, summary="Change a draft")
@@ -86,7 +91,7 @@ async def update_campaign(
     campaign = await service.update_campaign(
         session, federation=federation, campaign_id=campaign_id, data=data
     )
-    return _read(federation, campaign, checked=True)
+    return await _checked(session, federation, campaign)
 
 
 @router.delete("/{campaign_id}", status_code=204, responses=STATE_ERRORS, summary="Delete a draft")

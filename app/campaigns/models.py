@@ -44,6 +44,10 @@ class Campaign(Base):
     preheader: Mapped[str] = mapped_column(String(300), default="")
     theme: Mapped[Theme] = mapped_column(enum_string(Theme))
     body_markdown: Mapped[str] = mapped_column(Text)
+    # The campaign's own header photo instead of the theme's artwork.
+    header_image_id: Mapped[int | None] = mapped_column(
+        ForeignKey("images.id", ondelete="SET NULL"), index=True
+    )
     status: Mapped[CampaignStatus] = mapped_column(
         enum_string(CampaignStatus), default=CampaignStatus.DRAFT
     )

@@ -20,6 +20,9 @@ class CampaignCreate(BaseModel):
         max_length=60_000,
         examples=["Våren har gått fort.\n\n> ”Det här betydde mycket för mig.” (Deltagare)"],
     )
+    header_image_id: int | None = Field(
+        None, ge=1, description="An uploaded image shown instead of the theme's artwork."
+    )
 
 
 class CampaignUpdate(BaseModel):
@@ -31,6 +34,9 @@ class CampaignUpdate(BaseModel):
     preheader: str | None = Field(None, max_length=300)
     theme: Theme | None = None
     body_markdown: str | None = Field(None, min_length=1, max_length=60_000)
+    header_image_id: int | None = Field(
+        None, ge=1, description="An uploaded image; null puts the theme's artwork back."
+    )
 
 
 class MarkdownWarningRead(BaseModel):
@@ -49,6 +55,7 @@ class CampaignRead(BaseModel):
     preheader: str
     theme: Theme
     body_markdown: str
+    header_image_id: int | None
     status: CampaignStatus
     send_at: datetime | None
     started_at: datetime | None

@@ -18,6 +18,7 @@ from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, DeliveryStatus
 from app.errors import Conflict, NotFound, Unprocessable
 from app.federations.models import Federation
+from app.images import service as images_service
 from app.rendering.mail import (
     SAMPLE_NAME,
     SAMPLE_TOKEN,
@@ -60,13 +61,22 @@ def branding(federation: Federation) -> Branding:
     )
 
 
-def content(campaign: Campaign) -> CampaignContent:
+async def content(
+    session: AsyncSession, *, campaign: Campaign, federation: Federation
+) -> CampaignContent:
+    """What the renderer needs, with the header photo and uploaded images' widths looked up."""
     return CampaignContent(
         id=campaign.id,
         subject=campaign.subject,
         preheader=campaign.preheader,
         theme=str(campaign.theme),
         body_markdown=campaign.body_markdown,
+        header_image=await images_service.header_image(
+            session, federation=federation, image_id=campaign.header_image_id
+        ),
+        image_widths=await images_service.widths_in(
+            session, federation=federation, markdown=campaign.body_markdown
+        ),
     )
 
 
@@ -85,12 +95,13 @@ def mail_options(from_domain: str) -> MailOptions:
     )
 
 
-def _prepare(campaign: Campaign, federation: Federation) -> PreparedCampaign:
+async def _prepare(
+    session: AsyncSession, campaign: Campaign, federation: Federation
+) -> PreparedCampaign:
     from_domain = federation.from_email.rpartition("@")[2].lower()
+    letter = await content(session, campaign=campaign, federation=federation)
     try:
-        prepared = prepare_campaign(
-            content(campaign), branding(federation), mail_options(from_domain)
-        )
+        prepared = prepare_campaign(letter, branding(federation), mail_options(from_domain))
     except RenderError as exc:
         raise Unprocessable(str(exc)) from None
     if prepared.html_size > MAX_HTML_BYTES:
@@ -115,6 +126,21 @@ async def _federation(session: AsyncSession, *, federation_id: int) -> Federatio
     return federation
 
 
+async def _require_image(
+    session: AsyncSession, *, federation_id: int, image_id: int | None
+) -> None:
+    """A header photo must be one of the federation's own uploads."""
+    if image_id is None:
+        return
+    try:
+        await images_service.get_image(session, federation_id=federation_id, image_id=image_id)
+    except NotFound:
+        raise Unprocessable(
+            "header_image_id is not one of this federation's images.",
+            details={"field": "header_image_id"},
+        ) from None
+
+
 def _require_draft(campaign: Campaign) -> None:
     if campaign.status != CampaignStatus.DRAFT:
         raise Conflict(
@@ -129,23 +155,25 @@ async def prepare_for_sending(
     """Render a campaign once for sending; `render()` then gives each recipient's bytes."""
     campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
     federation = await _federation(session, federation_id=federation_id)
-    return _prepare(campaign, federation)
+    return await _prepare(session, campaign, federation)
 
 
 async def create_campaign(
     session: AsyncSession, *, federation: Federation, data: CampaignCreate
 ) -> Campaign:
     """Save a new draft; it must render (a line too long for mail is refused here)."""
+    await _require_image(session, federation_id=federation.id, image_id=data.header_image_id)
     campaign = Campaign(
         federation_id=federation.id,
         subject=data.subject,
         preheader=data.preheader,
         theme=data.theme,
         body_markdown=data.body_markdown,
+        header_image_id=data.header_image_id,
         status=CampaignStatus.DRAFT,
     )
     await repository.add(session, campaign)
-    _prepare(campaign, federation)
+    await _prepare(session, campaign, federation)
     return campaign
 
 
@@ -164,10 +192,12 @@ async def update_campaign(
     campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
     _require_draft(campaign)
     for field, value in data.model_dump(exclude_unset=True).items():
-        if value is None:
+        if field == "header_image_id":
+            await _require_image(session, federation_id=federation.id, image_id=value)
+        elif value is None:
             raise Unprocessable(f"{field} cannot be null.", details={"field": field})
         setattr(campaign, field, value)
-    _prepare(campaign, federation)
+    await _prepare(session, campaign, federation)
     campaign.updated_at = now()
     await session.flush()
     return campaign
@@ -180,9 +210,12 @@ async def delete_campaign(session: AsyncSession, *, federation_id: int, campaign
     await repository.delete(session, campaign)
 
 
-def warnings(federation: Federation, campaign: Campaign) -> list[MarkdownWarning]:
+async def warnings(
+    session: AsyncSession, *, federation: Federation, campaign: Campaign
+) -> list[MarkdownWarning]:
     """What the author should fix in the campaign's Markdown, with line numbers."""
-    return body_warnings(content(campaign), branding(federation))
+    letter = await content(session, campaign=campaign, federation=federation)
+    return body_warnings(letter, branding(federation))
 
 
 async def preview_campaign(
@@ -190,9 +223,9 @@ async def preview_campaign(
 ) -> tuple[str, str, list[MarkdownWarning]]:
     """(text, html, warnings): the mail exactly as sent, for the sample subscriber."""
     campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
-    prepared = _prepare(campaign, federation)
+    prepared = await _prepare(session, campaign, federation)
     text, html = prepared.render_parts(name=SAMPLE_NAME, unsubscribe_token=SAMPLE_TOKEN)
-    return text, html, warnings(federation, campaign)
+    return text, html, await warnings(session, federation=federation, campaign=campaign)
 
 
 async def send_test(
@@ -200,7 +233,7 @@ async def send_test(
 ) -> list[Delivery]:
     """Queue the campaign to up to ten staff addresses (not counted in the statistics)."""
     campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
-    _prepare(campaign, federation)
+    await _prepare(session, campaign, federation)
     unique = list(dict.fromkeys(a.strip() for a in addresses))
     return await delivery_service.enqueue_test(
         session, federation_id=federation.id, campaign_id=campaign.id, addresses=unique
@@ -233,7 +266,7 @@ async def _schedule(
             "scheduled.",
             details={"status": str(campaign.status)},
         )
-    _prepare(campaign, federation)
+    await _prepare(session, campaign, federation)
     campaign.status = CampaignStatus.SCHEDULED
     campaign.send_at = at
     campaign.updated_at = now()
@@ -304,7 +337,8 @@ async def web_version(session: AsyncSession, *, federation: Federation, campaign
     campaign = await repository.get(session, federation_id=federation.id, campaign_id=campaign_id)
     if campaign is None or campaign.status not in repository.ARCHIVED:
         raise NotFound()
-    return render_web_version(content(campaign), branding(federation), get_settings().base_url)
+    letter = await content(session, campaign=campaign, federation=federation)
+    return render_web_version(letter, branding(federation), get_settings().base_url)
 
 
 async def public_federation(session: AsyncSession, *, slug: str) -> Federation:
