@@ -22,10 +22,12 @@ db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 federation_cli = typer.Typer(help="Federations (tenants).", no_args_is_help=True)
 apikey_cli = typer.Typer(help="Staff API keys.", no_args_is_help=True)
 subscribers_cli = typer.Typer(help="Subscribers.", no_args_is_help=True)
+seasons_cli = typer.Typer(help="The federation's year: seasonal drafts.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(federation_cli, name="federation")
 cli.add_typer(apikey_cli, name="apikey")
 cli.add_typer(subscribers_cli, name="subscribers")
+cli.add_typer(seasons_cli, name="seasons")
 
 err = Console(stderr=True)
 out = Console()
@@ -242,6 +244,7 @@ def worker(
     import signal
 
     from app.delivery import service as delivery_service
+    from app.seasons import service as seasons_service
 
     _log_to_stderr()
 
@@ -250,7 +253,11 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await delivery_service.run_worker_loop(stop, interval=interval)
+        # Seasonal drafts are checked hourly beside the dispatcher.
+        await asyncio.gather(
+            delivery_service.run_worker_loop(stop, interval=interval),
+            seasons_service.run_loop(stop),
+        )
 
     run(_work())
     out.print("worker stopped")
@@ -471,6 +478,37 @@ def purge() -> None:
         markup=False,
         highlight=False,
     )
+
+
+@seasons_cli.command("run")
+def seasons_run(
+    on: Annotated[
+        str | None, typer.Option("--date", help="Run as on this day (YYYY-MM-DD), 09.00 UTC.")
+    ] = None,
+) -> None:
+    """Make the seasonal drafts that are due (idempotent: a rule fires once a year)."""
+    from datetime import UTC, datetime
+
+    from app.db import session_scope
+    from app.seasons import service as seasons_service
+
+    try:
+        at = datetime.fromisoformat(on).replace(hour=9, tzinfo=UTC) if on else None
+    except ValueError:
+        raise fail(f"--date must be YYYY-MM-DD, not {on!r}") from None
+
+    async def _run() -> list[seasons_service.CreatedDraft]:
+        async with session_scope() as session:
+            return await seasons_service.run_due_rules(session, at=at)
+
+    created = run(_run())
+    for draft in created:
+        out.print(
+            f"{draft.federation_slug}: draft {draft.campaign_id} (rule {draft.rule_id})",
+            markup=False,
+            highlight=False,
+        )
+    out.print(f"{len(created)} seasonal drafts made", markup=False, highlight=False)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from app.db import get_sessionmaker
 from app.federations import api as federations_api
 from app.images import api as images_api
 from app.images import public as images_public
+from app.seasons import api as seasons_api
 from app.subscribers import api as subscribers_api
 from app.subscribers import public as subscribers_public
 from app.subscribers import self_service as subscribers_self_service
@@ -58,6 +59,7 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         images_public,
         federations_api,
         images_api,
+        seasons_api,
         subscribers_api,
         campaigns_api,
     ):
