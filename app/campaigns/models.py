@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import now
 from app.db import Base, UtcDateTime, enum_check, enum_string
+from app.images.models import Image
 
 
 class CampaignStatus(StrEnum):
@@ -46,7 +47,15 @@ class Campaign(Base):
     body_markdown: Mapped[str] = mapped_column(Text)
     # The campaign's own header photo instead of the theme's artwork.
     header_image_id: Mapped[int | None] = mapped_column(
-        ForeignKey("images.id", ondelete="SET NULL"), index=True
+        ForeignKey(Image.id, ondelete="SET NULL"), index=True
+    )
+    # The closing is the author's: None takes the federation's default (then the theme's),
+    # "" means none at all. Nothing else is added after it.
+    sign_off: Mapped[str | None] = mapped_column(String(300))
+    signature_name: Mapped[str | None] = mapped_column(String(200))
+    signature_title: Mapped[str | None] = mapped_column(String(200))
+    signature_image_id: Mapped[int | None] = mapped_column(
+        ForeignKey(Image.id, ondelete="SET NULL")
     )
     status: Mapped[CampaignStatus] = mapped_column(
         enum_string(CampaignStatus), default=CampaignStatus.DRAFT

@@ -23,6 +23,20 @@ class CampaignCreate(BaseModel):
     header_image_id: int | None = Field(
         None, ge=1, description="An uploaded image shown instead of the theme's artwork."
     )
+    sign_off: str | None = Field(
+        None,
+        max_length=300,
+        description="Closing line; null: the federation's default (or the theme's), "
+        "empty: no closing line.",
+        examples=["Ha en skön sommar!"],
+    )
+    signature_name: str | None = Field(
+        None, max_length=200, description="Null: the federation's default; empty: none."
+    )
+    signature_title: str | None = Field(None, max_length=200)
+    signature_image_id: int | None = Field(
+        None, ge=1, description="An uploaded portrait beside the signature."
+    )
 
 
 class CampaignUpdate(BaseModel):
@@ -36,6 +50,20 @@ class CampaignUpdate(BaseModel):
     body_markdown: str | None = Field(None, min_length=1, max_length=60_000)
     header_image_id: int | None = Field(
         None, ge=1, description="An uploaded image; null puts the theme's artwork back."
+    )
+    sign_off: str | None = Field(
+        None,
+        max_length=300,
+        description="Closing line; null: the federation's default (or the theme's), "
+        "empty: no closing line.",
+        examples=["Ha en skön sommar!"],
+    )
+    signature_name: str | None = Field(
+        None, max_length=200, description="Null: the federation's default; empty: none."
+    )
+    signature_title: str | None = Field(None, max_length=200)
+    signature_image_id: int | None = Field(
+        None, ge=1, description="An uploaded portrait beside the signature."
     )
 
 
@@ -56,6 +84,10 @@ class CampaignRead(BaseModel):
     theme: Theme
     body_markdown: str
     header_image_id: int | None
+    sign_off: str | None
+    signature_name: str | None
+    signature_title: str | None
+    signature_image_id: int | None
     status: CampaignStatus
     send_at: datetime | None
     started_at: datetime | None

@@ -24,6 +24,7 @@ from app.rendering.mail import (
     SAMPLE_TOKEN,
     Branding,
     CampaignContent,
+    Closing,
     DkimKey,
     MailOptions,
     PreparedCampaign,
@@ -34,9 +35,13 @@ from app.rendering.mail import (
     render_web_version,
 )
 from app.rendering.markdown import MarkdownWarning
+from app.rendering.themes import get_theme
 
 # Gmail clips a message near 102 KB and hides what follows, the unsubscribe link included.
 MAX_HTML_BYTES = 90_000
+IMAGE_FIELDS = {"header_image_id", "signature_image_id"}
+# Null on these means "the default"; the other fields cannot be emptied.
+NULLABLE = {"sign_off", "signature_name", "signature_title"}
 CANCELLABLE = {
     CampaignStatus.DRAFT,
     CampaignStatus.SCHEDULED,
@@ -76,6 +81,27 @@ async def content(
         ),
         image_widths=await images_service.widths_in(
             session, federation=federation, markdown=campaign.body_markdown
+        ),
+        closing=await _closing(session, campaign=campaign, federation=federation),
+    )
+
+
+def _or(value: str | None, default: str) -> str:
+    return default if value is None else value
+
+
+async def _closing(session: AsyncSession, *, campaign: Campaign, federation: Federation) -> Closing:
+    """The campaign's own closing where set, else the federation's, else the theme's line."""
+    theme_line = get_theme(str(campaign.theme)).sign_off
+    name = _or(campaign.signature_name, federation.default_signature_name or "")
+    return Closing(
+        sign_off=_or(campaign.sign_off, _or(federation.default_sign_off, theme_line)),
+        name=name,
+        title=_or(campaign.signature_title, federation.default_signature_title or "")
+        if name
+        else "",
+        portrait=await images_service.header_image(
+            session, federation=federation, image_id=campaign.signature_image_id
         ),
     )
 
@@ -127,17 +153,16 @@ async def _federation(session: AsyncSession, *, federation_id: int) -> Federatio
 
 
 async def _require_image(
-    session: AsyncSession, *, federation_id: int, image_id: int | None
+    session: AsyncSession, *, federation_id: int, image_id: int | None, field: str
 ) -> None:
-    """A header photo must be one of the federation's own uploads."""
+    """A header photo or portrait must be one of the federation's own uploads."""
     if image_id is None:
         return
     try:
         await images_service.get_image(session, federation_id=federation_id, image_id=image_id)
     except NotFound:
         raise Unprocessable(
-            "header_image_id is not one of this federation's images.",
-            details={"field": "header_image_id"},
+            f"{field} is not one of this federation's images.", details={"field": field}
         ) from None
 
 
@@ -162,15 +187,12 @@ async def create_campaign(
     session: AsyncSession, *, federation: Federation, data: CampaignCreate
 ) -> Campaign:
     """Save a new draft; it must render (a line too long for mail is refused here)."""
-    await _require_image(session, federation_id=federation.id, image_id=data.header_image_id)
+    for field in IMAGE_FIELDS:
+        await _require_image(
+            session, federation_id=federation.id, image_id=getattr(data, field), field=field
+        )
     campaign = Campaign(
-        federation_id=federation.id,
-        subject=data.subject,
-        preheader=data.preheader,
-        theme=data.theme,
-        body_markdown=data.body_markdown,
-        header_image_id=data.header_image_id,
-        status=CampaignStatus.DRAFT,
+        federation_id=federation.id, status=CampaignStatus.DRAFT, **data.model_dump()
     )
     await repository.add(session, campaign)
     await _prepare(session, campaign, federation)
@@ -192,9 +214,9 @@ async def update_campaign(
     campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
     _require_draft(campaign)
     for field, value in data.model_dump(exclude_unset=True).items():
-        if field == "header_image_id":
-            await _require_image(session, federation_id=federation.id, image_id=value)
-        elif value is None:
+        if field in IMAGE_FIELDS:
+            await _require_image(session, federation_id=federation.id, image_id=value, field=field)
+        elif value is None and field not in NULLABLE:
             raise Unprocessable(f"{field} cannot be null.", details={"field": field})
         setattr(campaign, field, value)
     await _prepare(session, campaign, federation)

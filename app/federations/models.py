@@ -38,6 +38,10 @@ class Federation(Base):
     smtp_security: Mapped[str | None] = mapped_column(String(8))
     send_rate_per_second: Mapped[float | None] = mapped_column()
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Defaults for every letter's closing; a campaign may override each (None: use these).
+    default_sign_off: Mapped[str | None] = mapped_column(String(300))
+    default_signature_name: Mapped[str | None] = mapped_column(String(200))
+    default_signature_title: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, onupdate=now)
 

@@ -117,6 +117,13 @@ class FederationCreate(BaseModel):
     )
     smtp_security: SmtpSecurity | None = None
     send_rate_per_second: float | None = Field(default=None, ge=0, le=10000)
+    default_sign_off: str | None = Field(
+        default=None,
+        max_length=300,
+        description="Closing line of every letter; null: the theme's, empty: none.",
+    )
+    default_signature_name: str | None = Field(default=None, max_length=200)
+    default_signature_title: str | None = Field(default=None, max_length=200)
 
     @model_validator(mode="after")
     def _relay_needs_tls(self) -> Self:
@@ -156,6 +163,13 @@ class FederationUpdate(BaseModel):
     )
     smtp_security: SmtpSecurity | None = None
     send_rate_per_second: float | None = Field(default=None, ge=0, le=10000)
+    default_sign_off: str | None = Field(
+        default=None,
+        max_length=300,
+        description="Closing line of every letter; null: the theme's, empty: none.",
+    )
+    default_signature_name: str | None = Field(default=None, max_length=200)
+    default_signature_title: str | None = Field(default=None, max_length=200)
 
     @model_validator(mode="after")
     def _required_stay_set(self) -> Self:
@@ -231,6 +245,9 @@ class FederationRead(BaseModel):
     smtp_password_set: bool
     smtp_security: str | None
     send_rate_per_second: float | None
+    default_sign_off: str | None = None
+    default_signature_name: str | None = None
+    default_signature_title: str | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -93,6 +93,16 @@ class HeaderImage:
 
 
 @dataclass(frozen=True)
+class Closing:
+    """How the letter ends: the author's closing line and signature, nothing after them."""
+
+    sign_off: str
+    name: str = ""
+    title: str = ""
+    portrait: HeaderImage | None = None
+
+
+@dataclass(frozen=True)
 class CampaignContent:
     id: int
     subject: str
@@ -100,6 +110,8 @@ class CampaignContent:
     theme: str
     body_markdown: str
     header_image: HeaderImage | None = None
+    # None: the theme's closing line and no signature.
+    closing: Closing | None = None
     # Pixel widths of the uploaded images the body uses, keyed by URL.
     image_widths: Mapping[str, int] = field(default_factory=dict)
 
@@ -184,6 +196,7 @@ def _context(
         "body_text": body.text,
         "greeting": greeting_html,
         "header": _header_image(content, theme, base_url),
+        "closing": content.closing or Closing(sign_off=theme.sign_off),
         "archive_url": archive_url(base_url, branding.slug, content.id),
         "archive_list_url": f"{base_url}/f/{branding.slug}/arkiv",
         "subscribe_url": f"{base_url}/f/{branding.slug}/prenumerera",

@@ -353,7 +353,8 @@ def _figure_html(figure: _Figure) -> str:
         '<table role="presentation" class="bild" width="100%" cellpadding="0" cellspacing="0" '
         'border="0">'
         f'<tr><td class="bild-td"><img src="{src}" alt="{alt}" width="{figure.width}" '
-        f'style="width:{figure.width}px;"></td></tr>'
+        # Percent width inside a table cell: max-width alone would let the cell grow.
+        f'style="width:100%;max-width:{figure.width}px;"></td></tr>'
         f"{caption}</table>\n"
     )
 

@@ -95,6 +95,10 @@ async def _draft_from(
             theme=rule.theme,
             body_markdown=previous.body_markdown,
             header_image_id=previous.header_image_id,
+            sign_off=previous.sign_off,
+            signature_name=previous.signature_name,
+            signature_title=previous.signature_title,
+            signature_image_id=previous.signature_image_id,
         )
     return CampaignCreate(
         subject=f"{rule.name} {year}",

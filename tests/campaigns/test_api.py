@@ -137,6 +137,57 @@ class TestPreview:
         assert response.status_code == 422
 
 
+class TestClosing:
+    async def _text(self, api: httpx.AsyncClient, tenant: Tenant, campaign_id: object) -> str:
+        response = await api.get(
+            f"{tenant.base}/{campaign_id}/preview?format=text", headers=tenant.headers
+        )
+        return response.text.replace("\r\n", "\n")
+
+    async def test_theme_line_by_default_and_nothing_added(
+        self, api: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        created = await _create(api, tenant)
+        text = await self._text(api, tenant, created["id"])
+        assert "Vi önskar dig en skön och vilsam sommar!\n\nVisa i webbläsaren" in text
+        assert "Varma hälsningar" not in text
+
+    async def test_federation_defaults_and_campaign_overrides(
+        self, api: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        federation = f"/api/v1/federations/{tenant.federation.slug}"
+        patched = await api.patch(
+            federation,
+            json={
+                "default_sign_off": "Med vänliga hälsningar",
+                "default_signature_name": "Karin Lind",
+                "default_signature_title": "Förbundschef",
+            },
+            headers=tenant.headers,
+        )
+        assert patched.status_code == 200, patched.text
+        created = await _create(api, tenant)
+        text = await self._text(api, tenant, created["id"])
+        assert "Med vänliga hälsningar\n\nKarin Lind\nFörbundschef\n" in text
+        url = f"{tenant.base}/{created['id']}"
+        await api.patch(
+            url, json={"sign_off": "", "signature_name": "Ola Berg"}, headers=tenant.headers
+        )
+        text = await self._text(api, tenant, created["id"])
+        assert "Med vänliga hälsningar" not in text
+        assert "Ola Berg\nFörbundschef\n" in text
+        # The author's own closing in the body is the last word: no signature, no line.
+        await api.patch(url, json={"signature_name": ""}, headers=tenant.headers)
+        html = (await api.get(f"{url}/preview", headers=tenant.headers)).text
+        assert 'class="signoff"' not in html
+        assert 'class="signature-name"' not in html
+        back = await api.patch(
+            url, json={"sign_off": None, "signature_name": None}, headers=tenant.headers
+        )
+        assert back.json()["sign_off"] is None
+        assert "Med vänliga hälsningar" in await self._text(api, tenant, created["id"])
+
+
 class TestMarkdownWarnings:
     BODY = "Hej.\n\n<b>Fet</b> text och [klicka här](https://ex.se/a).\n\n![](https://ex.se/b.jpg)"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zlib
 
@@ -245,3 +246,29 @@ class TestInLetters:
             f"/api/v1/federations/{tenant.federation.slug}", headers=tenant.headers
         )
         assert federation.json()["logo_url"] == response.json()["url"]
+
+    async def test_signature_portrait_beside_the_name(
+        self, api: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        portrait = (await _upload(api, tenant, _jpeg(400, 400), alt="Karin Lind")).json()
+        created = await api.post(
+            tenant.base,
+            json={
+                "subject": "S",
+                "theme": "jul",
+                "body_markdown": "Hej.",
+                "signature_name": "Karin Lind",
+                "signature_title": "Förbundschef",
+                "signature_image_id": portrait["id"],
+            },
+            headers=tenant.headers,
+        )
+        assert created.status_code == 201, created.text
+        preview = await api.get(
+            f"{tenant.base}/{created.json()['id']}/preview", headers=tenant.headers
+        )
+        img = re.search(rf'<img [^>]*src="{re.escape(portrait["url"])}"[^>]*>', preview.text)
+        assert img
+        assert 'width="64"' in img.group()
+        assert 'height="64"' in img.group()
+        assert 'alt="Karin Lind"' in img.group()

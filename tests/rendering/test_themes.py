@@ -137,6 +137,14 @@ class TestMailHtmlAudit:
         style = html[html.index("<style>") : html.index("</style>")]
         assert ":root { color-scheme: light dark; supported-color-schemes: light dark; }" in style
 
+    def test_nothing_follows_the_closing(self, theme: str) -> None:
+        html = _html(theme)
+        after = html[html.index('class="signoff"') : html.index('class="footer"')]
+        assert get_theme(theme).sign_off in after
+        assert "Varma hälsningar" not in html
+        assert "Besök vår webbplats" not in html
+        assert "<a " not in after
+
     def test_every_image_has_a_width_and_captions_show(self, theme: str) -> None:
         html = _html(theme)
         audit = _audit(html)
@@ -145,7 +153,7 @@ class TestMailHtmlAudit:
 
     def test_button_is_a_real_link(self, theme: str) -> None:
         audit = _audit(_html(theme))
-        buttons = [a for a in audit.all("a") if a.get("class") == "button"]
+        buttons = [a for a in audit.all("a") if a.get("class") == "knapp-a"]
         assert buttons
         assert (buttons[0].get("href") or "").startswith("https://")
 
