@@ -70,3 +70,6 @@ MARKDOWN_WARNINGS: dict[str, str] = {
     "bare_url": "En lång webbadress står som text: {detail}. "
     "Gör den till en länk med beskrivande text: [Läs rapporten](adress).",
 }
+
+# Shown to staff as a campaign's paused_reason.
+PAUSED_BY_STAFF = "Pausat av personalen."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
@@ -43,8 +44,14 @@ STATE_ERRORS: dict[int | str, dict[str, str]] = {
 
 
 def _read(federation: Federation, campaign: Campaign) -> CampaignRead:
+    """The campaign with its times in UTC and in the federation's zone."""
     read = CampaignRead.model_validate(campaign)
     read.archive_url = service.public_archive_url(federation, campaign)
+    zone = ZoneInfo(federation.timezone)
+    read.timezone = federation.timezone
+    read.send_at_local = campaign.send_at.astimezone(zone) if campaign.send_at else None
+    read.started_at_local = campaign.started_at.astimezone(zone) if campaign.started_at else None
+    read.finished_at_local = campaign.finished_at.astimezone(zone) if campaign.finished_at else None
     return read
 
 
@@ -168,6 +175,47 @@ async def schedule_campaign(
     return _read(federation, campaign)
 
 
+@router.post(
+    "/{campaign_id}/unschedule", responses=STATE_ERRORS, summary="Back to draft (not sent)"
+)
+async def unschedule_campaign(
+    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
+) -> CampaignRead:
+    campaign = await service.unschedule_campaign(
+        session, federation_id=federation.id, campaign_id=campaign_id
+    )
+    return _read(federation, campaign)
+
+
+@router.post(
+    "/{campaign_id}/duplicate",
+    status_code=201,
+    responses=STATE_ERRORS,
+    summary="Copy into a new draft",
+)
+async def duplicate_campaign(
+    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
+) -> CampaignRead:
+    campaign = await service.duplicate_campaign(
+        session, federation=federation, campaign_id=campaign_id
+    )
+    return await _checked(session, federation, campaign)
+
+
+@router.post(
+    "/{campaign_id}/pause",
+    responses=STATE_ERRORS,
+    summary="Pause a campaign that is sending (resume continues it)",
+)
+async def pause_campaign(
+    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
+) -> CampaignRead:
+    campaign = await service.pause_campaign(
+        session, federation_id=federation.id, campaign_id=campaign_id
+    )
+    return _read(federation, campaign)
+
+
 @router.post("/{campaign_id}/send-now", responses=STATE_ERRORS, summary="Send at once")
 async def send_now(
     campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
@@ -186,7 +234,11 @@ async def cancel_campaign(
     return _read(federation, campaign)
 
 
-@router.post("/{campaign_id}/resume", responses=STATE_ERRORS, summary="Resume a paused campaign")
+@router.post(
+    "/{campaign_id}/resume",
+    responses=STATE_ERRORS,
+    summary="Resume a paused campaign (by staff, or after the relay refused the sender)",
+)
 async def resume_campaign(
     campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
 ) -> CampaignRead:

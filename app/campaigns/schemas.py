@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from app.campaigns.models import CampaignStatus, Theme
 
@@ -96,6 +96,10 @@ class CampaignRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     archive_url: str | None = Field(None, description="Public web version, once sent.")
+    timezone: str = Field("Europe/Stockholm", description="The federation's time zone.")
+    send_at_local: datetime | None = Field(None, description="send_at in `timezone`.")
+    started_at_local: datetime | None = None
+    finished_at_local: datetime | None = None
     warnings: list[MarkdownWarningRead] = Field(
         default_factory=list,
         description="Markdown the renderer dropped or that needs attention (create, update, get).",
@@ -117,9 +121,10 @@ class CampaignList(BaseModel):
 class ScheduleRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    send_at: AwareDatetime = Field(
-        description="When to send: an aware ISO 8601 time in the future.",
-        examples=["2027-06-18T08:00:00+02:00"],
+    send_at: datetime = Field(
+        description="When to send, in the future. Without an offset it is read in the "
+        "federation's time zone (`2027-06-18T08:00` is 08.00 Swedish time).",
+        examples=["2027-06-18T08:00", "2027-06-18T08:00:00+02:00"],
     )
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +20,7 @@ from app.delivery.models import Delivery, DeliveryStatus
 from app.errors import Conflict, NotFound, Unprocessable
 from app.federations.models import Federation
 from app.images import service as images_service
+from app.messages import PAUSED_BY_STAFF
 from app.rendering.mail import (
     SAMPLE_NAME,
     SAMPLE_TOKEN,
@@ -63,6 +65,7 @@ def branding(federation: Federation) -> Branding:
         logo_url=federation.logo_url,
         brand_color=federation.brand_color,
         accent_color=federation.accent_color,
+        timezone=federation.timezone or "Europe/Stockholm",
     )
 
 
@@ -265,12 +268,72 @@ async def send_test(
 async def schedule_campaign(
     session: AsyncSession, *, federation: Federation, campaign_id: int, send_at: datetime
 ) -> Campaign:
-    """Set a draft (or a scheduled campaign) to go out at `send_at`; the dispatcher sends."""
-    if send_at.tzinfo is None or send_at.utcoffset() is None:
-        raise Unprocessable("send_at must include a time zone offset.")
+    """Set a draft (or a scheduled campaign) to go out at `send_at`; the dispatcher sends.
+    A time without an offset is the federation's wall-clock time."""
+    send_at = _aware(send_at, federation)
     if send_at <= now():
         raise Unprocessable("send_at must be in the future.", details={"send_at": str(send_at)})
     return await _schedule(session, federation=federation, campaign_id=campaign_id, at=send_at)
+
+
+def _aware(at: datetime, federation: Federation) -> datetime:
+    if at.tzinfo is not None and at.utcoffset() is not None:
+        return at
+    zone = ZoneInfo(federation.timezone or "Europe/Stockholm")
+    local = at.replace(tzinfo=zone)
+    # A wall-clock time the spring change skips (02.30 on the last Sunday of March) does not
+    # exist: refuse it rather than guess an hour.
+    if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != at:
+        raise Unprocessable(
+            f"{at:%Y-%m-%d %H:%M} does not exist in {zone.key} (the clocks skip it).",
+            details={"send_at": at.isoformat()},
+        )
+    return local
+
+
+async def unschedule_campaign(
+    session: AsyncSession, *, federation_id: int, campaign_id: int
+) -> Campaign:
+    """Take a scheduled campaign back to draft; nothing is sent."""
+    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    if campaign.status != CampaignStatus.SCHEDULED:
+        raise Conflict(
+            f"The campaign is {campaign.status}; only a scheduled campaign can be unscheduled.",
+            details={"status": str(campaign.status)},
+        )
+    campaign.status = CampaignStatus.DRAFT
+    campaign.send_at = None
+    campaign.updated_at = now()
+    await session.flush()
+    return campaign
+
+
+async def duplicate_campaign(
+    session: AsyncSession, *, federation: Federation, campaign_id: int
+) -> Campaign:
+    """A new draft with the same content as any campaign of the federation."""
+    source = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
+    data = CampaignCreate.model_validate(
+        {field: getattr(source, field) for field in CampaignCreate.model_fields}
+    )
+    return await create_campaign(session, federation=federation, data=data)
+
+
+async def pause_campaign(
+    session: AsyncSession, *, federation_id: int, campaign_id: int
+) -> Campaign:
+    """Stop a sending campaign after the mail already handed over; resume continues it."""
+    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    if campaign.status != CampaignStatus.SENDING:
+        raise Conflict(
+            f"The campaign is {campaign.status}; only a sending campaign can be paused.",
+            details={"status": str(campaign.status)},
+        )
+    campaign.status = CampaignStatus.PAUSED
+    campaign.paused_reason = PAUSED_BY_STAFF
+    campaign.updated_at = now()
+    await session.flush()
+    return campaign
 
 
 async def send_now(session: AsyncSession, *, federation: Federation, campaign_id: int) -> Campaign:
@@ -290,7 +353,7 @@ async def _schedule(
         )
     await _prepare(session, campaign, federation)
     campaign.status = CampaignStatus.SCHEDULED
-    campaign.send_at = at
+    campaign.send_at = at.astimezone(UTC)
     campaign.updated_at = now()
     await session.flush()
     return campaign

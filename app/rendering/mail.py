@@ -20,6 +20,7 @@ from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
 
 import css_inline
 import dkim
@@ -75,6 +76,8 @@ class Branding:
     logo_url: str | None
     brand_color: str
     accent_color: str
+    # The Date header is the send time in the federation's own zone.
+    timezone: str = "Europe/Stockholm"
 
 
 @dataclass(frozen=True)
@@ -330,6 +333,7 @@ class PreparedCampaign:
     unsubscribe_mailto: str | None
     dkim_key: DkimKey | None
     html_size: int
+    zone: ZoneInfo
     _message: _Template
     _text: _Template
     _html: _Template
@@ -360,7 +364,8 @@ class PreparedCampaign:
         at = clock.now()
         second = int(at.timestamp())
         if self._date_cache[0] != second:
-            self._date_cache = (second, format_datetime(at.replace(microsecond=0)).encode())
+            local = at.replace(microsecond=0).astimezone(self.zone)
+            self._date_cache = (second, format_datetime(local).encode())
         return self._date_cache[1]
 
     def render(
@@ -490,6 +495,7 @@ def prepare_campaign(
         unsubscribe_mailto=options.unsubscribe_mailto,
         dkim_key=options.dkim,
         html_size=len(html_body),
+        zone=ZoneInfo(branding.timezone),
         _message=_Template.build(message, ph),
         _text=_Template.build(text_body, ph),
         _html=_Template.build(html_body, ph),

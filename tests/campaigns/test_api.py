@@ -273,13 +273,64 @@ class TestTestSend:
         assert response.status_code == 422
 
 
+class TestSwedishTime:
+    async def test_time_without_offset_is_the_federations_wall_clock(
+        self, api: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        created = await _create(api, tenant)
+        url = f"{tenant.base}/{created['id']}"
+        summer = await api.post(
+            f"{url}/schedule", json={"send_at": "2030-06-18T08:00"}, headers=tenant.headers
+        )
+        assert summer.status_code == 200, summer.text
+        body = summer.json()
+        assert body["send_at"] in {"2030-06-18T06:00:00Z", "2030-06-18T06:00:00+00:00"}
+        assert body["send_at_local"] == "2030-06-18T08:00:00+02:00"
+        assert body["timezone"] == "Europe/Stockholm"
+        winter = await api.post(
+            f"{url}/schedule", json={"send_at": "2030-12-10T08:00"}, headers=tenant.headers
+        )
+        assert winter.json()["send_at_local"] == "2030-12-10T08:00:00+01:00"
+
+    async def test_unschedule_duplicate_pause_and_resume(
+        self, api: httpx.AsyncClient, session: AsyncSession, tenant: Tenant
+    ) -> None:
+        created = await _create(api, tenant)
+        url = f"{tenant.base}/{created['id']}"
+        await api.post(
+            f"{url}/schedule", json={"send_at": "2030-06-18T08:00"}, headers=tenant.headers
+        )
+        back = await api.post(f"{url}/unschedule", headers=tenant.headers)
+        assert back.status_code == 200
+        assert (back.json()["status"], back.json()["send_at"]) == ("draft", None)
+        assert (await api.post(f"{url}/unschedule", headers=tenant.headers)).status_code == 409
+        assert (await api.post(f"{url}/pause", headers=tenant.headers)).status_code == 409
+
+        copy = await api.post(f"{url}/duplicate", headers=tenant.headers)
+        assert copy.status_code == 201
+        assert copy.json()["id"] != created["id"]
+        assert copy.json()["status"] == "draft"
+        assert copy.json()["body_markdown"] == created["body_markdown"]
+
+        campaign = await session.get(Campaign, created["id"])
+        assert campaign is not None
+        campaign.status = CampaignStatus.SENDING
+        await session.commit()
+        paused = await api.post(f"{url}/pause", headers=tenant.headers)
+        assert paused.status_code == 200
+        assert paused.json()["status"] == "paused"
+        assert paused.json()["paused_reason"] == "Pausat av personalen."
+        resumed = await api.post(f"{url}/resume", headers=tenant.headers)
+        assert resumed.json()["status"] == "sending"
+
+
 class TestSchedule:
     @pytest.mark.parametrize(
         "send_at",
-        ["2030-06-18T08:00:00", "2020-06-18T08:00:00+02:00", "i morgon"],
-        ids=["naive", "past", "garbage"],
+        ["2020-06-18T08:00:00+02:00", "2020-06-18T08:00", "2031-03-30T02:30", "i morgon"],
+        ids=["past", "past-local", "skipped-by-dst", "garbage"],
     )
-    async def test_naive_or_past_is_422(
+    async def test_past_missing_or_garbage_is_422(
         self, api: httpx.AsyncClient, tenant: Tenant, send_at: str
     ) -> None:
         created = await _create(api, tenant)
