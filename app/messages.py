@@ -73,3 +73,9 @@ MARKDOWN_WARNINGS: dict[str, str] = {
 
 # Shown to staff as a campaign's paused_reason.
 PAUSED_BY_STAFF = "Pausat av personalen."
+
+# Titles of the iframes a federation embeds on its own site (screen readers announce them).
+EMBED_TITLES = {
+    "form": "Prenumerera på nyhetsbrevet från",
+    "archive": "Tidigare nyhetsbrev från",
+}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import now
@@ -57,6 +57,8 @@ class Campaign(Base):
     signature_image_id: Mapped[int | None] = mapped_column(
         ForeignKey(Image.id, ondelete="SET NULL")
     )
+    # Shown in the public archive, its Atom feed and the embeddable list once sent.
+    publish_in_archive: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     status: Mapped[CampaignStatus] = mapped_column(
         enum_string(CampaignStatus), default=CampaignStatus.DRAFT
     )

@@ -37,6 +37,9 @@ class CampaignCreate(BaseModel):
     signature_image_id: int | None = Field(
         None, ge=1, description="An uploaded portrait beside the signature."
     )
+    publish_in_archive: bool = Field(
+        True, description="Show the letter in the public archive and its feed once sent."
+    )
 
 
 class CampaignUpdate(BaseModel):
@@ -65,6 +68,7 @@ class CampaignUpdate(BaseModel):
     signature_image_id: int | None = Field(
         None, ge=1, description="An uploaded portrait beside the signature."
     )
+    publish_in_archive: bool | None = None
 
 
 class MarkdownWarningRead(BaseModel):
@@ -88,6 +92,7 @@ class CampaignRead(BaseModel):
     signature_name: str | None
     signature_title: str | None
     signature_image_id: int | None
+    publish_in_archive: bool
     status: CampaignStatus
     send_at: datetime | None
     started_at: datetime | None

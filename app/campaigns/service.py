@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns import repository
+from app.campaigns.feed import FeedEntry, build_feed
 from app.campaigns.models import Campaign, CampaignStatus
 from app.campaigns.schemas import CampaignCreate, CampaignUpdate
 from app.clock import now
@@ -34,6 +35,7 @@ from app.rendering.mail import (
     archive_url,
     body_warnings,
     prepare_campaign,
+    render_body,
     render_web_version,
 )
 from app.rendering.markdown import MarkdownWarning
@@ -44,6 +46,8 @@ MAX_HTML_BYTES = 90_000
 IMAGE_FIELDS = {"header_image_id", "signature_image_id"}
 # Null on these means "the default"; the other fields cannot be emptied.
 NULLABLE = {"sign_off", "signature_name", "signature_title"}
+# Fields that do not change the letter, so they may change after it is sent.
+ANY_TIME = {"publish_in_archive"}
 CANCELLABLE = {
     CampaignStatus.DRAFT,
     CampaignStatus.SCHEDULED,
@@ -213,10 +217,12 @@ async def get_campaign(session: AsyncSession, *, federation_id: int, campaign_id
 async def update_campaign(
     session: AsyncSession, *, federation: Federation, campaign_id: int, data: CampaignUpdate
 ) -> Campaign:
-    """Change a draft."""
+    """Change a draft; whether a letter shows in the archive may change at any time."""
     campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
-    _require_draft(campaign)
-    for field, value in data.model_dump(exclude_unset=True).items():
+    changes = data.model_dump(exclude_unset=True)
+    if changes.keys() - ANY_TIME:
+        _require_draft(campaign)
+    for field, value in changes.items():
         if field in IMAGE_FIELDS:
             await _require_image(session, federation_id=federation.id, image_id=value, field=field)
         elif value is None and field not in NULLABLE:
@@ -406,8 +412,12 @@ async def campaign_stats(
     return campaign, sum(counts.values()), full
 
 
+def is_public(campaign: Campaign) -> bool:
+    return campaign.status in repository.ARCHIVED and campaign.publish_in_archive
+
+
 def public_archive_url(federation: Federation, campaign: Campaign) -> str | None:
-    if campaign.status not in repository.ARCHIVED:
+    if not is_public(campaign):
         return None
     return archive_url(get_settings().base_url, federation.slug, campaign.id)
 
@@ -420,10 +430,42 @@ async def archive_list(session: AsyncSession, *, federation: Federation) -> Sequ
 async def web_version(session: AsyncSession, *, federation: Federation, campaign_id: int) -> str:
     """The non-personal HTML of a sent campaign; unsent or another federation's: NotFound."""
     campaign = await repository.get(session, federation_id=federation.id, campaign_id=campaign_id)
-    if campaign is None or campaign.status not in repository.ARCHIVED:
+    if campaign is None or not is_public(campaign):
         raise NotFound()
     letter = await content(session, campaign=campaign, federation=federation)
     return render_web_version(letter, branding(federation), get_settings().base_url)
+
+
+FEED_SIZE = 20
+
+
+async def archive_feed(session: AsyncSession, *, federation: Federation) -> bytes:
+    """The latest published letters as Atom: subject, preheader and the letter's text."""
+    base = get_settings().base_url
+    campaigns = list(await repository.archived(session, federation_id=federation.id))
+    entries = []
+    for campaign in campaigns[:FEED_SIZE]:
+        letter = await content(session, campaign=campaign, federation=federation)
+        entries.append(
+            FeedEntry(
+                campaign_id=campaign.id,
+                title=campaign.subject,
+                summary=campaign.preheader,
+                url=archive_url(base, federation.slug, campaign.id),
+                published=campaign.started_at or campaign.send_at or campaign.created_at,
+                content_html=render_body(letter, branding(federation)).html,
+            )
+        )
+    return build_feed(
+        base_url=base,
+        slug=federation.slug,
+        title=federation.name,
+        archive_url=f"{base}/f/{federation.slug}/arkiv",
+        feed_url=f"{base}/f/{federation.slug}/arkiv.atom",
+        created=federation.created_at,
+        updated=entries[0].published if entries else federation.created_at,
+        entries=entries,
+    )
 
 
 async def public_federation(session: AsyncSession, *, slug: str) -> Federation:

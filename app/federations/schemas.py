@@ -290,3 +290,15 @@ class ApiKeyRead(BaseModel):
 
 class ApiKeyCreated(ApiKeyRead):
     key: str = Field(description="The key itself. Shown once; only its hash is stored.")
+
+
+class EmbedSnippets(BaseModel):
+    """HTML to paste into the federation's own site. The iframes show only on the origins
+    listed in `frame_ancestors`."""
+
+    form_url: str
+    form_iframe: str
+    archive_url: str
+    archive_iframe: str
+    feed_url: str = Field(description="Atom feed of the published archive.")
+    frame_ancestors: list[str]
