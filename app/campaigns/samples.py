@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from app.rendering.mail import Branding, CampaignContent
 
+SAMPLE_BASE_URL = "https://nyhetsbrev.example.se"
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -35,8 +37,8 @@ en sammanhållen väg framåt, inte av en kö till nästa handläggare.
 - Vårt nätverk för handledare har träffats fyra gånger, senast på temat arbetsträning.
 - Styrelsen har beslutat om en utvärdering av insatsen [Nästa steg](https://example.se/nasta-steg).
 
-![Sex personer i arbetskläder planterar grönsaker
-i en odlingslåda](https://example.se/bilder/odling.jpg
+![Illustration: fem deltagare vid en odlingslåda
+med nya plantor]({base}/static/demo/photos/odling.jpg
 "Deltagarna i Steg för steg har byggt en egen odling vid Åsgården.")
 
 [Läs verksamhetsrapporten för första halvåret](https://example.se/rapport-2026){.knapp}
@@ -61,8 +63,8 @@ Tillsammans har vi hjälpt fler människor närmare arbete och studier än någo
 2. Över 300 medarbetare har deltagit i våra utbildningsdagar.
 3. Vi har tagit fram en gemensam modell för uppföljning med alla medlemmar.
 
-![Tända ljus i fönstret på kansliet en mörk
-decembereftermiddag](https://example.se/bilder/ljus.jpg
+![Illustration: fyra tända ljus i ett fönster
+en mörk decemberkväll]({base}/static/demo/photos/ljus.jpg
 "Kansliet i Falun, första advent.")
 
 [Se årets alla insatser](https://example.se/insatser){.knapp}
@@ -102,8 +104,8 @@ Under nästa år prioriterar styrelsen tre områden:
 | Stöd till arbetsgivare | 1,1 mnkr |
 | Uppföljning | 0,6 mnkr |
 
-![Styrelsen samlad kring ett bord med
-verksamhetsplanen uppslagen](https://example.se/bilder/styrelsen.jpg
+![Illustration: fem personer vid ett
+sammanträdesbord]({base}/static/demo/photos/styrelsen.jpg
 "Styrelsen fastställde verksamhetsplanen i november.")
 
 [Läs hela verksamhetsplanen](https://example.se/verksamhetsplan){.knapp}
@@ -125,8 +127,8 @@ samordnad rehabilitering: handläggare, chefer, coacher och politiker.
 > ”Dagen gav mig kontakter som jag fortfarande har nytta av i mitt arbete.”
 > (Deltagare förra året)
 
-![Full föreläsningssal där en talare visar
-en bild om samverkan](https://example.se/bilder/inspirationsdag.jpg
+![Illustration: en talare framför en full
+föreläsningssal]({base}/static/demo/photos/sal.jpg
 "Förra årets inspirationsdag samlade 180 deltagare.")
 
 Dagen är kostnadsfri.
@@ -154,12 +156,19 @@ def sample_branding() -> Branding:
     )
 
 
-def sample_content(theme: str, campaign_id: int = 1) -> CampaignContent:
+def sample_markdown(theme: str, base_url: str = SAMPLE_BASE_URL) -> str:
+    """The sample body with its illustrations at `base_url` (/static/demo/photos/)."""
+    return SAMPLES[theme].body_markdown.replace("{base}", base_url)
+
+
+def sample_content(
+    theme: str, campaign_id: int = 1, base_url: str = SAMPLE_BASE_URL
+) -> CampaignContent:
     sample = SAMPLES[theme]
     return CampaignContent(
         id=campaign_id,
         subject=sample.subject,
         preheader=sample.preheader,
         theme=theme,
-        body_markdown=sample.body_markdown,
+        body_markdown=sample_markdown(theme, base_url),
     )

@@ -9,7 +9,7 @@ from playwright.async_api import Page
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns.models import Campaign, CampaignStatus, Theme
-from app.campaigns.samples import SAMPLES
+from app.campaigns.samples import SAMPLES, sample_markdown
 from app.clock import now
 from app.federations.models import Federation
 from tests.browser.conftest import LiveServer, format_violations
@@ -50,7 +50,7 @@ async def _seed(session: AsyncSession) -> Seeded:
             subject=sample.subject,
             preheader=sample.preheader,
             theme=Theme(theme),
-            body_markdown=sample.body_markdown,
+            body_markdown=sample_markdown(theme),
             status=status,
             send_at=now(),
             started_at=now() if status == CampaignStatus.SENT else None,
