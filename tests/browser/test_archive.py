@@ -127,3 +127,20 @@ async def test_unsent_or_other_federations_campaign_is_404(
     response = await browser_page.goto(live_server.url("/f/finns-inte/arkiv"))
     assert response is not None
     assert response.status == 404
+
+
+async def test_embedded_archive_list_is_accessible(
+    live_server: LiveServer, browser_page: Page
+) -> None:
+    seeded = await live_server.seed(_seed)
+    await browser_page.set_viewport_size({"width": 320, "height": 600})
+    response = await browser_page.goto(live_server.url(f"/f/{seeded.slug}/arkiv/inbaddning"))
+    assert response is not None
+    assert response.status == 200
+    links = await browser_page.locator("main ul a").all_inner_texts()
+    assert sorted(links) == sorted(SAMPLES[t].subject for t in seeded.sent_ids)
+    assert await browser_page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+    violations = await live_server.axe(browser_page)
+    assert violations == [], format_violations(violations)
