@@ -181,7 +181,8 @@ def dispatch(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from app.delivery import service as delivery_service
+    from app import composition
+    from app.delivery.outcomes import DispatchReport
 
     _log_to_stderr()
     log = logging.getLogger("app.cli.dispatch")
@@ -200,9 +201,7 @@ def dispatch(
     )
     tasks: dict[int, Any] = {}
 
-    def progress(
-        report: delivery_service.DispatchReport, campaigns: dict[int, tuple[int, int]]
-    ) -> None:
+    def progress(report: DispatchReport, campaigns: dict[int, tuple[int, int]]) -> None:
         elapsed = max(time.monotonic() - started, 1e-6)
         rate = f"{report.sent / elapsed:.0f}/s"
         if bar is not None:
@@ -220,7 +219,7 @@ def dispatch(
     if bar is not None:
         bar.start()
     try:
-        report = run(delivery_service.dispatch_once(max_seconds=max_seconds, progress=progress))
+        report = run(composition.dispatch_once(max_seconds=max_seconds, progress=progress))
     finally:
         if bar is not None:
             bar.stop()
@@ -243,7 +242,7 @@ def worker(
     """Dispatch in a loop; SIGTERM finishes messages in flight, requeues the rest, exits 0."""
     import signal
 
-    from app.delivery import service as delivery_service
+    from app import composition
     from app.seasons import service as seasons_service
 
     _log_to_stderr()
@@ -255,15 +254,12 @@ def worker(
             loop.add_signal_handler(sig, stop.set)
         # Seasonal drafts are checked hourly beside the dispatcher.
         await asyncio.gather(
-            delivery_service.run_worker_loop(stop, interval=interval),
+            composition.run_worker_loop(stop, interval=interval),
             seasons_service.run_loop(stop),
         )
 
     run(_work())
     out.print("worker stopped")
-
-
-# --- federations, API keys, subscriber import, retention (staff area) ---
 
 
 @federation_cli.command("create")
@@ -413,7 +409,7 @@ def subscribers_import(
     from app.db import session_scope
     from app.federations import service as federation_service
     from app.subscribers import importer
-    from app.subscribers.staff_schemas import CreateMode, ImportReport
+    from app.subscribers.schemas import CreateMode, ImportReport
 
     if mode not in ("pending", "confirmed"):
         raise fail("--mode must be pending or confirmed")

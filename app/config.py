@@ -33,6 +33,11 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def cleartext_refused(host: str, security: SmtpSecurity | str | None) -> bool:
+    """The one rule for relays: cleartext (security none, or unset) only to a loopback host."""
+    return security in (None, SmtpSecurity.NONE) and not is_loopback_host(host)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NEWSLETTER_", env_file=".env", extra="ignore", validate_default=True
@@ -103,7 +108,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Self:
-        if self.smtp_security is SmtpSecurity.NONE and not is_loopback_host(self.smtp_host):
+        if cleartext_refused(self.smtp_host, self.smtp_security):
             raise ValueError(
                 "NEWSLETTER_SMTP_SECURITY: 'none' is allowed only for a loopback relay; "
                 "use starttls or tls"

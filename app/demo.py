@@ -17,6 +17,7 @@ from app.campaigns.samples import SAMPLES, sample_markdown
 from app.campaigns.schemas import CampaignCreate
 from app.clock import now
 from app.config import get_settings
+from app.federations import service as federation_service
 from app.federations.models import ApiKey, Federation
 from app.security import sha256_hex
 from app.subscribers import consent, tokens
@@ -83,7 +84,7 @@ async def load_demo(session: AsyncSession) -> DemoResult:
         data = dict(spec)
         logo = data.pop("logo")
         theme = data.pop("draft_theme")
-        federation = await session.scalar(select(Federation).where(Federation.slug == data["slug"]))
+        federation = await federation_service.find_federation(session, slug=str(data["slug"]))
         if federation is None:
             federation = Federation(**data, logo_url=f"{base}/static/demo/{logo}")
             session.add(federation)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,11 @@ class _Catcher:
         return f"250 2.0.0 Ok: queued as DEV{self.count}"
 
 
-async def start(settings: Settings) -> list[Stop]:
-    """Start the catcher on the configured relay port and the embedded dispatcher loop."""
+async def start(
+    settings: Settings, *, worker_loop: Callable[[asyncio.Event, float], Coroutine[Any, Any, None]]
+) -> list[Stop]:
+    """Start the catcher on the configured relay port and the embedded dispatcher loop
+    (`worker_loop`, app.composition.run_worker_loop as wired by app.main)."""
     stops: list[Stop] = []
     controller = Controller(
         _Catcher(MAIL_DIR), hostname=settings.smtp_host, port=settings.smtp_port
@@ -51,10 +54,8 @@ async def start(settings: Settings) -> list[Stop]:
 
         stops.append(_stop_catcher)
 
-    from app.delivery import service as delivery_service
-
     stop_event = asyncio.Event()
-    task = asyncio.create_task(delivery_service.run_worker_loop(stop_event, interval=2.0))
+    task = asyncio.create_task(worker_loop(stop_event, 2.0))
 
     async def _stop_dispatcher() -> None:
         stop_event.set()

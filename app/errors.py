@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -103,8 +104,9 @@ def error_json(
 def error_page(
     request: Request, status: int, page: str, headers: dict[str, str] | None = None
 ) -> Response:
-    from app.web.pages import render_page
-
+    # The page renderer (app.web.pages.render_page) is wired in by app.main, so that errors,
+    # which the web package imports, does not import it back.
+    render_page: Callable[..., Response] = request.app.state.render_page
     text = messages.PAGES.get(page, messages.PAGES["bad_request"])
     return render_page(
         request,

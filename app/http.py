@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
@@ -54,6 +55,14 @@ def client_ip(request: Request) -> str:
 def run_after_commit(request: Request, job: Callable[[], Awaitable[None]]) -> None:
     """Run `job` once the request's transaction has committed (never for a rolled-back one)."""
     request.state.after_commit = job
+
+
+def send_after_commit(request: Request, delivery_id: int | None) -> None:
+    """Best effort: send a queued mail right after the commit; the dispatcher sends it
+    otherwise. The sender is the one app.main wires in from app.composition."""
+    if delivery_id is not None:
+        send_now: Callable[[int], Awaitable[None]] = request.app.state.send_now
+        run_after_commit(request, partial(send_now, delivery_id))
 
 
 async def form_fields(request: Request) -> dict[str, str]:

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
-from app import errors
+from app import composition, errors
 from app.campaigns import api as campaigns_api
 from app.campaigns import public as campaigns_public
 from app.config import get_settings
@@ -21,8 +21,7 @@ from app.images import public as images_public
 from app.seasons import api as seasons_api
 from app.subscribers import api as subscribers_api
 from app.subscribers import public as subscribers_public
-from app.subscribers import self_service as subscribers_self_service
-from app.web.pages import STATIC_DIR
+from app.web.pages import STATIC_DIR, render_page
 
 
 @asynccontextmanager
@@ -32,7 +31,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.dev and app.state.embedded_services:
         from app import devserver
 
-        background = await devserver.start(settings)
+        background = await devserver.start(settings, worker_loop=composition.run_worker_loop)
     try:
         yield
     finally:
@@ -50,11 +49,12 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.embedded_services = embedded_services
+    app.state.send_now = composition.send_now
+    app.state.render_page = render_page
     errors.install_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (
         subscribers_public,
-        subscribers_self_service,
         campaigns_public,
         images_public,
         federations_api,

@@ -54,6 +54,41 @@ PAGES: dict[str, dict[str, str]] = {
     },
 }
 
+# Page titles of the visitor pages, by page.
+TITLES: dict[str, str] = {
+    "signup": "Prenumerera på nyhetsbrevet",
+    "signup_done": "Kolla din inkorg",
+    "confirm": "Bekräfta prenumerationen",
+    "confirmed": "Prenumerationen är bekräftad",
+    "unsubscribe": "Avsluta prenumerationen",
+    "unsubscribed": "Prenumerationen är avslutad",
+    "privacy": "Integritet och personuppgifter",
+    "own_data": "Dina uppgifter",
+    "own_data_erased": "Dina uppgifter är raderade",
+}
+
+# A subscription's status and its consent events as the self-service page names them, keyed
+# by the stored value (SubscriptionStatus and ConsentEvent are StrEnums, so either key works).
+SUBSCRIPTION_STATUSES: dict[str, str] = {
+    "pending": "Anmäld, inte bekräftad ännu",
+    "confirmed": "Prenumererar",
+    "unsubscribed": "Prenumerationen är avslutad",
+}
+CONSENT_EVENTS: dict[str, str] = {
+    "signup": "Anmälan",
+    "confirm": "Bekräftelse",
+    "unsubscribe": "Avslutad prenumeration",
+    "import": "Tillagd från en lista",
+    "staff_confirmed": "Tillagd av förbundet med ditt samtycke",
+}
+
+# The answer to every accepted sign-up through the JSON API, whatever happened behind it.
+SIGNUP_ACCEPTED = "Om adressen kan ta emot nyhetsbrevet får den ett mejl med en bekräftelselänk."
+
+# Delivery and campaigns (staff-facing, stored with the campaign or returned by the API).
+CAMPAIGN_NOT_PAUSED = "Utskicket är inte pausat."
+PAUSED_SENDER_REFUSED = "Reläet avvisade avsändaren: {reply}"
+
 # Staff-facing warnings about Markdown the renderer drops or that readers will stumble over;
 # returned with line numbers at save and preview time.
 MARKDOWN_WARNINGS: dict[str, str] = {

@@ -37,8 +37,8 @@ async def run(url: str, csv_path: Path, rows: int, mode: str) -> float:
     from app.federations.schemas import FederationCreate
     from app.subscribers import importer
     from app.subscribers.models import Subscriber
-    from app.subscribers.staff_schemas import CreateMode
-    from tests.conftest import alembic_config, reset_schema
+    from app.subscribers.schemas import CreateMode
+    from tests.fixtures.database import alembic_config, reset_schema
 
     engine = db.make_engine(url)
     if not url.startswith("sqlite"):

@@ -27,10 +27,10 @@ from sqlalchemy.pool import NullPool
 
 from app import db
 from app.federations import service as federation_service
-from app.subscribers import staff
-from app.subscribers.staff_schemas import SubscriberCreate
-from tests.conftest import alembic_config
-from tests.federations.factories import federation_data
+from app.subscribers import service as subscriber_service
+from app.subscribers.schemas import SubscriberCreate
+from tests.fixtures.database import alembic_config
+from tests.fixtures.factories import federation_data
 
 SLUG = "sf-fuzz"
 
@@ -42,7 +42,7 @@ async def _seed() -> tuple[str, int]:
         )
         admin = await federation_service.create_api_key(session, federation=None, name="fuzz")
         for i in range(3):
-            await staff.create_subscriber(
+            await subscriber_service.create_subscriber(
                 session,
                 federation=federation,
                 data=SubscriberCreate(email=f"fuzz{i}@example.se", name=f"Fuzz {i}"),

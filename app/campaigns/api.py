@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
-from app.auth import CurrentFederation
 from app.campaigns import service
 from app.campaigns.models import Campaign
 from app.campaigns.schemas import (
@@ -24,6 +23,7 @@ from app.campaigns.schemas import (
     TestSendRequest,
     TestSendResult,
 )
+from app.federations.auth import CurrentFederation
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep
 from app.openapi import IdPath
@@ -220,7 +220,7 @@ async def pause_campaign(
 async def send_now(
     campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
 ) -> CampaignRead:
-    campaign = await service.send_now(session, federation=federation, campaign_id=campaign_id)
+    campaign = await service.schedule_now(session, federation=federation, campaign_id=campaign_id)
     return _read(federation, campaign)
 
 

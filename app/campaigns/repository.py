@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns.models import Campaign, CampaignStatus
 from app.delivery.models import Delivery, DeliveryKind
-from app.federations.models import Federation
 
 ARCHIVED = (CampaignStatus.SENDING, CampaignStatus.SENT)
 
@@ -70,14 +69,3 @@ async def delivery_counts(
         .group_by(Delivery.status)
     )
     return {str(status): int(count) for status, count in result.all()}
-
-
-async def federation(session: AsyncSession, *, federation_id: int) -> Federation | None:
-    """The sending federation (branding and sender) for a campaign being prepared."""
-    return await session.get(Federation, federation_id)
-
-
-async def federation_by_slug(session: AsyncSession, *, slug: str) -> Federation | None:
-    """The federation whose public archive is asked for."""
-    result = await session.execute(select(Federation).where(Federation.slug == slug))
-    return result.scalar_one_or_none()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.rendering.mail import Branding, CampaignContent
+from app.rendering.mail import CampaignContent, MailIdentity
 
 SAMPLE_BASE_URL = "https://nyhetsbrev.example.se"
 
@@ -139,9 +139,9 @@ Dagen är kostnadsfri.
 }
 
 
-def sample_branding() -> Branding:
+def sample_branding() -> MailIdentity:
     """A made-up federation for screenshots and tests."""
-    return Branding(
+    return MailIdentity(
         slug="sf-norra",
         name="Samordningsförbundet Norra Dalarna",
         from_email="nyhetsbrev@sf-norra.example.se",

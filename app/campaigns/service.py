@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import messages
 from app.campaigns import repository
 from app.campaigns.feed import FeedEntry, build_feed
 from app.campaigns.models import Campaign, CampaignStatus
@@ -19,23 +20,23 @@ from app.config import get_settings
 from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, DeliveryStatus
 from app.errors import Conflict, NotFound, Unprocessable
+from app.federations import service as federation_service
 from app.federations.models import Federation
 from app.images import service as images_service
-from app.messages import PAUSED_BY_STAFF
 from app.rendering.mail import (
     SAMPLE_NAME,
     SAMPLE_TOKEN,
-    Branding,
     CampaignContent,
     Closing,
     DkimKey,
+    MailIdentity,
     MailOptions,
     PreparedCampaign,
     RenderError,
     archive_url,
     body_warnings,
+    letter_body,
     prepare_campaign,
-    render_body,
     render_web_version,
 )
 from app.rendering.markdown import MarkdownWarning
@@ -56,8 +57,8 @@ CANCELLABLE = {
 }
 
 
-def branding(federation: Federation) -> Branding:
-    return Branding(
+def branding(federation: Federation) -> MailIdentity:
+    return MailIdentity(
         slug=federation.slug,
         name=federation.name,
         from_email=federation.from_email,
@@ -153,7 +154,7 @@ async def _get(session: AsyncSession, *, federation_id: int, campaign_id: int) -
 
 
 async def _federation(session: AsyncSession, *, federation_id: int) -> Federation:
-    federation = await repository.federation(session, federation_id=federation_id)
+    federation = await federation_service.find_federation_by_id(session, federation_id)
     if federation is None:
         raise NotFound("Federation not found.")
     return federation
@@ -336,13 +337,15 @@ async def pause_campaign(
             details={"status": str(campaign.status)},
         )
     campaign.status = CampaignStatus.PAUSED
-    campaign.paused_reason = PAUSED_BY_STAFF
+    campaign.paused_reason = messages.PAUSED_BY_STAFF
     campaign.updated_at = now()
     await session.flush()
     return campaign
 
 
-async def send_now(session: AsyncSession, *, federation: Federation, campaign_id: int) -> Campaign:
+async def schedule_now(
+    session: AsyncSession, *, federation: Federation, campaign_id: int
+) -> Campaign:
     """Schedule for the next dispatcher tick."""
     return await _schedule(session, federation=federation, campaign_id=campaign_id, at=now())
 
@@ -385,19 +388,30 @@ async def cancel_campaign(
 async def resume_campaign(
     session: AsyncSession, *, federation_id: int, campaign_id: int
 ) -> Campaign:
-    """Resume a campaign the dispatcher paused (the relay refused the sender)."""
-    await delivery_service.resume_campaign(
-        session, federation_id=federation_id, campaign_id=campaign_id
-    )
-    return await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    """Resume a campaign the dispatcher paused (the relay refused the sender, 5.7.x)."""
+    campaign = await repository.get(session, federation_id=federation_id, campaign_id=campaign_id)
+    if campaign is None:
+        raise NotFound()
+    if campaign.status != CampaignStatus.PAUSED:
+        raise Conflict(messages.CAMPAIGN_NOT_PAUSED)
+    campaign.status = CampaignStatus.SENDING
+    campaign.paused_reason = None
+    await session.flush()
+    return campaign
 
 
 async def requeue_unknown(session: AsyncSession, *, federation_id: int, campaign_id: int) -> int:
-    """Send again the deliveries whose outcome is unknown, after staff have checked."""
-    await _get(session, federation_id=federation_id, campaign_id=campaign_id)
-    return await delivery_service.requeue_unknown(
+    """Send again the deliveries whose outcome is unknown, after staff have checked; a sent
+    campaign with any such delivery is sending again."""
+    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    count = await delivery_service.requeue_unknown(
         session, federation_id=federation_id, campaign_id=campaign_id
     )
+    if count and campaign.status == CampaignStatus.SENT:
+        campaign.status = CampaignStatus.SENDING
+        campaign.finished_at = None
+    await session.flush()
+    return count
 
 
 async def campaign_stats(
@@ -453,7 +467,7 @@ async def archive_feed(session: AsyncSession, *, federation: Federation) -> byte
                 summary=campaign.preheader,
                 url=archive_url(base, federation.slug, campaign.id),
                 published=campaign.started_at or campaign.send_at or campaign.created_at,
-                content_html=render_body(letter, branding(federation)).html,
+                content_html=letter_body(letter, branding(federation)).html,
             )
         )
     return build_feed(
@@ -470,7 +484,7 @@ async def archive_feed(session: AsyncSession, *, federation: Federation) -> byte
 
 async def public_federation(session: AsyncSession, *, slug: str) -> Federation:
     """A federation by slug for the public archive, or NotFound."""
-    federation = await repository.federation_by_slug(session, slug=slug)
+    federation = await federation_service.find_federation(session, slug=slug)
     if federation is None:
         raise NotFound()
     return federation

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 
+from app.delivery.smtp import enhanced_code
 from app.security import constant_time_equal, verp_signature
 
 VERP = re.compile(r"^bounces\+(\d+)-([A-Za-z0-9_-]+)@", re.IGNORECASE)
-STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 
 
 def verp_address(delivery_id: int, domain: str) -> str:
@@ -76,8 +76,7 @@ def parse_dsn(raw: bytes, *, envelope_recipient: str | None = None) -> DeliveryS
         action = str(block.get("Action", "")).strip().lower()
         if not action:
             continue
-        status_match = STATUS.search(str(block.get("Status", "")))
-        status = ".".join(status_match.groups()) if status_match else None
+        status = enhanced_code(str(block.get("Status", "")))
         diagnostic = str(block.get("Diagnostic-Code", "")).strip() or None
         return DeliveryStatusReport(delivery_id, action, status, diagnostic)
     return None

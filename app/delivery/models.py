@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -17,6 +17,13 @@ class DeliveryKind(StrEnum):
     SELF_SERVICE = "self_service"
     CAMPAIGN = "campaign"
     TEST = "test"
+
+
+class Priority(IntEnum):
+    """Lower is sooner: confirmations, self-service and test mail before campaign mail."""
+
+    TRANSACTIONAL = 10
+    CAMPAIGN = 100
 
 
 class DeliveryStatus(StrEnum):
@@ -60,7 +67,7 @@ class Delivery(Base):
         enum_string(DeliveryStatus), default=DeliveryStatus.QUEUED
     )
     # Lower is sooner: confirmations before campaign mail.
-    priority: Mapped[int] = mapped_column(Integer, default=100)
+    priority: Mapped[int] = mapped_column(Integer, default=int(Priority.CAMPAIGN))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     case,
     exists,
     func,
+    insert,
     literal,
     not_,
     or_,
@@ -25,15 +26,34 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns.models import Campaign, CampaignStatus
 from app.db import UtcDateTime
-from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
+from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus, Priority
 from app.federations.models import Federation
-from app.security import new_seed, token_from_seed, token_hash
-from app.subscribers.models import BounceState, Subscriber, SubscriptionStatus, Token, TokenPurpose
+from app.subscribers.models import (
+    BounceState,
+    Subscriber,
+    SubscriptionStatus,
+    Token,
+    TokenPurpose,
+    token_row,
+)
 
 WAITING = (DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED)
 OPEN = (DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED, DeliveryStatus.SENDING)
-CAMPAIGN_PRIORITY = 100
-TRANSACTIONAL_PRIORITY = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """What to write to one delivery after an attempt (or after recovery)."""
+
+    delivery_id: int
+    status: DeliveryStatus
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    code: int | None
+    enhanced: str | None
+    reply: str | None
+    queue_id: str | None
+    attempts_delta: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +110,7 @@ async def start_campaign(
         literal(campaign_id),
         Subscriber.id,
         literal(DeliveryStatus.QUEUED.value),
-        literal(CAMPAIGN_PRIORITY),
+        literal(int(Priority.CAMPAIGN)),
         literal(0),
         ts,
         ts,
@@ -257,15 +277,14 @@ async def ensure_unsubscribe_tokens(session: AsyncSession, *, ids: Sequence[int]
         )
     )
     for subscriber_id, federation_id in rows.all():
-        seed = new_seed()
         session.add(
             Token(
-                federation_id=federation_id,
-                subscriber_id=subscriber_id,
-                purpose=TokenPurpose.UNSUBSCRIBE,
-                seed=seed,
-                token_hash=token_hash(token_from_seed(seed)),
-                expires_at=None,
+                **token_row(
+                    federation_id=federation_id,
+                    subscriber_id=subscriber_id,
+                    purpose=TokenPurpose.UNSUBSCRIBE,
+                    expires_at=None,
+                )
             )
         )
     await session.flush()
@@ -334,21 +353,8 @@ async def federations(session: AsyncSession, *, ids: Iterable[int]) -> list[Fede
     return list((await session.scalars(select(Federation).where(Federation.id.in_(ids)))).all())
 
 
-RESULT_KEYS = (
-    "b_id",
-    "b_status",
-    "b_next",
-    "b_sent_at",
-    "b_code",
-    "b_enhanced",
-    "b_reply",
-    "b_queue_id",
-    "b_attempts_delta",
-)
-
-
 async def write_results(
-    session: AsyncSession, *, owner: str | None, rows: Sequence[dict[str, Any]], now: datetime
+    session: AsyncSession, *, owner: str | None, rows: Sequence[ResultRow], now: datetime
 ) -> int:
     """Record outcomes for many deliveries in one executemany; only rows still claimed by this
     dispatcher (owner None: any row still `sending`, used by recovery)."""
@@ -375,8 +381,44 @@ async def write_results(
         )
     )
     conn = await session.connection()
-    result = await conn.execute(stmt, list(rows))
+    params = [
+        {
+            "b_id": row.delivery_id,
+            "b_status": row.status.value,
+            "b_next": row.next_attempt_at,
+            "b_sent_at": row.sent_at,
+            "b_code": row.code,
+            "b_enhanced": row.enhanced,
+            "b_reply": row.reply,
+            "b_queue_id": row.queue_id,
+            "b_attempts_delta": row.attempts_delta,
+        }
+        for row in rows
+    ]
+    result = await conn.execute(stmt, params)
     return int(result.rowcount or 0)
+
+
+async def insert_queued(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
+    """Many outbox rows in one INSERT (the importer's confirmation mails)."""
+    if rows:
+        await session.execute(insert(cast(Table, Delivery.__table__)), list(rows))
+
+
+async def requeue_unknown(
+    session: AsyncSession, *, federation_id: int, campaign_id: int, now: datetime
+) -> int:
+    result = await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.federation_id == federation_id,
+            Delivery.campaign_id == campaign_id,
+            Delivery.status == DeliveryStatus.UNKNOWN,
+        )
+        .values(status=DeliveryStatus.QUEUED, next_attempt_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def fail_sent_delivery(

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 import aiosmtplib
 
-from app.config import Settings, SmtpSecurity, is_loopback_host
+from app.config import Settings, SmtpSecurity, cleartext_refused, is_loopback_host
 
 ENHANCED_CODE = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 QUEUE_ID = re.compile(r"queued as\s+<?([A-Za-z0-9._@<>+-]+?)>?(?:\s|$)", re.IGNORECASE)
@@ -45,6 +45,8 @@ class Result:
     bounce: BounceKind = BounceKind.NONE
     # The connection must be dropped (421, disconnect, timeout).
     reconnect: bool = False
+    # RELEASED only: seconds before the row is due again (None: at once).
+    retry_after: float | None = None
 
     @property
     def reply_class(self) -> str:
@@ -125,7 +127,7 @@ class Relay:
         sec = SmtpSecurity(security) if security else None
         if sec is None:
             sec = SmtpSecurity.NONE if is_loopback_host(host) else SmtpSecurity.STARTTLS
-        if sec is SmtpSecurity.NONE and not is_loopback_host(host):
+        if cleartext_refused(host, sec):
             sec = SmtpSecurity.STARTTLS
         default_port = {SmtpSecurity.TLS: 465, SmtpSecurity.STARTTLS: 587}.get(sec, 25)
         return Relay(host, port or default_port, sec, username, password, self.timeout)

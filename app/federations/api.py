@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from app.auth import AdminKey, CurrentFederation, SlugPath
 from app.federations import service
+from app.federations.auth import AdminKey, CurrentFederation, SlugPath
 from app.federations.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,

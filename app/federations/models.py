@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -37,7 +36,6 @@ class Federation(Base):
     smtp_password: Mapped[str | None] = mapped_column(EncryptedString)
     smtp_security: Mapped[str | None] = mapped_column(String(8))
     send_rate_per_second: Mapped[float | None] = mapped_column()
-    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Defaults for every letter's closing; a campaign may override each (None: use these).
     default_sign_off: Mapped[str | None] = mapped_column(String(300))
     default_signature_name: Mapped[str | None] = mapped_column(String(200))

@@ -8,18 +8,18 @@ from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from app.config import SmtpSecurity, is_loopback_host
+from app.addresses import InvalidAddress, normalize_email
+from app.config import SmtpSecurity, cleartext_refused
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 
 
 def _email(value: str) -> str:
     try:
-        return validate_email(value, check_deliverability=False).ascii_email or value
-    except EmailNotValidError as exc:
+        return normalize_email(value)
+    except InvalidAddress as exc:
         raise ValueError(f"not a valid e-mail address: {exc}") from None
 
 
@@ -68,7 +68,7 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 def relay_problem(host: str | None, security: str | None) -> str | None:
     """Why a relay override is unsafe (cleartext to a non-loopback host), or None."""
-    if host and security in (None, SmtpSecurity.NONE) and not is_loopback_host(host):
+    if host and cleartext_refused(host, security):
         return "smtp_security must be starttls or tls for a non-loopback relay"
     return None
 

@@ -45,8 +45,19 @@ async def get_or_create_federation(
     return await repository.add(session, Federation(**data.model_dump())), True
 
 
+async def find_federation(session: AsyncSession, *, slug: str) -> Federation | None:
+    """The federation behind a slug, or None: the one lookup every domain goes through (each
+    caller decides what a miss answers: a staff 404, a Swedish page, a CLI error)."""
+    return await repository.get_by_slug(session, slug)
+
+
+async def find_federation_by_id(session: AsyncSession, federation_id: int) -> Federation | None:
+    """The federation with this id, or None (erased meanwhile)."""
+    return await repository.get_by_id(session, federation_id)
+
+
 async def get_federation(session: AsyncSession, *, slug: str) -> Federation:
-    federation = await repository.get_by_slug(session, slug)
+    federation = await find_federation(session, slug=slug)
     if federation is None:
         raise NotFound(f"No federation with slug {slug!r}.")
     return federation
@@ -84,9 +95,6 @@ def federation_read(federation: Federation) -> FederationRead:
             "smtp_password_set": bool(federation.smtp_password),
         }
     )
-
-
-# --- API keys ---
 
 
 @dataclass
@@ -150,7 +158,7 @@ async def revoke_api_key_by_reference(session: AsyncSession, *, reference: str) 
 async def api_key_read(session: AsyncSession, key: ApiKey) -> ApiKeyRead:
     slug = None
     if key.federation_id is not None:
-        federation = await repository.get_by_id(session, key.federation_id)
+        federation = await find_federation_by_id(session, key.federation_id)
         slug = federation.slug if federation else None
     return ApiKeyRead(
         id=key.id,

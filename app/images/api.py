@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 
-from app.auth import CurrentFederation
+from app.federations.auth import CurrentFederation
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep
 from app.images import service

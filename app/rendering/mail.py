@@ -27,7 +27,7 @@ import dkim
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from app import clock
-from app.rendering.markdown import BodyStyle, MarkdownWarning, RenderedBody, render_markdown
+from app.rendering.markdown import BodyStyle, MarkdownWarning, RenderedBody, render_body
 from app.rendering.themes import SANS, get_theme, theme_colors
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent.parent / "email_templates"
@@ -62,7 +62,7 @@ class RenderError(ValueError):
 
 
 @dataclass(frozen=True)
-class Branding:
+class MailIdentity:
     """What a federation contributes to its mail."""
 
     slug: str
@@ -154,17 +154,17 @@ def archive_url(base_url: str, slug: str, campaign_id: int) -> str:
     return f"{base_url}/f/{slug}/arkiv/{campaign_id}"
 
 
-def render_body(content: CampaignContent, branding: Branding) -> RenderedBody:
+def letter_body(content: CampaignContent, branding: MailIdentity) -> RenderedBody:
     """The campaign's Markdown in the theme's button colours."""
     theme = get_theme(content.theme)
     colors = theme_colors(theme, branding.brand_color, branding.accent_color)
     style = BodyStyle(button_background=colors.button, button_text="#ffffff", font=SANS)
-    return render_markdown(content.body_markdown, style=style, image_widths=content.image_widths)
+    return render_body(content.body_markdown, style=style, image_widths=content.image_widths)
 
 
-def body_warnings(content: CampaignContent, branding: Branding) -> list[MarkdownWarning]:
+def body_warnings(content: CampaignContent, branding: MailIdentity) -> list[MarkdownWarning]:
     """What staff should fix in the Markdown, with line numbers."""
-    return render_body(content, branding).warnings
+    return letter_body(content, branding).warnings
 
 
 def _header_image(content: CampaignContent, theme: Any, base_url: str) -> HeaderImage:
@@ -177,7 +177,7 @@ def _header_image(content: CampaignContent, theme: Any, base_url: str) -> Header
 
 def _context(
     content: CampaignContent,
-    branding: Branding,
+    branding: MailIdentity,
     base_url: str,
     *,
     greeting_html: str,
@@ -185,7 +185,7 @@ def _context(
     web_version: bool,
 ) -> dict[str, Any]:
     theme = get_theme(content.theme)
-    body = render_body(content, branding)
+    body = letter_body(content, branding)
     return {
         "theme": theme,
         "sans": SANS,
@@ -210,7 +210,7 @@ def _context(
 
 def render_html(
     content: CampaignContent,
-    branding: Branding,
+    branding: MailIdentity,
     base_url: str,
     *,
     greeting_html: str,
@@ -232,7 +232,7 @@ def render_html(
 
 def render_text(
     content: CampaignContent,
-    branding: Branding,
+    branding: MailIdentity,
     base_url: str,
     *,
     greeting_text: str,
@@ -249,7 +249,7 @@ def render_text(
     return _env.get_template("base.txt").render(ctx)
 
 
-def render_web_version(content: CampaignContent, branding: Branding, base_url: str) -> str:
+def render_web_version(content: CampaignContent, branding: MailIdentity, base_url: str) -> str:
     """The non-personal archive page: the same letter, no token, a sign-up link instead."""
     return render_html(
         content, branding, base_url, greeting_html="Hej!", unsubscribe_url="", web_version=True
@@ -408,7 +408,7 @@ def sign_message(message: bytes, key: DkimKey) -> bytes:
 
 
 def prepare_campaign(
-    content: CampaignContent, branding: Branding, options: MailOptions
+    content: CampaignContent, branding: MailIdentity, options: MailOptions
 ) -> PreparedCampaign:
     """Render, inline and encode one campaign; per-recipient work is left to substitution."""
     nonce = secrets.token_hex(6)

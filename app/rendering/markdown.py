@@ -383,7 +383,7 @@ def _render_html(tokens: list[Token], style: BodyStyle) -> str:
     return "".join(out)
 
 
-def render_markdown(
+def render_body(
     source: str,
     *,
     style: BodyStyle | None = None,

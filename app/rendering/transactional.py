@@ -39,9 +39,6 @@ class MailKind(StrEnum):
     SELF_SERVICE = "self_service"
 
 
-# --- colours (arithmetic in app.rendering.colors) ------------------------------------------
-
-
 def safe_color(color: str | None, fallback: str = DEFAULT_BRAND) -> str:
     """A #rrggbb colour, or the fallback for anything else (never reaches CSS unchecked)."""
     return color if color and _HEX.fullmatch(color) else fallback
@@ -55,9 +52,6 @@ def text_color_on(background: str) -> str:
 def action_color(brand: str) -> str:
     """The brand colour for buttons and links on white, darkened until it reaches 4.5:1."""
     return readable_on(brand, "#ffffff")
-
-
-# --- inputs ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -108,9 +102,6 @@ class RenderedMail:
     subject: str
     text: str
     html: str
-
-
-# --- rendering --------------------------------------------------------------------------------
 
 
 def render(kind: MailKind, branding: Branding, *, link: str, valid_days: int) -> RenderedMail:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from app.auth import CurrentFederation
 from app.clock import now
+from app.federations.auth import CurrentFederation
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep
 from app.openapi import IdPath, error_responses

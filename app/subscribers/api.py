@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from starlette.formparsers import MultiPartParser
 
-from app.auth import CurrentFederation
 from app.errors import PayloadTooLarge, Unprocessable
+from app.federations.auth import CurrentFederation
 from app.http import CommittingRoute, SessionDep
 from app.openapi import IdPath, error_responses
-from app.subscribers import importer, staff
-from app.subscribers.staff_schemas import (
+from app.subscribers import export, importer, rights, service
+from app.subscribers.schemas import (
     CreateMode,
     ImportReport,
     ListFilters,
@@ -67,7 +67,7 @@ async def list_subscribers(
     cursor: Annotated[str | None, Query(max_length=100, description="From next_cursor.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> SubscriberPage:
-    page = await staff.list_subscribers(
+    page = await service.list_subscribers(
         session, federation=federation, filters=filters, cursor=cursor, limit=limit
     )
     return SubscriberPage(
@@ -84,7 +84,7 @@ async def list_subscribers(
 async def create_subscriber(
     body: SubscriberCreate, federation: CurrentFederation, session: SessionDep
 ) -> SubscriberRead:
-    subscriber = await staff.create_subscriber(session, federation=federation, data=body)
+    subscriber = await service.create_subscriber(session, federation=federation, data=body)
     return SubscriberRead.model_validate(subscriber)
 
 
@@ -103,7 +103,7 @@ async def create_subscriber(
 )
 async def export_subscribers(federation: CurrentFederation) -> StreamingResponse:
     return StreamingResponse(
-        staff.export_csv(federation_id=federation.id),
+        export.export_csv(federation_id=federation.id),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{federation.slug}-prenumeranter.csv"',
@@ -182,7 +182,7 @@ async def _read_form(request: Request) -> Any:
 async def get_subscriber(
     subscriber_id: IdPath, federation: CurrentFederation, session: SessionDep
 ) -> SubscriberRead:
-    subscriber = await staff.get_subscriber(
+    subscriber = await service.get_subscriber(
         session, federation=federation, subscriber_id=subscriber_id
     )
     return SubscriberRead.model_validate(subscriber)
@@ -199,7 +199,7 @@ async def update_subscriber(
     federation: CurrentFederation,
     session: SessionDep,
 ) -> SubscriberRead:
-    subscriber = await staff.update_subscriber(
+    subscriber = await service.update_subscriber(
         session, federation=federation, subscriber_id=subscriber_id, changes=body
     )
     return SubscriberRead.model_validate(subscriber)
@@ -215,5 +215,5 @@ async def update_subscriber(
 async def erase_subscriber(
     subscriber_id: IdPath, federation: CurrentFederation, session: SessionDep
 ) -> Response:
-    await staff.erase_subscriber(session, federation=federation, subscriber_id=subscriber_id)
+    await rights.erase_subscriber(session, federation=federation, subscriber_id=subscriber_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

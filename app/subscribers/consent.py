@@ -73,9 +73,6 @@ async def current_notice(session: AsyncSession, *, federation: Federation) -> Pr
     return notice
 
 
-# --- the form's render stamp ---------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Stamp:
     rendered_at: float
@@ -107,9 +104,6 @@ def read_stamp(stamp: str) -> Stamp | None:
     if age < settings.form_min_seconds or age > settings.form_max_age_hours * 3600:
         return None
     return Stamp(rendered_at=rendered, privacy_notice_id=notice_id)
-
-
-# --- evidence ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -13,21 +13,21 @@ import io
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import IO, Any
+from typing import IO
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.addresses import InvalidAddress, normalize_email
 from app.clock import now
 from app.config import get_settings
-from app.delivery.models import DeliveryKind, DeliveryStatus
+from app.delivery import service as delivery_service
+from app.delivery.models import DeliveryKind
 from app.errors import Unprocessable
 from app.federations.models import Federation
-from app.security import email_hash, new_seed, token_from_seed, token_hash
-from app.subscribers import staff_repository
-from app.subscribers.models import ConsentEvent, SubscriptionStatus, TokenPurpose
-from app.subscribers.service import CONFIRMATION_PRIORITY
-from app.subscribers.staff_schemas import (
+from app.security import email_hash
+from app.subscribers import repository
+from app.subscribers.models import ConsentEvent, SubscriptionStatus, TokenPurpose, token_row
+from app.subscribers.schemas import (
     CreateMode,
     ImportProblem,
     ImportReport,
@@ -153,12 +153,8 @@ def _row(
         state.problem(line, "missing_email")
         return None
     try:
-        result = validate_email(raw_email, check_deliverability=False)
-    except EmailNotValidError:
-        state.problem(line, "invalid_email")
-        return None
-    email = result.ascii_email or result.normalized
-    if len(email) > 254:
+        email = normalize_email(raw_email)
+    except InvalidAddress:
         state.problem(line, "invalid_email")
         return None
     key = email.lower()
@@ -177,21 +173,6 @@ def _row(
     return _Row(line=line, email=email, name=name or None, attributes=attributes)
 
 
-def _token_row(
-    federation_id: int, subscriber_id: int, purpose: TokenPurpose, expires: Any
-) -> dict[str, Any]:
-    seed = new_seed()
-    return {
-        "federation_id": federation_id,
-        "subscriber_id": subscriber_id,
-        "purpose": purpose,
-        "seed": seed,
-        "token_hash": token_hash(token_from_seed(seed)),
-        "created_at": now(),
-        "expires_at": expires,
-    }
-
-
 async def _write_batch(
     session: AsyncSession,
     federation: Federation,
@@ -202,11 +183,11 @@ async def _write_batch(
     state: _State,
 ) -> None:
     fid = federation.id
-    existing = await staff_repository.existing_emails(
+    existing = await repository.existing_emails(
         session, federation_id=fid, lowered=[r.email.lower() for r in batch]
     )
     hashes = {r.email: email_hash(fid, r.email) for r in batch}
-    suppressed = await staff_repository.suppressed_hashes(
+    suppressed = await repository.suppressed_hashes(
         session, federation_id=fid, hashes=list(hashes.values())
     )
     current = now()
@@ -234,17 +215,26 @@ async def _write_batch(
                     "confirmed_at": current if confirmed else None,
                 }
             )
-    inserted = await staff_repository.insert_subscribers(session, new_rows)
+    inserted = await repository.insert_subscribers(session, new_rows)
     # Rows skipped by the insert were added by someone else since the lookup above.
     state.report.existing += len(new_rows) - len(inserted)
     state.report.created += len(inserted)
     if not inserted:
         return
     ids = [subscriber_id for subscriber_id, _ in inserted]
-    await staff_repository.insert_tokens_returning(
-        session, [_token_row(fid, i, TokenPurpose.UNSUBSCRIBE, None) for i in ids]
+    await repository.insert_tokens_returning(
+        session,
+        [
+            token_row(
+                federation_id=fid,
+                subscriber_id=i,
+                purpose=TokenPurpose.UNSUBSCRIBE,
+                expires_at=None,
+            )
+            for i in ids
+        ],
     )
-    await staff_repository.insert_consent_records(
+    await repository.insert_consent_records(
         session,
         [
             {
@@ -261,24 +251,19 @@ async def _write_batch(
     if confirmed:
         return
     expires = current + timedelta(days=get_settings().confirmation_token_days)
-    confirm_tokens = await staff_repository.insert_tokens_returning(
-        session, [_token_row(fid, i, TokenPurpose.CONFIRM, expires) for i in ids]
-    )
-    await staff_repository.insert_deliveries(
+    confirm_tokens = await repository.insert_tokens_returning(
         session,
         [
-            {
-                "federation_id": fid,
-                "kind": DeliveryKind.CONFIRMATION,
-                "subscriber_id": i,
-                "token_id": confirm_tokens[i],
-                "status": DeliveryStatus.QUEUED,
-                "priority": CONFIRMATION_PRIORITY,
-                "attempts": 0,
-                "next_attempt_at": current,
-                "created_at": current,
-                "updated_at": current,
-            }
+            token_row(
+                federation_id=fid, subscriber_id=i, purpose=TokenPurpose.CONFIRM, expires_at=expires
+            )
             for i in ids
         ],
+    )
+    await delivery_service.enqueue_transactional_bulk(
+        session,
+        federation_id=fid,
+        kind=DeliveryKind.CONFIRMATION,
+        tokens={i: confirm_tokens[i] for i in ids},
+        at=current,
     )

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import now
 from app.db import Base, UtcDateTime, enum_check, enum_string
+from app.security import new_seed, token_from_seed, token_hash
 
 
 class SubscriptionStatus(StrEnum):
@@ -83,6 +84,25 @@ class Token(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+def token_row(
+    *, federation_id: int, subscriber_id: int, purpose: TokenPurpose, expires_at: datetime | None
+) -> dict[str, Any]:
+    """The columns of a fresh token: the one place a seed is drawn and its hash computed.
+
+    Bulk writers insert the dict as it is; others build `Token(**token_row(...))`. It lives
+    beside the table so the dispatcher can issue tokens without importing subscriber logic."""
+    seed = new_seed()
+    return {
+        "federation_id": federation_id,
+        "subscriber_id": subscriber_id,
+        "purpose": purpose,
+        "seed": seed,
+        "token_hash": token_hash(token_from_seed(seed)),
+        "created_at": now(),
+        "expires_at": expires_at,
+    }
 
 
 class PrivacyNotice(Base):

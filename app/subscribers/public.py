@@ -1,23 +1,22 @@
-"""The Swedish public pages: sign-up form, confirmation, unsubscribe, privacy notice (SPEC §5)."""
+"""The Swedish visitor pages: sign-up form, confirmation, unsubscribe, privacy notice, and the
+self-service pages where a subscriber sees, exports and erases their own data."""
 
 from __future__ import annotations
 
 import json
-from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from app.config import get_settings
-from app.delivery import service as delivery_service
 from app.errors import NotFound, Unprocessable
 from app.federations.models import Federation
-from app.http import CommittingRoute, SessionDep, client_ip, form_fields, run_after_commit
-from app.messages import PAGES
+from app.http import CommittingRoute, SessionDep, client_ip, form_fields, send_after_commit
+from app.messages import CONSENT_EVENTS, PAGES, SUBSCRIPTION_STATUSES, TITLES
 from app.openapi import error_responses
 from app.rendering.transactional import Branding
-from app.subscribers import consent, service
+from app.subscribers import consent, rights, service
 from app.subscribers.consent import Origin
 from app.subscribers.ratelimit import signup_limiter
 from app.subscribers.schemas import FormStamp, SignupAccepted, SignupRequest
@@ -26,9 +25,6 @@ from app.web.pages import render_page
 router = APIRouter(route_class=CommittingRoute)
 
 PAGE_METHODS = ["GET", "HEAD"]
-
-
-# --- edge helpers -----------------------------------------------------------------------------
 
 
 def _origin(request: Request, method: str, *, source_page: str | None = None) -> Origin:
@@ -40,18 +36,14 @@ def _origin(request: Request, method: str, *, source_page: str | None = None) ->
     )
 
 
-def _send_after_commit(request: Request, delivery_id: int | None) -> None:
-    """Best effort: send the mail right after the commit; the dispatcher sends it otherwise."""
-    if delivery_id is not None:
-        run_after_commit(request, partial(delivery_service.send_now, delivery_id))
-
-
-def _not_found(request: Request, federation: Federation | None) -> HTMLResponse:
-    """The one page for unknown, forged, expired and used links."""
+def _not_found(
+    request: Request, federation: Federation | None, *, template: str = "link_not_found.html"
+) -> HTMLResponse:
+    """The one answer for unknown, forged, expired and used links."""
     text = PAGES["not_found"]
     return render_page(
         request,
-        "link_not_found.html",
+        template,
         {"title": text["title"], "message": text["message"]},
         status_code=404,
         federation=federation,
@@ -73,7 +65,7 @@ async def _form_page(
         request,
         "subscribe.html",
         {
-            "title": "Prenumerera på nyhetsbrevet",
+            "title": TITLES["signup"],
             "notice": form.notice,
             "stamp": form.stamp,
             "values": values or SignupRequest(),
@@ -83,9 +75,6 @@ async def _form_page(
         status_code=status_code,
         federation=federation,
     )
-
-
-# --- sign-up ---------------------------------------------------------------------------------
 
 
 @router.api_route("/f/{slug}/prenumerera", methods=PAGE_METHODS, include_in_schema=False)
@@ -113,9 +102,9 @@ async def signup_submit(slug: str, request: Request, session: SessionDep) -> HTM
         return await _form_page(
             request, session, federation, values=data, errors=exc.details, status_code=422
         )
-    _send_after_commit(request, result.delivery_id)
+    send_after_commit(request, result.delivery_id)
     return render_page(
-        request, "subscribe_done.html", {"title": "Kolla din inkorg"}, federation=federation
+        request, "subscribe_done.html", {"title": TITLES["signup_done"]}, federation=federation
     )
 
 
@@ -171,11 +160,8 @@ async def api_signup(slug: str, request: Request, session: SessionDep) -> JSONRe
     result = await service.request_subscription(
         session, federation=federation, data=data, origin=origin
     )
-    _send_after_commit(request, result.delivery_id)
+    send_after_commit(request, result.delivery_id)
     return JSONResponse(SignupAccepted().model_dump(), status_code=202)
-
-
-# --- confirmation ------------------------------------------------------------------------------
 
 
 @router.api_route("/f/{slug}/bekrafta/{token}", methods=PAGE_METHODS, include_in_schema=False)
@@ -188,7 +174,7 @@ async def confirm_page(slug: str, token: str, request: Request, session: Session
     return render_page(
         request,
         "confirm.html",
-        {"title": "Bekräfta prenumerationen", "already": already, "done": False},
+        {"title": TITLES["confirm"], "already": already, "done": False},
         federation=federation,
     )
 
@@ -205,12 +191,9 @@ async def confirm_submit(slug: str, token: str, request: Request, session: Sessi
     return render_page(
         request,
         "confirm.html",
-        {"title": "Prenumerationen är bekräftad", "already": already, "done": True},
+        {"title": TITLES["confirmed"], "already": already, "done": True},
         federation=federation,
     )
-
-
-# --- unsubscribe --------------------------------------------------------------------------------
 
 
 @router.api_route("/u/{token}", methods=PAGE_METHODS, include_in_schema=False)
@@ -222,7 +205,7 @@ async def unsubscribe_page(token: str, request: Request, session: SessionDep) ->
     return render_page(
         request,
         "unsubscribe.html",
-        {"title": "Avsluta prenumerationen", "already": result.already, "done": False},
+        {"title": TITLES["unsubscribe"], "already": result.already, "done": False},
         federation=result.federation,
     )
 
@@ -240,12 +223,9 @@ async def unsubscribe_submit(token: str, request: Request, session: SessionDep) 
     return render_page(
         request,
         "unsubscribe.html",
-        {"title": "Prenumerationen är avslutad", "already": result.already, "done": True},
+        {"title": TITLES["unsubscribed"], "already": result.already, "done": True},
         federation=result.federation,
     )
-
-
-# --- privacy notice and branding ---------------------------------------------------------------
 
 
 @router.api_route("/f/{slug}/integritet", methods=PAGE_METHODS, include_in_schema=False)
@@ -260,7 +240,7 @@ async def privacy_page(
         request,
         "privacy.html",
         {
-            "title": "Integritet och personuppgifter",
+            "title": TITLES["privacy"],
             "notice": notice,
             "current": current,
             "body": consent.render_markdown(notice.privacy_text),
@@ -276,3 +256,108 @@ async def brand_css(slug: str, session: SessionDep) -> Response:
     b = Branding.of(federation, base_url="")
     css = f":root{{--brand:{b.brand};--on-brand:{b.on_brand};--action:{b.action};}}\n"
     return Response(css, media_type="text/css", headers={"Cache-Control": "public, max-age=300"})
+
+
+def _own_data_form(
+    request: Request,
+    federation: Federation,
+    *,
+    sent: bool = False,
+    error: bool = False,
+    email: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render_page(
+        request,
+        "mina_uppgifter.html",
+        {
+            "title": TITLES["own_data"],
+            "sent": sent,
+            "error": error,
+            "email": email,
+            "valid_days": get_settings().self_service_token_days,
+        },
+        status_code=status_code,
+        federation=federation,
+    )
+
+
+@router.api_route("/f/{slug}/mina-uppgifter", methods=PAGE_METHODS, include_in_schema=False)
+async def link_form(slug: str, request: Request, session: SessionDep) -> HTMLResponse:
+    federation = await service.get_public_federation(session, slug)
+    return _own_data_form(request, federation)
+
+
+@router.post("/f/{slug}/mina-uppgifter", include_in_schema=False)
+async def link_request(slug: str, request: Request, session: SessionDep) -> HTMLResponse:
+    signup_limiter(request.app.state).check(client_ip(request))
+    federation = await service.get_public_federation(session, slug)
+    fields = await form_fields(request)
+    email = str(fields.get("email", ""))[:320]
+    if fields.get("website"):
+        # Honeypot filled: a bot. Same answer as everyone else, nothing sent.
+        return _own_data_form(request, federation, sent=True)
+    try:
+        delivery_id = await rights.request_link(session, federation=federation, raw_email=email)
+    except Unprocessable:
+        return _own_data_form(request, federation, error=True, email=email, status_code=422)
+    send_after_commit(request, delivery_id)
+    return _own_data_form(request, federation, sent=True)
+
+
+@router.api_route("/f/{slug}/mina-uppgifter/{token}", methods=PAGE_METHODS, include_in_schema=False)
+async def own_data_page(slug: str, token: str, request: Request, session: SessionDep) -> Response:
+    federation = await service.get_public_federation(session, slug)
+    try:
+        data = await rights.own_data(session, federation=federation, raw=token)
+    except NotFound:
+        return _not_found(request, federation, template="mina_uppgifter_ogiltig.html")
+    return render_page(
+        request,
+        "mina_uppgifter_data.html",
+        {
+            "title": TITLES["own_data"],
+            "subscriber": data.subscriber,
+            "consent": data.consent,
+            "status_text": SUBSCRIPTION_STATUSES.get(
+                data.subscriber.status, str(data.subscriber.status)
+            ),
+            "event_texts": CONSENT_EVENTS,
+        },
+        federation=federation,
+        headers={"X-Robots-Tag": "noindex"},
+    )
+
+
+@router.get("/f/{slug}/mina-uppgifter/{token}/export", include_in_schema=False)
+async def own_data_export(slug: str, token: str, request: Request, session: SessionDep) -> Response:
+    federation = await service.get_public_federation(session, slug)
+    try:
+        data = await rights.own_data(session, federation=federation, raw=token)
+    except NotFound:
+        return _not_found(request, federation, template="mina_uppgifter_ogiltig.html")
+    document = rights.export_document(federation, data, base_url=get_settings().base_url)
+    return Response(
+        json.dumps(document, ensure_ascii=False, indent=2),
+        media_type="application/json; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="mina-uppgifter-{federation.slug}.json"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.post("/f/{slug}/mina-uppgifter/{token}/radera", include_in_schema=False)
+async def own_data_erase(slug: str, token: str, request: Request, session: SessionDep) -> Response:
+    federation = await service.get_public_federation(session, slug)
+    try:
+        await rights.erase_own_data(session, federation=federation, raw=token)
+    except NotFound:
+        return _not_found(request, federation, template="mina_uppgifter_ogiltig.html")
+    return render_page(
+        request,
+        "mina_uppgifter_raderad.html",
+        {"title": TITLES["own_data_erased"]},
+        federation=federation,
+    )

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.clock import now
 from app.config import get_settings
 from app.federations import service as federation_service
-from app.subscribers import staff_repository
+from app.subscribers import repository
 from app.subscribers.models import RetentionRun
 
 log = logging.getLogger(__name__)
@@ -43,21 +43,21 @@ async def purge(session: AsyncSession) -> PurgeSummary:
         fid = federation.id
         unconfirmed = 0
         cutoff = current - timedelta(days=settings.unconfirmed_retention_days)
-        while ids := await staff_repository.stale_pending_ids(
+        while ids := await repository.stale_pending_ids(
             session, federation_id=fid, created_before=cutoff, limit=BATCH
         ):
-            await staff_repository.forget_deliveries(
+            await repository.forget_deliveries(
                 session, federation_id=fid, subscriber_ids=ids, email=None
             )
-            unconfirmed += await staff_repository.delete_subscribers(
+            unconfirmed += await repository.delete_subscribers(
                 session, federation_id=fid, subscriber_ids=ids
             )
-        tokens = await staff_repository.delete_expired_tokens(
+        tokens = await repository.delete_expired_tokens(
             session,
             federation_id=fid,
             expired_before=current - timedelta(days=settings.expired_token_retention_days),
         )
-        client_data = await staff_repository.prune_client_data(
+        client_data = await repository.prune_client_data(
             session,
             federation_id=fid,
             occurred_before=current - timedelta(days=settings.ip_retention_days),

@@ -1,8 +1,9 @@
-"""Data-subject rights for subscribers themselves: a link by mail to see, export and erase
-their own data (GDPR Art. 15, 17 and 20), shared erasure with the staff API."""
+"""Data-subject rights (GDPR Art. 15, 17 and 20): a link by mail with which a subscriber sees,
+exports and erases their own data, and the one erasure that the staff API also uses."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,12 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import now
 from app.config import get_settings
-from app.delivery.models import Delivery, DeliveryKind
+from app.delivery import service as delivery_service
+from app.delivery.models import DeliveryKind
 from app.errors import NotFound
 from app.federations.models import Federation
-from app.subscribers import repository, staff, staff_repository, tokens
+from app.security import email_hash
+from app.subscribers import repository, tokens
 from app.subscribers import service as subscriber_service
 from app.subscribers.models import ConsentRecord, Subscriber, TokenPurpose
+
+log = logging.getLogger(__name__)
 
 # At most this many self-service mails per address and day, whatever is posted.
 LINKS_PER_DAY = 3
@@ -36,7 +41,7 @@ async def request_link(
     if subscriber is None:
         return None
     current = now()
-    sent_today = await staff_repository.count_deliveries_since(
+    sent_today = await repository.count_deliveries_since(
         session,
         federation_id=federation.id,
         subscriber_id=subscriber.id,
@@ -53,17 +58,14 @@ async def request_link(
     )
     session.add(token)
     await session.flush()
-    delivery = Delivery(
+    delivery = await delivery_service.enqueue_transactional(
+        session,
         federation_id=federation.id,
-        kind=DeliveryKind.SELF_SERVICE,
         subscriber_id=subscriber.id,
+        kind=DeliveryKind.SELF_SERVICE,
         token_id=token.id,
-        priority=subscriber_service.CONFIRMATION_PRIORITY,
-        next_attempt_at=current,
-        created_at=current,
+        at=current,
     )
-    session.add(delivery)
-    await session.flush()
     return delivery.id
 
 
@@ -97,7 +99,7 @@ async def own_data(session: AsyncSession, *, federation: Federation, raw: str) -
     records = await repository.consent_records(
         session, federation_id=federation.id, subscriber_id=subscriber.id
     )
-    versions = await staff_repository.notice_versions(
+    versions = await repository.notice_versions(
         session,
         federation_id=federation.id,
         notice_ids=sorted({r.privacy_notice_id for r in records if r.privacy_notice_id}),
@@ -159,4 +161,38 @@ def export_document(federation: Federation, data: OwnData, *, base_url: str) -> 
 async def erase_own_data(session: AsyncSession, *, federation: Federation, raw: str) -> None:
     """Erase the person behind a self-service link (the link stops working with it)."""
     subscriber = await _subscriber_for(session, federation=federation, raw=raw)
-    await staff.erase(session, subscriber=subscriber)
+    await erase(session, subscriber=subscriber)
+
+
+async def erase(session: AsyncSession, *, subscriber: Subscriber) -> None:
+    """Remove a person's data everywhere in their federation.
+
+    The subscriber row, tokens and consent records are deleted; deliveries lose the link, any
+    address and the relay's reply text; a keyed hash stays as a suppression so the address is
+    never added or mailed again."""
+    federation_id = subscriber.federation_id
+    await repository.add_suppression(
+        session,
+        federation_id=federation_id,
+        email_hash=email_hash(federation_id, subscriber.email),
+        reason="erased",
+        at=now(),
+    )
+    await repository.forget_deliveries(
+        session, federation_id=federation_id, subscriber_ids=[subscriber.id], email=subscriber.email
+    )
+    await repository.delete_subscribers(
+        session, federation_id=federation_id, subscriber_ids=[subscriber.id]
+    )
+    session.expunge(subscriber)
+    log.info("erased subscriber %s of federation %s", subscriber.id, federation_id)
+
+
+async def erase_subscriber(
+    session: AsyncSession, *, federation: Federation, subscriber_id: int
+) -> None:
+    """Erase one subscriber of this federation (GDPR Art. 17)."""
+    subscriber = await subscriber_service.get_subscriber(
+        session, federation=federation, subscriber_id=subscriber_id
+    )
+    await erase(session, subscriber=subscriber)

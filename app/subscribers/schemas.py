@@ -1,10 +1,165 @@
-"""Pydantic shapes for the public sign-up (form and JSON) and its answers."""
+"""Pydantic shapes in and out of the subscriber endpoints: the public sign-up and the staff API."""
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.messages import SIGNUP_ACCEPTED
+from app.subscribers.models import BounceState, SubscriptionStatus
+
+_ATTRIBUTES: Any = Field(
+    default_factory=dict,
+    description="Free-form JSON object (for example municipality or organisation).",
+    examples=[{"kommun": "Umeå", "organisation": "Arbetsförmedlingen"}],
+)
+
+
+class CreateMode(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+
+
+class SubscriberCreate(BaseModel):
+    """A subscriber added by staff. By default the address gets a confirmation mail (double
+    opt-in); `status: confirmed` skips it and needs a `consent_note` saying where consent was
+    given, kept as evidence."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {"email": "anna.berg@example.se", "name": "Anna Berg"},
+                {
+                    "email": "lars.holm@example.se",
+                    "name": "Lars Holm",
+                    "status": "confirmed",
+                    "consent_note": "Anmälde sig på papper vid nätverksträffen 12 mars.",
+                    "attributes": {"kommun": "Vännäs"},
+                },
+            ]
+        },
+    )
+
+    email: str = Field(min_length=3, max_length=254)
+    name: str | None = Field(default=None, max_length=200)
+    attributes: dict[str, Any] = _ATTRIBUTES
+    status: CreateMode = CreateMode.PENDING
+    consent_note: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Required with status confirmed: how and when the person consented.",
+    )
+
+    @model_validator(mode="after")
+    def _confirmed_needs_evidence(self) -> Self:
+        if self.status is CreateMode.CONFIRMED and not (self.consent_note or "").strip():
+            raise ValueError("consent_note is required when status is confirmed")
+        return self
+
+
+class SubscriberUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"name": "Anna Berg", "attributes": {"kommun": "Umeå"}}]},
+    )
+
+    name: str | None = Field(default=None, max_length=200)
+    attributes: dict[str, Any] | None = Field(
+        default=None, description="Replaces the whole attributes object."
+    )
+
+
+class SubscriberRead(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 42,
+                    "email": "anna.berg@example.se",
+                    "name": "Anna Berg",
+                    "status": "confirmed",
+                    "attributes": {"kommun": "Umeå"},
+                    "bounce_state": "ok",
+                    "created_at": "2026-11-01T09:00:00Z",
+                    "updated_at": "2026-11-01T09:05:00Z",
+                    "confirmed_at": "2026-11-01T09:05:00Z",
+                    "unsubscribed_at": None,
+                }
+            ]
+        },
+    )
+
+    id: int
+    email: str
+    name: str | None
+    status: SubscriptionStatus
+    attributes: dict[str, Any]
+    bounce_state: BounceState
+    created_at: datetime
+    updated_at: datetime
+    confirmed_at: datetime | None
+    unsubscribed_at: datetime | None
+
+
+class SubscriberPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [], "next_cursor": None}]})
+
+    items: list[SubscriberRead]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
+class ListFilters(BaseModel):
+    status: SubscriptionStatus | None = None
+    q: str | None = Field(default=None, max_length=200)
+    created_after: AwareDatetime | None = None
+    created_before: AwareDatetime | None = None
+
+
+ProblemReason = Literal[
+    "invalid_email", "missing_email", "duplicate_in_file", "suppressed", "too_long", "malformed_row"
+]
+
+
+class ImportProblem(BaseModel):
+    line: int = Field(description="Line number in the file (the header is line 1).")
+    reason: ProblemReason
+    detail: str | None = None
+
+
+class ImportReport(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rows": 4,
+                    "created": 2,
+                    "existing": 1,
+                    "suppressed": 0,
+                    "invalid": 1,
+                    "problems": [{"line": 4, "reason": "invalid_email", "detail": None}],
+                }
+            ]
+        }
+    )
+
+    rows: int = Field(description="Data rows read (header excluded).")
+    created: int
+    existing: int = Field(description="Already subscribers; left exactly as they were.")
+    suppressed: int = Field(description="Erased or blocked addresses; not added again.")
+    invalid: int
+    problems: list[ImportProblem] = Field(
+        description="One entry per row not imported for a reason other than already existing "
+        "(at most 1000 listed)."
+    )
 
 
 class SignupRequest(BaseModel):
@@ -39,7 +194,7 @@ class SignupAccepted(BaseModel):
     """The same answer whatever the address's state (no enumeration)."""
 
     status: Literal["ok"] = "ok"
-    message: str = "Om adressen kan ta emot nyhetsbrevet får den ett mejl med en bekräftelselänk."
+    message: str = SIGNUP_ACCEPTED
 
 
 class FormStamp(BaseModel):

@@ -1,23 +1,29 @@
-"""Use cases of the subscriber domain.
+"""Use cases of a subscription's life, for visitors and staff alike: sign-up, confirmation,
+unsubscribe, the privacy notice, staff listing and editing, and the transactional mails
+(confirmation, self-service) that the dispatcher builds from outbox rows.
 
-Public double opt-in first (sign-up, confirm, unsubscribe, privacy notice), then the
-transactional mails (confirmation, self-service) that the dispatcher builds from outbox rows.
-Staff use cases go in their own section at the end of the module."""
+The data-subject rights (see, export, erase) are in rights.py; bulk import and export in
+importer.py and export.py."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import addresses
 from app.clock import now
 from app.config import get_settings
+from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, DeliveryKind
-from app.errors import NotFound, Unprocessable
+from app.errors import Conflict, NotFound, Unprocessable
+from app.federations import service as federation_service
 from app.federations.models import Federation
 from app.rendering import transactional
 from app.security import email_hash
@@ -30,12 +36,17 @@ from app.subscribers.models import (
     SubscriptionStatus,
     TokenPurpose,
 )
-from app.subscribers.schemas import SignupRequest
+from app.subscribers.schemas import (
+    CreateMode,
+    ListFilters,
+    SignupRequest,
+    SubscriberCreate,
+    SubscriberUpdate,
+)
 
 log = logging.getLogger(__name__)
 
-CONFIRMATION_PRIORITY = 10
-MAX_EMAIL_LENGTH = 254
+STAFF_ORIGIN = Origin(method="staff_api")
 MAX_NAME_LENGTH = 200
 
 
@@ -53,12 +64,26 @@ class StaleForm(Unprocessable):
     default_message = "The form stamp is missing, too recent, too old or not genuine; reload it."
 
 
-# --- public double opt-in ----------------------------------------------------------------------
+class AlreadySubscribed(Conflict):
+    code = "already_exists"
+    default_message = "A subscriber with this address already exists."
+
+
+class AddressSuppressed(Conflict):
+    code = "suppressed"
+    default_message = (
+        "This address was erased or blocked in this federation and cannot be added again."
+    )
+
+
+class InvalidCursor(Unprocessable):
+    code = "invalid_cursor"
+    default_message = "The cursor is not valid; start again without one."
 
 
 async def get_public_federation(session: AsyncSession, slug: str) -> Federation:
     """The federation behind a public URL, or NotFound."""
-    federation = await repository.get_federation_by_slug(session, slug)
+    federation = await federation_service.find_federation(session, slug=slug)
     if federation is None:
         raise NotFound()
     return federation
@@ -80,13 +105,21 @@ def normalize_email(raw: str) -> str:
     """The address as stored: normalised, domain as A-labels where it has an ASCII form."""
     if not raw:
         raise InvalidSignup(details={"email": "required"})
-    if len(raw) > MAX_EMAIL_LENGTH:
-        raise InvalidSignup(details={"email": "invalid"})
     try:
-        result = validate_email(raw, check_deliverability=False)
-    except EmailNotValidError:
+        return addresses.normalize_email(raw)
+    except addresses.InvalidAddress:
         raise InvalidSignup(details={"email": "invalid"}) from None
-    return result.ascii_email or result.normalized
+
+
+def valid_email(raw: str) -> str:
+    """The address as stored, or a 422 naming the field."""
+    try:
+        return normalize_email(raw.strip())
+    except Unprocessable:
+        raise Unprocessable(
+            "Not a valid e-mail address.",
+            details=[{"loc": ["body", "email"], "msg": "not a valid e-mail address"}],
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -211,17 +244,14 @@ async def _queue_confirmation(session: AsyncSession, *, subscriber: Subscriber) 
     if day >= settings.confirmation_mails_per_day:
         return None
     token = await tokens.issue_confirm_token(session, subscriber=subscriber)
-    delivery = Delivery(
+    delivery = await delivery_service.enqueue_transactional(
+        session,
         federation_id=subscriber.federation_id,
-        kind=DeliveryKind.CONFIRMATION,
         subscriber_id=subscriber.id,
+        kind=DeliveryKind.CONFIRMATION,
         token_id=token.id,
-        priority=CONFIRMATION_PRIORITY,
-        next_attempt_at=current,
-        created_at=current,
+        at=current,
     )
-    session.add(delivery)
-    await session.flush()
     return delivery.id
 
 
@@ -286,7 +316,7 @@ class UnsubscribeResult:
 
 async def _unsubscribable(session: AsyncSession, raw: str) -> tuple[Federation, Subscriber]:
     token = await tokens.find_token(session, raw, purpose=TokenPurpose.UNSUBSCRIBE)
-    federation = await repository.get_federation(session, token.federation_id)
+    federation = await federation_service.find_federation_by_id(session, token.federation_id)
     subscriber = await repository.get_subscriber(
         session, federation_id=token.federation_id, subscriber_id=token.subscriber_id
     )
@@ -336,9 +366,6 @@ async def get_privacy_notice(
     return notice, current
 
 
-# --- transactional mail (the dispatcher calls this for confirmation and self-service rows) ----
-
-
 async def build_transactional_mail(
     session: AsyncSession, *, delivery: Delivery
 ) -> tuple[str, bytes]:
@@ -353,7 +380,7 @@ async def build_transactional_mail(
     purpose = purposes.get(DeliveryKind(delivery.kind))
     if purpose is None:
         raise Unprocessable(f"not a transactional delivery: {delivery.kind}")
-    federation = await repository.get_federation(session, delivery.federation_id)
+    federation = await federation_service.find_federation_by_id(session, delivery.federation_id)
     subscriber = (
         await repository.get_subscriber(
             session, federation_id=delivery.federation_id, subscriber_id=delivery.subscriber_id
@@ -399,9 +426,120 @@ async def build_transactional_mail(
     return subscriber.email, message
 
 
-# --- staff use cases ---
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"s1:{last_id}".encode()).decode().rstrip("=")
 
 
-async def queue_confirmation_mail(session: AsyncSession, *, subscriber: Subscriber) -> int | None:
-    """Queue a confirmation mail for a subscriber added by staff (same cool-down as the form)."""
-    return await _queue_confirmation(session, subscriber=subscriber)
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        version, _, value = text.partition(":")
+        if version != "s1" or not value.isdigit():
+            raise ValueError(cursor)
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidCursor() from None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: Sequence[Subscriber]
+    next_cursor: str | None
+
+
+async def list_subscribers(
+    session: AsyncSession,
+    *,
+    federation: Federation,
+    filters: ListFilters,
+    cursor: str | None,
+    limit: int,
+) -> Page:
+    """One page of subscribers, newest first, with a cursor for the next."""
+    before_id = decode_cursor(cursor) if cursor else None
+    rows = await repository.list_subscribers(
+        session,
+        federation_id=federation.id,
+        status=filters.status,
+        q=filters.q,
+        created_after=filters.created_after,
+        created_before=filters.created_before,
+        before_id=before_id,
+        limit=limit + 1,
+    )
+    more = len(rows) > limit
+    items = rows[:limit]
+    return Page(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
+
+
+async def get_subscriber(
+    session: AsyncSession, *, federation: Federation, subscriber_id: int
+) -> Subscriber:
+    subscriber = await repository.get_subscriber(
+        session, federation_id=federation.id, subscriber_id=subscriber_id
+    )
+    if subscriber is None:
+        raise NotFound("Subscriber not found.")
+    return subscriber
+
+
+async def create_subscriber(
+    session: AsyncSession, *, federation: Federation, data: SubscriberCreate
+) -> Subscriber:
+    """Add a subscriber: pending with a confirmation mail, or confirmed on staff evidence."""
+    email = valid_email(data.email)
+    if await repository.is_suppressed(
+        session, federation_id=federation.id, email_hash=email_hash(federation.id, email)
+    ):
+        raise AddressSuppressed()
+    existing = await repository.find_subscriber_by_email(
+        session, federation_id=federation.id, email=email
+    )
+    if existing is not None:
+        raise AlreadySubscribed(details={"id": existing.id})
+    current = now()
+    confirmed = data.status is CreateMode.CONFIRMED
+    subscriber = Subscriber(
+        federation_id=federation.id,
+        email=email,
+        name=data.name or None,
+        attributes=data.attributes,
+        status=SubscriptionStatus.CONFIRMED if confirmed else SubscriptionStatus.PENDING,
+        confirmed_at=current if confirmed else None,
+        created_at=current,
+        updated_at=current,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(subscriber)
+            await session.flush()
+    except IntegrityError:
+        raise AlreadySubscribed() from None
+    await tokens.issue_unsubscribe_token(session, subscriber=subscriber)
+    consent.record(
+        session,
+        federation_id=federation.id,
+        subscriber_id=subscriber.id,
+        event=ConsentEvent.STAFF_CONFIRMED if confirmed else ConsentEvent.SIGNUP,
+        origin=STAFF_ORIGIN,
+        note=data.consent_note,
+    )
+    if not confirmed:
+        await _queue_confirmation(session, subscriber=subscriber)
+    await session.flush()
+    return subscriber
+
+
+async def update_subscriber(
+    session: AsyncSession, *, federation: Federation, subscriber_id: int, changes: SubscriberUpdate
+) -> Subscriber:
+    """Change name and attributes (the address and status follow the subscriber's own acts)."""
+    subscriber = await get_subscriber(session, federation=federation, subscriber_id=subscriber_id)
+    values = changes.model_dump(exclude_unset=True)
+    if "name" in values:
+        subscriber.name = values["name"] or None
+    if values.get("attributes") is not None:
+        subscriber.attributes = values["attributes"]
+    subscriber.updated_at = now()
+    await session.flush()
+    return subscriber

@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.clock import now
 from app.config import get_settings
 from app.errors import NotFound
-from app.security import constant_time_equal, new_seed, token_from_seed, token_hash
+from app.security import constant_time_equal, token_from_seed, token_hash
 from app.subscribers import repository
-from app.subscribers.models import Subscriber, Token, TokenPurpose
+from app.subscribers.models import Subscriber, Token, TokenPurpose, token_row
 
 # token_from_seed gives 24 bytes in URL-safe base64: exactly 32 characters, no padding.
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{32}")
@@ -27,15 +27,13 @@ def new_token(
     *, federation_id: int, subscriber_id: int, purpose: TokenPurpose, expires_at: datetime | None
 ) -> Token:
     """A fresh token row (not yet added to a session)."""
-    seed = new_seed()
     return Token(
-        federation_id=federation_id,
-        subscriber_id=subscriber_id,
-        purpose=purpose,
-        seed=seed,
-        token_hash=token_hash(token_from_seed(seed)),
-        created_at=now(),
-        expires_at=expires_at,
+        **token_row(
+            federation_id=federation_id,
+            subscriber_id=subscriber_id,
+            purpose=purpose,
+            expires_at=expires_at,
+        )
     )
 
 
@@ -74,48 +72,6 @@ async def issue_unsubscribe_token(session: AsyncSession, *, subscriber: Subscrib
     session.add(token)
     await session.flush()
     return raw_token(token)
-
-
-async def issue_unsubscribe_tokens(
-    session: AsyncSession, *, federation_id: int, subscriber_ids: list[int]
-) -> int:
-    """Create unsubscribe tokens for those of the given subscribers that lack one (for imports
-    and bulk creation); returns how many were created."""
-    missing = await repository.subscribers_without_token(
-        session,
-        federation_id=federation_id,
-        subscriber_ids=subscriber_ids,
-        purpose=TokenPurpose.UNSUBSCRIBE,
-    )
-    rows = []
-    for subscriber_id in missing:
-        seed = new_seed()
-        rows.append(
-            {
-                "federation_id": federation_id,
-                "subscriber_id": subscriber_id,
-                "purpose": TokenPurpose.UNSUBSCRIBE,
-                "seed": seed,
-                "token_hash": token_hash(token_from_seed(seed)),
-                "created_at": now(),
-                "expires_at": None,
-            }
-        )
-    await repository.insert_tokens(session, rows)
-    return len(rows)
-
-
-async def unsubscribe_tokens_by_subscriber(
-    session: AsyncSession, *, federation_id: int, subscriber_ids: list[int]
-) -> dict[int, str]:
-    """Raw unsubscribe tokens for many subscribers at once (campaign rendering)."""
-    tokens = await repository.subscriber_tokens(
-        session,
-        federation_id=federation_id,
-        subscriber_ids=subscriber_ids,
-        purpose=TokenPurpose.UNSUBSCRIBE,
-    )
-    return {t.subscriber_id: raw_token(t) for t in tokens}
 
 
 async def find_token(

@@ -12,7 +12,7 @@ from app.campaigns.models import Campaign, CampaignStatus, Theme
 from app.campaigns.samples import SAMPLES, sample_markdown
 from app.clock import now
 from app.federations.models import Federation
-from tests.browser.conftest import LiveServer, format_violations
+from tests.fixtures.browser import LiveServer, format_violations
 
 pytestmark = pytest.mark.browser
 

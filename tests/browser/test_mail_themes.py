@@ -10,8 +10,8 @@ from playwright.async_api import Browser, Route
 from app.campaigns.samples import sample_branding, sample_content
 from app.rendering.mail import SAMPLE_NAME, MailOptions, prepare_campaign
 from app.rendering.themes import THEMES
-from tests.browser.conftest import AXE_JS, AXE_TAGS, format_violations
-from tests.conftest import ROOT
+from tests.fixtures import ROOT
+from tests.fixtures.browser import AXE_JS, AXE_TAGS, format_violations
 
 pytestmark = pytest.mark.browser
 

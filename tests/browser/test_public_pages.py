@@ -9,48 +9,20 @@ from playwright.async_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.federations.models import Federation
 from app.subscribers import tokens
 from app.subscribers.models import Subscriber, SubscriptionStatus
-from tests.browser.conftest import LiveServer, format_violations
-from tests.conftest import ROOT
+from tests.fixtures import ROOT
+from tests.fixtures.browser import (
+    LiveServer,
+    format_violations,
+    seed_federation,
+    subscriber_status,
+)
 
 pytestmark = pytest.mark.browser
 
 DOCS = ROOT / "docs"
 CONFIRM_PATH = r"/f/[a-z0-9-]+/bekrafta/[A-Za-z0-9_-]{32}"
-
-
-async def seed_federation(live_server: LiveServer, *, brand: str = "#1f5f8b") -> str:
-    slug = "webb-" + secrets.token_hex(3)
-
-    async def work(session: AsyncSession) -> str:
-        session.add(
-            Federation(
-                slug=slug,
-                name="Samordningsförbundet Älvdalen",
-                from_email=f"nyhetsbrev@{slug}.example.se",
-                from_name="Samordningsförbundet Älvdalen",
-                reply_to=f"kansli@{slug}.example.se",
-                postal_address="Kyrkogatan 4\n796 30 Älvdalen",
-                website_url="https://www.example.se",
-                brand_color=brand,
-                frame_ancestors=[],
-                settings={},
-            )
-        )
-        return slug
-
-    return await live_server.seed(work)
-
-
-async def subscriber_status(live_server: LiveServer, email: str) -> str | None:
-    async def work(session: AsyncSession) -> str | None:
-        row = await session.execute(select(Subscriber.status).where(Subscriber.email == email))
-        value = row.scalar_one_or_none()
-        return None if value is None else str(value)
-
-    return await live_server.seed(work)
 
 
 async def tab_to(page: Page, selector: str, max_presses: int = 8) -> int:

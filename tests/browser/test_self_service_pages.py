@@ -8,10 +8,9 @@ import pytest
 from playwright.async_api import Page
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.subscribers import staff
-from app.subscribers.staff_schemas import SubscriberCreate
-from tests.browser.conftest import LiveServer, format_violations
-from tests.browser.test_public_pages import seed_federation, subscriber_status
+from app.subscribers import service as subscriber_service
+from app.subscribers.schemas import SubscriberCreate
+from tests.fixtures.browser import LiveServer, format_violations, seed_federation, subscriber_status
 
 pytestmark = pytest.mark.browser
 
@@ -34,7 +33,7 @@ async def test_request_see_and_erase_with_keyboard_only(
         from app.federations import service as federation_service
 
         federation = await federation_service.get_federation(session, slug=slug)
-        await staff.create_subscriber(
+        await subscriber_service.create_subscriber(
             session,
             federation=federation,
             data=SubscriberCreate(

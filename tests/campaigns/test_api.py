@@ -13,7 +13,7 @@ from app.campaigns.models import Campaign, CampaignStatus
 from app.clock import now
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
 from app.subscribers.models import Subscriber, SubscriptionStatus
-from tests.campaigns.conftest import Tenant, add_campaign
+from tests.fixtures.factories import Tenant, add_campaign
 
 NEW = {
     "subject": "Sommarhälsning från förbundet",

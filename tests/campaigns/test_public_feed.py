@@ -8,7 +8,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns.models import CampaignStatus
-from tests.campaigns.conftest import Tenant, add_campaign
+from tests.fixtures.factories import Tenant, add_campaign
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 import app.models  # noqa: F401  (fills Base.metadata)
 from app import db
-from tests.conftest import PG_URL, alembic_config, scratch_postgres
+from tests.fixtures.database import PG_URL, alembic_config, scratch_postgres
 
 
 @pytest.fixture

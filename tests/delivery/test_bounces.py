@@ -17,7 +17,7 @@ from app.delivery.bounces import parse_dsn, verp_address
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
 from app.federations.models import Federation
 from app.subscribers.models import BounceState, Subscriber, SubscriptionStatus
-from tests.conftest import ROOT
+from tests.fixtures import ROOT
 
 
 def make_dsn(to: str, *, action: str = "failed", status: str = "5.1.1") -> bytes:

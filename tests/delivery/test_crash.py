@@ -24,15 +24,16 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app import db
+from app import composition, db
 from app.campaigns.models import Campaign, CampaignStatus, Theme
 from app.clock import now
 from app.config import get_settings
-from app.delivery import service
 from app.delivery.models import Delivery, DeliveryStatus
 from app.federations.models import Federation
 from app.subscribers.models import Subscriber, SubscriptionStatus
-from tests.conftest import PG_URL, ROOT, free_port, scratch_postgres
+from tests.fixtures import ROOT
+from tests.fixtures.database import PG_URL, scratch_postgres
+from tests.fixtures.smtp import free_port
 
 pytestmark = pytest.mark.postgres
 
@@ -204,7 +205,7 @@ class TestCrashSafety:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             unknown_before = await count_unknown(factory)
-            report = await service.recover(sessionmaker=factory)
+            report = await composition.recover(sessionmaker=factory)
             recovered.update(
                 unknown=report.recovered_unknown,
                 sent=report.recovered_sent,

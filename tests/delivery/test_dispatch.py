@@ -9,16 +9,25 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import clock
+from app import clock, composition
+from app.campaigns import service as campaigns_service
 from app.campaigns.models import CampaignStatus
 from app.clock import now
 from app.delivery import repository as repo
 from app.delivery import service
 from app.delivery.bounces import parse_verp, verp_address
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
-from app.security import new_seed, token_from_seed, token_hash
-from app.subscribers.models import BounceState, Subscriber, SubscriptionStatus, Token, TokenPurpose
-from tests.delivery.conftest import FaultHandler, make_campaign, make_federation, make_world
+from app.security import token_from_seed
+from app.subscribers.models import (
+    BounceState,
+    Subscriber,
+    SubscriptionStatus,
+    Token,
+    TokenPurpose,
+    token_row,
+)
+from tests.fixtures.factories import make_campaign, make_federation, make_world
+from tests.fixtures.smtp import SmtpRecorder
 
 
 async def deliveries(session: AsyncSession, campaign_id: int) -> dict[int | None, Delivery]:
@@ -36,7 +45,7 @@ async def later(hours: float = 2) -> None:
 
 class TestCampaignFlow:
     async def test_fan_out_sends_each_subscriber_once_and_finishes(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         world = await make_world(session, n=6)
         fed_id = world.federation.id
@@ -52,7 +61,7 @@ class TestCampaignFlow:
         await session.commit()
         pending_id, bounced_id = pending.id, bounced.id
 
-        report = await service.dispatch_once()
+        report = await composition.dispatch_once()
 
         assert report.campaigns_started == 1
         assert report.fanned_out == 6
@@ -69,12 +78,12 @@ class TestCampaignFlow:
         assert campaign.finished_at is not None
 
     async def test_envelope_is_verp_and_unsubscribe_token_works(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         world = await make_world(session, n=1)
         campaign = await make_campaign(session, world.federation)
         await session.commit()
-        await service.dispatch_once()
+        await composition.dispatch_once()
         (row,) = (await deliveries(session, campaign.id)).values()
         mail_from, _, raw = fault_smtp.raw[0]
         assert mail_from == verp_address(row.id, "norr.example.se")
@@ -89,20 +98,20 @@ class TestCampaignFlow:
         assert token_from_seed(token.seed) in raw.decode()
 
     async def test_dispatch_again_sends_nothing_twice(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         world = await make_world(session, n=3)
         await make_campaign(session, world.federation)
         await session.commit()
-        await service.dispatch_once()
-        report = await service.dispatch_once()
+        await composition.dispatch_once()
+        report = await composition.dispatch_once()
         assert report.claimed == 0
         assert sum(fault_smtp.delivered.values()) == 3
 
 
 class TestFaults:
     async def test_421_then_451_then_success_is_sent_once(
-        self, session: AsyncSession, fault_smtp: FaultHandler, frozen_clock: None
+        self, session: AsyncSession, fault_smtp: SmtpRecorder, frozen_clock: None
     ) -> None:
         world = await make_world(session, n=2)
         target = world.address(0)
@@ -110,16 +119,16 @@ class TestFaults:
         campaign = await make_campaign(session, world.federation)
         await session.commit()
 
-        await service.dispatch_once()
+        await composition.dispatch_once()
         row = (await deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.DEFERRED
         assert row.smtp_code == 421
         assert row.next_attempt_at > now()
         # Not due yet: nothing is retried on the next tick.
-        assert (await service.dispatch_once()).claimed == 0
+        assert (await composition.dispatch_once()).claimed == 0
 
         await later()
-        await service.dispatch_once()
+        await composition.dispatch_once()
         row = (await deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.DEFERRED
         assert row.enhanced_code == "4.3.0"
@@ -127,7 +136,7 @@ class TestFaults:
         assert campaign.status == CampaignStatus.SENDING
 
         await later(4)
-        await service.dispatch_once()
+        await composition.dispatch_once()
         row = (await deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.SENT
         assert row.attempts == 3
@@ -136,13 +145,13 @@ class TestFaults:
         assert campaign.status == CampaignStatus.SENT
 
     async def test_unknown_user_fails_and_marks_subscriber_hard_bounced(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         world = await make_world(session, n=2)
         fault_smtp.fail(world.address(0), "rcpt:550 5.1.1 <x>: Recipient address rejected")
         campaign = await make_campaign(session, world.federation)
         await session.commit()
-        await service.dispatch_once()
+        await composition.dispatch_once()
         row = (await deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.FAILED
         assert row.enhanced_code == "5.1.1"
@@ -152,69 +161,69 @@ class TestFaults:
         # A hard-bounced subscriber gets no more campaigns.
         second = await make_campaign(session, world.federation)
         await session.commit()
-        await service.dispatch_once()
+        await composition.dispatch_once()
         assert world.ids[0] not in await deliveries(session, second.id)
 
     async def test_552_at_rcpt_is_deferred(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         world = await make_world(session, n=1)
         fault_smtp.fail(world.address(0), "rcpt:552 5.2.2 Mailbox full")
         campaign = await make_campaign(session, world.federation)
         await session.commit()
-        await service.dispatch_once()
+        await composition.dispatch_once()
         row = (await deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.DEFERRED
         await session.refresh(world.subscribers[0])
         assert world.subscribers[0].bounce_state == BounceState.SOFT
 
     async def test_connection_dropped_during_data_is_deferred(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         world = await make_world(session, n=3)
         fault_smtp.fail(world.address(1), "drop")
         campaign = await make_campaign(session, world.federation)
         await session.commit()
-        await service.dispatch_once()
+        await composition.dispatch_once()
         rows = await deliveries(session, campaign.id)
         assert rows[world.ids[1]].status == DeliveryStatus.DEFERRED
         assert rows[world.ids[0]].status == DeliveryStatus.SENT
         assert rows[world.ids[2]].status == DeliveryStatus.SENT
 
     async def test_silence_after_final_dot_is_unknown_and_not_resent(
-        self, session: AsyncSession, fault_smtp: FaultHandler, frozen_clock: None
+        self, session: AsyncSession, fault_smtp: SmtpRecorder, frozen_clock: None
     ) -> None:
         world = await make_world(session, n=2)
         target = world.address(0)
         fault_smtp.fail(target, "hang:2.5")
         campaign = await make_campaign(session, world.federation)
         await session.commit()
-        await service.dispatch_once()
+        await composition.dispatch_once()
         row = (await deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.UNKNOWN
         await session.refresh(campaign)
         assert campaign.status == CampaignStatus.SENT  # unknown does not hold the campaign open
 
         await later(24)
-        assert (await service.dispatch_once()).claimed == 0
+        assert (await composition.dispatch_once()).claimed == 0
         # Staff decide to send again.
-        count = await service.requeue_unknown(
+        count = await campaigns_service.requeue_unknown(
             session, federation_id=world.federation.id, campaign_id=campaign.id
         )
         await session.commit()
         assert count == 1
-        await service.dispatch_once()
+        await composition.dispatch_once()
         row = (await deliveries(session, campaign.id))[world.ids[0]]
         assert row.status == DeliveryStatus.SENT
 
     async def test_sender_policy_rejection_pauses_campaign(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         world = await make_world(session, n=1)
         fault_smtp.fail(world.address(0), "data:550 5.7.1 Sender not authorised")
         campaign = await make_campaign(session, world.federation)
         await session.commit()
-        report = await service.dispatch_once()
+        report = await composition.dispatch_once()
         assert report.campaigns_paused == [campaign.id]
         await session.refresh(campaign)
         assert campaign.status == CampaignStatus.PAUSED
@@ -225,12 +234,12 @@ class TestFaults:
         await session.refresh(world.subscribers[0])
         assert world.subscribers[0].bounce_state == BounceState.OK
         # Paused: nothing is sent until staff resume.
-        assert (await service.dispatch_once()).claimed == 0
-        await service.resume_campaign(
+        assert (await composition.dispatch_once()).claimed == 0
+        await campaigns_service.resume_campaign(
             session, federation_id=world.federation.id, campaign_id=campaign.id
         )
         await session.commit()
-        await service.dispatch_once()
+        await composition.dispatch_once()
         assert fault_smtp.delivered[world.address(0)] == 1
         await session.refresh(campaign)
         assert campaign.status == CampaignStatus.SENT
@@ -246,7 +255,7 @@ class TestFaults:
             world = await make_world(session, n=20)
             campaign = await make_campaign(session, world.federation)
             await session.commit()
-            report = await service.dispatch_once()
+            report = await composition.dispatch_once()
         finally:
             get_settings.cache_clear()
         assert report.relay_down
@@ -254,12 +263,12 @@ class TestFaults:
         rows = (await deliveries(session, campaign.id)).values()
         assert {r.status for r in rows} <= {DeliveryStatus.DEFERRED, DeliveryStatus.QUEUED}
         assert all(r.next_attempt_at > now() for r in rows)
-        assert (await service.dispatch_once()).claimed == 0
+        assert (await composition.dispatch_once()).claimed == 0
 
 
 class TestSuppressionAtSendTime:
     async def test_unsubscribe_and_erasure_after_fan_out_stop_mail(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         world = await make_world(session, n=3)
         campaign = await make_campaign(session, world.federation)
@@ -271,7 +280,7 @@ class TestSuppressionAtSendTime:
         await session.delete(world.subscribers[1])
         await session.commit()
 
-        report = await service.dispatch_once()
+        report = await composition.dispatch_once()
 
         assert report.suppressed == 2
         assert list(fault_smtp.delivered) == [world.address(2)]
@@ -283,7 +292,7 @@ class TestSuppressionAtSendTime:
         assert campaign.status == CampaignStatus.SENT
 
     async def test_cancel_stops_the_rest(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         world = await make_world(session, n=4)
         campaign = await make_campaign(session, world.federation)
@@ -292,7 +301,7 @@ class TestSuppressionAtSendTime:
         )
         campaign.status = CampaignStatus.CANCELLED
         await session.commit()
-        await service.dispatch_once()
+        await composition.dispatch_once()
         assert not fault_smtp.delivered
         rows = await deliveries(session, campaign.id)
         assert {r.status for r in rows.values()} == {DeliveryStatus.CANCELLED}
@@ -302,14 +311,13 @@ async def make_confirmation(session: AsyncSession, federation_id: int, email: st
     sub = Subscriber(federation_id=federation_id, email=email)
     session.add(sub)
     await session.flush()
-    seed = new_seed()
     token = Token(
-        federation_id=federation_id,
-        subscriber_id=sub.id,
-        purpose=TokenPurpose.CONFIRM,
-        seed=seed,
-        token_hash=token_hash(token_from_seed(seed)),
-        expires_at=now() + timedelta(days=7),
+        **token_row(
+            federation_id=federation_id,
+            subscriber_id=sub.id,
+            purpose=TokenPurpose.CONFIRM,
+            expires_at=now() + timedelta(days=7),
+        )
     )
     session.add(token)
     await session.flush()
@@ -324,14 +332,14 @@ async def make_confirmation(session: AsyncSession, federation_id: int, email: st
 
 class TestConfirmations:
     async def test_send_now_sends_once(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         fed = await make_federation(session)
         delivery = await make_confirmation(session, fed.id, "ny@mottagare.example.se")
         await session.commit()
-        await service.send_now(delivery.id)
-        await service.send_now(delivery.id)
-        await service.dispatch_once()
+        await composition.send_now(delivery.id)
+        await composition.send_now(delivery.id)
+        await composition.dispatch_once()
         assert fault_smtp.delivered["ny@mottagare.example.se"] == 1
         await session.refresh(delivery)
         assert delivery.status == DeliveryStatus.SENT
@@ -341,26 +349,26 @@ class TestConfirmations:
         assert "List-Unsubscribe-Post" not in msg
 
     async def test_confirmations_go_before_another_federations_campaign(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         big = await make_world(session, n=30, slug="stor")
         await make_campaign(session, big.federation)
         small = await make_federation(session, "liten")
         await make_confirmation(session, small.id, "forst@mottagare.example.se")
         await session.commit()
-        await service.dispatch_once(connections=1)
+        await composition.dispatch_once(connections=1)
         assert fault_smtp.raw[0][1] == ["forst@mottagare.example.se"]
         assert sum(fault_smtp.delivered.values()) == 31
 
     async def test_erased_before_sending_is_suppressed(
-        self, session: AsyncSession, fault_smtp: FaultHandler
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
         fed = await make_federation(session)
         delivery = await make_confirmation(session, fed.id, "borta@mottagare.example.se")
         sub = await session.get(Subscriber, delivery.subscriber_id)
         await session.delete(sub)
         await session.commit()
-        await service.dispatch_once()
+        await composition.dispatch_once()
         await session.refresh(delivery)
         assert delivery.status == DeliveryStatus.SUPPRESSED
         assert not fault_smtp.delivered

@@ -5,19 +5,20 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.delivery import service
-from tests.delivery.conftest import FaultHandler, make_campaign, make_world
+from app import composition
+from tests.fixtures.factories import make_campaign, make_world
+from tests.fixtures.smtp import SmtpRecorder
 
 
 class TestMetrics:
     async def test_deliveries_by_state_and_reply_classes(
-        self, session: AsyncSession, client: httpx.AsyncClient, fault_smtp: FaultHandler
+        self, session: AsyncSession, client: httpx.AsyncClient, fault_smtp: SmtpRecorder
     ) -> None:
         world = await make_world(session, n=3, slug="metrik")
         fault_smtp.fail(world.address(0), "rcpt:550 5.1.1 No such user")
         await make_campaign(session, world.federation)
         await session.commit()
-        await service.dispatch_once()
+        await composition.dispatch_once()
 
         response = await client.get("/metrics")
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import clock
 from app.federations.models import ApiKey, Federation
 from app.security import token_hash
-from tests.federations.factories import bearer, federation_data, make_federation, make_key
+from tests.fixtures.factories import bearer, federation_data, make_federation, make_key
 
 NEW = {
     "slug": "sf-vasterby",

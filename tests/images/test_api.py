@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from app.images.processing import MAX_UPLOAD_BYTES
-from tests.campaigns.conftest import Tenant
+from tests.fixtures.factories import Tenant
 
 GPS_IFD = 0x8825
 ORIENTATION = 0x0112

@@ -24,7 +24,7 @@ from app.rendering.mail import (
     prepare_campaign,
 )
 from app.rendering.themes import THEMES
-from tests.conftest import CapturedMail
+from tests.fixtures.smtp import SmtpRecorder
 
 BASE = "https://nyhetsbrev.example.se"
 # The longest token the app issues is 32 characters; test well beyond it, with a long origin.
@@ -244,7 +244,7 @@ def _dkim_key(tmp_path: Path) -> tuple[bytes, bytes]:
 
 class TestDkim:
     async def test_signed_mail_verifies_after_smtp_and_tampering_fails(
-        self, smtp_server: CapturedMail, tmp_path: Path
+        self, smtp_server: SmtpRecorder, tmp_path: Path
     ) -> None:
         private, txt = _dkim_key(tmp_path)
         key = DkimKey(selector="nb2026", domain="sf-norra.example.se", private_key=private)

@@ -6,18 +6,18 @@ import re
 
 import pytest
 
-from app.rendering.markdown import BodyStyle, render_markdown
+from app.rendering.markdown import BodyStyle, render_body
 
 
 def _codes(source: str) -> list[tuple[int, str]]:
-    return [(w.line, w.code) for w in render_markdown(source).warnings]
+    return [(w.line, w.code) for w in render_body(source).warnings]
 
 
 class TestButton:
     SOURCE = "Inledning.\n\n[Anmäl dig till dagen](https://ex.se/anmalan){.knapp}\n\nSlut."
 
     def test_lone_link_with_knapp_is_a_bulletproof_button(self) -> None:
-        body = render_markdown(self.SOURCE, style=BodyStyle(button_background="#8b1c23"))
+        body = render_body(self.SOURCE, style=BodyStyle(button_background="#8b1c23"))
         html = body.html
         cell = re.search(r'<td class="knapp-td"[^>]*>', html)
         assert cell
@@ -38,22 +38,22 @@ class TestButton:
         assert not body.warnings
 
     def test_text_part_keeps_the_link(self) -> None:
-        text = render_markdown(self.SOURCE).text
+        text = render_body(self.SOURCE).text
         assert "Anmäl dig till dagen (https://ex.se/anmalan)" in text
         assert "knapp" not in text
 
     def test_label_and_url_are_escaped(self) -> None:
-        html = render_markdown('[A & "c" 1<2](https://ex.se/?a=1&b="2"){.knapp}').html
+        html = render_body('[A & "c" 1<2](https://ex.se/?a=1&b="2"){.knapp}').html
         assert ">A &amp; &quot;c&quot; 1&lt;2</a>" in html
         assert 'href="https://ex.se/?a=1&amp;b=%222%22"' in html
 
     def test_unsafe_scheme_is_no_button(self) -> None:
-        html = render_markdown("[x](javascript:alert(1)){.knapp}").html
+        html = render_body("[x](javascript:alert(1)){.knapp}").html
         assert "knapp-td" not in html
         assert "javascript:" not in html.replace("[x](javascript:alert(1))", "")
 
     def test_knapp_inside_a_sentence_is_reported_and_dropped(self) -> None:
-        body = render_markdown("Text [x](https://ex.se){.knapp} mer.")
+        body = render_body("Text [x](https://ex.se){.knapp} mer.")
         assert "knapp-td" not in body.html
         assert "{.knapp}" not in body.html
         assert [(w.line, w.code) for w in body.warnings] == [(1, "button_not_alone")]
@@ -61,13 +61,13 @@ class TestButton:
 
 class TestImages:
     def test_lone_image_with_title_gets_a_visible_caption(self) -> None:
-        body = render_markdown('![Två deltagare](https://ex.se/a.jpg "Vårens grupp")')
+        body = render_body('![Två deltagare](https://ex.se/a.jpg "Vårens grupp")')
         assert 'alt="Två deltagare"' in body.html
         assert '<td class="bildtext">Vårens grupp</td>' in body.html
         assert "[Två deltagare: https://ex.se/a.jpg]\nVårens grupp" in body.text
 
     def test_every_image_carries_a_width_attribute(self) -> None:
-        html = render_markdown(
+        html = render_body(
             "![Stor](https://ex.se/big.jpg)\n\nText ![liten](https://ex.se/s.png) här.",
             image_widths={"https://ex.se/s.png": 120, "https://ex.se/big.jpg": 1200},
         ).html
@@ -75,7 +75,7 @@ class TestImages:
         assert widths == {"https://ex.se/big.jpg": "520", "https://ex.se/s.png": "120"}
 
     def test_image_without_alt_text_is_dropped_with_its_line(self) -> None:
-        body = render_markdown("Först.\n\n![](https://ex.se/a.jpg)\n")
+        body = render_body("Först.\n\n![](https://ex.se/a.jpg)\n")
         assert "<img" not in body.html
         assert "<p></p>" not in body.html
         assert [(w.line, w.code) for w in body.warnings] == [(3, "image_without_alt")]
@@ -84,7 +84,7 @@ class TestImages:
 
 class TestTable:
     def test_pipe_table_keeps_alignment_and_text(self) -> None:
-        body = render_markdown("| Insats | Antal |\n|:--|--:|\n| Steg | 42 |\n")
+        body = render_body("| Insats | Antal |\n|:--|--:|\n| Steg | 42 |\n")
         assert '<table class="tabell">' in body.html
         assert '<th align="right">Antal</th>' in body.html
         assert '<td align="right">42</td>' in body.html
@@ -94,7 +94,7 @@ class TestTable:
 
 class TestWarnings:
     def test_raw_html_is_dropped_and_reported_per_line(self) -> None:
-        body = render_markdown("Ett <b>fett</b> ord.\n\n<div>\nblock\n</div>\n\nSlut.")
+        body = render_body("Ett <b>fett</b> ord.\n\n<div>\nblock\n</div>\n\nSlut.")
         assert "<b>" not in body.html
         assert "&lt;b&gt;" not in body.html
         assert "block" not in body.html
@@ -114,7 +114,7 @@ class TestWarnings:
         assert _codes("Se https://ex.se/kort") == []
 
     def test_unknown_attribute_is_dropped(self) -> None:
-        body = render_markdown("Rubrik\n\nText {.rod} och {width=300}.")
+        body = render_body("Rubrik\n\nText {.rod} och {width=300}.")
         assert "{" not in body.html
         assert [(w.line, w.code) for w in body.warnings] == [
             (3, "unknown_attribute"),
@@ -123,12 +123,12 @@ class TestWarnings:
         assert "{.rod}" in body.warnings[0].message
 
     def test_curly_braces_in_prose_are_not_attributes(self) -> None:
-        body = render_markdown("Mängden {a, b} är liten.")
+        body = render_body("Mängden {a, b} är liten.")
         assert "{a, b}" in body.html
         assert not body.warnings
 
     def test_every_message_is_swedish_text(self) -> None:
         source = "<i>x</i> [här](https://ex.se) ![](https://ex.se/a.png) {.x}"
-        messages = [w.message for w in render_markdown(source).warnings]
+        messages = [w.message for w in render_body(source).warnings]
         assert len(messages) == 4
         assert all(m and "{" not in m.replace("{.knapp}", "").replace("{.x}", "") for m in messages)

@@ -13,7 +13,7 @@ import pytest
 from app.campaigns.samples import sample_branding, sample_content
 from app.rendering.colors import contrast
 from app.rendering.mail import SAMPLE_NAME, MailOptions, prepare_campaign
-from app.rendering.markdown import render_markdown
+from app.rendering.markdown import render_body
 from app.rendering.themes import THEMES, contrast_pairs, get_theme, theme_colors
 
 BASE = "https://nyhetsbrev.example.se"
@@ -183,11 +183,11 @@ def test_contrast_formula() -> None:
 
 class TestMarkdown:
     def test_headings_start_at_h2_and_never_skip(self) -> None:
-        html = render_markdown("# A\n\n### B\n\n## C\n\n#### D").html
+        html = render_body("# A\n\n### B\n\n## C\n\n#### D").html
         assert re.findall(r"<(h\d)>", html) == ["h2", "h3", "h3", "h4"]
 
     def test_sanitised(self) -> None:
-        body = render_markdown(
+        body = render_body(
             "[x](javascript:alert(1)) ![bild](https://ex.se/a.png) <b onclick=x>y</b>\n\n"
             "> ”Citat” (Deltagare)"
         )
@@ -198,7 +198,7 @@ class TestMarkdown:
         assert "> ”Citat” (Deltagare)" in body.text
 
     def test_text_keeps_links(self) -> None:
-        text = render_markdown("Läs [rapporten](https://ex.se/r) nu.").text
+        text = render_body("Läs [rapporten](https://ex.se/r) nu.").text
         assert "rapporten (https://ex.se/r)" in text
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.campaigns.models import Campaign, CampaignStatus, Theme
 from app.delivery.models import Delivery, DeliveryKind
 from app.seasons import service
-from tests.campaigns.conftest import Tenant
+from tests.fixtures.factories import Tenant
 
 SOMMAR = {
     "name": "Sommarhälsning",

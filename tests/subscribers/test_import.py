@@ -14,8 +14,8 @@ from app.delivery.models import Delivery, DeliveryKind
 from app.federations.models import Federation
 from app.subscribers import importer
 from app.subscribers.models import ConsentEvent, ConsentRecord, Subscriber, Token, TokenPurpose
-from app.subscribers.staff_schemas import CreateMode
-from tests.federations.factories import bearer, make_federation, make_key
+from app.subscribers.schemas import CreateMode
+from tests.fixtures.factories import bearer, make_federation, make_key
 
 URL = "/api/v1/federations/sf-alfa/subscribers/import"
 

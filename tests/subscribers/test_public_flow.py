@@ -29,33 +29,12 @@ from app.subscribers.models import (
     Token,
     TokenPurpose,
 )
-from tests.conftest import CapturedMail
+from tests.fixtures.factories import make_federation
+from tests.fixtures.smtp import SmtpRecorder
 
 BASE = "https://nyhetsbrev.example.se"
 STAMP_RE = re.compile(r'name="stamp" value="([^"]+)"')
 CONFIRM_RE = re.compile(r"https://nyhetsbrev\.example\.se/f/[a-z0-9-]+/bekrafta/[A-Za-z0-9_-]{32}")
-
-
-# --- helpers (shared with the other test_public_* modules) ------------------------------------
-
-
-async def make_federation(
-    session: AsyncSession, slug: str = "sfhbs", name: str = "Samordningsförbundet Exempel"
-) -> Federation:
-    federation = Federation(
-        slug=slug,
-        name=name,
-        from_email=f"nyhetsbrev@{slug}.example.se",
-        from_name=name,
-        reply_to=f"kansli@{slug}.example.se",
-        postal_address="Storgatan 1\n123 45 Exempelstad",
-        brand_color="#1f5f8b",
-        frame_ancestors=[f"https://www.{slug}.example.se"],
-        settings={},
-    )
-    session.add(federation)
-    await session.commit()
-    return federation
 
 
 async def get_stamp(client: httpx.AsyncClient, slug: str) -> str:
@@ -77,7 +56,7 @@ async def post_signup(
 
 
 async def send_confirmations(
-    sessionmaker: async_sessionmaker[AsyncSession], smtp: CapturedMail
+    sessionmaker: async_sessionmaker[AsyncSession], smtp: SmtpRecorder
 ) -> int:
     """Deliver every transactional row not yet sent to the real local SMTP server, the way the
     dispatcher does: build the bytes with build_transactional_mail and hand them to SMTP."""
@@ -168,7 +147,7 @@ class TestDoubleOptIn:
         client: httpx.AsyncClient,
         session: AsyncSession,
         sessionmaker: async_sessionmaker[AsyncSession],
-        smtp_server: CapturedMail,
+        smtp_server: SmtpRecorder,
     ) -> None:
         fed = await make_federation(session)
         response = await post_signup(
@@ -261,7 +240,7 @@ class TestDoubleOptIn:
         client: httpx.AsyncClient,
         session: AsyncSession,
         sessionmaker: async_sessionmaker[AsyncSession],
-        smtp_server: CapturedMail,
+        smtp_server: SmtpRecorder,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         monkeypatch.setenv("NEWSLETTER_RATE_LIMIT_PER_IP_PER_MINUTE", "100")
@@ -452,8 +431,8 @@ class TestLinks:
     async def test_token_of_one_federation_does_nothing_under_another(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
-        a = await make_federation(session, "forbund-a", "Förbund A")
-        b = await make_federation(session, "forbund-b", "Förbund B")
+        a = await make_federation(session, "forbund-a", name="Förbund A")
+        b = await make_federation(session, "forbund-b", name="Förbund B")
         subscriber, _ = await confirmed_subscriber(session, a, "iso@exempel.se")
         subscriber.status = SubscriptionStatus.PENDING
         token = await tokens.issue_confirm_token(session, subscriber=subscriber)
@@ -689,7 +668,7 @@ class TestPageHeaders:
     async def test_form_is_accessible_markup_and_frames_only_own_site(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
-        fed = await make_federation(session)
+        fed = await make_federation(session, frame_ancestors=["https://www.sfhbs.example.se"])
         response = await client.get(f"/f/{fed.slug}/prenumerera")
         csp = response.headers["content-security-policy"]
         assert "frame-ancestors https://www.sfhbs.example.se" in csp

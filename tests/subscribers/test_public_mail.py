@@ -15,11 +15,11 @@ from app.delivery.models import Delivery, DeliveryKind
 from app.errors import NotFound, Unprocessable
 from app.subscribers import service, tokens
 from app.subscribers.models import Subscriber, SubscriptionStatus, TokenPurpose
-from tests.subscribers.test_public_flow import make_federation
+from tests.fixtures.factories import make_federation
 
 
 async def _pending(session: AsyncSession, email: str = "anna@exempel.se") -> tuple[int, Delivery]:
-    fed = await make_federation(session)
+    fed = await make_federation(session, name="Samordningsförbundet Exempel")
     subscriber = Subscriber(
         federation_id=fed.id,
         email=email,

@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import clock
 from app.delivery.models import Delivery, DeliveryKind
 from app.federations.models import Federation
-from app.subscribers import retention, staff
+from app.subscribers import retention
+from app.subscribers import service as subscriber_service
 from app.subscribers.models import ConsentRecord, RetentionRun, Subscriber, Token
-from app.subscribers.staff_schemas import SubscriberCreate
-from tests.federations.factories import make_federation
+from app.subscribers.schemas import SubscriberCreate
+from tests.fixtures.factories import make_federation
 
 T0 = datetime(2026, 1, 10, 9, tzinfo=UTC)
 
@@ -25,7 +26,7 @@ async def alfa(session: AsyncSession) -> Federation:
 
 
 async def add(session: AsyncSession, federation: Federation, email: str, **kw: object) -> int:
-    subscriber = await staff.create_subscriber(
+    subscriber = await subscriber_service.create_subscriber(
         session, federation=federation, data=SubscriberCreate(email=email, **kw)
     )
     return subscriber.id

@@ -14,12 +14,12 @@ from app import clock
 from app.clock import now
 from app.delivery.models import Delivery, DeliveryKind
 from app.federations.models import Federation
-from app.subscribers import staff
+from app.subscribers import service as subscriber_service
 from app.subscribers.models import ConsentRecord, Subscriber, Suppression, Token
-from app.subscribers.staff_schemas import SubscriberCreate
-from tests.conftest import CapturedMail
-from tests.federations.factories import make_federation
-from tests.subscribers.test_staff_erasure import find_personal_data
+from app.subscribers.schemas import SubscriberCreate
+from tests.fixtures.checks import find_personal_data
+from tests.fixtures.factories import make_federation
+from tests.fixtures.smtp import SmtpRecorder
 
 LINK_RE = re.compile(
     r"https://nyhetsbrev\.example\.se/f/sf-alfa/mina-uppgifter/([A-Za-z0-9_-]{32})"
@@ -30,7 +30,7 @@ EMAIL = "greta.nilsson@example.se"
 @pytest.fixture
 async def alfa(session: AsyncSession) -> Federation:
     federation = await make_federation(session, "sf-alfa")
-    await staff.create_subscriber(
+    await subscriber_service.create_subscriber(
         session,
         federation=federation,
         data=SubscriberCreate(
@@ -49,7 +49,7 @@ async def ask_for_link(client: httpx.AsyncClient, email: str) -> httpx.Response:
     return await client.post("/f/sf-alfa/mina-uppgifter", data={"email": email, "website": ""})
 
 
-def link_in(mail: CapturedMail, address: str) -> str:
+def link_in(mail: SmtpRecorder, address: str) -> str:
     messages = mail.to(address)
     assert len(messages) == 1
     body = messages[0].get_body(("plain",))
@@ -74,7 +74,7 @@ class TestRequestLink:
         self,
         client: httpx.AsyncClient,
         alfa: Federation,
-        smtp_server: CapturedMail,
+        smtp_server: SmtpRecorder,
         session: AsyncSession,
     ) -> None:
         known = await ask_for_link(client, EMAIL.upper())
@@ -89,7 +89,7 @@ class TestRequestLink:
         assert kinds == [DeliveryKind.SELF_SERVICE]
 
     async def test_at_most_three_links_a_day(
-        self, client: httpx.AsyncClient, alfa: Federation, smtp_server: CapturedMail
+        self, client: httpx.AsyncClient, alfa: Federation, smtp_server: SmtpRecorder
     ) -> None:
         for _ in range(5):
             assert (await ask_for_link(client, EMAIL)).status_code == 200
@@ -104,7 +104,7 @@ class TestRequestLink:
         assert 'aria-describedby="email-hint email-error"' in page.text
 
     async def test_honeypot_sends_nothing(
-        self, client: httpx.AsyncClient, alfa: Federation, smtp_server: CapturedMail
+        self, client: httpx.AsyncClient, alfa: Federation, smtp_server: SmtpRecorder
     ) -> None:
         page = await client.post(
             "/f/sf-alfa/mina-uppgifter", data={"email": EMAIL, "website": "http://spam"}
@@ -131,7 +131,7 @@ class TestOwnData:
         self,
         client: httpx.AsyncClient,
         alfa: Federation,
-        smtp_server: CapturedMail,
+        smtp_server: SmtpRecorder,
         session: AsyncSession,
     ) -> None:
         await ask_for_link(client, EMAIL)
@@ -174,7 +174,7 @@ class TestOwnData:
         self,
         client: httpx.AsyncClient,
         alfa: Federation,
-        smtp_server: CapturedMail,
+        smtp_server: SmtpRecorder,
         frozen_clock: None,
     ) -> None:
         await ask_for_link(client, EMAIL)
@@ -189,7 +189,7 @@ class TestOwnData:
         self,
         client: httpx.AsyncClient,
         alfa: Federation,
-        smtp_server: CapturedMail,
+        smtp_server: SmtpRecorder,
         session: AsyncSession,
     ) -> None:
         await make_federation(session, "sf-beta")

@@ -15,7 +15,7 @@ from app import clock
 from app.delivery.models import Delivery, DeliveryKind
 from app.federations.models import Federation
 from app.subscribers.models import ConsentEvent, ConsentRecord, Subscriber, Token, TokenPurpose
-from tests.federations.factories import bearer, make_federation, make_key
+from tests.fixtures.factories import bearer, make_federation, make_key
 
 BASE = "/api/v1/federations"
 
@@ -305,9 +305,9 @@ class TestExport:
         alfa_key: str,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        from app.subscribers import staff
+        from app.subscribers import export
 
-        monkeypatch.setattr(staff, "EXPORT_BATCH", 4)
+        monkeypatch.setattr(export, "EXPORT_BATCH", 4)
         now = datetime(2026, 1, 1, tzinfo=UTC)
         session.add_all(
             Subscriber(

@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import httpx
-from sqlalchemy import JSON, String, Text, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import Base
 from app.delivery.models import Delivery, DeliveryKind
 from app.security import email_hash
 from app.subscribers.models import Suppression
-from tests.federations.factories import bearer, make_federation, make_key
+from tests.fixtures.checks import find_personal_data
+from tests.fixtures.factories import bearer, make_federation, make_key
 
 BASE = "/api/v1/federations/sf-alfa/subscribers"
 EMAIL = "Karin.Lindqvist@example.se"
 NAME = "Karin Lindqvist-Öberg"
-
-
-async def find_personal_data(session: AsyncSession, *needles: str) -> list[str]:
-    """table.column for every string-ish value that contains one of the needles."""
-    hits = []
-    for table in Base.metadata.sorted_tables:
-        columns = [c for c in table.columns if isinstance(c.type, String | Text | JSON)]
-        if not columns:
-            continue
-        rows = (await session.execute(select(*columns))).all()
-        for row in rows:
-            for column, value in zip(columns, row, strict=True):
-                text = str(value).lower()
-                hits += [f"{table.name}.{column.name}" for n in needles if n.lower() in text]
-    return hits
 
 
 async def test_erasure_leaves_no_trace(client: httpx.AsyncClient, session: AsyncSession) -> None:

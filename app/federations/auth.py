@@ -2,7 +2,7 @@
 
 Use in routes:
 
-    from app.auth import AdminKey, CurrentFederation
+    from app.federations.auth import AdminKey, CurrentFederation
 
     @router.get("/api/v1/federations/{slug}/campaigns")
     async def list_campaigns(federation: CurrentFederation, session: SessionDep) -> ...:
@@ -29,6 +29,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.clock import now
 from app.errors import Forbidden, NotFound, Unauthorized
 from app.federations import repository
+from app.federations import service as federation_service
 from app.federations.models import ApiKey, Federation
 from app.http import SessionDep
 from app.security import constant_time_equal, token_hash
@@ -80,7 +81,7 @@ SlugPath = Annotated[
 
 async def federation_for_key(slug: SlugPath, session: SessionDep, key: CallerKey) -> Federation:
     """The federation named by {slug}, if the caller's key may reach it; else 404."""
-    federation = await repository.get_by_slug(session, slug)
+    federation = await federation_service.find_federation(session, slug=slug)
     if federation is None:
         raise NotFound("Federation not found.")
     if key.federation_id is not None and key.federation_id != federation.id:

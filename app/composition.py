@@ -1,0 +1,53 @@
+"""Wires the domains into the delivery engine: the campaigns and subscribers builders go into
+the runner here, so delivery depends only on its own ports (app.delivery.ports). The CLI, the
+worker, the dev server and the web app's after-commit send call delivery through this module."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.campaigns.service import prepare_for_sending
+from app.delivery import recovery, runner
+from app.delivery.outcomes import DispatchReport
+from app.delivery.ports import MailBuilders
+from app.subscribers.service import build_transactional_mail
+
+BUILDERS = MailBuilders(campaign=prepare_for_sending, transactional=build_transactional_mail)
+
+
+async def dispatch_once(
+    *,
+    max_seconds: float | None = None,
+    stop: asyncio.Event | None = None,
+    progress: runner.Progress | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    connections: int | None = None,
+) -> DispatchReport:
+    """One cron tick (see app.delivery.runner.dispatch_once)."""
+    return await runner.dispatch_once(
+        BUILDERS,
+        max_seconds=max_seconds,
+        stop=stop,
+        progress=progress,
+        sessionmaker=sessionmaker,
+        connections=connections,
+    )
+
+
+async def send_now(delivery_id: int) -> None:
+    """Best-effort immediate send of one delivery (the web app's after-commit send)."""
+    await runner.send_now(BUILDERS, delivery_id)
+
+
+async def run_worker_loop(stop_event: asyncio.Event, interval: float = 2.0) -> None:
+    """Dispatch in a loop until stop_event is set (the worker command, dev mode)."""
+    await runner.run_worker_loop(BUILDERS, stop_event, interval=interval)
+
+
+async def recover(
+    *, sessionmaker: async_sessionmaker[AsyncSession] | None = None
+) -> DispatchReport:
+    """Settle deliveries left `sending` by dispatchers that died (also done by every run)."""
+    return await recovery.recover(owner=runner.new_owner(), sessionmaker=sessionmaker)

@@ -1,0 +1,37 @@
+"""What delivery needs from the domains above it, declared here and wired in by
+app.composition: delivery never imports the campaigns or subscribers services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.delivery.models import Delivery
+
+
+class PreparedCampaign(Protocol):
+    """A campaign rendered once for sending; `render()` gives one recipient's bytes."""
+
+    def render(
+        self, *, delivery_id: int, to_address: str, name: str | None, unsubscribe_token: str
+    ) -> bytes: ...
+
+
+class CampaignBuilder(Protocol):
+    async def __call__(
+        self, session: AsyncSession, *, federation_id: int, campaign_id: int
+    ) -> PreparedCampaign: ...
+
+
+class TransactionalBuilder(Protocol):
+    """(recipient, raw RFC 5322 bytes) for a confirmation or self-service delivery."""
+
+    async def __call__(self, session: AsyncSession, *, delivery: Delivery) -> tuple[str, bytes]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MailBuilders:
+    campaign: CampaignBuilder
+    transactional: TransactionalBuilder

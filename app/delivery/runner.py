@@ -1,0 +1,525 @@
+"""The dispatcher run: claim → build → send → record, over a pool of reused SMTP connections.
+
+A run is a transaction edge, like a CLI batch (the use cases in `service` only flush): a claim
+must be committed before any byte goes out, so that a crash leaves rows `sending` with a
+journal that says nothing was on the wire, and results are committed per batch so that a
+crash loses at most one batch of outcomes (the journal recovers those)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import aiosmtplib
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app import messages
+from app.clock import now
+from app.config import Settings, get_settings
+from app.db import get_sessionmaker
+from app.delivery import metrics
+from app.delivery import repository as repo
+from app.delivery.bounces import verp_address
+from app.delivery.journal import Journal, Phase
+from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
+from app.delivery.outcomes import DispatchReport, Item, released, result_row, round_robin, settle
+from app.delivery.ports import MailBuilders, PreparedCampaign
+from app.delivery.ratelimit import TokenBucket
+from app.delivery.recovery import recover_stopped
+from app.delivery.smtp import Connection, Outcome, Relay, Result
+from app.federations.models import Federation
+from app.security import token_from_seed
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+RESULT_BATCH = 500
+RESULT_FLUSH_SECONDS = 0.5
+RECOVERY_EVERY_SECONDS = 30.0
+RELAY_DOWN_RETRY_SECONDS = 60.0
+TEST_TOKEN = "testutskick"
+
+
+Progress = Callable[[DispatchReport, dict[int, tuple[int, int]]], None]
+
+
+@dataclass(slots=True)
+class FederationInfo:
+    relay: Relay
+    domain: str
+    bucket: TokenBucket
+
+
+def new_owner() -> str:
+    """A dispatcher run's claim id: host, pid and randomness (also its journal's name)."""
+    host = socket.gethostname().split(".")[0][:32] or "host"
+    return f"{host}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+class Run:
+    """One dispatcher run: claims in batches, sends over a pool of reused SMTP connections,
+    records results in batches. All database work happens in the run's own coroutine, one
+    session at a time; the SMTP workers never touch the database. It commits itself (see the
+    module docstring: the run is a transaction edge)."""
+
+    def __init__(
+        self,
+        *,
+        builders: MailBuilders,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        stop: asyncio.Event | None = None,
+        deadline: float | None = None,
+        progress: Progress | None = None,
+        connections: int | None = None,
+    ) -> None:
+        self.builders = builders
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self.owner = new_owner()
+        self.report = DispatchReport()
+        self.stop = stop
+        self.deadline = deadline
+        self.progress = progress
+        self.connections = connections or settings.smtp_max_connections
+        self.queue: asyncio.Queue[Item | None] = asyncio.Queue()
+        self.results: list[tuple[Item, Result]] = []
+        self.wake = asyncio.Event()
+        self.in_flight = 0
+        self.global_bucket = TokenBucket(settings.send_rate_per_second)
+        self.global_relay = Relay.from_settings(settings)
+        self.federations: dict[int, FederationInfo] = {}
+        self.prepared: dict[int, PreparedCampaign | Exception] = {}
+        self.relays_down: set[Relay] = set()
+        self.paused: set[int] = set()
+        self.pause_reasons: dict[int, str] = {}
+        self.touched_campaigns: set[int] = set()
+        self.journal: Journal | None = None
+
+    # -- lifecycle
+
+    def _stopping(self) -> bool:
+        if self.stop is not None and self.stop.is_set():
+            return True
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    async def run(self, *, only_delivery: int | None = None) -> DispatchReport:
+        started = time.monotonic()
+        self.journal = Journal(self.settings.journal_dir, self.owner)
+        clean = False
+        workers = [asyncio.create_task(self._worker()) for _ in range(self.connections)]
+        try:
+            if only_delivery is None:
+                await self._recover()
+                await self._start_campaigns()
+            await self._loop(only_delivery)
+            clean = True
+        finally:
+            for _ in workers:
+                self.queue.put_nowait(None)
+            await asyncio.gather(*workers, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await self._flush(final=True)
+            if clean:
+                with contextlib.suppress(Exception):
+                    await self._finish_campaigns()
+            # Keep the journal when results could not be written: recovery folds it later.
+            self.journal.close(remove=clean and not self.results)
+            self.report.elapsed = time.monotonic() - started
+        return self.report
+
+    async def _loop(self, only_delivery: int | None) -> None:
+        exhausted = False
+        low_water = max(self.connections * 4, BATCH_SIZE // 2)
+        last_flush = time.monotonic()
+        last_recovery = time.monotonic()
+        while True:
+            if self._stopping() or self.relays_down:
+                exhausted = True
+                self._release_queued()
+            if len(self.results) >= RESULT_BATCH or (
+                self.results and time.monotonic() - last_flush >= RESULT_FLUSH_SECONDS
+            ):
+                await self._flush()
+                last_flush = time.monotonic()
+            if not exhausted and self.queue.qsize() < low_water:
+                claimed = await self._claim(only_delivery)
+                if claimed == 0 or only_delivery is not None:
+                    exhausted = True
+                continue
+            if exhausted and self.queue.empty() and self.in_flight == 0:
+                if not self.results:
+                    return
+                await self._flush()
+                continue
+            if only_delivery is None and time.monotonic() - last_recovery >= RECOVERY_EVERY_SECONDS:
+                await self._recover()
+                last_recovery = time.monotonic()
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=RESULT_FLUSH_SECONDS)
+
+    def _release_queued(self) -> None:
+        while True:
+            try:
+                item = self.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            if item is None:  # pragma: no cover - sentinels are only queued at the end
+                self.queue.put_nowait(None)
+                return
+            delay = RELAY_DOWN_RETRY_SECONDS if item.relay in self.relays_down else 0.0
+            self.results.append((item, released(delay)))
+
+    # -- claiming and building
+
+    async def _start_campaigns(self) -> None:
+        async with self.sessionmaker() as session:
+            ts = now()
+            due = await repo.due_campaigns(session, now=ts)
+            for campaign_id, federation_id in due:
+                began = time.monotonic()
+                count = await repo.start_campaign(
+                    session, federation_id=federation_id, campaign_id=campaign_id, now=ts
+                )
+                await session.commit()
+                if count is not None:
+                    seconds = time.monotonic() - began
+                    self.report.campaigns_started += 1
+                    self.report.fanned_out += count
+                    self.report.fan_out_seconds += seconds
+                    log.info(
+                        "campaign %s started: %s recipients, fan-out %.2f s",
+                        campaign_id,
+                        count,
+                        seconds,
+                    )
+            await repo.cancel_waiting(session, now=ts)
+            await session.commit()
+
+    async def _claim(self, only_delivery: int | None) -> int:
+        ts = now()
+        lease_until = ts + timedelta(seconds=self.settings.lease_seconds)
+        async with self.sessionmaker() as session:
+            ids: list[int] = []
+            if only_delivery is not None:
+                ids = await repo.claim(
+                    session,
+                    owner=self.owner,
+                    lease_until=lease_until,
+                    now=ts,
+                    limit=1,
+                    delivery_id=only_delivery,
+                )
+            else:
+                feds = await repo.active_federations(session, now=ts)
+                if feds:
+                    share = max(10, BATCH_SIZE // len(feds))
+                    for federation_id in feds:
+                        ids += await repo.claim(
+                            session,
+                            owner=self.owner,
+                            lease_until=lease_until,
+                            now=ts,
+                            limit=share,
+                            federation_id=federation_id,
+                        )
+            if not ids:
+                await session.commit()
+                return 0
+            self.report.claimed += len(ids)
+            self.report.suppressed += await repo.settle_unsendable(session, ids=ids, now=ts)
+            await repo.ensure_unsubscribe_tokens(session, ids=ids)
+            rows = await repo.load_claimed(session, ids=ids, owner=self.owner)
+            await self._load_federations(session, {r.federation_id for r in rows})
+            items, failures = await self._build(session, rows)
+            if failures:
+                await repo.write_results(session, owner=self.owner, rows=failures, now=ts)
+                self.report.failed += len(failures)
+            # Committed before any byte goes out: a crash now leaves rows `sending` with a
+            # journal that says nothing was on the wire, and recovery puts them back.
+            await session.commit()
+        for item in round_robin(items):
+            self.queue.put_nowait(item)
+        return len(ids)
+
+    async def _load_federations(self, session: AsyncSession, ids: set[int]) -> None:
+        missing = ids - self.federations.keys()
+        for fed in await repo.federations(session, ids=missing):
+            self.federations[fed.id] = _federation_info(fed, self.global_relay, self.settings)
+
+    async def _build(
+        self, session: AsyncSession, rows: Sequence[repo.ClaimedRow]
+    ) -> tuple[list[Item], list[repo.ResultRow]]:
+        items: list[Item] = []
+        failures: list[repo.ResultRow] = []
+        for row in rows:
+            try:
+                recipient, message = await self._render(session, row)
+            except Exception as exc:
+                log.exception("delivery %s could not be built", row.id)
+                failures.append(
+                    result_row(row.id, DeliveryStatus.FAILED, reply=f"not built: {exc}")
+                )
+                continue
+            info = self.federations[row.federation_id]
+            items.append(
+                Item(
+                    id=row.id,
+                    federation_id=row.federation_id,
+                    kind=row.kind,
+                    campaign_id=row.campaign_id,
+                    subscriber_id=row.subscriber_id,
+                    attempts=row.attempts,
+                    created_at=row.created_at,
+                    recipient=recipient,
+                    envelope_from=verp_address(row.id, info.domain),
+                    message=message,
+                    relay=info.relay,
+                )
+            )
+        return items, failures
+
+    async def _render(self, session: AsyncSession, row: repo.ClaimedRow) -> tuple[str, bytes]:
+        if row.kind in (DeliveryKind.CONFIRMATION, DeliveryKind.SELF_SERVICE):
+            delivery = await session.get(Delivery, row.id)
+            assert delivery is not None
+            return await self.builders.transactional(session, delivery=delivery)
+        assert row.campaign_id is not None
+        prepared = self.prepared.get(row.campaign_id)
+        if prepared is None:
+            try:
+                prepared = await self.builders.campaign(
+                    session, federation_id=row.federation_id, campaign_id=row.campaign_id
+                )
+            except Exception as exc:
+                prepared = exc
+            self.prepared[row.campaign_id] = prepared
+        if isinstance(prepared, Exception):
+            raise prepared
+        if row.kind is DeliveryKind.TEST:
+            recipient = row.to_address or ""
+            token = TEST_TOKEN
+            name = None
+        else:
+            self.touched_campaigns.add(row.campaign_id)
+            recipient = row.email or ""
+            token = token_from_seed(row.token_seed or "")
+            name = row.name
+        message = prepared.render(
+            delivery_id=row.id, to_address=recipient, name=name, unsubscribe_token=token
+        )
+        return recipient, message
+
+    # -- sending
+
+    async def _worker(self) -> None:
+        connection: Connection | None = None
+        try:
+            while True:
+                item = await self.queue.get()
+                if item is None:
+                    return
+                self.in_flight += 1
+                try:
+                    result, connection = await self._send(item, connection)
+                except Exception as exc:  # a bug must not lose track of a claimed row
+                    log.exception("delivery %s: unexpected error", item.id)
+                    result = Result(Outcome.UNKNOWN, reply=f"internal error: {exc}"[:2000])
+                finally:
+                    self.in_flight -= 1
+                self.results.append((item, result))
+                metrics.SMTP_REPLIES.labels(reply_class=result.reply_class).inc()
+                self.wake.set()
+        finally:
+            if connection is not None:
+                await connection.close()
+
+    async def _send(
+        self, item: Item, connection: Connection | None
+    ) -> tuple[Result, Connection | None]:
+        if item.relay in self.relays_down:
+            return released(RELAY_DOWN_RETRY_SECONDS), connection
+        if item.kind is DeliveryKind.CAMPAIGN and item.campaign_id in self.paused:
+            return released(), connection
+        await self.global_bucket.acquire()
+        await self.federations[item.federation_id].bucket.acquire()
+        if connection is None or connection.relay != item.relay:
+            if connection is not None:
+                await connection.close()
+            connection = Connection(item.relay)
+        journal = self.journal
+        assert journal is not None
+        try:
+            result = await connection.send(
+                item.envelope_from,
+                item.recipient,
+                item.message,
+                on_wire=lambda: journal.mark(item.id, Phase.ON_WIRE),
+            )
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            # Could not connect (or the greeting was refused): the relay is down. Stop
+            # claiming and back off instead of spinning through the queue.
+            connection.drop()
+            if item.relay not in self.relays_down:
+                log.warning("relay %s:%s unreachable: %s", item.relay.host, item.relay.port, exc)
+            self.relays_down.add(item.relay)
+            self.report.relay_down = True
+            code = getattr(exc, "code", None)
+            return (
+                Result(Outcome.DEFERRED, code=code, reply=f"relay unreachable: {exc}"[:2000]),
+                connection,
+            )
+        if result.outcome is Outcome.SENT:
+            journal.mark(item.id, Phase.SENT, result.queue_id)
+        elif result.outcome is not Outcome.UNKNOWN:
+            journal.mark(item.id, Phase.DONE)
+        if (
+            result.outcome is Outcome.SENDER_BLOCKED
+            and item.campaign_id is not None
+            and item.kind is DeliveryKind.CAMPAIGN
+        ):
+            self.paused.add(item.campaign_id)
+            self.pause_reasons.setdefault(
+                item.campaign_id, messages.PAUSED_SENDER_REFUSED.format(reply=result.reply)
+            )
+        return result, connection
+
+    # -- results
+
+    async def _flush(self, *, final: bool = False) -> None:
+        if not self.results:
+            return
+        batch, self.results = self.results, []
+        ts = now()
+        give_up = timedelta(hours=self.settings.deferred_give_up_hours)
+        report = self.report
+        settled = settle(batch, ts=ts, give_up=give_up, report=report)
+        try:
+            async with self.sessionmaker() as session:
+                await repo.write_results(session, owner=self.owner, rows=settled.rows, now=ts)
+                await repo.record_bounces(session, hard=settled.hard, soft=settled.soft, now=ts)
+                if self.pause_reasons:
+                    paused = await repo.pause_campaigns(session, reasons=self.pause_reasons, now=ts)
+                    for campaign_id in paused:
+                        log.error(
+                            "campaign %s paused: %s", campaign_id, self.pause_reasons[campaign_id]
+                        )
+                    report.campaigns_paused += paused
+                    self.pause_reasons = {}
+                await session.commit()
+        except BaseException:
+            self.results = batch + self.results
+            raise
+        if self.progress is not None and not final:
+            await self._report_progress()
+
+    async def _report_progress(self) -> None:
+        assert self.progress is not None
+        async with self.sessionmaker() as session:
+            progress = await repo.campaign_progress(
+                session, campaign_ids=sorted(self.touched_campaigns)
+            )
+        self.progress(self.report, progress)
+
+    async def _finish_campaigns(self) -> None:
+        async with self.sessionmaker() as session:
+            finished = await repo.finish_campaigns(session, now=now())
+            await session.commit()
+        for campaign_id in finished:
+            log.info("campaign %s sent", campaign_id)
+        self.report.campaigns_finished += finished
+        if self.progress is not None:
+            await self._report_progress()
+
+    # -- crash recovery
+
+    async def _recover(self) -> None:
+        await recover_stopped(
+            self.sessionmaker,
+            settings=self.settings,
+            owner=self.owner,
+            report=self.report,
+        )
+
+
+def _federation_info(fed: Federation, global_relay: Relay, settings: Settings) -> FederationInfo:
+    relay = global_relay.with_override(
+        host=fed.smtp_host,
+        port=fed.smtp_port,
+        security=fed.smtp_security,
+        username=fed.smtp_username,
+        password=fed.smtp_password,
+    )
+    domain = settings.bounce_mailbox_domain or fed.from_email.rpartition("@")[2] or "localhost"
+    rate = fed.send_rate_per_second or 0.0
+    return FederationInfo(relay=relay, domain=domain, bucket=TokenBucket(rate))
+
+
+async def dispatch_once(
+    builders: MailBuilders,
+    *,
+    max_seconds: float | None = None,
+    stop: asyncio.Event | None = None,
+    progress: Progress | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    connections: int | None = None,
+) -> DispatchReport:
+    """One cron tick: start due campaigns, send everything due, return when nothing is left
+    (or after max_seconds, or when `stop` is set). Safe while other dispatchers run."""
+    deadline = time.monotonic() + max_seconds if max_seconds is not None else None
+    run = Run(
+        builders=builders,
+        settings=get_settings(),
+        sessionmaker=sessionmaker or get_sessionmaker(),
+        stop=stop,
+        deadline=deadline,
+        progress=progress,
+        connections=connections,
+    )
+    return await run.run()
+
+
+async def send_now(builders: MailBuilders, delivery_id: int) -> None:
+    """Best-effort immediate send of one delivery (after a sign-up commits). Claims the row
+    like any dispatcher, so a concurrently running dispatcher never sends it twice; on any
+    failure it stays queued or deferred for the next tick."""
+    try:
+        run = Run(
+            builders=builders,
+            settings=get_settings(),
+            sessionmaker=get_sessionmaker(),
+            connections=1,
+        )
+        await run.run(only_delivery=delivery_id)
+    except Exception:
+        log.exception("send_now(%s) failed; the dispatcher will retry", delivery_id)
+
+
+async def run_worker_loop(
+    builders: MailBuilders, stop_event: asyncio.Event, interval: float = 2.0
+) -> None:
+    """Dispatch in a loop until stop_event is set (the worker command, dev mode)."""
+    while not stop_event.is_set():
+        try:
+            report = await dispatch_once(builders, stop=stop_event)
+            if report.sent or report.failed or report.deferred:
+                log.info(
+                    "dispatched: %s sent, %s deferred, %s failed, %s unknown",
+                    report.sent,
+                    report.deferred,
+                    report.failed,
+                    report.unknown,
+                )
+        except Exception:
+            log.exception("dispatch failed; retrying in %s s", interval)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop_event.wait(), timeout=interval)
