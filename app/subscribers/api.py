@@ -100,10 +100,14 @@ async def create_subscriber(
         **error_responses(401, 404, 422),
     },
     summary="Export subscribers as CSV (streamed)",
+    description="`format=excel` gives semicolon-separated UTF-8 with a byte-order mark, which "
+    "Swedish Excel opens correctly by double-click.",
 )
-async def export_subscribers(federation: CurrentFederation) -> StreamingResponse:
+async def export_subscribers(
+    federation: CurrentFederation, format: export.ExportFormat = export.ExportFormat.CSV
+) -> StreamingResponse:
     return StreamingResponse(
-        export.export_csv(federation_id=federation.id),
+        export.export_csv(federation_id=federation.id, format=format),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{federation.slug}-prenumeranter.csv"',
