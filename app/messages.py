@@ -114,3 +114,12 @@ EMBED_TITLES = {
     "form": "Prenumerera på nyhetsbrevet från",
     "archive": "Tidigare nyhetsbrev från",
 }
+
+# The welcome mail's text until the federation writes its own (paragraphs, blank-line separated).
+DEFAULT_WELCOME_TEXT = """\
+Tack för att du bekräftade din prenumeration. Nu får du våra nyhetsbrev: en sommarhälsning,
+en hälsning till jul och nyår, ett brev vid årsskiftet och ibland nyheter om våra insatser.
+
+Alla brev vi har skickat finns också i vårt arkiv på webben, så du kan läsa dem när det
+passar dig.
+"""

@@ -17,6 +17,11 @@ class DeliveryKind(StrEnum):
     SELF_SERVICE = "self_service"
     CAMPAIGN = "campaign"
     TEST = "test"
+    WELCOME = "welcome"
+
+
+# Mails about one subscription, built by the subscribers domain from the row's token.
+TRANSACTIONAL_KINDS = (DeliveryKind.CONFIRMATION, DeliveryKind.SELF_SERVICE, DeliveryKind.WELCOME)
 
 
 class Priority(IntEnum):

@@ -12,9 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.clock import now
 from app.delivery import repository as repo
 from app.delivery.bounces import DeliveryStatusReport
-from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus, Priority
-
-TRANSACTIONAL_KINDS = (DeliveryKind.CONFIRMATION, DeliveryKind.SELF_SERVICE)
+from app.delivery.models import (
+    TRANSACTIONAL_KINDS,
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Priority,
+)
 
 
 def _transactional(kind: DeliveryKind) -> DeliveryKind:

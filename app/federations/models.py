@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import now
@@ -37,6 +37,9 @@ class Federation(Base):
     smtp_security: Mapped[str | None] = mapped_column(String(8))
     send_rate_per_second: Mapped[float | None] = mapped_column()
     # Defaults for every letter's closing; a campaign may override each (None: use these).
+    # A welcome mail after confirmation (on by default); None: the default Swedish text.
+    welcome_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    welcome_text: Mapped[str | None] = mapped_column(Text)
     default_sign_off: Mapped[str | None] = mapped_column(String(300))
     default_signature_name: Mapped[str | None] = mapped_column(String(200))
     default_signature_title: Mapped[str | None] = mapped_column(String(200))

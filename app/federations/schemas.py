@@ -124,6 +124,15 @@ class FederationCreate(BaseModel):
     )
     default_signature_name: str | None = Field(default=None, max_length=200)
     default_signature_title: str | None = Field(default=None, max_length=200)
+    welcome_enabled: bool = Field(
+        default=True, description="Send a welcome mail after confirmation (default on)."
+    )
+    welcome_text: str | None = Field(
+        default=None,
+        max_length=5000,
+        description="The welcome mail's text (paragraphs separated by a blank line); "
+        "null: the default Swedish text.",
+    )
 
     @model_validator(mode="after")
     def _relay_needs_tls(self) -> Self:
@@ -170,6 +179,15 @@ class FederationUpdate(BaseModel):
     )
     default_signature_name: str | None = Field(default=None, max_length=200)
     default_signature_title: str | None = Field(default=None, max_length=200)
+    welcome_enabled: bool | None = Field(
+        default=None, description="Send a welcome mail after confirmation (default on)."
+    )
+    welcome_text: str | None = Field(
+        default=None,
+        max_length=5000,
+        description="The welcome mail's text (paragraphs separated by a blank line); "
+        "null: the default Swedish text.",
+    )
 
     @model_validator(mode="after")
     def _required_stay_set(self) -> Self:
@@ -245,6 +263,8 @@ class FederationRead(BaseModel):
     smtp_password_set: bool
     smtp_security: str | None
     send_rate_per_second: float | None
+    welcome_enabled: bool = True
+    welcome_text: str | None = None
     default_sign_off: str | None = None
     default_signature_name: str | None = None
     default_signature_title: str | None = None

@@ -37,6 +37,7 @@ DEFAULT_BRAND = "#1f5f8b"
 class MailKind(StrEnum):
     CONFIRMATION = "confirmation"
     SELF_SERVICE = "self_service"
+    WELCOME = "welcome"
 
 
 def safe_color(color: str | None, fallback: str = DEFAULT_BRAND) -> str:
@@ -104,22 +105,41 @@ class RenderedMail:
     html: str
 
 
-def render(kind: MailKind, branding: Branding, *, link: str, valid_days: int) -> RenderedMail:
+def render(
+    kind: MailKind, branding: Branding, *, link: str, valid_days: int, text: str = ""
+) -> RenderedMail:
     """Subject, text and HTML for a transactional mail. Nothing typed into the form is used:
-    the mail carries only the federation's own texts and the link."""
-    context = {"b": branding, "link": link, "valid_days": valid_days}
+    the mail carries only the federation's own texts (`text`: the welcome text, paragraphs
+    separated by blank lines) and the link."""
+    paragraphs = [" ".join(p.split()) for p in text.replace("\r\n", "\n").split("\n\n")]
+    context = {
+        "b": branding,
+        "link": link,
+        "valid_days": valid_days,
+        "paragraphs": [p for p in paragraphs if p],
+    }
     subject = _env.get_template(f"{kind}.subject.txt").render(context).strip()
     text = _env.get_template(f"{kind}.txt").render(context)
     html = _env.get_template(f"{kind}.html").render({**context, "subject": subject})
     return RenderedMail(subject=subject, text=text, html=_inliner.inline(html))
 
 
-def build_message(mail: RenderedMail, *, sender: Sender, to: str, at: datetime) -> bytes:
+def build_message(
+    mail: RenderedMail,
+    *,
+    sender: Sender,
+    to: str,
+    at: datetime,
+    unsubscribe_url: str | None = None,
+) -> bytes:
     """RFC 5322 bytes with CRLF: multipart/alternative, text first, both UTF-8.
 
-    No List-Unsubscribe headers: a confirmation is not a list message, and a fake one-click
-    header would invite providers to post to a link that unsubscribes nothing."""
-    msg = EmailMessage(policy=policy.SMTP)
+    List-Unsubscribe only with `unsubscribe_url` (the welcome mail, which belongs to the
+    list): a confirmation is not a list message, and a fake one-click header would invite
+    providers to post to a link that unsubscribes nothing."""
+    # A folded List-Unsubscribe breaks one-click at some providers: keep it on one line.
+    chosen = policy.SMTP.clone(max_line_length=998) if unsubscribe_url else policy.SMTP
+    msg = EmailMessage(policy=chosen)
     msg["Subject"] = mail.subject
     msg["From"] = Address(display_name=sender.from_name, addr_spec=sender.from_email)
     msg["To"] = to
@@ -128,7 +148,10 @@ def build_message(mail: RenderedMail, *, sender: Sender, to: str, at: datetime) 
     msg["Date"] = format_datetime(at.astimezone(ZoneInfo(sender.timezone)))
     msg["Message-ID"] = make_msgid(domain=sender.from_email.rpartition("@")[2])
     msg["Auto-Submitted"] = "auto-generated"
+    if unsubscribe_url:
+        msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["MIME-Version"] = "1.0"
     msg.set_content(mail.text, subtype="plain", charset="utf-8")
     msg.add_alternative(mail.html, subtype="html", charset="utf-8")
-    return msg.as_bytes(policy=policy.SMTP)
+    return msg.as_bytes(policy=chosen)

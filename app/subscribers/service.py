@@ -12,12 +12,12 @@ import binascii
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import addresses
+from app import addresses, messages
 from app.clock import now
 from app.config import get_settings
 from app.delivery import service as delivery_service
@@ -304,8 +304,30 @@ async def confirm_subscription(
         event=ConsentEvent.CONFIRM,
         origin=origin,
     )
+    if federation.welcome_enabled:
+        await _queue_welcome(session, subscriber=subscriber, at=current)
     await session.flush()
     return False
+
+
+async def _queue_welcome(session: AsyncSession, *, subscriber: Subscriber, at: datetime) -> None:
+    """The welcome mail goes through the outbox with the subscriber's own unsubscribe link."""
+    await tokens.issue_unsubscribe_token(session, subscriber=subscriber)
+    token = await repository.get_subscriber_token(
+        session,
+        federation_id=subscriber.federation_id,
+        subscriber_id=subscriber.id,
+        purpose=TokenPurpose.UNSUBSCRIBE,
+    )
+    assert token is not None
+    await delivery_service.enqueue_transactional(
+        session,
+        federation_id=subscriber.federation_id,
+        subscriber_id=subscriber.id,
+        kind=DeliveryKind.WELCOME,
+        token_id=token.id,
+        at=at,
+    )
 
 
 @dataclass(frozen=True)
@@ -376,6 +398,7 @@ async def build_transactional_mail(
     purposes = {
         DeliveryKind.CONFIRMATION: TokenPurpose.CONFIRM,
         DeliveryKind.SELF_SERVICE: TokenPurpose.SELF_SERVICE,
+        DeliveryKind.WELCOME: TokenPurpose.UNSUBSCRIBE,
     }
     purpose = purposes.get(DeliveryKind(delivery.kind))
     if purpose is None:
@@ -406,10 +429,20 @@ async def build_transactional_mail(
     settings = get_settings()
     base = settings.base_url
     raw = tokens.raw_token(token)
+    unsubscribe_url = None
+    text = ""
     if purpose is TokenPurpose.CONFIRM:
         link = f"{base}/f/{federation.slug}/bekrafta/{raw}"
         kind = transactional.MailKind.CONFIRMATION
         valid_days = settings.confirmation_token_days
+    elif purpose is TokenPurpose.UNSUBSCRIBE:
+        # A subscriber who left before the welcome went out gets none.
+        if subscriber.status != SubscriptionStatus.CONFIRMED:
+            raise NotFound("the subscriber is no longer confirmed")
+        link = unsubscribe_url = f"{base}/u/{raw}"
+        kind = transactional.MailKind.WELCOME
+        valid_days = 0
+        text = federation.welcome_text or messages.DEFAULT_WELCOME_TEXT
     else:
         link = f"{base}/f/{federation.slug}/mina-uppgifter/{raw}"
         kind = transactional.MailKind.SELF_SERVICE
@@ -419,9 +452,14 @@ async def build_transactional_mail(
         transactional.Branding.of(federation, base_url=base),
         link=link,
         valid_days=valid_days,
+        text=text,
     )
     message = transactional.build_message(
-        mail, sender=transactional.Sender.of(federation), to=subscriber.email, at=now()
+        mail,
+        sender=transactional.Sender.of(federation),
+        to=subscriber.email,
+        at=now(),
+        unsubscribe_url=unsubscribe_url,
     )
     return subscriber.email, message
 
