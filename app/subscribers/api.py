@@ -14,9 +14,11 @@ from app.http import CommittingRoute, SessionDep
 from app.openapi import IdPath, error_responses
 from app.subscribers import export, importer, rights, service
 from app.subscribers.schemas import (
+    ConfirmationQueued,
     CreateMode,
     ImportReport,
     ListFilters,
+    StaffUnsubscribe,
     SubscriberCreate,
     SubscriberPage,
     SubscriberRead,
@@ -205,6 +207,55 @@ async def update_subscriber(
 ) -> SubscriberRead:
     subscriber = await service.update_subscriber(
         session, federation=federation, subscriber_id=subscriber_id, changes=body
+    )
+    return SubscriberRead.model_validate(subscriber)
+
+
+@router.post(
+    "/{subscriber_id}/unsubscribe",
+    responses=error_responses(401, 404, 422),
+    summary="Unsubscribe on the person's request (nothing is erased)",
+)
+async def unsubscribe_subscriber(
+    subscriber_id: IdPath,
+    federation: CurrentFederation,
+    session: SessionDep,
+    body: StaffUnsubscribe | None = None,
+) -> SubscriberRead:
+    subscriber = await service.unsubscribe_on_request(
+        session,
+        federation=federation,
+        subscriber_id=subscriber_id,
+        note=body.note if body else None,
+    )
+    return SubscriberRead.model_validate(subscriber)
+
+
+@router.post(
+    "/{subscriber_id}/resend-confirmation",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(401, 404, 409, 422),
+    summary="Send a pending subscriber a new confirmation mail",
+)
+async def resend_confirmation(
+    subscriber_id: IdPath, federation: CurrentFederation, session: SessionDep
+) -> ConfirmationQueued:
+    delivery_id = await service.resend_confirmation(
+        session, federation=federation, subscriber_id=subscriber_id
+    )
+    return ConfirmationQueued(delivery_id=delivery_id)
+
+
+@router.post(
+    "/{subscriber_id}/reset-bounces",
+    responses=error_responses(401, 404, 422),
+    summary="Clear the bounce state (the address works again)",
+)
+async def reset_bounces(
+    subscriber_id: IdPath, federation: CurrentFederation, session: SessionDep
+) -> SubscriberRead:
+    subscriber = await service.reset_bounces(
+        session, federation=federation, subscriber_id=subscriber_id
     )
     return SubscriberRead.model_validate(subscriber)
 

@@ -204,3 +204,15 @@ class FormStamp(BaseModel):
     privacy_notice_version: int
     privacy_notice_url: str
     consent_text: str
+
+
+class StaffUnsubscribe(BaseModel):
+    """Unsubscribe on the person's request; `note` says how they asked (kept as evidence)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    note: str | None = Field(None, max_length=500, examples=["Ringde kansliet 3 mars"])
+
+
+class ConfirmationQueued(BaseModel):
+    delivery_id: int

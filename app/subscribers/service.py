@@ -30,6 +30,7 @@ from app.security import email_hash
 from app.subscribers import consent, repository, tokens
 from app.subscribers.consent import Origin
 from app.subscribers.models import (
+    BounceState,
     ConsentEvent,
     PrivacyNotice,
     Subscriber,
@@ -134,7 +135,7 @@ async def request_subscription(
 ) -> SignupResult:
     """Handle a sign-up: store or revive a pending subscriber and queue a confirmation mail.
 
-    New, pending, confirmed, unsubscribed and suppressed addresses all end in the same answer;
+    New, pending, confirmed, unsubscribed and erased addresses all end in the same answer;
     only what is stored and whether a mail is queued differs."""
     if data.website:
         log.info("sign-up honeypot filled for federation %s; ignored", federation.id)
@@ -161,11 +162,8 @@ async def request_subscription(
     if errors:
         raise InvalidSignup(details=errors)
 
-    if await repository.is_suppressed(
-        session, federation_id=federation.id, email_hash=email_hash(federation.id, email)
-    ):
-        return SignupResult(delivery_id=None)
-
+    # A suppression keeps staff from adding an erased address again; it does not keep the
+    # person out. They may come back by themselves, through a fresh double opt-in.
     subscriber = await repository.find_subscriber_by_email(
         session, federation_id=federation.id, email=email
     )
@@ -518,6 +516,64 @@ async def get_subscriber(
     )
     if subscriber is None:
         raise NotFound("Subscriber not found.")
+    return subscriber
+
+
+async def unsubscribe_on_request(
+    session: AsyncSession, *, federation: Federation, subscriber_id: int, note: str | None
+) -> Subscriber:
+    """Unsubscribe someone who asked staff to (by phone, by mail); nothing is erased."""
+    subscriber = await get_subscriber(session, federation=federation, subscriber_id=subscriber_id)
+    if subscriber.status == SubscriptionStatus.UNSUBSCRIBED:
+        return subscriber
+    subscriber.status = SubscriptionStatus.UNSUBSCRIBED
+    subscriber.unsubscribed_at = now()
+    consent.record(
+        session,
+        federation_id=federation.id,
+        subscriber_id=subscriber.id,
+        event=ConsentEvent.UNSUBSCRIBE,
+        origin=STAFF_ORIGIN,
+        note=note,
+    )
+    await session.flush()
+    return subscriber
+
+
+class NotPending(Conflict):
+    code = "not_pending"
+    default_message = "Only a subscriber who has not confirmed yet can get a new confirmation."
+
+
+class ConfirmationLimit(Conflict):
+    code = "confirmation_limit"
+    default_message = "This address has had its confirmation mails for now; try again later."
+
+
+async def resend_confirmation(
+    session: AsyncSession, *, federation: Federation, subscriber_id: int
+) -> int:
+    """Queue a new confirmation mail to a pending subscriber (the same daily and weekly limits
+    as the public form); the delivery id."""
+    subscriber = await get_subscriber(session, federation=federation, subscriber_id=subscriber_id)
+    if subscriber.status != SubscriptionStatus.PENDING:
+        raise NotPending(details={"status": str(subscriber.status)})
+    delivery_id = await _queue_confirmation(session, subscriber=subscriber)
+    if delivery_id is None:
+        raise ConfirmationLimit()
+    await session.flush()
+    return delivery_id
+
+
+async def reset_bounces(
+    session: AsyncSession, *, federation: Federation, subscriber_id: int
+) -> Subscriber:
+    """Clear a bounce state after the address was fixed (a full mailbox emptied, a typo)."""
+    subscriber = await get_subscriber(session, federation=federation, subscriber_id=subscriber_id)
+    subscriber.bounce_state = BounceState.OK
+    subscriber.bounce_count = 0
+    subscriber.updated_at = now()
+    await session.flush()
     return subscriber
 
 
