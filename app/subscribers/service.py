@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -517,6 +518,34 @@ async def get_subscriber(
     if subscriber is None:
         raise NotFound("Subscriber not found.")
     return subscriber
+
+
+def listed_origin(federation: Federation, origin: str | None) -> str | None:
+    """The request's Origin when it is one of the federation's own sites (`frame_ancestors`,
+    the same list that may frame the form), else None: only those get CORS answers."""
+    listed = {o.rstrip("/").lower() for o in federation.frame_ancestors or []}
+    if origin and origin.rstrip("/").lower() in listed:
+        return origin
+    return None
+
+
+class RedirectNotAllowed(Unprocessable):
+    code = "redirect_not_allowed"
+    default_message = "redirect must be an https address on one of the federation's own sites."
+
+
+def redirect_target(federation: Federation, url: str, *, failed: bool) -> str:
+    """Where a plain HTML form posted from the federation's site sends the visitor back to:
+    the given page (on a listed origin, never elsewhere), marked when the sign-up failed."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise RedirectNotAllowed(details={"redirect": url})
+    if listed_origin(federation, f"{parts.scheme}://{parts.netloc}") is None:
+        raise RedirectNotAllowed(details={"redirect": url})
+    if not failed:
+        return url
+    query = f"{parts.query}&nyhetsbrev=fel" if parts.query else "nyhetsbrev=fel"
+    return urlunsplit(parts._replace(query=query))
 
 
 async def unsubscribe_on_request(
