@@ -469,7 +469,8 @@ def purge() -> None:
 
     summary = run(_purge())
     out.print(
-        f"purged {summary.unconfirmed} unconfirmed sign-ups, {summary.tokens} expired tokens, "
+        f"purged {summary.unconfirmed} unconfirmed sign-ups, {summary.unsubscribed} "
+        f"unsubscribed subscribers, {summary.tokens} expired tokens, "
         f"pruned client data on {summary.client_data} consent records",
         markup=False,
         highlight=False,

@@ -20,6 +20,7 @@ from app.images import api as images_api
 from app.images import public as images_public
 from app.seasons import api as seasons_api
 from app.subscribers import api as subscribers_api
+from app.subscribers import privacy_api as subscribers_privacy_api
 from app.subscribers import public as subscribers_public
 from app.web.pages import STATIC_DIR, render_page
 
@@ -61,6 +62,7 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         images_api,
         seasons_api,
         subscribers_api,
+        subscribers_privacy_api,
         campaigns_api,
     ):
         app.include_router(module.router)

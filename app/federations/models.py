@@ -37,6 +37,8 @@ class Federation(Base):
     smtp_security: Mapped[str | None] = mapped_column(String(8))
     send_rate_per_second: Mapped[float | None] = mapped_column()
     # Defaults for every letter's closing; a campaign may override each (None: use these).
+    # Days an unsubscribed subscriber is kept before the purge deletes them; None: the setting.
+    unsubscribed_retention_days: Mapped[int | None] = mapped_column(Integer)
     # A welcome mail after confirmation (on by default); None: the default Swedish text.
     welcome_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     welcome_text: Mapped[str | None] = mapped_column(Text)

@@ -124,6 +124,12 @@ class FederationCreate(BaseModel):
     )
     default_signature_name: str | None = Field(default=None, max_length=200)
     default_signature_title: str | None = Field(default=None, max_length=200)
+    unsubscribed_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        description="Days an unsubscribed subscriber is kept; null: the service default.",
+    )
     welcome_enabled: bool = Field(
         default=True, description="Send a welcome mail after confirmation (default on)."
     )
@@ -179,6 +185,12 @@ class FederationUpdate(BaseModel):
     )
     default_signature_name: str | None = Field(default=None, max_length=200)
     default_signature_title: str | None = Field(default=None, max_length=200)
+    unsubscribed_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        description="Days an unsubscribed subscriber is kept; null: the service default.",
+    )
     welcome_enabled: bool | None = Field(
         default=None, description="Send a welcome mail after confirmation (default on)."
     )
@@ -265,6 +277,7 @@ class FederationRead(BaseModel):
     send_rate_per_second: float | None
     welcome_enabled: bool = True
     welcome_text: str | None = None
+    unsubscribed_retention_days: int | None = None
     default_sign_off: str | None = None
     default_signature_name: str | None = None
     default_signature_title: str | None = None

@@ -216,3 +216,28 @@ class StaffUnsubscribe(BaseModel):
 
 class ConfirmationQueued(BaseModel):
     delivery_id: int
+
+
+class PrivacyNoticeCreate(BaseModel):
+    """A new version of the sign-up form's consent sentence and the privacy notice."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    form_text: str = Field(min_length=1, max_length=2000, description="Beside the checkbox.")
+    privacy_text: str = Field(
+        min_length=1, max_length=50_000, description="The privacy page, in Markdown."
+    )
+
+
+class PrivacyNoticeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    version: int
+    form_text: str
+    privacy_text: str
+    created_at: datetime
+
+
+class PrivacyNoticeList(BaseModel):
+    items: list[PrivacyNoticeRead] = Field(description="Newest (the one shown now) first.")
