@@ -9,7 +9,26 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from app.campaigns.models import CampaignStatus, Theme
 
 
-class CampaignCreate(BaseModel):
+class ClosingFields(BaseModel):
+    """How a letter ends; the same fields on create and update."""
+
+    sign_off: str | None = Field(
+        None,
+        max_length=300,
+        description="Closing line; null: the federation's default (or the theme's), "
+        "empty: no closing line.",
+        examples=["Ha en skön sommar!"],
+    )
+    signature_name: str | None = Field(
+        None, max_length=200, description="Null: the federation's default; empty: none."
+    )
+    signature_title: str | None = Field(None, max_length=200)
+    signature_image_id: int | None = Field(
+        None, ge=1, description="An uploaded portrait beside the signature."
+    )
+
+
+class CampaignCreate(ClosingFields):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     subject: str = Field(min_length=1, max_length=200, examples=["Sommarhälsning från förbundet"])
@@ -23,26 +42,12 @@ class CampaignCreate(BaseModel):
     header_image_id: int | None = Field(
         None, ge=1, description="An uploaded image shown instead of the theme's artwork."
     )
-    sign_off: str | None = Field(
-        None,
-        max_length=300,
-        description="Closing line; null: the federation's default (or the theme's), "
-        "empty: no closing line.",
-        examples=["Ha en skön sommar!"],
-    )
-    signature_name: str | None = Field(
-        None, max_length=200, description="Null: the federation's default; empty: none."
-    )
-    signature_title: str | None = Field(None, max_length=200)
-    signature_image_id: int | None = Field(
-        None, ge=1, description="An uploaded portrait beside the signature."
-    )
     publish_in_archive: bool = Field(
         True, description="Show the letter in the public archive and its feed once sent."
     )
 
 
-class CampaignUpdate(BaseModel):
+class CampaignUpdate(ClosingFields):
     """Any subset of the fields; only while the campaign is a draft."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -53,20 +58,6 @@ class CampaignUpdate(BaseModel):
     body_markdown: str | None = Field(None, min_length=1, max_length=60_000)
     header_image_id: int | None = Field(
         None, ge=1, description="An uploaded image; null puts the theme's artwork back."
-    )
-    sign_off: str | None = Field(
-        None,
-        max_length=300,
-        description="Closing line; null: the federation's default (or the theme's), "
-        "empty: no closing line.",
-        examples=["Ha en skön sommar!"],
-    )
-    signature_name: str | None = Field(
-        None, max_length=200, description="Null: the federation's default; empty: none."
-    )
-    signature_title: str | None = Field(None, max_length=200)
-    signature_image_id: int | None = Field(
-        None, ge=1, description="An uploaded portrait beside the signature."
     )
     publish_in_archive: bool | None = None
 

@@ -73,7 +73,31 @@ def relay_problem(host: str | None, security: str | None) -> str | None:
     return None
 
 
-class FederationCreate(BaseModel):
+class FederationTexts(BaseModel):
+    """The federation's own words and rules for its letters; the same on create and update."""
+
+    default_sign_off: str | None = Field(
+        default=None,
+        max_length=300,
+        description="Closing line of every letter; null: the theme's, empty: none.",
+    )
+    default_signature_name: str | None = Field(default=None, max_length=200)
+    default_signature_title: str | None = Field(default=None, max_length=200)
+    unsubscribed_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        description="Days an unsubscribed subscriber is kept; null: the service default.",
+    )
+    welcome_text: str | None = Field(
+        default=None,
+        max_length=5000,
+        description="The welcome mail's text (paragraphs separated by a blank line); "
+        "null: the default Swedish text.",
+    )
+
+
+class FederationCreate(FederationTexts):
     """A new federation (tenant)."""
 
     model_config = ConfigDict(
@@ -117,27 +141,8 @@ class FederationCreate(BaseModel):
     )
     smtp_security: SmtpSecurity | None = None
     send_rate_per_second: float | None = Field(default=None, ge=0, le=10000)
-    default_sign_off: str | None = Field(
-        default=None,
-        max_length=300,
-        description="Closing line of every letter; null: the theme's, empty: none.",
-    )
-    default_signature_name: str | None = Field(default=None, max_length=200)
-    default_signature_title: str | None = Field(default=None, max_length=200)
-    unsubscribed_retention_days: int | None = Field(
-        default=None,
-        ge=1,
-        le=3650,
-        description="Days an unsubscribed subscriber is kept; null: the service default.",
-    )
     welcome_enabled: bool = Field(
         default=True, description="Send a welcome mail after confirmation (default on)."
-    )
-    welcome_text: str | None = Field(
-        default=None,
-        max_length=5000,
-        description="The welcome mail's text (paragraphs separated by a blank line); "
-        "null: the default Swedish text.",
     )
 
     @model_validator(mode="after")
@@ -148,7 +153,7 @@ class FederationCreate(BaseModel):
         return self
 
 
-class FederationUpdate(BaseModel):
+class FederationUpdate(FederationTexts):
     """Changes to a federation; absent fields stay as they are. The slug never changes."""
 
     model_config = ConfigDict(
@@ -178,27 +183,8 @@ class FederationUpdate(BaseModel):
     )
     smtp_security: SmtpSecurity | None = None
     send_rate_per_second: float | None = Field(default=None, ge=0, le=10000)
-    default_sign_off: str | None = Field(
-        default=None,
-        max_length=300,
-        description="Closing line of every letter; null: the theme's, empty: none.",
-    )
-    default_signature_name: str | None = Field(default=None, max_length=200)
-    default_signature_title: str | None = Field(default=None, max_length=200)
-    unsubscribed_retention_days: int | None = Field(
-        default=None,
-        ge=1,
-        le=3650,
-        description="Days an unsubscribed subscriber is kept; null: the service default.",
-    )
     welcome_enabled: bool | None = Field(
         default=None, description="Send a welcome mail after confirmation (default on)."
-    )
-    welcome_text: str | None = Field(
-        default=None,
-        max_length=5000,
-        description="The welcome mail's text (paragraphs separated by a blank line); "
-        "null: the default Swedish text.",
     )
 
     @model_validator(mode="after")

@@ -359,17 +359,25 @@ async def unsubscribe(session: AsyncSession, *, raw: str, origin: Origin) -> Uns
     federation, subscriber = await _unsubscribable(session, raw)
     if subscriber.status == SubscriptionStatus.UNSUBSCRIBED:
         return UnsubscribeResult(federation=federation, already=True)
+    await _end_subscription(session, subscriber=subscriber, origin=origin)
+    return UnsubscribeResult(federation=federation, already=False)
+
+
+async def _end_subscription(
+    session: AsyncSession, *, subscriber: Subscriber, origin: Origin, note: str | None = None
+) -> None:
+    """Unsubscribed from now on, with the consent record that says how."""
     subscriber.status = SubscriptionStatus.UNSUBSCRIBED
     subscriber.unsubscribed_at = now()
     consent.record(
         session,
-        federation_id=federation.id,
+        federation_id=subscriber.federation_id,
         subscriber_id=subscriber.id,
         event=ConsentEvent.UNSUBSCRIBE,
         origin=origin,
+        note=note,
     )
     await session.flush()
-    return UnsubscribeResult(federation=federation, already=False)
 
 
 async def get_privacy_notice(
@@ -553,19 +561,8 @@ async def unsubscribe_on_request(
 ) -> Subscriber:
     """Unsubscribe someone who asked staff to (by phone, by mail); nothing is erased."""
     subscriber = await get_subscriber(session, federation=federation, subscriber_id=subscriber_id)
-    if subscriber.status == SubscriptionStatus.UNSUBSCRIBED:
-        return subscriber
-    subscriber.status = SubscriptionStatus.UNSUBSCRIBED
-    subscriber.unsubscribed_at = now()
-    consent.record(
-        session,
-        federation_id=federation.id,
-        subscriber_id=subscriber.id,
-        event=ConsentEvent.UNSUBSCRIBE,
-        origin=STAFF_ORIGIN,
-        note=note,
-    )
-    await session.flush()
+    if subscriber.status != SubscriptionStatus.UNSUBSCRIBED:
+        await _end_subscription(session, subscriber=subscriber, origin=STAFF_ORIGIN, note=note)
     return subscriber
 
 
