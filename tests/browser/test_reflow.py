@@ -11,10 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.campaigns.models import Campaign, CampaignStatus, Theme
 from app.clock import now
 from app.federations import service as federation_service
-from app.subscribers import staff
-from app.subscribers.staff_schemas import SubscriberCreate
-from tests.browser.conftest import LiveServer
-from tests.browser.test_public_pages import seed_federation
+from app.subscribers import service as subscriber_service
+from app.subscribers.schemas import SubscriberCreate
+from tests.fixtures.browser import LiveServer, seed_federation
 
 pytestmark = pytest.mark.browser
 
@@ -71,7 +70,7 @@ async def test_self_service_page_with_long_address_reflows(
 
     async def add(session: AsyncSession) -> None:
         federation = await federation_service.get_federation(session, slug=slug)
-        await staff.create_subscriber(
+        await subscriber_service.create_subscriber(
             session,
             federation=federation,
             data=SubscriberCreate(
