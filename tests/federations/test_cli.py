@@ -134,7 +134,7 @@ def test_subscribers_import_and_purge(database: Path, tmp_path: Path) -> None:
     code, out, _ = invoke("purge")
     assert code == 0
     assert "purged 0 unconfirmed" in out
-    assert len(query(select(RetentionRun.id))) == 3
+    assert len(query(select(RetentionRun.id))) == 4  # one per rule
 
 
 def _add_rule() -> None:

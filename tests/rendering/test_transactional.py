@@ -12,7 +12,8 @@ from app.rendering.transactional import Branding, MailKind, render
 LINK = "https://nyhetsbrev.example.se/f/sf-norra/bekrafta/" + "A" * 43
 
 
-@pytest.mark.parametrize("kind", list(MailKind))
+# The mails that print their link as text (the welcome mail links "Avsluta prenumerationen").
+@pytest.mark.parametrize("kind", [MailKind.CONFIRMATION, MailKind.SELF_SERVICE])
 def test_link_text_breaks_anywhere_and_outlook_gets_600px(kind: MailKind) -> None:
     federation = SimpleNamespace(
         name="Samordningsförbundet Norra",
