@@ -1,29 +1,56 @@
 PY ?= python3.11
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PORT ?= 8000
+CHROMIUM := /usr/bin/chromium
+# uv installs exactly what uv.lock pins; it is itself installed from PyPI into .uv/.
+UV_VERSION := 0.13.9
+UV := .uv/bin/uv
+SYNC := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never $(UV) sync --locked --python $(PY)
 
-.PHONY: run test lint format screenshots bench clean
+.PHONY: run test test-smoke lint format lock screenshots bench clean check-chromium
 
-$(STAMP): pyproject.toml
-	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY)"; exit 1; }
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+$(UV):
+	python3 -m venv .uv
+	.uv/bin/pip install -q uv==$(UV_VERSION)
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY) (Python 3.11, 3.12 or 3.13)"; exit 1; }
+	$(SYNC) --extra dev
 	touch $(STAMP)
+
+lock: $(UV)
+	$(UV) lock
 
 run: $(STAMP)
 	mkdir -p var
 	NEWSLETTER_DEV=true $(BIN)/newsletter db upgrade
-	NEWSLETTER_DEV=true $(BIN)/newsletter demo
-	NEWSLETTER_DEV=true $(BIN)/newsletter serve --host 127.0.0.1 --port 8000
+	NEWSLETTER_DEV=true NEWSLETTER_BASE_URL=http://127.0.0.1:$(PORT) $(BIN)/newsletter demo
+	NEWSLETTER_DEV=true NEWSLETTER_BASE_URL=http://127.0.0.1:$(PORT) \
+		$(BIN)/newsletter serve --host 127.0.0.1 --port $(PORT)
 
-test: $(STAMP) tests/.axe
+test: $(STAMP) tests/.axe check-chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The suite without the browser tests, for a second Python version (CI runs it on 3.12, 3.13).
+test-smoke: $(STAMP)
+	$(BIN)/pytest -m "not browser and not slow" $(PYTEST_ARGS)
+
+check-chromium:
+	@test -x $(CHROMIUM) || { \
+	  echo "The browser tests need Chromium at $(CHROMIUM)."; \
+	  echo "  Debian/Ubuntu: apt-get install chromium"; \
+	  echo "  or run the rest: make test-smoke"; \
+	  exit 1; }
+
+# Installed into a scratch folder and moved into place, so a failed npm run leaves no
+# half-made tests/.axe behind.
 tests/.axe:
-	mkdir -p tests/.axe
-	cd tests/.axe && npm install --silent --no-audit --no-fund axe-core@4 >/dev/null
+	rm -rf tests/.axe.partial && mkdir -p tests/.axe.partial
+	cd tests/.axe.partial && npm install --silent --no-audit --no-fund axe-core@4 >/dev/null \
+	  || { rm -rf tests/.axe.partial; echo "npm could not install axe-core (needed by the browser tests)"; exit 1; }
+	mv tests/.axe.partial tests/.axe
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -38,4 +65,4 @@ screenshots: $(STAMP)
 	$(BIN)/python -m bench.screenshots
 
 clean:
-	rm -rf $(VENV) var tests/.axe
+	rm -rf $(VENV) .venv-* .uv var tests/.axe tests/.axe.partial

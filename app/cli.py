@@ -7,13 +7,16 @@ import os
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from app.config import ConfigError, get_settings
 from app.errors import AppError
+
+if TYPE_CHECKING:
+    from app.delivery.outcomes import DispatchReport
 
 T = TypeVar("T")
 
@@ -31,7 +34,6 @@ cli.add_typer(seasons_cli, name="seasons")
 
 err = Console(stderr=True)
 out = Console()
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def fail(message: str) -> typer.Exit:
@@ -50,12 +52,27 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         finally:
             await dispose_engine()
 
+    from sqlalchemy.exc import DBAPIError
+
     try:
         return asyncio.run(_wrapped())
     except AppError as exc:
         raise fail(exc.message) from None
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    except (OSError, DBAPIError):
+        # Diagnosed only after a failure (Alembic is slow to import, and cron starts `dispatch`
+        # every minute): an unreachable or unmigrated database is one line, anything else a bug.
+        _exit_if_database_unusable()
+        raise
+
+
+def _exit_if_database_unusable() -> None:
+    from app.migrate import database_problem
+
+    problem = asyncio.run(database_problem(get_settings().database_url))
+    if problem is not None:
+        raise fail(problem) from None
 
 
 def _settings_or_exit() -> None:
@@ -65,26 +82,38 @@ def _settings_or_exit() -> None:
         raise fail(str(exc)) from None
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from app.monitoring.build import version
+
+        out.print(f"newsletter {version()}", highlight=False)
+        raise typer.Exit()
+
+
 @cli.callback()
-def _main() -> None:
+def _main(
+    _version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    from app import logs
+
+    logs.setup()
     # Help must work on a machine that is not configured yet.
     if "--help" not in sys.argv[1:]:
         _settings_or_exit()
 
 
-def alembic_upgrade(revision: str = "head") -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    command.upgrade(cfg, revision)
-
-
 @db_cli.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Migrate the database to the newest schema."""
-    alembic_upgrade(revision)
+    from app import migrate
+
+    problem = asyncio.run(migrate.database_problem(get_settings().database_url, need_head=False))
+    if problem is not None:
+        raise fail(problem)
+    migrate.upgrade(revision)
     out.print(f"database at {revision}")
 
 
@@ -97,8 +126,10 @@ def serve(
     """Serve the web app (behind a reverse proxy in production)."""
     import uvicorn
 
+    # log_config=None: uvicorn's records, access lines included, go through app/logs.py.
     uvicorn.run(
         "app.main:create_app",
+        log_config=None,
         factory=True,
         host=host,
         port=port,
@@ -161,12 +192,23 @@ def demo() -> None:
     print(result.api_key)
 
 
-def _log_to_stderr() -> None:
-    import logging
+async def record_tick(dispatcher: str, report: DispatchReport) -> None:
+    """Note a finished dispatch run for /metrics (liveness and what it sent)."""
+    from app.db import session_scope
+    from app.monitoring import service as monitoring_service
+    from app.monitoring.models import OUTCOMES
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    async with session_scope() as session:
+        counts = {name: getattr(report, name) for name in OUTCOMES}
+        await monitoring_service.record_tick(session, dispatcher=dispatcher, counts=counts)
+
+
+async def _dispatch_and_record(**options: Any) -> DispatchReport:
+    from app import composition
+
+    report = await composition.dispatch_once(**options)
+    await record_tick("dispatch", report)
+    return report
 
 
 @cli.command()
@@ -181,10 +223,6 @@ def dispatch(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from app import composition
-    from app.delivery.outcomes import DispatchReport
-
-    _log_to_stderr()
     log = logging.getLogger("app.cli.dispatch")
     started = time.monotonic()
     last_log = [0.0]
@@ -219,7 +257,7 @@ def dispatch(
     if bar is not None:
         bar.start()
     try:
-        report = run(composition.dispatch_once(max_seconds=max_seconds, progress=progress))
+        report = run(_dispatch_and_record(max_seconds=max_seconds, progress=progress))
     finally:
         if bar is not None:
             bar.stop()
@@ -245,7 +283,9 @@ def worker(
     from app import composition
     from app.seasons import service as seasons_service
 
-    _log_to_stderr()
+    # The loop survives failed runs (a relay or database outage), so a database that cannot
+    # serve this version is refused before it starts.
+    _exit_if_database_unusable()
 
     async def _work() -> None:
         stop = asyncio.Event()
@@ -254,7 +294,9 @@ def worker(
             loop.add_signal_handler(sig, stop.set)
         # Seasonal drafts are checked hourly beside the dispatcher.
         await asyncio.gather(
-            composition.run_worker_loop(stop, interval=interval),
+            composition.run_worker_loop(
+                stop, interval=interval, on_tick=lambda report: record_tick("worker", report)
+            ),
             seasons_service.run_loop(stop),
         )
 

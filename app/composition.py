@@ -5,6 +5,7 @@ worker, the dev server and the web app's after-commit send call delivery through
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -41,9 +42,13 @@ async def send_now(delivery_id: int) -> None:
     await runner.send_now(BUILDERS, delivery_id)
 
 
-async def run_worker_loop(stop_event: asyncio.Event, interval: float = 2.0) -> None:
+async def run_worker_loop(
+    stop_event: asyncio.Event,
+    interval: float = 2.0,
+    on_tick: Callable[[DispatchReport], Awaitable[None]] | None = None,
+) -> None:
     """Dispatch in a loop until stop_event is set (the worker command, dev mode)."""
-    await runner.run_worker_loop(BUILDERS, stop_event, interval=interval)
+    await runner.run_worker_loop(BUILDERS, stop_event, interval=interval, on_tick=on_tick)
 
 
 async def recover(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import secrets
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -152,6 +154,24 @@ def describe_validation_error(exc: ValidationError) -> str:
     if loc:
         return f"NEWSLETTER_{loc[0].upper()}: {msg}"
     return msg
+
+
+# Read by the test suite and CI, not by the app.
+_HARNESS_VARIABLES = ("NEWSLETTER_TEST_DATABASE_URL", "NEWSLETTER_REQUIRE_ALL_TESTS")
+
+
+def unknown_variables(environ: Mapping[str, str], *, also_known: Iterable[str] = ()) -> list[str]:
+    """One line per NEWSLETTER_* variable that nothing reads (a typo), with the closest name."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    known = {f"{prefix}{name}".upper() for name in Settings.model_fields}
+    known.update(_HARNESS_VARIABLES, also_known)
+    lines = []
+    for name in sorted(environ):
+        if name.upper().startswith(prefix.upper()) and name.upper() not in known:
+            close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            lines.append(f"{name} is not a known setting and is ignored{hint}")
+    return lines
 
 
 @lru_cache

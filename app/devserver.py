@@ -9,8 +9,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from aiosmtpd.controller import Controller
-
 from app.config import VAR_DIR, Settings
 
 log = logging.getLogger(__name__)
@@ -39,6 +37,9 @@ async def start(
 ) -> list[Stop]:
     """Start the catcher on the configured relay port and the embedded dispatcher loop
     (`worker_loop`, app.composition.run_worker_loop as wired by app.main)."""
+    # aiosmtpd is a development extra: production images do not carry it.
+    from aiosmtpd.controller import Controller
+
     stops: list[Stop] = []
     controller = Controller(
         _Catcher(MAIL_DIR), hostname=settings.smtp_host, port=settings.smtp_port

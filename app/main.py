@@ -6,18 +6,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 
-from app import composition, errors
+from app import composition, errors, logs
 from app.campaigns import api as campaigns_api
 from app.campaigns import public as campaigns_public
 from app.config import get_settings
-from app.db import get_sessionmaker
 from app.federations import api as federations_api
 from app.images import api as images_api
 from app.images import public as images_public
+from app.monitoring import api as monitoring_api
+from app.monitoring.middleware import RequestContextMiddleware
 from app.seasons import api as seasons_api
 from app.subscribers import api as subscribers_api
 from app.subscribers import privacy_api as subscribers_privacy_api
@@ -42,6 +41,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(*, embedded_services: bool = True) -> FastAPI:
     """The web application; embedded_services=False keeps dev mode's catcher and dispatcher off."""
+    logs.setup()
     get_settings()
     app = FastAPI(
         title="Nyhetsbrev",
@@ -53,6 +53,7 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
     app.state.send_now = composition.send_now
     app.state.render_page = render_page
     errors.install_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (
         subscribers_public,
@@ -64,31 +65,9 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         subscribers_api,
         subscribers_privacy_api,
         campaigns_api,
+        monitoring_api,
     ):
         app.include_router(module.router)
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> PlainTextResponse:
-        return PlainTextResponse("ok")
-
-    @app.get("/readyz", include_in_schema=False)
-    async def readyz() -> JSONResponse:
-        try:
-            async with get_sessionmaker()() as session:
-                await session.execute(text("SELECT 1"))
-        except Exception:
-            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
-        return JSONResponse({"status": "ok", "database": "ok"})
-
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        from prometheus_client import CONTENT_TYPE_LATEST
-
-        from app.delivery import metrics as delivery_metrics
-
-        async with get_sessionmaker()() as session:
-            body = await delivery_metrics.render(session)
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     if get_settings().dev:
         from app.web import dev

@@ -10,6 +10,7 @@ from tests.fixtures.client import client
 from tests.fixtures.database import (
     backend,
     connection,
+    empty_database,
     engine,
     frozen_clock,
     session,
@@ -23,6 +24,7 @@ __all__ = [
     "backend",
     "client",
     "connection",
+    "empty_database",
     "engine",
     "fault_smtp",
     "frozen_clock",

@@ -14,7 +14,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -505,12 +505,18 @@ async def send_now(builders: MailBuilders, delivery_id: int) -> None:
 
 
 async def run_worker_loop(
-    builders: MailBuilders, stop_event: asyncio.Event, interval: float = 2.0
+    builders: MailBuilders,
+    stop_event: asyncio.Event,
+    interval: float = 2.0,
+    on_tick: Callable[[DispatchReport], Awaitable[None]] | None = None,
 ) -> None:
-    """Dispatch in a loop until stop_event is set (the worker command, dev mode)."""
+    """Dispatch in a loop until stop_event is set (the worker command, dev mode); on_tick hears
+    of each finished run (the worker records it for /metrics)."""
     while not stop_event.is_set():
         try:
             report = await dispatch_once(builders, stop=stop_event)
+            if on_tick is not None:
+                await on_tick(report)
             if report.sent or report.failed or report.deferred:
                 log.info(
                     "dispatched: %s sent, %s deferred, %s failed, %s unknown",

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.header import Header
 from email.utils import format_datetime, formataddr
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
@@ -29,8 +28,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from app import clock
 from app.rendering.markdown import BodyStyle, MarkdownWarning, RenderedBody, render_body
 from app.rendering.themes import SANS, get_theme, theme_colors
+from app.resources import EMAIL_TEMPLATES_DIR
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent.parent / "email_templates"
+TEMPLATE_DIR = EMAIL_TEMPLATES_DIR
 # Lines are wrapped below this before substitution; the longest substituted value (a 998-safe
 # unsubscribe URL or an escaped 200-character name) still keeps every line under 998 octets.
 WRAP_AT = 600

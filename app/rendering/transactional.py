@@ -10,7 +10,6 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,8 +17,9 @@ import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from app.rendering.colors import contrast, readable_on
+from app.resources import EMAIL_TEMPLATES_DIR
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent.parent / "email_templates" / "transactional"
+TEMPLATE_DIR = EMAIL_TEMPLATES_DIR / "transactional"
 
 _env = Environment(
     loader=FileSystemLoader(str(TEMPLATE_DIR)),

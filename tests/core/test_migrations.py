@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -14,16 +10,7 @@ from sqlalchemy.engine import Connection
 
 import app.models  # noqa: F401  (fills Base.metadata)
 from app import db
-from tests.fixtures.database import PG_URL, alembic_config, scratch_postgres
-
-
-@pytest.fixture
-def empty_database(backend: str, tmp_path: Path) -> Iterator[str]:
-    if backend == "postgresql":
-        with scratch_postgres("migrations") as url:
-            yield url
-    else:
-        yield f"sqlite+aiosqlite:///{tmp_path}/migrations.db"
+from tests.fixtures.database import PG_URL, alembic_config
 
 
 def _tables(conn: Connection) -> set[str]:

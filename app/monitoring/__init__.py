@@ -1,0 +1,1 @@
+"""Health, metrics and dispatcher liveness: what an operator watches."""

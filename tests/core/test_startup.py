@@ -1,0 +1,29 @@
+"""Start-up warns about a NEWSLETTER_* variable that nothing reads (a typo)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.config import unknown_variables
+from tests.fixtures.cli import newsletter
+
+
+class TestUnknownVariables:
+    def test_typo_is_named_with_the_closest_setting(self) -> None:
+        lines = unknown_variables({"NEWSLETTER_SMTP_HOTS": "relay", "NEWSLETTER_BASE_URL": "x"})
+        assert lines == [
+            "NEWSLETTER_SMTP_HOTS is not a known setting and is ignored; "
+            "did you mean NEWSLETTER_SMTP_HOST?"
+        ]
+
+    def test_known_and_foreign_variables_pass(self) -> None:
+        environ = {"NEWSLETTER_DATABASE_URL": "x", "NEWSLETTER_LOG_LEVEL": "x", "PATH": "/bin"}
+        assert unknown_variables(environ, also_known=["NEWSLETTER_LOG_LEVEL"]) == []
+
+    def test_command_warns_once_and_still_runs(self, tmp_path: Path) -> None:
+        url = f"sqlite+aiosqlite:///{tmp_path}/typo.db"
+        result = newsletter(url, "db", "upgrade", NEWSLETTER_SEND_RATE_PER_SECUND="5")
+        assert result.returncode == 0, result.stderr
+        warnings = [line for line in result.stderr.splitlines() if "SECUND" in line]
+        assert len(warnings) == 1
+        assert "did you mean NEWSLETTER_SEND_RATE_PER_SECOND?" in warnings[0]
