@@ -63,6 +63,7 @@ format: $(STAMP)
 
 screenshots: $(STAMP)
 	$(BIN)/python -m bench.screenshots
+	$(BIN)/python -m bench.staff_screenshots
 
 clean:
 	rm -rf $(VENV) .venv-* .uv var tests/.axe tests/.axe.partial

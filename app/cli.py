@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -42,6 +42,16 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (its native socket transport is most of the sender's
+    gain), asyncio's own loop otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine, turning known failures into one line and a non-zero exit."""
     from app.db import dispose_engine
@@ -55,7 +65,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     from sqlalchemy.exc import DBAPIError
 
     try:
-        return asyncio.run(_wrapped())
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(_wrapped())
     except AppError as exc:
         raise fail(exc.message) from None
     except ConfigError as exc:
@@ -327,6 +338,7 @@ def federation_create(
     """Create a federation (tenant)."""
     from pydantic import ValidationError
 
+    from app.actors import Actor
     from app.db import session_scope
     from app.federations import service as federation_service
     from app.federations.schemas import FederationCreate
@@ -355,7 +367,9 @@ def federation_create(
 
     async def _create() -> str:
         async with session_scope() as session:
-            federation = await federation_service.create_federation(session, data=data)
+            federation = await federation_service.create_federation(
+                session, data=data, actor=Actor.system("newsletter federation create")
+            )
             return federation.slug
 
     out.print(f"created federation {run(_create())}", markup=False, highlight=False)
@@ -391,6 +405,7 @@ def apikey_create(
     name: Annotated[str, typer.Option(help="What the key is for.")] = "api",
 ) -> None:
     """Create an API key; the key is printed once, alone on the last line."""
+    from app.actors import Actor
     from app.db import session_scope
     from app.federations import service as federation_service
 
@@ -404,7 +419,9 @@ def apikey_create(
                 if federation
                 else None
             )
-            new = await federation_service.create_api_key(session, federation=target, name=name)
+            new = await federation_service.create_api_key(
+                session, federation=target, name=name, actor=Actor.system("newsletter apikey")
+            )
             return new.key.id, new.raw
 
     key_id, raw = run(_create())
@@ -418,12 +435,15 @@ def apikey_revoke(
     key: Annotated[str, typer.Argument(help="Key id, its printed prefix, or the key itself.")],
 ) -> None:
     """Revoke an API key at once."""
+    from app.actors import Actor
     from app.db import session_scope
     from app.federations import service as federation_service
 
     async def _revoke() -> int:
         async with session_scope() as session:
-            revoked = await federation_service.revoke_api_key_by_reference(session, reference=key)
+            revoked = await federation_service.revoke_api_key_by_reference(
+                session, reference=key, actor=Actor.system("newsletter apikey")
+            )
             return revoked.id
 
     out.print(f"revoked API key {run(_revoke())}", markup=False, highlight=False)
@@ -448,6 +468,7 @@ def subscribers_import(
     """Import subscribers from CSV (UTF-8, `,` or `;`), committing per batch."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from app.actors import Actor
     from app.db import session_scope
     from app.federations import service as federation_service
     from app.subscribers import importer
@@ -486,6 +507,7 @@ def subscribers_import(
                     consent_note=consent_note,
                     method="cli_import",
                     on_batch=batch_done,
+                    actor=Actor.system("newsletter subscribers import"),
                 )
 
     report = run(_import())
@@ -548,6 +570,75 @@ def seasons_run(
             highlight=False,
         )
     out.print(f"{len(created)} seasonal drafts made", markup=False, highlight=False)
+
+
+# The `user` commands (staff people of the web interface, issue 10).
+user_cli = typer.Typer(
+    help="Staff people of Redaktionen (the web interface).", no_args_is_help=True
+)
+cli.add_typer(user_cli, name="user")
+
+
+@user_cli.command("invite")
+def user_invite(
+    email: Annotated[str, typer.Option("--email", help="The person's e-mail address.")],
+    federation: Annotated[
+        str | None, typer.Option("--federation", help="Slug of the federation they work in.")
+    ] = None,
+    role: Annotated[
+        str | None, typer.Option("--role", help="redaktor, ansvarig or admin (with --federation).")
+    ] = None,
+    admin: Annotated[
+        bool, typer.Option("--admin", help="An install admin: every federation and the relay.")
+    ] = False,
+    name: Annotated[str, typer.Option(help="The person's name.")] = "",
+) -> None:
+    """Create a person (or give them a role) and mail a sign-in link valid 15 minutes."""
+    from app import composition
+    from app.actors import Actor
+    from app.db import session_scope
+    from app.federations import service as federation_service
+    from app.users import service as user_service
+    from app.users.models import Role
+
+    if (federation is None) != (role is None):
+        raise fail("give --federation SLUG and --role ROLE together")
+    if federation is None and not admin:
+        raise fail("give --federation SLUG --role ROLE, or --admin, or both")
+    try:
+        chosen = Role(role) if role is not None else None
+    except ValueError:
+        raise fail("--role must be redaktor, ansvarig or admin") from None
+
+    async def _invite() -> tuple[int, bool]:
+        async with session_scope() as session:
+            target = (
+                await federation_service.get_federation(session, slug=federation)
+                if federation
+                else None
+            )
+            invited = await user_service.invite_person(
+                session,
+                email=email,
+                name=name,
+                federation=target,
+                role=chosen,
+                install_admin=admin,
+                actor=Actor.system("newsletter user invite"),
+            )
+            result = invited.user.id, invited.created
+            delivery_id = invited.delivery_id
+        # After the commit, like a sign-up: the dispatcher sends it otherwise.
+        await composition.send_now(delivery_id)
+        return result
+
+    user_id, created = run(_invite())
+    verb = "invited" if created else "updated"
+    out.print(
+        f"{verb} person {user_id} <{email}>; a sign-in link was queued for them",
+        markup=False,
+        highlight=False,
+    )
 
 
 def main() -> None:

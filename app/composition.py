@@ -14,8 +14,13 @@ from app.delivery import recovery, runner
 from app.delivery.outcomes import DispatchReport
 from app.delivery.ports import MailBuilders
 from app.subscribers.service import build_transactional_mail
+from app.users.service import build_sign_in_mail
 
-BUILDERS = MailBuilders(campaign=prepare_for_sending, transactional=build_transactional_mail)
+BUILDERS = MailBuilders(
+    campaign=prepare_for_sending,
+    transactional=build_transactional_mail,
+    sign_in=build_sign_in_mail,
+)
 
 
 async def dispatch_once(

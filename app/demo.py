@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actors import Actor
 from app.campaigns import service as campaigns_service
 from app.campaigns.models import Campaign, Theme
 from app.campaigns.samples import SAMPLES, sample_markdown
@@ -133,4 +134,6 @@ async def _add_draft(session: AsyncSession, federation: Federation, theme: str) 
         theme=Theme(theme),
         body_markdown=sample_markdown(theme, get_settings().base_url),
     )
-    return await campaigns_service.create_campaign(session, federation=federation, data=data)
+    return await campaigns_service.create_campaign(
+        session, federation=federation, data=data, actor=Actor.system("newsletter demo")
+    )

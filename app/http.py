@@ -21,7 +21,8 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
             yield session
         finally:
             # Anything not committed by the route edge (an error) is rolled back here.
-            await session.rollback()
+            if session.in_transaction():
+                await session.rollback()
 
 
 SessionDep = Annotated[AsyncSession, Depends(_session)]
@@ -37,7 +38,7 @@ class CommittingRoute(APIRoute):
         async def commit_then_respond(request: Request) -> Response:
             response = await handler(request)
             session: AsyncSession | None = getattr(request.state, "db_session", None)
-            if session is not None and response.status_code < 400:
+            if session is not None and response.status_code < 400 and _has_work(session):
                 await session.commit()
             after = getattr(request.state, "after_commit", None)
             if after is not None:
@@ -45,6 +46,11 @@ class CommittingRoute(APIRoute):
             return response
 
         return commit_then_respond
+
+
+def _has_work(session: AsyncSession) -> bool:
+    # A page served from the caches never began a transaction: nothing to commit.
+    return session.in_transaction() or bool(session.new or session.dirty or session.deleted)
 
 
 def client_ip(request: Request) -> str:

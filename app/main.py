@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from app import composition, errors, logs
@@ -17,10 +19,17 @@ from app.images import api as images_api
 from app.images import public as images_public
 from app.monitoring import api as monitoring_api
 from app.monitoring.middleware import RequestContextMiddleware
+from app.redaktion import audit_log as redaktion_audit_log
+from app.redaktion import forbund as redaktion_forbund
+from app.redaktion import installningar as redaktion_installningar
+from app.redaktion import oversikt as redaktion_oversikt
+from app.redaktion import prenumeranter as redaktion_prenumeranter
+from app.redaktion import utskick as redaktion_utskick
 from app.seasons import api as seasons_api
 from app.subscribers import api as subscribers_api
 from app.subscribers import privacy_api as subscribers_privacy_api
 from app.subscribers import public as subscribers_public
+from app.users import pages as users_pages
 from app.web.pages import STATIC_DIR, render_page
 
 
@@ -48,6 +57,8 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         version="1.0",
         description="Staff API for newsletters of Swedish samordningsförbund.",
         lifespan=lifespan,
+        # /docs is served below from vendored files: FastAPI's default loads Swagger UI from a CDN.
+        docs_url=None,
     )
     app.state.embedded_services = embedded_services
     app.state.send_now = composition.send_now
@@ -65,9 +76,26 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         subscribers_api,
         subscribers_privacy_api,
         campaigns_api,
+        users_pages,
+        redaktion_audit_log,
+        redaktion_utskick,
+        redaktion_prenumeranter,
+        redaktion_installningar,
+        redaktion_oversikt,
+        redaktion_forbund,
         monitoring_api,
     ):
         app.include_router(module.router)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
+        )
 
     if get_settings().dev:
         from app.web import dev

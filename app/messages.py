@@ -48,10 +48,106 @@ PAGES: dict[str, dict[str, str]] = {
         "title": "För många försök",
         "message": "Vi har tagit emot för många förfrågningar. Vänta en stund och försök igen.",
     },
+    "csrf": {
+        "title": "Formuläret kunde inte skickas",
+        "message": "Formuläret saknade sin säkerhetskod eller var för gammalt. Ladda om sidan "
+        "och försök igen.",
+    },
+    "sign_in_required": {
+        "title": "Logga in",
+        "message": "Du behöver logga in i Redaktionen för att se sidan.",
+    },
+    "role_too_low": {
+        "title": "Din roll räcker inte",
+        "message": "Din roll i förbundet tillåter inte det här. Be en ansvarig eller en "
+        "administratör.",
+    },
     "internal_error": {
         "title": "Tekniskt fel",
         "message": "Något gick fel hos oss. Försök igen om en stund.",
     },
+}
+
+
+# Four eyes (campaigns.service): API messages, in English like the rest of the API.
+APPROVAL_NEEDED = (
+    "This federation requires four eyes: an ansvarig other than the authors must approve "
+    "this version before it is scheduled or sent."
+)
+APPROVAL_BY_AUTHOR = "You wrote or last edited this version; another ansvarig must approve it."
+LAST_ADMIN = "The federation must keep at least one admin."
+APPROVAL_STALE = "The campaign changed since you opened it; review the new version first."
+
+# The audit log's actions as Redaktionen shows them (keys are app.audit.models.AuditAction).
+AUDIT_ACTIONS: dict[str, str] = {
+    "signed_in": "Loggade in",
+    "signed_out": "Loggade ut",
+    "signed_out_everywhere": "Loggade ut på alla enheter",
+    "person_invited": "Bjöd in en person",
+    "role_changed": "Ändrade en roll",
+    "person_removed": "Tog bort en person",
+    "campaign_created": "Skapade ett utskick",
+    "campaign_edited": "Ändrade ett utskick",
+    "campaign_approved": "Godkände ett utskick",
+    "campaign_test_sent": "Skickade ett testutskick",
+    "campaign_scheduled": "Schemalade ett utskick",
+    "campaign_unscheduled": "Tog tillbaka ett schemalagt utskick till utkast",
+    "campaign_sent": "Skickade ett utskick",
+    "campaign_cancelled": "Avbröt ett utskick",
+    "campaign_paused": "Pausade ett utskick",
+    "campaign_resumed": "Återupptog ett utskick",
+    "campaign_requeued": "Skickade om okända utfall",
+    "subscriber_added": "Lade till en prenumerant",
+    "subscribers_imported": "Importerade prenumeranter",
+    "subscriber_edited": "Ändrade en prenumerant",
+    "subscriber_erased": "Raderade en prenumerant",
+    "settings_changed": "Ändrade inställningar",
+    "api_key_created": "Skapade en API-nyckel",
+    "api_key_revoked": "Återkallade en API-nyckel",
+    "federation_created": "Skapade ett förbund",
+}
+
+CAMPAIGN_STATUS: dict[str, str] = {
+    "draft": "Utkast",
+    "scheduled": "Schemalagt",
+    "sending": "Skickas",
+    "paused": "Pausat",
+    "sent": "Skickat",
+    "cancelled": "Avbrutet",
+}
+
+DELIVERY_STATUS: dict[str, str] = {
+    "queued": "I kö",
+    "sending": "Skickas just nu",
+    "sent": "Skickade",
+    "deferred": "Försenade, försöker igen",
+    "failed": "Misslyckade",
+    "unknown": "Okänt utfall",
+    "suppressed": "Inte skickade (avanmälda eller spärrade)",
+    "cancelled": "Avbrutna",
+}
+
+# Redaktionen's notices after a form (keys travel in the redirect's ?klart= or ?fel=).
+STAFF_NOTICES: dict[str, str] = {
+    "sparat": "Utskicket är sparat.",
+    "test": "Testutskicket är köat och skickas inom någon minut.",
+    "godkant": "Du har godkänt den här versionen.",
+    "schemalagt": "Utskicket är schemalagt.",
+    "avbrutet": "Utskicket är avbrutet. Mejl som inte redan lämnats till mejlservern skickas inte.",
+    "aterupptaget": "Utskicket fortsätter.",
+    "omkoat": "Mejlen med okänt utfall skickas igen.",
+}
+STAFF_ERRORS: dict[str, str] = {
+    "approval_needed": "Förbundet kräver fyra ögon: en annan ansvarig måste godkänna just den "
+    "här versionen innan den kan schemaläggas.",
+    "own_campaign": "Du har skrivit eller senast ändrat den här versionen. En annan ansvarig "
+    "måste godkänna den.",
+    "stale": "Utskicket har ändrats sedan du öppnade det. Läs den nya versionen och godkänn igen.",
+    "state": "Det går inte i utskickets nuvarande läge.",
+    "past": "Välj en tidpunkt som ligger i framtiden.",
+    "when": "Fyll i datum och tid som ÅÅÅÅ-MM-DD och TT:MM.",
+    "addresses": "Skriv en till tio e-postadresser, en per rad.",
+    "invalid": "Uppgifterna kunde inte sparas. Kontrollera fälten och försök igen.",
 }
 
 # Page titles of the visitor pages, by page.
@@ -123,3 +219,24 @@ en hälsning till jul och nyår, ett brev vid årsskiftet och ibland nyheter om 
 Alla brev vi har skickat finns också i vårt arkiv på webben, så du kan läsa dem när det
 passar dig.
 """
+
+IMPORT_PROBLEMS: dict[str, str] = {
+    "invalid_email": "ogiltig e-postadress",
+    "missing_email": "e-postadress saknas",
+    "duplicate_in_file": "finns redan tidigare i filen",
+    "suppressed": "raderad eller spärrad, läggs inte till igen",
+    "too_long": "för långt värde",
+    "malformed_row": "raden kunde inte läsas",
+}
+SUBSCRIBER_NOTICES: dict[str, str] = {
+    "tillagd": "Prenumeranten är tillagd.",
+    "sparad": "Ändringen är sparad.",
+    "raderad": "Prenumeranten är raderad. Adressen är spärrad och kan inte läggas till igen.",
+}
+SUBSCRIBER_ERRORS: dict[str, str] = {
+    "already_exists": "Adressen finns redan bland prenumeranterna.",
+    "suppressed": "Adressen har raderats eller spärrats och kan inte läggas till igen.",
+    "consent_note": "Skriv var och när personen gav sitt samtycke.",
+    "invalid": "Kontrollera e-postadressen och försök igen.",
+    "file": "Välj en CSV-fil (UTF-8) med en rubrikrad som innehåller email.",
+}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -25,6 +26,16 @@ def new_seed() -> str:
 def token_from_seed(seed: str) -> str:
     """The raw link token: HMAC(SECRET_KEY, seed), 192 bits, URL-safe, 32 characters."""
     return base64.urlsafe_b64encode(_hmac("token", seed)[:24]).decode()
+
+
+# token_from_seed gives 24 bytes in URL-safe base64: exactly 32 characters, no padding.
+_LINK_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{32}")
+
+
+def link_token_digest(raw: str) -> str | None:
+    """The stored hash of a raw link token, or None for a value that cannot be one (so a
+    mistyped or absurd link costs no database lookup)."""
+    return token_hash(raw) if _LINK_TOKEN_SHAPE.fullmatch(raw) else None
 
 
 def sha256_hex(value: str) -> str:
@@ -48,6 +59,17 @@ def verp_signature(delivery_id: int) -> str:
 
 def new_api_key() -> str:
     return "nb_" + secrets.token_urlsafe(32)
+
+
+def new_session_id() -> str:
+    """An opaque staff session id for the cookie (256 random bits); only its hash is stored."""
+    return secrets.token_urlsafe(32)
+
+
+def csrf_token(session_id: str) -> str:
+    """The CSRF form token of a staff session: HMAC(SECRET_KEY, session id), so it needs no
+    storage and changes with every sign-in."""
+    return base64.urlsafe_b64encode(_hmac("csrf", session_id)[:24]).decode()
 
 
 def constant_time_equal(a: str, b: str) -> bool:

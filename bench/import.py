@@ -33,6 +33,7 @@ async def run(url: str, csv_path: Path, rows: int, mode: str) -> float:
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from app import db
+    from app.actors import Actor
     from app.federations import service as federation_service
     from app.federations.schemas import FederationCreate
     from app.subscribers import importer
@@ -79,6 +80,7 @@ async def run(url: str, csv_path: Path, rows: int, mode: str) -> float:
                 mode=CreateMode(mode),
                 consent_note="bench",
                 on_batch=commit,
+                actor=Actor.system("bench"),
             )
         elapsed = time.perf_counter() - started
         count = await session.scalar(select(func.count(Subscriber.id)))

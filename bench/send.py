@@ -5,8 +5,10 @@
 
 Seeds N confirmed subscribers and a ~20 KB campaign in a scratch database, starts smtp-sink
 on loopback (never the Postfix daemon), runs the dispatcher as a subprocess to completion,
-then smtp-source with 16 sessions and the same message count and size into the same sink.
-Prints both rates, their ratio, the fan-out time and the dispatcher's peak RSS.
+then the reference `smtp-source -d -s 16` (16 sessions, each reused for many messages, as the
+dispatcher reuses its connections) with the same message count and size into the same sink.
+Prints both rates, their ratio (with the reference command), the fan-out time and the
+dispatcher's peak RSS.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SECRET = "bench-secret-key-0123456789abcdef0123456789"
+SOURCE_SESSIONS = 16
 
 PARAGRAPH = (
     "Under året har vi tillsammans med Försäkringskassan, Arbetsförmedlingen, regionen och "
@@ -40,6 +43,59 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def migrated_environment(
+    url: str, workdir: Path, *, smtp_port: int, **extra: str
+) -> dict[str, str]:
+    """Production-like settings for a scratch database (migrated here), used by this process
+    and the servers it starts."""
+    env = {
+        **os.environ,
+        "NEWSLETTER_DATABASE_URL": url,
+        "NEWSLETTER_SECRET_KEY": SECRET,
+        "NEWSLETTER_DEV": "false",
+        "NEWSLETTER_BASE_URL": "https://nyhetsbrev.example.se",
+        "NEWSLETTER_SMTP_HOST": "127.0.0.1",
+        "NEWSLETTER_SMTP_PORT": str(smtp_port),
+        "NEWSLETTER_JOURNAL_DIR": str(workdir / "journal"),
+        **extra,
+    }
+    use_environment(env)
+    subprocess.run(
+        [sys.executable, "-m", "app.cli", "db", "upgrade"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return env
+
+
+def analyze(url: str) -> None:
+    """As in production, where subscribers arrive over months: statistics are current and the
+    bulk load is not still being vacuumed while the benchmark runs (PostgreSQL only)."""
+    if url.startswith("postgresql"):
+        admin = url.replace("postgresql+asyncpg://", "postgresql://")
+        subprocess.run(["psql", admin, "-q", "-c", "VACUUM ANALYZE"], check=True)
+
+
+def add_database_arguments(parser: argparse.ArgumentParser, scratch_name: str) -> None:
+    """--db and --pg-url, as every benchmark takes them."""
+    parser.add_argument("--db", choices=["postgresql", "sqlite", "both"], default="both")
+    parser.add_argument(
+        "--pg-url",
+        default=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{scratch_name}",
+        help="scratch PostgreSQL database (dropped and re-created)",
+    )
+
+
+def use_environment(env: dict[str, str]) -> None:
+    """Point this process's settings at env (the seeding runs here, the servers as children)."""
+    from app.config import get_settings
+
+    os.environ.update(env)
+    get_settings.cache_clear()
 
 
 def body_markdown(size: int) -> str:
@@ -68,15 +124,10 @@ def prepare_database(kind: str, pg_url: str, workdir: Path) -> str:
     return pg_url
 
 
-async def seed(n: int, size: int) -> None:
-    from sqlalchemy import insert
-
-    from app.campaigns.models import Campaign, CampaignStatus, Theme
-    from app.clock import now
-    from app.db import dispose_engine, session_scope
+async def seed_federation() -> int:
+    """The one bench federation (slug "bench"); returns its id."""
+    from app.db import session_scope
     from app.federations.models import Federation
-    from app.security import new_seed, token_from_seed, token_hash
-    from app.subscribers.models import Subscriber, SubscriptionStatus, Token, TokenPurpose
 
     async with session_scope() as session:
         fed = Federation(
@@ -88,17 +139,40 @@ async def seed(n: int, size: int) -> None:
         )
         session.add(fed)
         await session.flush()
-        fid = fed.id
-    chunk = 5000
+        return fed.id
+
+
+async def seed_subscribers(
+    federation_id: int,
+    n: int,
+    *,
+    confirmed: bool = True,
+    prefix: str = "mottagare",
+    chunk: int = 5000,
+) -> list[str]:
+    """N subscribers with one live token each, bulk-inserted; returns the raw link tokens.
+
+    Confirmed subscribers get their unsubscribe token, pending ones a confirmation token."""
+    from sqlalchemy import insert
+
+    from app.clock import now
+    from app.db import session_scope
+    from app.security import new_seed, token_from_seed, token_hash
+    from app.subscribers.models import Subscriber, SubscriptionStatus, Token, TokenPurpose
+
+    status = SubscriptionStatus.CONFIRMED if confirmed else SubscriptionStatus.PENDING
+    purpose = TokenPurpose.UNSUBSCRIBE if confirmed else TokenPurpose.CONFIRM
+    expires_at = None if confirmed else now() + timedelta(days=7)
+    raw_tokens: list[str] = []
     for start in range(0, n, chunk):
         async with session_scope() as session:
             rows = [
                 {
-                    "federation_id": fid,
-                    "email": f"mottagare{i}@bench.example.se",
+                    "federation_id": federation_id,
+                    "email": f"{prefix}{i}@bench.example.se",
                     "name": f"Mottagare {i}",
-                    "status": SubscriptionStatus.CONFIRMED,
-                    "confirmed_at": now(),
+                    "status": status,
+                    "confirmed_at": now() if confirmed else None,
                 }
                 for i in range(start, min(n, start + chunk))
             ]
@@ -106,16 +180,28 @@ async def seed(n: int, size: int) -> None:
             tokens = []
             for sid in ids:
                 seed_ = new_seed()
+                raw_tokens.append(token_from_seed(seed_))
                 tokens.append(
                     {
-                        "federation_id": fid,
+                        "federation_id": federation_id,
                         "subscriber_id": sid,
-                        "purpose": TokenPurpose.UNSUBSCRIBE,
+                        "purpose": purpose,
                         "seed": seed_,
-                        "token_hash": token_hash(token_from_seed(seed_)),
+                        "token_hash": token_hash(raw_tokens[-1]),
+                        "expires_at": expires_at,
                     }
                 )
             await session.execute(insert(Token), tokens)
+    return raw_tokens
+
+
+async def seed(n: int, size: int) -> None:
+    from app.campaigns.models import Campaign, CampaignStatus, Theme
+    from app.clock import now
+    from app.db import dispose_engine, session_scope
+
+    fid = await seed_federation()
+    await seed_subscribers(fid, n)
     async with session_scope() as session:
         session.add(
             Campaign(
@@ -155,36 +241,37 @@ def sink_count(path: Path) -> str:
     return counters[-1].strip() if counters else "?"
 
 
-def run_one(kind: str, n: int, size: int, pg_url: str, processes: int) -> dict[str, float]:
+def fan_out_only(kind: str, env: dict[str, str]) -> None:
+    """Run the dispatcher with no relay listening: it starts the campaign (the fan-out), finds
+    the relay down and stops; prints the fan-out time and the peak RSS of that run."""
+    cmd = ["/usr/bin/time", "-f", "PEAK_RSS_KB=%M", sys.executable, "-m", "app.cli", "dispatch"]
+    done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+    fanout = re.findall(r"fan-out ([\d.]+) s", done.stderr)
+    rss = re.findall(r"PEAK_RSS_KB=(\d+)", done.stderr)
+    print(f"[{kind}] fan-out {fanout[0] if fanout else '?'} s; peak RSS {int(rss[0]) // 1024} MB")
+
+
+def run_one(
+    kind: str,
+    n: int,
+    size: int,
+    pg_url: str,
+    processes: int,
+    profile: Path | None = None,
+    only_fan_out: bool = False,
+) -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
     url = prepare_database(kind, pg_url, workdir)
     port = free_port()
-    env = {
-        **os.environ,
-        "NEWSLETTER_DATABASE_URL": url,
-        "NEWSLETTER_SECRET_KEY": SECRET,
-        "NEWSLETTER_DEV": "false",
-        "NEWSLETTER_SMTP_HOST": "127.0.0.1",
-        "NEWSLETTER_SMTP_PORT": str(port),
-        "NEWSLETTER_JOURNAL_DIR": str(workdir / "journal"),
-        "NEWSLETTER_BASE_URL": "https://nyhetsbrev.example.se",
-    }
-    os.environ.update(env)
-    subprocess.run(
-        [sys.executable, "-m", "app.cli", "db", "upgrade"],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
+    env = migrated_environment(url, workdir, smtp_port=port)
     began = time.monotonic()
     asyncio.run(seed(n, size))
     print(f"[{kind}] seeded {n} subscribers in {time.monotonic() - began:.1f} s")
-    if kind == "postgresql":
-        # As in production, where subscribers arrive over months: statistics are current and
-        # the bulk load is not still being vacuumed while the campaign fans out.
-        admin = url.replace("postgresql+asyncpg://", "postgresql://")
-        subprocess.run(["psql", admin, "-q", "-c", "VACUUM ANALYZE"], check=True)
+    analyze(url)
+    if only_fan_out:
+        fan_out_only(kind, env)
+        shutil.rmtree(workdir, ignore_errors=True)
+        return {}
     msg_size = asyncio.run(message_size())
     print(f"[{kind}] one campaign message is {msg_size} bytes")
 
@@ -197,6 +284,20 @@ def run_one(kind: str, n: int, size: int, pg_url: str, processes: int) -> dict[s
     time.sleep(0.3)
     try:
         cmd = ["/usr/bin/time", "-f", "PEAK_RSS_KB=%M", sys.executable, "-m", "app.cli", "dispatch"]
+        if profile is not None:
+            # py-spy's samples (collapsed stacks) of the dispatcher; its peak RSS is then py-spy's.
+            out = profile.with_name(f"{profile.stem}-{kind}{profile.suffix or '.txt'}")
+            cmd[3:3] = [
+                "py-spy",
+                "record",
+                "--format",
+                "raw",
+                "--rate",
+                "200",
+                "-o",
+                str(out),
+                "--",
+            ]
         began = time.monotonic()
         procs = [
             subprocess.Popen(
@@ -216,26 +317,26 @@ def run_one(kind: str, n: int, size: int, pg_url: str, processes: int) -> dict[s
         dispatch_rate = sent / dispatch_seconds
         print(f"[{kind}] sink after dispatch: {sink_count(sink_log)}")
 
+        # -d keeps each of the 16 sessions open for many messages, as the dispatcher does;
+        # without it every message would pay for a new connection and the reference is weak.
+        source_cmd = [
+            "smtp-source",
+            "-d",
+            "-s",
+            str(SOURCE_SESSIONS),
+            "-m",
+            str(n),
+            "-l",
+            str(msg_size),
+            "-c",
+            "-f",
+            "info@bench.example.se",
+            "-t",
+            "mottagare@bench.example.se",
+            f"127.0.0.1:{port}",
+        ]
         began = time.monotonic()
-        subprocess.run(
-            [
-                "smtp-source",
-                "-s",
-                "16",
-                "-m",
-                str(n),
-                "-l",
-                str(msg_size),
-                "-c",
-                "-f",
-                "info@bench.example.se",
-                "-t",
-                "mottagare@bench.example.se",
-                f"127.0.0.1:{port}",
-            ],
-            check=True,
-            capture_output=True,
-        )
+        subprocess.run(source_cmd, check=True, capture_output=True)
         source_seconds = time.monotonic() - began
         source_rate = n / source_seconds
         print(f"[{kind}] sink after smtp-source: {sink_count(sink_log)}")
@@ -254,7 +355,7 @@ def run_one(kind: str, n: int, size: int, pg_url: str, processes: int) -> dict[s
     }
     print(
         f"[{kind}] n={n} processes={processes}: dispatch {sent} in {dispatch_seconds:.1f} s = "
-        f"{dispatch_rate:.0f} msg/s; smtp-source {source_rate:.0f} msg/s; "
+        f"{dispatch_rate:.0f} msg/s; reference `{' '.join(source_cmd)}` {source_rate:.0f} msg/s; "
         f"ratio {result['ratio']:.2f} (both {msg_size} B/msg); fan-out {result['fan_out']:.2f} s; "
         f"peak RSS {result['rss_mb']:.0f} MB"
     )
@@ -264,18 +365,25 @@ def run_one(kind: str, n: int, size: int, pg_url: str, processes: int) -> dict[s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10000, help="subscribers / messages")
-    parser.add_argument("--db", choices=["postgresql", "sqlite", "both"], default="both")
     parser.add_argument("--size", type=int, default=20000, help="campaign body size in bytes")
     parser.add_argument("--processes", type=int, default=1, help="dispatcher processes")
+    parser.add_argument("--profile", type=Path, help="py-spy the dispatcher into FILE-<db>.txt")
     parser.add_argument(
-        "--pg-url",
-        default="postgresql+asyncpg://postgres@127.0.0.1:5432/test_b3",
-        help="scratch PostgreSQL database (dropped and re-created)",
+        "--fan-out-only", action="store_true", help="no relay: measure the campaign start only"
     )
+    add_database_arguments(parser, "bench_send")
     args = parser.parse_args()
     kinds = ["postgresql", "sqlite"] if args.db == "both" else [args.db]
     for kind in kinds:
-        run_one(kind, args.n, args.size, args.pg_url, args.processes)
+        run_one(
+            kind,
+            args.n,
+            args.size,
+            args.pg_url,
+            args.processes,
+            args.profile,
+            args.fan_out_only,
+        )
 
 
 if __name__ == "__main__":

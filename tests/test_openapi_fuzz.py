@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 from app import db
+from app.actors import Actor
 from app.federations import service as federation_service
 from app.subscribers import service as subscriber_service
 from app.subscribers.schemas import SubscriberCreate
@@ -40,12 +41,15 @@ async def _seed() -> tuple[str, int]:
         federation, _ = await federation_service.get_or_create_federation(
             session, data=federation_data(SLUG)
         )
-        admin = await federation_service.create_api_key(session, federation=None, name="fuzz")
+        admin = await federation_service.create_api_key(
+            session, federation=None, name="fuzz", actor=Actor.system("test")
+        )
         for i in range(3):
             await subscriber_service.create_subscriber(
                 session,
                 federation=federation,
                 data=SubscriberCreate(email=f"fuzz{i}@example.se", name=f"Fuzz {i}"),
+                actor=Actor.system("test"),
             )
         return admin.raw, admin.key.id
 

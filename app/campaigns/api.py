@@ -23,7 +23,7 @@ from app.campaigns.schemas import (
     TestSendRequest,
     TestSendResult,
 )
-from app.federations.auth import CurrentFederation
+from app.federations.auth import CallerActor, CurrentFederation
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep
 from app.openapi import IdPath
@@ -69,9 +69,9 @@ def _warnings(found: list[MarkdownWarning]) -> list[MarkdownWarningRead]:
 
 @router.post("", status_code=201, responses=STATE_ERRORS, summary="Create a draft")
 async def create_campaign(
-    data: CampaignCreate, federation: CurrentFederation, session: SessionDep
+    data: CampaignCreate, federation: CurrentFederation, session: SessionDep, actor: CallerActor
 ) -> CampaignRead:
-    campaign = await service.create_campaign(session, federation=federation, data=data)
+    campaign = await service.create_campaign(session, federation=federation, data=data, actor=actor)
     return await _checked(session, federation, campaign)
 
 
@@ -93,10 +93,14 @@ async def get_campaign(
 
 @router.patch("/{campaign_id}", responses=STATE_ERRORS, summary="Change a draft")
 async def update_campaign(
-    campaign_id: IdPath, data: CampaignUpdate, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath,
+    data: CampaignUpdate,
+    federation: CurrentFederation,
+    session: SessionDep,
+    actor: CallerActor,
 ) -> CampaignRead:
     campaign = await service.update_campaign(
-        session, federation=federation, campaign_id=campaign_id, data=data
+        session, federation=federation, campaign_id=campaign_id, data=data, actor=actor
     )
     return await _checked(session, federation, campaign)
 
@@ -154,23 +158,32 @@ async def preview_campaign(
 
 @router.post("/{campaign_id}/test", status_code=202, responses=STATE_ERRORS, summary="Send a test")
 async def send_test(
-    campaign_id: IdPath, data: TestSendRequest, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath,
+    data: TestSendRequest,
+    federation: CurrentFederation,
+    session: SessionDep,
+    actor: CallerActor,
 ) -> TestSendResult:
     deliveries = await service.send_test(
         session,
         federation=federation,
         campaign_id=campaign_id,
         addresses=[str(a) for a in data.addresses],
+        actor=actor,
     )
     return TestSendResult(queued=len(deliveries), delivery_ids=[d.id for d in deliveries])
 
 
 @router.post("/{campaign_id}/schedule", responses=STATE_ERRORS, summary="Schedule sending")
 async def schedule_campaign(
-    campaign_id: IdPath, data: ScheduleRequest, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath,
+    data: ScheduleRequest,
+    federation: CurrentFederation,
+    session: SessionDep,
+    actor: CallerActor,
 ) -> CampaignRead:
     campaign = await service.schedule_campaign(
-        session, federation=federation, campaign_id=campaign_id, send_at=data.send_at
+        session, federation=federation, campaign_id=campaign_id, send_at=data.send_at, actor=actor
     )
     return _read(federation, campaign)
 
@@ -179,10 +192,10 @@ async def schedule_campaign(
     "/{campaign_id}/unschedule", responses=STATE_ERRORS, summary="Back to draft (not sent)"
 )
 async def unschedule_campaign(
-    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep, actor: CallerActor
 ) -> CampaignRead:
     campaign = await service.unschedule_campaign(
-        session, federation_id=federation.id, campaign_id=campaign_id
+        session, federation_id=federation.id, campaign_id=campaign_id, actor=actor
     )
     return _read(federation, campaign)
 
@@ -194,10 +207,10 @@ async def unschedule_campaign(
     summary="Copy into a new draft",
 )
 async def duplicate_campaign(
-    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep, actor: CallerActor
 ) -> CampaignRead:
     campaign = await service.duplicate_campaign(
-        session, federation=federation, campaign_id=campaign_id
+        session, federation=federation, campaign_id=campaign_id, actor=actor
     )
     return await _checked(session, federation, campaign)
 
@@ -208,28 +221,30 @@ async def duplicate_campaign(
     summary="Pause a campaign that is sending (resume continues it)",
 )
 async def pause_campaign(
-    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep, actor: CallerActor
 ) -> CampaignRead:
     campaign = await service.pause_campaign(
-        session, federation_id=federation.id, campaign_id=campaign_id
+        session, federation_id=federation.id, campaign_id=campaign_id, actor=actor
     )
     return _read(federation, campaign)
 
 
 @router.post("/{campaign_id}/send-now", responses=STATE_ERRORS, summary="Send at once")
 async def send_now(
-    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep, actor: CallerActor
 ) -> CampaignRead:
-    campaign = await service.schedule_now(session, federation=federation, campaign_id=campaign_id)
+    campaign = await service.schedule_now(
+        session, federation=federation, campaign_id=campaign_id, actor=actor
+    )
     return _read(federation, campaign)
 
 
 @router.post("/{campaign_id}/cancel", responses=STATE_ERRORS, summary="Cancel")
 async def cancel_campaign(
-    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep, actor: CallerActor
 ) -> CampaignRead:
     campaign = await service.cancel_campaign(
-        session, federation_id=federation.id, campaign_id=campaign_id
+        session, federation_id=federation.id, campaign_id=campaign_id, actor=actor
     )
     return _read(federation, campaign)
 
@@ -240,10 +255,10 @@ async def cancel_campaign(
     summary="Resume a paused campaign (by staff, or after the relay refused the sender)",
 )
 async def resume_campaign(
-    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep, actor: CallerActor
 ) -> CampaignRead:
     campaign = await service.resume_campaign(
-        session, federation_id=federation.id, campaign_id=campaign_id
+        session, federation_id=federation.id, campaign_id=campaign_id, actor=actor
     )
     return _read(federation, campaign)
 
@@ -254,10 +269,10 @@ async def resume_campaign(
     summary="Send again the deliveries whose outcome is unknown",
 )
 async def requeue_unknown(
-    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep, actor: CallerActor
 ) -> RequeueResult:
     count = await service.requeue_unknown(
-        session, federation_id=federation.id, campaign_id=campaign_id
+        session, federation_id=federation.id, campaign_id=campaign_id, actor=actor
     )
     return RequeueResult(requeued=count)
 

@@ -66,5 +66,16 @@ class Campaign(Base):
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     paused_reason: Mapped[str | None] = mapped_column(Text)
+    # Four eyes: `version` grows with every edit; an approval names the version it saw, so an
+    # edit after approval withdraws it. Authors and approvers are users.id (NULL: an API key
+    # or the CLI). No foreign keys on purpose: adding one to an existing SQLite table needs a
+    # table rebuild, which cascades to the deliveries; a removed person's id simply matches
+    # nobody, and the audit log keeps who it was.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    created_by_user_id: Mapped[int | None] = mapped_column(Integer)
+    edited_by_user_id: Mapped[int | None] = mapped_column(Integer)
+    approved_version: Mapped[int | None] = mapped_column(Integer)
+    approved_by_user_id: Mapped[int | None] = mapped_column(Integer)
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, onupdate=now)

@@ -89,6 +89,11 @@ class CampaignRead(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     paused_reason: str | None
+    version: int = Field(description="Grows with every edit; an approval names one version.")
+    approved_version: int | None = Field(
+        description="The version an ansvarig approved (four eyes); null when none is."
+    )
+    approved_at: datetime | None
     created_at: datetime
     updated_at: datetime
     archive_url: str | None = Field(None, description="Public web version, once sent.")

@@ -11,15 +11,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import messages
+from app.actors import Actor
+from app.audit import service as audit_service
+from app.audit.models import AuditAction
 from app.campaigns import repository
 from app.campaigns.feed import FeedEntry, build_feed
-from app.campaigns.models import Campaign, CampaignStatus
+from app.campaigns.models import Campaign, CampaignStatus, Theme
+from app.campaigns.samples import SAMPLES
 from app.campaigns.schemas import CampaignCreate, CampaignUpdate
 from app.clock import now
 from app.config import get_settings
 from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, DeliveryStatus
-from app.errors import Conflict, NotFound, Unprocessable
+from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.federations import service as federation_service
 from app.federations.models import Federation
 from app.images import service as images_service
@@ -192,7 +196,12 @@ async def prepare_for_sending(
 
 
 async def create_campaign(
-    session: AsyncSession, *, federation: Federation, data: CampaignCreate
+    session: AsyncSession,
+    *,
+    federation: Federation,
+    data: CampaignCreate,
+    actor: Actor,
+    extra: str = "",
 ) -> Campaign:
     """Save a new draft; it must render (a line too long for mail is refused here)."""
     for field in IMAGE_FIELDS:
@@ -200,11 +209,46 @@ async def create_campaign(
             session, federation_id=federation.id, image_id=getattr(data, field), field=field
         )
     campaign = Campaign(
-        federation_id=federation.id, status=CampaignStatus.DRAFT, **data.model_dump()
+        federation_id=federation.id,
+        status=CampaignStatus.DRAFT,
+        version=1,
+        created_by_user_id=actor.user_id,
+        edited_by_user_id=actor.user_id,
+        **data.model_dump(),
     )
     await repository.add(session, campaign)
     await _prepare(session, campaign, federation)
+    await _audit(session, actor, AuditAction.CAMPAIGN_CREATED, campaign, extra)
     return campaign
+
+
+async def create_from_theme(
+    session: AsyncSession, *, federation: Federation, theme: Theme, actor: Actor
+) -> Campaign:
+    """A new draft that starts from the theme's sample letter, ready to be rewritten."""
+    sample = SAMPLES[theme]
+    data = CampaignCreate(
+        subject=sample.subject,
+        preheader=sample.preheader,
+        theme=theme,
+        body_markdown=sample.body_markdown,
+    )
+    return await create_campaign(session, federation=federation, data=data, actor=actor)
+
+
+async def _audit(
+    session: AsyncSession, actor: Actor, action: AuditAction, campaign: Campaign, extra: str = ""
+) -> None:
+    summary = f"{campaign.subject!r} (version {campaign.version}){extra}"
+    await audit_service.record(
+        session,
+        actor=actor,
+        action=action,
+        federation_id=campaign.federation_id,
+        target_type="campaign",
+        target_id=campaign.id,
+        summary=summary,
+    )
 
 
 async def list_campaigns(session: AsyncSession, *, federation_id: int) -> Sequence[Campaign]:
@@ -216,23 +260,76 @@ async def get_campaign(session: AsyncSession, *, federation_id: int, campaign_id
 
 
 async def update_campaign(
-    session: AsyncSession, *, federation: Federation, campaign_id: int, data: CampaignUpdate
+    session: AsyncSession,
+    *,
+    federation: Federation,
+    campaign_id: int,
+    data: CampaignUpdate,
+    actor: Actor,
 ) -> Campaign:
-    """Change a draft; whether a letter shows in the archive may change at any time."""
+    """Change a draft; whether a letter shows in the archive may change at any time. Any real
+    change to the letter is a new version, which withdraws an approval."""
     campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
     changes = data.model_dump(exclude_unset=True)
     if changes.keys() - ANY_TIME:
         _require_draft(campaign)
+    changed: set[str] = set()
     for field, value in changes.items():
         if field in IMAGE_FIELDS:
             await _require_image(session, federation_id=federation.id, image_id=value, field=field)
         elif value is None and field not in NULLABLE:
             raise Unprocessable(f"{field} cannot be null.", details={"field": field})
-        setattr(campaign, field, value)
+        if getattr(campaign, field) != value:
+            setattr(campaign, field, value)
+            changed.add(field)
     await _prepare(session, campaign, federation)
+    if not changed:
+        return campaign
+    withdrawn = False
+    if changed - ANY_TIME:
+        withdrawn = campaign.approved_version is not None
+        campaign.version += 1
+        campaign.approved_version = None
+        campaign.approved_by_user_id = None
+        campaign.approved_at = None
+        campaign.edited_by_user_id = actor.user_id
     campaign.updated_at = now()
     await session.flush()
+    await _audit(
+        session,
+        actor,
+        AuditAction.CAMPAIGN_EDITED,
+        campaign,
+        "; godkännandet återkallades" if withdrawn else "",
+    )
     return campaign
+
+
+async def approve_campaign(
+    session: AsyncSession, *, federation: Federation, campaign_id: int, version: int, actor: Actor
+) -> Campaign:
+    """Approve the version the approver saw (four eyes). Only a person, and not one who wrote
+    or last edited it; a version that changed meanwhile is refused."""
+    campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
+    _require_draft(campaign)
+    if actor.user_id is None:
+        raise Forbidden("Only a person can approve a campaign.")
+    if actor.user_id in (campaign.created_by_user_id, campaign.edited_by_user_id):
+        raise Conflict(messages.APPROVAL_BY_AUTHOR, details={"code": "own_campaign"})
+    if version != campaign.version:
+        raise Conflict(messages.APPROVAL_STALE, details={"version": campaign.version})
+    await _prepare(session, campaign, federation)
+    campaign.approved_version = campaign.version
+    campaign.approved_by_user_id = actor.user_id
+    campaign.approved_at = now()
+    await session.flush()
+    await _audit(session, actor, AuditAction.CAMPAIGN_APPROVED, campaign)
+    return campaign
+
+
+def needs_approval(federation: Federation, campaign: Campaign) -> bool:
+    """True while four eyes are required and this exact version is not approved."""
+    return federation.four_eyes and campaign.approved_version != campaign.version
 
 
 async def delete_campaign(session: AsyncSession, *, federation_id: int, campaign_id: int) -> None:
@@ -261,26 +358,43 @@ async def preview_campaign(
 
 
 async def send_test(
-    session: AsyncSession, *, federation: Federation, campaign_id: int, addresses: Sequence[str]
+    session: AsyncSession,
+    *,
+    federation: Federation,
+    campaign_id: int,
+    addresses: Sequence[str],
+    actor: Actor,
 ) -> list[Delivery]:
     """Queue the campaign to up to ten staff addresses (not counted in the statistics)."""
     campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
     await _prepare(session, campaign, federation)
     unique = list(dict.fromkeys(a.strip() for a in addresses))
-    return await delivery_service.enqueue_test(
+    deliveries = await delivery_service.enqueue_test(
         session, federation_id=federation.id, campaign_id=campaign.id, addresses=unique
     )
+    # Staff addresses, not subscribers': the count is enough for the log.
+    await _audit(
+        session, actor, AuditAction.CAMPAIGN_TEST_SENT, campaign, f" till {len(unique)} adress(er)"
+    )
+    return deliveries
 
 
 async def schedule_campaign(
-    session: AsyncSession, *, federation: Federation, campaign_id: int, send_at: datetime
+    session: AsyncSession,
+    *,
+    federation: Federation,
+    campaign_id: int,
+    send_at: datetime,
+    actor: Actor,
 ) -> Campaign:
     """Set a draft (or a scheduled campaign) to go out at `send_at`; the dispatcher sends.
     A time without an offset is the federation's wall-clock time."""
     send_at = _aware(send_at, federation)
     if send_at <= now():
         raise Unprocessable("send_at must be in the future.", details={"send_at": str(send_at)})
-    return await _schedule(session, federation=federation, campaign_id=campaign_id, at=send_at)
+    return await _schedule(
+        session, federation=federation, campaign_id=campaign_id, at=send_at, actor=actor
+    )
 
 
 def _aware(at: datetime, federation: Federation) -> datetime:
@@ -299,7 +413,7 @@ def _aware(at: datetime, federation: Federation) -> datetime:
 
 
 async def unschedule_campaign(
-    session: AsyncSession, *, federation_id: int, campaign_id: int
+    session: AsyncSession, *, federation_id: int, campaign_id: int, actor: Actor
 ) -> Campaign:
     """Take a scheduled campaign back to draft; nothing is sent."""
     campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
@@ -312,22 +426,26 @@ async def unschedule_campaign(
     campaign.send_at = None
     campaign.updated_at = now()
     await session.flush()
+    await _audit(session, actor, AuditAction.CAMPAIGN_UNSCHEDULED, campaign)
     return campaign
 
 
 async def duplicate_campaign(
-    session: AsyncSession, *, federation: Federation, campaign_id: int
+    session: AsyncSession, *, federation: Federation, campaign_id: int, actor: Actor
 ) -> Campaign:
     """A new draft with the same content as any campaign of the federation."""
     source = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
     data = CampaignCreate.model_validate(
         {field: getattr(source, field) for field in CampaignCreate.model_fields}
     )
-    return await create_campaign(session, federation=federation, data=data)
+    # A new draft at version 1: an approval of the source does not carry over.
+    return await create_campaign(
+        session, federation=federation, data=data, actor=actor, extra=f", kopia av {source.id}"
+    )
 
 
 async def pause_campaign(
-    session: AsyncSession, *, federation_id: int, campaign_id: int
+    session: AsyncSession, *, federation_id: int, campaign_id: int, actor: Actor
 ) -> Campaign:
     """Stop a sending campaign after the mail already handed over; resume continues it."""
     campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
@@ -340,18 +458,21 @@ async def pause_campaign(
     campaign.paused_reason = messages.PAUSED_BY_STAFF
     campaign.updated_at = now()
     await session.flush()
+    await _audit(session, actor, AuditAction.CAMPAIGN_PAUSED, campaign)
     return campaign
 
 
 async def schedule_now(
-    session: AsyncSession, *, federation: Federation, campaign_id: int
+    session: AsyncSession, *, federation: Federation, campaign_id: int, actor: Actor
 ) -> Campaign:
     """Schedule for the next dispatcher tick."""
-    return await _schedule(session, federation=federation, campaign_id=campaign_id, at=now())
+    return await _schedule(
+        session, federation=federation, campaign_id=campaign_id, at=now(), actor=actor
+    )
 
 
 async def _schedule(
-    session: AsyncSession, *, federation: Federation, campaign_id: int, at: datetime
+    session: AsyncSession, *, federation: Federation, campaign_id: int, at: datetime, actor: Actor
 ) -> Campaign:
     campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
     if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
@@ -360,16 +481,21 @@ async def _schedule(
             "scheduled.",
             details={"status": str(campaign.status)},
         )
+    if needs_approval(federation, campaign):
+        raise Conflict(messages.APPROVAL_NEEDED, details={"code": "approval_needed"})
     await _prepare(session, campaign, federation)
     campaign.status = CampaignStatus.SCHEDULED
     campaign.send_at = at.astimezone(UTC)
     campaign.updated_at = now()
     await session.flush()
+    await _audit(
+        session, actor, AuditAction.CAMPAIGN_SCHEDULED, campaign, f" till {at.isoformat()}"
+    )
     return campaign
 
 
 async def cancel_campaign(
-    session: AsyncSession, *, federation_id: int, campaign_id: int
+    session: AsyncSession, *, federation_id: int, campaign_id: int, actor: Actor
 ) -> Campaign:
     """Stop a campaign; mail not yet handed to the relay is not sent."""
     campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
@@ -382,11 +508,12 @@ async def cancel_campaign(
     campaign.finished_at = now()
     campaign.updated_at = now()
     await session.flush()
+    await _audit(session, actor, AuditAction.CAMPAIGN_CANCELLED, campaign)
     return campaign
 
 
 async def resume_campaign(
-    session: AsyncSession, *, federation_id: int, campaign_id: int
+    session: AsyncSession, *, federation_id: int, campaign_id: int, actor: Actor
 ) -> Campaign:
     """Resume a campaign the dispatcher paused (the relay refused the sender, 5.7.x)."""
     campaign = await repository.get(session, federation_id=federation_id, campaign_id=campaign_id)
@@ -397,10 +524,13 @@ async def resume_campaign(
     campaign.status = CampaignStatus.SENDING
     campaign.paused_reason = None
     await session.flush()
+    await _audit(session, actor, AuditAction.CAMPAIGN_RESUMED, campaign)
     return campaign
 
 
-async def requeue_unknown(session: AsyncSession, *, federation_id: int, campaign_id: int) -> int:
+async def requeue_unknown(
+    session: AsyncSession, *, federation_id: int, campaign_id: int, actor: Actor
+) -> int:
     """Send again the deliveries whose outcome is unknown, after staff have checked; a sent
     campaign with any such delivery is sending again."""
     campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
@@ -411,6 +541,7 @@ async def requeue_unknown(session: AsyncSession, *, federation_id: int, campaign
         campaign.status = CampaignStatus.SENDING
         campaign.finished_at = None
     await session.flush()
+    await _audit(session, actor, AuditAction.CAMPAIGN_REQUEUED, campaign, f": {count} mejl")
     return count
 
 
@@ -488,3 +619,24 @@ async def public_federation(session: AsyncSession, *, slug: str) -> Federation:
     if federation is None:
         raise NotFound()
     return federation
+
+
+async def campaign_outcomes(
+    session: AsyncSession,
+    *,
+    federation_id: int,
+    campaign_id: int,
+    status: DeliveryStatus | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[delivery_service.Outcome]:
+    """The campaign's per-recipient outcomes (404 for another federation's campaign)."""
+    await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    return await delivery_service.campaign_outcomes(
+        session,
+        federation_id=federation_id,
+        campaign_id=campaign_id,
+        status=status,
+        before_id=before_id,
+        limit=limit,
+    )

@@ -18,6 +18,8 @@ class DeliveryKind(StrEnum):
     CAMPAIGN = "campaign"
     TEST = "test"
     WELCOME = "welcome"
+    # A staff sign-in link (to_address is the person's address; see app.users).
+    SIGN_IN = "sign_in"
 
 
 # Mails about one subscription, built by the subscribers domain from the row's token.

@@ -55,7 +55,8 @@ class Item:
     created_at: datetime
     recipient: str
     envelope_from: str
-    message: bytes
+    # The message in SMTP wire form (app.rendering.wire), written after DATA as it is.
+    data: bytes
     relay: Relay
 
 

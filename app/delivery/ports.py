@@ -12,9 +12,10 @@ from app.delivery.models import Delivery
 
 
 class PreparedCampaign(Protocol):
-    """A campaign rendered once for sending; `render()` gives one recipient's bytes."""
+    """A campaign rendered once for sending; `render_wire()` gives one recipient's message in
+    SMTP wire form (CRLF, dot-stuffed, ending in the "." line), written after DATA as it is."""
 
-    def render(
+    def render_wire(
         self, *, delivery_id: int, to_address: str, name: str | None, unsubscribe_token: str
     ) -> bytes: ...
 
@@ -35,3 +36,5 @@ class TransactionalBuilder(Protocol):
 class MailBuilders:
     campaign: CampaignBuilder
     transactional: TransactionalBuilder
+    # A staff sign-in link (app.users): same shape, addressed by the row's to_address.
+    sign_in: TransactionalBuilder

@@ -232,7 +232,11 @@ async def settle_unsendable(session: AsyncSession, *, ids: Sequence[int], now: d
         .where(
             Delivery.id.in_(ids),
             Delivery.status == DeliveryStatus.SENDING,
-            or_(Delivery.kind != DeliveryKind.TEST, Delivery.to_address.is_(None)),
+            # Test sends and sign-in links go to staff addresses, not to subscribers.
+            or_(
+                Delivery.kind.not_in((DeliveryKind.TEST, DeliveryKind.SIGN_IN)),
+                Delivery.to_address.is_(None),
+            ),
             gone,
         )
         .values(status=DeliveryStatus.SUPPRESSED, lease_until=None, updated_at=now)
@@ -552,3 +556,54 @@ async def counts_by_state(session: AsyncSession) -> list[tuple[str, str, int]]:
         .group_by(Federation.slug, Delivery.status)
     )
     return [(r[0], str(r[1]), int(r[2])) for r in rows.all()]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One recipient's delivery of a campaign, as staff see it (the address is NULL once the
+    subscriber was erased)."""
+
+    id: int
+    email: str | None
+    status: DeliveryStatus
+    attempts: int
+    smtp_code: int | None
+    enhanced_code: str | None
+    smtp_reply: str | None
+    updated_at: datetime
+
+
+async def campaign_outcomes(
+    session: AsyncSession,
+    *,
+    federation_id: int,
+    campaign_id: int,
+    status: DeliveryStatus | None,
+    before_id: int | None,
+    limit: int,
+) -> list[Outcome]:
+    """A campaign's per-recipient deliveries, newest id first, optionally of one status."""
+    query = (
+        select(
+            Delivery.id,
+            Subscriber.email,
+            Delivery.status,
+            Delivery.attempts,
+            Delivery.smtp_code,
+            Delivery.enhanced_code,
+            Delivery.smtp_reply,
+            Delivery.updated_at,
+        )
+        .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(
+            Delivery.federation_id == federation_id,
+            Delivery.campaign_id == campaign_id,
+            Delivery.kind == DeliveryKind.CAMPAIGN,
+        )
+    )
+    if status is not None:
+        query = query.where(Delivery.status == status)
+    if before_id is not None:
+        query = query.where(Delivery.id < before_id)
+    result = await session.execute(query.order_by(Delivery.id.desc()).limit(limit))
+    return [Outcome(*row) for row in result.all()]

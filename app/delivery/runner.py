@@ -36,6 +36,7 @@ from app.delivery.ratelimit import TokenBucket
 from app.delivery.recovery import recover_stopped
 from app.delivery.smtp import Connection, Outcome, Relay, Result
 from app.federations.models import Federation
+from app.rendering.wire import to_wire
 from app.security import token_from_seed
 
 log = logging.getLogger(__name__)
@@ -263,7 +264,7 @@ class Run:
         failures: list[repo.ResultRow] = []
         for row in rows:
             try:
-                recipient, message = await self._render(session, row)
+                recipient, data = await self._render(session, row)
             except Exception as exc:
                 log.exception("delivery %s could not be built", row.id)
                 failures.append(
@@ -282,7 +283,7 @@ class Run:
                     created_at=row.created_at,
                     recipient=recipient,
                     envelope_from=verp_address(row.id, info.domain),
-                    message=message,
+                    data=data,
                     relay=info.relay,
                 )
             )
@@ -292,7 +293,13 @@ class Run:
         if row.kind in TRANSACTIONAL_KINDS:
             delivery = await session.get(Delivery, row.id)
             assert delivery is not None
-            return await self.builders.transactional(session, delivery=delivery)
+            recipient, message = await self.builders.transactional(session, delivery=delivery)
+            return recipient, to_wire(message)
+        if row.kind is DeliveryKind.SIGN_IN:
+            delivery = await session.get(Delivery, row.id)
+            assert delivery is not None
+            recipient, message = await self.builders.sign_in(session, delivery=delivery)
+            return recipient, to_wire(message)
         assert row.campaign_id is not None
         prepared = self.prepared.get(row.campaign_id)
         if prepared is None:
@@ -314,10 +321,10 @@ class Run:
             recipient = row.email or ""
             token = token_from_seed(row.token_seed or "")
             name = row.name
-        message = prepared.render(
+        data = prepared.render_wire(
             delivery_id=row.id, to_address=recipient, name=name, unsubscribe_token=token
         )
-        return recipient, message
+        return recipient, data
 
     # -- sending
 
@@ -362,7 +369,7 @@ class Run:
             result = await connection.send(
                 item.envelope_from,
                 item.recipient,
-                item.message,
+                item.data,
                 on_wire=lambda: journal.mark(item.id, Phase.ON_WIRE),
             )
         except (aiosmtplib.SMTPException, OSError) as exc:

@@ -53,6 +53,25 @@ async def enqueue_transactional(
     return delivery
 
 
+async def enqueue_sign_in(
+    session: AsyncSession, *, federation_id: int, to_address: str, at: datetime | None = None
+) -> Delivery:
+    """Queue a staff sign-in link to `to_address` (sent first, like a confirmation). The link
+    itself is built at send time by the sign-in builder (app.users)."""
+    ts = at or now()
+    delivery = Delivery(
+        federation_id=federation_id,
+        kind=DeliveryKind.SIGN_IN,
+        to_address=to_address,
+        priority=Priority.TRANSACTIONAL,
+        next_attempt_at=ts,
+        created_at=ts,
+    )
+    session.add(delivery)
+    await session.flush()
+    return delivery
+
+
 async def enqueue_transactional_bulk(
     session: AsyncSession,
     *,
@@ -129,3 +148,27 @@ async def record_bounce_report(session: AsyncSession, *, report: DeliveryStatusR
     soft = [] if report.is_hard else [subscriber_id]
     await repo.record_bounces(session, hard=hard, soft=soft, now=now())
     return True
+
+
+# What campaign_outcomes returns (callers outside delivery name it through this module).
+Outcome = repo.Outcome
+
+
+async def campaign_outcomes(
+    session: AsyncSession,
+    *,
+    federation_id: int,
+    campaign_id: int,
+    status: DeliveryStatus | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[Outcome]:
+    """Per-recipient outcomes of a campaign for staff (filter by status; keyset by id)."""
+    return await repo.campaign_outcomes(
+        session,
+        federation_id=federation_id,
+        campaign_id=campaign_id,
+        status=status,
+        before_id=before_id,
+        limit=limit,
+    )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import aiosmtplib
+from aiosmtplib.typing import SMTPStatus
 
 from app.config import Settings, SmtpSecurity, cleartext_refused, is_loopback_host
 
@@ -179,11 +180,12 @@ class Connection:
         self,
         envelope_from: str,
         recipient: str,
-        message: bytes,
+        data: bytes,
         *,
         on_wire: Callable[[], Awaitable[None] | None],
     ) -> Result:
-        """Send one message; on_wire() runs just before DATA (the point of no return)."""
+        """Send one message given in SMTP wire form (app.rendering.wire: CRLF, dot-stuffed,
+        ending in the "." line); on_wire() runs just before DATA (the point of no return)."""
         if self.smtp is not None and self.sent_on_connection >= MESSAGES_PER_CONNECTION:
             await self.close()
         if self.smtp is None or not self.smtp.is_connected:
@@ -195,7 +197,7 @@ class Connection:
             if self.dirty:
                 await smtp.rset()
                 self.dirty = False
-            options = [f"SIZE={len(message)}"] if smtp.supports_extension("size") else []
+            options = [f"SIZE={len(data)}"] if smtp.supports_extension("size") else []
             try:
                 await smtp.mail(envelope_from, options=options)
             except aiosmtplib.SMTPResponseException as exc:
@@ -214,7 +216,7 @@ class Connection:
         if maybe is not None:
             await maybe
         try:
-            response = await smtp.data(message)
+            response = await _data(smtp, data)
         except aiosmtplib.SMTPTimeoutError as exc:
             # No answer after the final dot: the relay may or may not have taken it.
             self.drop()
@@ -234,3 +236,25 @@ class Connection:
         if result.reconnect:
             self.drop()
         return result
+
+
+async def _data(smtp: aiosmtplib.SMTP, data: bytes) -> aiosmtplib.SMTPResponse:
+    """DATA with the message already in wire form, written as it is. aiosmtplib's own data()
+    would run two regular expressions over every message (line endings, dot-stuffing), which
+    cost a third of the sender's time for bytes that are the same for every recipient; it
+    still manages the connection, TLS and authentication."""
+    start = await smtp.execute_command(b"DATA")
+    if start.code != SMTPStatus.start_input:
+        raise aiosmtplib.SMTPDataError(start.code, start.message)
+    protocol = smtp.protocol
+    if protocol is None:
+        raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+    try:
+        protocol.write(data)
+        response = await protocol.read_response(timeout=smtp.timeout)
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        smtp.close()
+        raise
+    if response.code != SMTPStatus.completed:
+        raise aiosmtplib.SMTPDataError(response.code, response.message)
+    return response

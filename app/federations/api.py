@@ -1,11 +1,16 @@
-"""Staff API: federations and their API keys."""
+"""Staff API: federations, their API keys and their audit log."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
 
+from fastapi import APIRouter, Query, status
+
+from app.audit import service as audit_service
+from app.audit.models import AuditAction
+from app.audit.schemas import AuditEntryRead, AuditPage
 from app.federations import service
-from app.federations.auth import AdminKey, CurrentFederation, SlugPath
+from app.federations.auth import AdminKey, CallerActor, CurrentFederation, SlugPath
 from app.federations.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -16,7 +21,7 @@ from app.federations.schemas import (
     FederationUpdate,
 )
 from app.http import CommittingRoute, SessionDep
-from app.openapi import IdPath, error_responses
+from app.openapi import STAFF_ERRORS, IdPath, error_responses
 
 router = APIRouter(prefix="/api/v1", tags=["federations"], route_class=CommittingRoute)
 
@@ -28,9 +33,9 @@ router = APIRouter(prefix="/api/v1", tags=["federations"], route_class=Committin
     summary="Create a federation (admin)",
 )
 async def create_federation(
-    body: FederationCreate, session: SessionDep, _admin: AdminKey
+    body: FederationCreate, session: SessionDep, _admin: AdminKey, actor: CallerActor
 ) -> FederationRead:
-    federation = await service.create_federation(session, data=body)
+    federation = await service.create_federation(session, data=body, actor=actor)
     return service.federation_read(federation)
 
 
@@ -50,9 +55,11 @@ async def get_federation(federation: CurrentFederation) -> FederationRead:
     "/federations/{slug}", responses=error_responses(401, 404, 422), summary="Update a federation"
 )
 async def update_federation(
-    body: FederationUpdate, federation: CurrentFederation, session: SessionDep
+    body: FederationUpdate, federation: CurrentFederation, session: SessionDep, actor: CallerActor
 ) -> FederationRead:
-    updated = await service.update_federation(session, federation=federation, changes=body)
+    updated = await service.update_federation(
+        session, federation=federation, changes=body, actor=actor
+    )
     return service.federation_read(updated)
 
 
@@ -85,10 +92,10 @@ async def list_keys(slug: SlugPath, session: SessionDep, _admin: AdminKey) -> li
     tags=["keys"],
 )
 async def create_key(
-    slug: SlugPath, body: ApiKeyCreate, session: SessionDep, _admin: AdminKey
+    slug: SlugPath, body: ApiKeyCreate, session: SessionDep, _admin: AdminKey, actor: CallerActor
 ) -> ApiKeyCreated:
     federation = await service.get_federation(session, slug=slug)
-    new = await service.create_api_key(session, federation=federation, name=body.name)
+    new = await service.create_api_key(session, federation=federation, name=body.name, actor=actor)
     return await service.api_key_created(session, new)
 
 
@@ -98,6 +105,31 @@ async def create_key(
     summary="Revoke an API key (admin)",
     tags=["keys"],
 )
-async def revoke_key(key_id: IdPath, session: SessionDep, _admin: AdminKey) -> ApiKeyRead:
-    key = await service.revoke_api_key(session, key_id=key_id)
+async def revoke_key(
+    key_id: IdPath, session: SessionDep, _admin: AdminKey, actor: CallerActor
+) -> ApiKeyRead:
+    key = await service.revoke_api_key(session, key_id=key_id, actor=actor)
     return await service.api_key_read(session, key)
+
+
+@router.get(
+    "/federations/{slug}/audit-log",
+    response_model=AuditPage,
+    responses=STAFF_ERRORS,
+    summary="The federation's audit log, newest first (cursor paginated)",
+    tags=["audit"],
+)
+async def list_audit_log(
+    federation: CurrentFederation,
+    session: SessionDep,
+    action: Annotated[list[AuditAction] | None, Query(description="Only these actions.")] = None,
+    cursor: Annotated[str | None, Query(max_length=100, description="From next_cursor.")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> AuditPage:
+    """Every change by a person or an API key in this federation."""
+    page = await audit_service.list_log(
+        session, federation_id=federation.id, actions=action or (), cursor=cursor, limit=limit
+    )
+    return AuditPage(
+        items=[AuditEntryRead.model_validate(e) for e in page.items], next_cursor=page.next_cursor
+    )

@@ -13,7 +13,7 @@ Use in routes:
   reaches every federation. Another federation's slug answers 404 exactly as a nonexistent
   one, so a key cannot probe which federations exist.
 - ``AdminKey`` requires an admin key (403 for a valid federation key).
-- ``CallerKey`` is any valid key.
+- ``CallerKey`` is any valid key; ``CallerActor`` is the same key as the audit log's actor.
 Missing, unknown or revoked keys answer 401 with ``WWW-Authenticate: Bearer``. Each use
 records ``last_used_at`` (at most once a minute, to keep reads from becoming writes).
 """
@@ -26,6 +26,7 @@ from typing import Annotated
 from fastapi import Depends, Path
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.actors import Actor
 from app.clock import now
 from app.errors import Forbidden, NotFound, Unauthorized
 from app.federations import repository
@@ -72,6 +73,14 @@ async def admin_key(key: CallerKey) -> ApiKey:
 
 
 AdminKey = Annotated[ApiKey, Depends(admin_key)]
+
+
+async def caller_actor(key: CallerKey) -> Actor:
+    """The calling key as the audit log names it (services record changes with it)."""
+    return Actor.key(api_key_id=key.id, name=key.name, prefix=key.prefix)
+
+
+CallerActor = Annotated[Actor, Depends(caller_actor)]
 
 SlugPath = Annotated[
     str,

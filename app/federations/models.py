@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, true
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import now
@@ -45,6 +45,9 @@ class Federation(Base):
     default_sign_off: Mapped[str | None] = mapped_column(String(300))
     default_signature_name: Mapped[str | None] = mapped_column(String(200))
     default_signature_title: Mapped[str | None] = mapped_column(String(200))
+    # Four eyes: campaigns are scheduled or sent only after an ansvarig other than their
+    # authors approved the exact version.
+    four_eyes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, onupdate=now)
 

@@ -144,6 +144,10 @@ class FederationCreate(FederationTexts):
     welcome_enabled: bool = Field(
         default=True, description="Send a welcome mail after confirmation (default on)."
     )
+    four_eyes: bool = Field(
+        default=False,
+        description="Campaigns need approval by an ansvarig other than their authors.",
+    )
 
     @model_validator(mode="after")
     def _relay_needs_tls(self) -> Self:
@@ -186,6 +190,10 @@ class FederationUpdate(FederationTexts):
     welcome_enabled: bool | None = Field(
         default=None, description="Send a welcome mail after confirmation (default on)."
     )
+    four_eyes: bool | None = Field(
+        default=None,
+        description="Campaigns need approval by an ansvarig other than their authors.",
+    )
 
     @model_validator(mode="after")
     def _required_stay_set(self) -> Self:
@@ -205,6 +213,7 @@ NOT_NULLABLE = (
     "accent_color",
     "timezone",
     "frame_ancestors",
+    "four_eyes",
 )
 
 
@@ -234,6 +243,7 @@ class FederationRead(BaseModel):
                     "smtp_password_set": False,
                     "smtp_security": None,
                     "send_rate_per_second": None,
+                    "four_eyes": False,
                     "created_at": "2026-11-23T21:00:00Z",
                     "updated_at": "2026-11-23T21:00:00Z",
                 }
@@ -267,6 +277,7 @@ class FederationRead(BaseModel):
     default_sign_off: str | None = None
     default_signature_name: str | None = None
     default_signature_title: str | None = None
+    four_eyes: bool
     created_at: datetime
     updated_at: datetime
 

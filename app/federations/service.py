@@ -8,6 +8,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actors import Actor
+from app.audit import service as audit_service
+from app.audit.models import AuditAction
+from app.cache import Cache, clear_after_commit
 from app.clock import now
 from app.config import get_settings
 from app.errors import Conflict, NotFound, Unprocessable
@@ -26,13 +30,34 @@ from app.messages import EMBED_TITLES
 from app.security import new_api_key, token_hash
 
 KEY_PREFIX_LENGTH = 12
+# Every visitor page reads its federation; staff change one a few times a year.
+_public_by_slug: Cache[Federation | None] = Cache("federations by slug")
+_public_by_id: Cache[Federation | None] = Cache("federations by id")
 
 
-async def create_federation(session: AsyncSession, *, data: FederationCreate) -> Federation:
+def _changed(session: AsyncSession) -> None:
+    clear_after_commit(session, _public_by_slug)
+    clear_after_commit(session, _public_by_id)
+
+
+async def create_federation(
+    session: AsyncSession, *, data: FederationCreate, actor: Actor
+) -> Federation:
     """Create a federation; 409 if the slug is taken."""
     if await repository.get_by_slug(session, data.slug) is not None:
         raise Conflict(f"A federation with slug {data.slug!r} already exists.")
-    return await repository.add(session, Federation(**data.model_dump()))
+    _changed(session)
+    federation = await repository.add(session, Federation(**data.model_dump()))
+    await audit_service.record(
+        session,
+        actor=actor,
+        action=AuditAction.FEDERATION_CREATED,
+        federation_id=federation.id,
+        target_type="federation",
+        target_id=federation.id,
+        summary=f"{federation.name} ({federation.slug})",
+    )
+    return federation
 
 
 async def get_or_create_federation(
@@ -42,6 +67,7 @@ async def get_or_create_federation(
     existing = await repository.get_by_slug(session, data.slug)
     if existing is not None:
         return existing, False
+    _changed(session)
     return await repository.add(session, Federation(**data.model_dump())), True
 
 
@@ -56,10 +82,42 @@ async def find_federation_by_id(session: AsyncSession, federation_id: int) -> Fe
     return await repository.get_by_id(session, federation_id)
 
 
+async def public_federation(session: AsyncSession, *, slug: str) -> Federation | None:
+    """find_federation for the visitor pages: a shared read-only copy, detached from any
+    session, never older than the commit that changed it here (MAX_AGE_SECONDS elsewhere)."""
+
+    async def load() -> Federation | None:
+        return _detached(session, await repository.get_by_slug(session, slug))
+
+    return await _public_by_slug.get(slug, load)
+
+
+async def public_federation_by_id(session: AsyncSession, federation_id: int) -> Federation | None:
+    """find_federation_by_id for the visitor pages (see public_federation)."""
+
+    async def load() -> Federation | None:
+        return _detached(session, await repository.get_by_id(session, federation_id))
+
+    return await _public_by_id.get(federation_id, load)
+
+
+def _detached(session: AsyncSession, federation: Federation | None) -> Federation | None:
+    if federation is not None:
+        session.expunge(federation)
+    return federation
+
+
 async def get_federation(session: AsyncSession, *, slug: str) -> Federation:
     federation = await find_federation(session, slug=slug)
     if federation is None:
         raise NotFound(f"No federation with slug {slug!r}.")
+    return federation
+
+
+async def get_federation_by_id(session: AsyncSession, *, federation_id: int) -> Federation:
+    federation = await repository.get_by_id(session, federation_id)
+    if federation is None:
+        raise NotFound("No such federation.")
     return federation
 
 
@@ -68,7 +126,7 @@ async def list_federations(session: AsyncSession) -> Sequence[Federation]:
 
 
 async def update_federation(
-    session: AsyncSession, *, federation: Federation, changes: FederationUpdate
+    session: AsyncSession, *, federation: Federation, changes: FederationUpdate, actor: Actor
 ) -> Federation:
     """Apply the fields present in a PATCH."""
     values = changes.model_dump(exclude_unset=True)
@@ -80,6 +138,18 @@ async def update_federation(
     for name, value in values.items():
         setattr(federation, name, value)
     await session.flush()
+    _changed(session)
+    if values:
+        # Names the fields, not their values: a relay password never reaches the log.
+        await audit_service.record(
+            session,
+            actor=actor,
+            action=AuditAction.SETTINGS_CHANGED,
+            federation_id=federation.id,
+            target_type="federation",
+            target_id=federation.id,
+            summary="ändrade " + ", ".join(sorted(values)),
+        )
     return federation
 
 
@@ -104,7 +174,7 @@ class NewKey:
 
 
 async def create_api_key(
-    session: AsyncSession, *, federation: Federation | None, name: str
+    session: AsyncSession, *, federation: Federation | None, name: str, actor: Actor
 ) -> NewKey:
     """A new key for one federation (or an admin key when federation is None); the raw key
     is returned once and only its SHA-256 is stored."""
@@ -118,7 +188,20 @@ async def create_api_key(
     )
     session.add(key)
     await session.flush()
+    await _audit_key(session, actor, AuditAction.API_KEY_CREATED, key)
     return NewKey(key=key, raw=raw)
+
+
+async def _audit_key(session: AsyncSession, actor: Actor, action: AuditAction, key: ApiKey) -> None:
+    await audit_service.record(
+        session,
+        actor=actor,
+        action=action,
+        federation_id=key.federation_id,
+        target_type="api_key",
+        target_id=key.id,
+        summary=f"{key.name} ({key.prefix}…)",
+    )
 
 
 async def list_api_keys(
@@ -129,30 +212,36 @@ async def list_api_keys(
     return await repository.keys_for_federation(session, federation.id)
 
 
-async def revoke_api_key(session: AsyncSession, *, key_id: int) -> ApiKey:
-    """Revoke a key by id; revoking twice keeps the first time."""
+async def revoke_api_key(
+    session: AsyncSession, *, key_id: int, actor: Actor, federation_id: int | None = None
+) -> ApiKey:
+    """Revoke a key by id; revoking twice keeps the first time. With `federation_id`, only a
+    key of that federation (404 for any other: a federation admin revokes only their own)."""
     key = await repository.key_by_id(session, key_id)
-    if key is None:
+    if key is None or (federation_id is not None and key.federation_id != federation_id):
         raise NotFound(f"No API key with id {key_id}.")
     if key.revoked_at is None:
         key.revoked_at = now()
         await session.flush()
+        await _audit_key(session, actor, AuditAction.API_KEY_REVOKED, key)
     return key
 
 
-async def revoke_api_key_by_reference(session: AsyncSession, *, reference: str) -> ApiKey:
+async def revoke_api_key_by_reference(
+    session: AsyncSession, *, reference: str, actor: Actor
+) -> ApiKey:
     """Revoke by numeric id, by the printed prefix, or by the whole key."""
     if reference.isdigit():
-        return await revoke_api_key(session, key_id=int(reference))
+        return await revoke_api_key(session, key_id=int(reference), actor=actor)
     whole = await repository.key_by_hash(session, token_hash(reference))
     if whole is not None:
-        return await revoke_api_key(session, key_id=whole.id)
+        return await revoke_api_key(session, key_id=whole.id, actor=actor)
     matches = await repository.keys_by_prefix(session, reference[:KEY_PREFIX_LENGTH])
     if len(reference) < KEY_PREFIX_LENGTH or not matches:
         raise NotFound(f"No API key matches {reference!r}.")
     if len(matches) > 1:
         raise Conflict(f"{len(matches)} keys share the prefix {reference!r}; use the id.")
-    return await revoke_api_key(session, key_id=matches[0].id)
+    return await revoke_api_key(session, key_id=matches[0].id, actor=actor)
 
 
 async def api_key_read(session: AsyncSession, key: ApiKey) -> ApiKeyRead:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 
-from app.federations.auth import CurrentFederation
+from app.federations.auth import CallerActor, CurrentFederation
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep
 from app.images import service
@@ -70,9 +70,13 @@ async def list_images(federation: CurrentFederation, session: SessionDep) -> Ima
     summary="Upload the federation's logo (used in every mail and page)",
 )
 async def upload_logo(
-    file: Upload, alt_text: AltText, federation: CurrentFederation, session: SessionDep
+    file: Upload,
+    alt_text: AltText,
+    federation: CurrentFederation,
+    session: SessionDep,
+    actor: CallerActor,
 ) -> ImageRead:
     image = await service.upload_logo(
-        session, federation=federation, data=await _bytes(file), alt_text=alt_text
+        session, federation=federation, data=await _bytes(file), alt_text=alt_text, actor=actor
     )
     return _read(federation, image)

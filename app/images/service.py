@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actors import Actor
 from app.config import get_settings
 from app.errors import NotFound, PayloadTooLarge, Unprocessable
 from app.federations import service as federation_service
@@ -66,7 +67,7 @@ async def upload_image(
 
 
 async def upload_logo(
-    session: AsyncSession, *, federation: Federation, data: bytes, alt_text: str
+    session: AsyncSession, *, federation: Federation, data: bytes, alt_text: str, actor: Actor
 ) -> Image:
     """Upload an image and make it the federation's logo in mail and on its pages."""
     image = await upload_image(
@@ -76,6 +77,7 @@ async def upload_logo(
         session,
         federation=federation,
         changes=FederationUpdate(logo_url=public_url(federation, image)),
+        actor=actor,
     )
     return image
 

@@ -28,6 +28,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from app import clock
 from app.rendering.markdown import BodyStyle, MarkdownWarning, RenderedBody, render_body
 from app.rendering.themes import SANS, get_theme, theme_colors
+from app.rendering.wire import END, stuff, to_wire
 from app.resources import EMAIL_TEMPLATES_DIR
 
 TEMPLATE_DIR = EMAIL_TEMPLATES_DIR
@@ -299,6 +300,9 @@ class _Template:
 
     segments: list[bytes]
     slots: list[str]
+    # Whether each slot starts a line: a value there that begins with "." needs another on
+    # the wire (RFC 5321 §4.5.2).
+    line_starts: list[bool] = field(default_factory=list)
 
     @classmethod
     def build(cls, data: bytes, placeholders: dict[str, bytes]) -> _Template:
@@ -306,18 +310,44 @@ class _Template:
         by_value = {v: k for k, v in placeholders.items()}
         segments: list[bytes] = []
         slots: list[str] = []
+        line_starts: list[bool] = []
         pos = 0
         for match in pattern.finditer(data):
             segments.append(data[pos : match.start()])
             slots.append(by_value[match.group()])
+            line_starts.append(match.start() == 0 or data.endswith(b"\r\n", 0, match.start()))
             pos = match.end()
         segments.append(data[pos:])
-        return cls(segments, slots)
+        return cls(segments, slots, line_starts)
 
     def fill(self, values: dict[str, bytes]) -> bytes:
         parts = [self.segments[0]]
         for slot, segment in zip(self.slots, self.segments[1:], strict=True):
             parts.append(values[slot])
+            parts.append(segment)
+        return b"".join(parts)
+
+    def on_the_wire(self) -> _Template:
+        """This template in SMTP wire form, for `fill_wire`: the fixed bytes dot-stuffed once
+        and the final "." line added. A segment after a slot goes on with the slot's line
+        (values are never empty and hold no line break), so only its inner line starts count."""
+        first, *rest = self.segments
+        segments = [stuff(first), *(s.replace(b"\r\n.", b"\r\n..") for s in rest)]
+        segments[-1] += END
+        return _Template(segments, self.slots, self.line_starts)
+
+    def fill_wire(self, values: dict[str, bytes]) -> bytes:
+        """Fill a template made by `on_the_wire`: each value made safe for that form."""
+        parts = [self.segments[0]]
+        for slot, at_line_start, segment in zip(
+            self.slots, self.line_starts, self.segments[1:], strict=True
+        ):
+            value = values[slot]
+            if not value or b"\r" in value or b"\n" in value:
+                raise RenderError(f"the {slot} value cannot go into the message as it is")
+            if at_line_start and value.startswith(b"."):
+                parts.append(b".")
+            parts.append(value)
             parts.append(segment)
         return b"".join(parts)
 
@@ -335,6 +365,7 @@ class PreparedCampaign:
     html_size: int
     zone: ZoneInfo
     _message: _Template
+    _wire: _Template
     _text: _Template
     _html: _Template
     _date_cache: tuple[int, bytes] = field(default=(0, b""))
@@ -368,19 +399,53 @@ class PreparedCampaign:
             self._date_cache = (second, format_datetime(local).encode())
         return self._date_cache[1]
 
-    def render(
+    def _recipient(
         self, *, delivery_id: int, to_address: str, name: str | None, unsubscribe_token: str
-    ) -> bytes:
-        """The complete message (CRLF, 8bit UTF-8 bodies) for one recipient."""
+    ) -> dict[str, bytes]:
         values = self._values(to_address=to_address, name=name, token=unsubscribe_token)
         values["date"] = self._date()
         values["msgid"] = (
             f"{self.campaign_id}.{delivery_id}.{secrets.token_hex(6)}@{self.from_domain}".encode()
         )
+        return values
+
+    def render(
+        self, *, delivery_id: int, to_address: str, name: str | None, unsubscribe_token: str
+    ) -> bytes:
+        """The complete message (CRLF, 8bit UTF-8 bodies) for one recipient."""
+        values = self._recipient(
+            delivery_id=delivery_id,
+            to_address=to_address,
+            name=name,
+            unsubscribe_token=unsubscribe_token,
+        )
         message = self._message.fill(values)
         if self.dkim_key is not None:
             message = sign_message(message, self.dkim_key)
         return message
+
+    def render_wire(
+        self, *, delivery_id: int, to_address: str, name: str | None, unsubscribe_token: str
+    ) -> bytes:
+        """`render`'s message as the DATA phase writes it (dot-stuffed, final "." line), from
+        bytes prepared once per campaign; only the personal values are added per recipient."""
+        if self.dkim_key is not None:
+            # The signature covers each recipient's bytes, so they are whole only here.
+            return to_wire(
+                self.render(
+                    delivery_id=delivery_id,
+                    to_address=to_address,
+                    name=name,
+                    unsubscribe_token=unsubscribe_token,
+                )
+            )
+        values = self._recipient(
+            delivery_id=delivery_id,
+            to_address=to_address,
+            name=name,
+            unsubscribe_token=unsubscribe_token,
+        )
+        return self._wire.fill_wire(values)
 
     def render_parts(self, *, name: str | None, unsubscribe_token: str) -> tuple[str, str]:
         """(text, html) bodies for one recipient, exactly as `render` puts them in the mail."""
@@ -487,6 +552,7 @@ def prepare_campaign(
     if b in text_body or b in html_body:
         raise RenderError("boundary collision")
     message = head + b"\r\n" + body
+    template = _Template.build(message, ph)
     return PreparedCampaign(
         campaign_id=content.id,
         base_url=options.base_url,
@@ -496,7 +562,8 @@ def prepare_campaign(
         dkim_key=options.dkim,
         html_size=len(html_body),
         zone=ZoneInfo(branding.timezone),
-        _message=_Template.build(message, ph),
+        _message=template,
+        _wire=template.on_the_wire(),
         _text=_Template.build(text_body, ph),
         _html=_Template.build(html_body, ph),
     )

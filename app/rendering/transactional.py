@@ -38,6 +38,7 @@ class MailKind(StrEnum):
     CONFIRMATION = "confirmation"
     SELF_SERVICE = "self_service"
     WELCOME = "welcome"
+    SIGN_IN = "sign_in"
 
 
 def safe_color(color: str | None, fallback: str = DEFAULT_BRAND) -> str:
@@ -106,7 +107,13 @@ class RenderedMail:
 
 
 def render(
-    kind: MailKind, branding: Branding, *, link: str, valid_days: int, text: str = ""
+    kind: MailKind,
+    branding: Branding,
+    *,
+    link: str,
+    valid_days: int = 0,
+    valid_minutes: int = 0,
+    text: str = "",
 ) -> RenderedMail:
     """Subject, text and HTML for a transactional mail. Nothing typed into the form is used:
     the mail carries only the federation's own texts (`text`: the welcome text, paragraphs
@@ -117,6 +124,7 @@ def render(
         "link": link,
         "valid_days": valid_days,
         "paragraphs": [p for p in paragraphs if p],
+        "valid_minutes": valid_minutes,
     }
     subject = _env.get_template(f"{kind}.subject.txt").render(context).strip()
     text = _env.get_template(f"{kind}.txt").render(context)

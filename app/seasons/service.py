@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actors import Actor
 from app.campaigns import service as campaigns_service
 from app.campaigns.schemas import CampaignCreate
 from app.clock import now
@@ -26,6 +27,8 @@ from app.seasons.schemas import SeasonalRuleCreate
 
 log = logging.getLogger(__name__)
 STARTERS = Path(__file__).resolve().parent / "starters"
+# Who the audit log names for the drafts the worker (or `newsletter seasons run`) makes.
+SEASONS_ACTOR = Actor.system("säsongsutkast")
 # A runner that was down catches up for three weeks; a summer letter never turns up in autumn.
 CATCH_UP = timedelta(days=21)
 
@@ -114,13 +117,19 @@ async def _fire(
     if not await repository.claim(session, rule_id=rule.id, year=year):
         return None
     data = await _draft_from(session, rule=rule, federation=federation, year=year)
-    campaign = await campaigns_service.create_campaign(session, federation=federation, data=data)
+    campaign = await campaigns_service.create_campaign(
+        session, federation=federation, data=data, actor=SEASONS_ACTOR
+    )
     rule.last_created_year = year
     rule.last_campaign_id = campaign.id
     if rule.notify_emails:
         # The owners get the new draft itself through the outbox, as a test send.
         await campaigns_service.send_test(
-            session, federation=federation, campaign_id=campaign.id, addresses=rule.notify_emails
+            session,
+            federation=federation,
+            campaign_id=campaign.id,
+            addresses=rule.notify_emails,
+            actor=SEASONS_ACTOR,
         )
     await session.flush()
     return campaign.id

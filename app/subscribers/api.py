@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 from starlette.formparsers import MultiPartParser
 
 from app.errors import PayloadTooLarge, Unprocessable
-from app.federations.auth import CurrentFederation
+from app.federations.auth import CallerActor, CurrentFederation
 from app.http import CommittingRoute, SessionDep
 from app.openapi import IdPath, error_responses
 from app.subscribers import export, importer, rights, service
@@ -84,9 +84,11 @@ async def list_subscribers(
     summary="Add a subscriber (sends a confirmation mail unless status is confirmed)",
 )
 async def create_subscriber(
-    body: SubscriberCreate, federation: CurrentFederation, session: SessionDep
+    body: SubscriberCreate, federation: CurrentFederation, session: SessionDep, actor: CallerActor
 ) -> SubscriberRead:
-    subscriber = await service.create_subscriber(session, federation=federation, data=body)
+    subscriber = await service.create_subscriber(
+        session, federation=federation, data=body, actor=actor
+    )
     return SubscriberRead.model_validate(subscriber)
 
 
@@ -125,7 +127,7 @@ async def export_subscribers(
     openapi_extra=_IMPORT_BODY,
 )
 async def import_subscribers(
-    request: Request, federation: CurrentFederation, session: SessionDep
+    request: Request, federation: CurrentFederation, session: SessionDep, actor: CallerActor
 ) -> ImportReport:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_IMPORT_BYTES + _MULTIPART_SLACK:
@@ -154,6 +156,7 @@ async def import_subscribers(
             mode=CreateMode(str(raw_mode)),
             consent_note=note if isinstance(note, str) and note.strip() else None,
             method="api_import",
+            actor=actor,
         )
     finally:
         await form.close()
@@ -204,9 +207,10 @@ async def update_subscriber(
     body: SubscriberUpdate,
     federation: CurrentFederation,
     session: SessionDep,
+    actor: CallerActor,
 ) -> SubscriberRead:
     subscriber = await service.update_subscriber(
-        session, federation=federation, subscriber_id=subscriber_id, changes=body
+        session, federation=federation, subscriber_id=subscriber_id, changes=body, actor=actor
     )
     return SubscriberRead.model_validate(subscriber)
 
@@ -268,7 +272,9 @@ async def reset_bounces(
     summary="Erase a subscriber (removes personal data everywhere; the address is suppressed)",
 )
 async def erase_subscriber(
-    subscriber_id: IdPath, federation: CurrentFederation, session: SessionDep
+    subscriber_id: IdPath, federation: CurrentFederation, session: SessionDep, actor: CallerActor
 ) -> Response:
-    await rights.erase_subscriber(session, federation=federation, subscriber_id=subscriber_id)
+    await rights.erase_subscriber(
+        session, federation=federation, subscriber_id=subscriber_id, actor=actor
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

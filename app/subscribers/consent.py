@@ -10,6 +10,7 @@ from markdown_it import MarkdownIt
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.cache import Cache, clear_after_commit
 from app.clock import now
 from app.config import get_settings
 from app.errors import Conflict
@@ -52,9 +53,22 @@ def default_notice_texts(federation: Federation) -> tuple[str, str]:
     return form_text, privacy
 
 
+# Notice rows never change (new versions are added), so a cached one is never wrong in itself;
+# only which is newest can change, and that is seen within MAX_AGE_SECONDS. Version 1, created
+# below on the first visit, is cached only once it can be read back (committed).
+_current: Cache[PrivacyNotice | None] = Cache("current privacy notice", keep_none=False)
+
+
 async def current_notice(session: AsyncSession, *, federation: Federation) -> PrivacyNotice:
     """The federation's newest privacy notice; version 1 is created from the default text."""
-    notice = await repository.latest_privacy_notice(session, federation_id=federation.id)
+
+    async def load() -> PrivacyNotice | None:
+        latest = await repository.latest_privacy_notice(session, federation_id=federation.id)
+        if latest is not None:
+            session.expunge(latest)
+        return latest
+
+    notice = await _current.get(federation.id, load)
     if notice is not None:
         return notice
     form_text, privacy_text = default_notice_texts(federation)
@@ -100,12 +114,25 @@ async def publish_notice(
             session.add(notice)
     except IntegrityError:
         raise NoticeChanged() from None
+    clear_after_commit(session, _current)
     return notice
 
 
 async def list_notices(session: AsyncSession, *, federation: Federation) -> Sequence[PrivacyNotice]:
     await current_notice(session, federation=federation)
     return await repository.privacy_notices(session, federation_id=federation.id)
+
+
+async def stamped_notice(
+    session: AsyncSession, *, federation: Federation, notice_id: int
+) -> PrivacyNotice | None:
+    """The notice a form stamp names, if it is this federation's."""
+    current = _current.peek(federation.id)
+    if current is not None and current.id == notice_id:
+        return current
+    return await repository.get_privacy_notice(
+        session, federation_id=federation.id, notice_id=notice_id
+    )
 
 
 @dataclass(frozen=True)

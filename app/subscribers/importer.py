@@ -18,7 +18,10 @@ from typing import IO
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actors import Actor
 from app.addresses import InvalidAddress, normalize_email
+from app.audit import service as audit_service
+from app.audit.models import AuditAction
 from app.clock import now
 from app.config import get_settings
 from app.delivery import service as delivery_service
@@ -81,6 +84,7 @@ async def import_csv(
     consent_note: str | None = None,
     method: str = "csv_import",
     on_batch: ProgressHook | None = None,
+    actor: Actor,
 ) -> ImportReport:
     """Import subscribers from a CSV file with columns email, name and any others (kept as
     attributes). Existing subscribers are left exactly as they are; suppressed (erased)
@@ -136,7 +140,18 @@ async def import_csv(
     finally:
         # Leave the caller's file open: TextIOWrapper would close it when collected.
         text.detach()
-    return state.report
+    report = state.report
+    await audit_service.record(
+        session,
+        actor=actor,
+        action=AuditAction.SUBSCRIBERS_IMPORTED,
+        federation_id=federation.id,
+        summary=(
+            f"{report.rows} rader: {report.created} nya, {report.existing} fanns redan, "
+            f"{report.suppressed} spärrade, {report.invalid} ogiltiga ({mode})"
+        ),
+    )
+    return report
 
 
 SNIFF_BYTES = 1 << 16

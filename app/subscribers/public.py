@@ -4,11 +4,13 @@ self-service pages where a subscriber sees, exports and erases their own data.""
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
+from app.cache import Cache
 from app.config import get_settings
 from app.errors import AppError, NotFound, Unprocessable
 from app.federations.models import Federation
@@ -59,6 +61,7 @@ async def _form_page(
     errors: dict[str, str] | None = None,
     stale: bool = False,
     status_code: int = 200,
+    stamp: str | None = None,
 ) -> HTMLResponse:
     form = await service.prepare_signup_form(session, federation=federation)
     return render_page(
@@ -67,7 +70,7 @@ async def _form_page(
         {
             "title": TITLES["signup"],
             "notice": form.notice,
-            "stamp": form.stamp,
+            "stamp": stamp or form.stamp,
             "values": values or SignupRequest(),
             "errors": errors or {},
             "stale": stale,
@@ -77,10 +80,27 @@ async def _form_page(
     )
 
 
+# The blank form is the same for every visitor but for its stamp: rendered once per federation
+# version and privacy notice, split where the stamp goes. The key holds the federation's
+# updated_at, so an edit shows as soon as the federation is read again (see public_federation).
+_STAMP_SLOT = f"stamp{secrets.token_hex(8)}"
+_blank_forms: Cache[tuple[bytes, bytes, dict[str, str]]] = Cache("blank sign-up forms")
+
+
 @router.api_route("/f/{slug}/prenumerera", methods=PAGE_METHODS, include_in_schema=False)
-async def signup_form(slug: str, request: Request, session: SessionDep) -> HTMLResponse:
+async def signup_form(slug: str, request: Request, session: SessionDep) -> Response:
     federation = await service.get_public_federation(session, slug)
-    return await _form_page(request, session, federation)
+    form = await service.prepare_signup_form(session, federation=federation)
+
+    async def render() -> tuple[bytes, bytes, dict[str, str]]:
+        page = await _form_page(request, session, federation, stamp=_STAMP_SLOT)
+        head, _, tail = bytes(page.body).partition(_STAMP_SLOT.encode())
+        headers = {k: v for k, v in page.headers.items() if k != "content-length"}
+        return head, tail, headers
+
+    key = (federation.id, federation.updated_at, form.notice.id)
+    head, tail, headers = await _blank_forms.get(key, render)
+    return Response(head + form.stamp.encode() + tail, headers=headers)
 
 
 @router.post("/f/{slug}/prenumerera", include_in_schema=False)

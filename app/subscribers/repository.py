@@ -449,3 +449,13 @@ async def notice_versions(
         )
     )
     return {notice_id: version for notice_id, version in result.all()}
+
+
+async def status_counts(session: AsyncSession, *, federation_id: int) -> dict[str, int]:
+    """How many of the federation's subscribers are in each status."""
+    result = await session.execute(
+        select(Subscriber.status, func.count())
+        .where(Subscriber.federation_id == federation_id)
+        .group_by(Subscriber.status)
+    )
+    return {str(status): int(n) for status, n in result.all()}

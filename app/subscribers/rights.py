@@ -10,6 +10,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actors import Actor
+from app.audit import service as audit_service
+from app.audit.models import AuditAction
 from app.clock import now
 from app.config import get_settings
 from app.delivery import service as delivery_service
@@ -189,10 +192,19 @@ async def erase(session: AsyncSession, *, subscriber: Subscriber) -> None:
 
 
 async def erase_subscriber(
-    session: AsyncSession, *, federation: Federation, subscriber_id: int
+    session: AsyncSession, *, federation: Federation, subscriber_id: int, actor: Actor
 ) -> None:
     """Erase one subscriber of this federation (GDPR Art. 17)."""
     subscriber = await subscriber_service.get_subscriber(
         session, federation=federation, subscriber_id=subscriber_id
     )
     await erase(session, subscriber=subscriber)
+    await audit_service.record(
+        session,
+        actor=actor,
+        action=AuditAction.SUBSCRIBER_ERASED,
+        federation_id=federation.id,
+        target_type="subscriber",
+        target_id=subscriber_id,
+        summary="raderad på begäran",
+    )

@@ -7,8 +7,6 @@ importer.py and export.py."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import addresses, messages
+from app.actors import Actor
+from app.audit import service as audit_service
+from app.audit.models import AuditAction
 from app.clock import now
 from app.config import get_settings
 from app.delivery import service as delivery_service
@@ -26,6 +27,7 @@ from app.delivery.models import Delivery, DeliveryKind
 from app.errors import Conflict, NotFound, Unprocessable
 from app.federations import service as federation_service
 from app.federations.models import Federation
+from app.pagination import decode_cursor, encode_cursor
 from app.rendering import transactional
 from app.security import email_hash
 from app.subscribers import consent, repository, tokens
@@ -33,9 +35,11 @@ from app.subscribers.consent import Origin
 from app.subscribers.models import (
     BounceState,
     ConsentEvent,
+    ConsentRecord,
     PrivacyNotice,
     Subscriber,
     SubscriptionStatus,
+    Token,
     TokenPurpose,
 )
 from app.subscribers.schemas import (
@@ -49,6 +53,8 @@ from app.subscribers.schemas import (
 log = logging.getLogger(__name__)
 
 STAFF_ORIGIN = Origin(method="staff_api")
+# Cursors of the staff list (app.pagination); "s1" is what existing clients hold.
+CURSOR_KIND = "s1"
 MAX_NAME_LENGTH = 200
 
 
@@ -78,14 +84,9 @@ class AddressSuppressed(Conflict):
     )
 
 
-class InvalidCursor(Unprocessable):
-    code = "invalid_cursor"
-    default_message = "The cursor is not valid; start again without one."
-
-
 async def get_public_federation(session: AsyncSession, slug: str) -> Federation:
     """The federation behind a public URL, or NotFound."""
-    federation = await federation_service.find_federation(session, slug=slug)
+    federation = await federation_service.public_federation(session, slug=slug)
     if federation is None:
         raise NotFound()
     return federation
@@ -144,8 +145,8 @@ async def request_subscription(
     stamp = consent.read_stamp(data.stamp)
     notice = None
     if stamp is not None:
-        notice = await repository.get_privacy_notice(
-            session, federation_id=federation.id, notice_id=stamp.privacy_notice_id
+        notice = await consent.stamped_notice(
+            session, federation=federation, notice_id=stamp.privacy_notice_id
         )
     if notice is None:
         raise StaleForm()
@@ -256,8 +257,8 @@ async def _queue_confirmation(session: AsyncSession, *, subscriber: Subscriber) 
 
 async def _confirmable(
     session: AsyncSession, *, federation: Federation, raw: str
-) -> tuple[Subscriber, bool]:
-    """(subscriber, already confirmed) for a confirmation link, or NotFound.
+) -> tuple[Token, Subscriber, bool]:
+    """(token, subscriber, already confirmed) for a confirmation link, or NotFound.
 
     A used link still answers "already confirmed" while the subscription stands; once the
     person has unsubscribed, an old confirmation link must not sign them up again."""
@@ -270,15 +271,15 @@ async def _confirmable(
     if subscriber is None:
         raise NotFound()
     if subscriber.status == SubscriptionStatus.CONFIRMED:
-        return subscriber, True
+        return token, subscriber, True
     if subscriber.status == SubscriptionStatus.PENDING and token.used_at is None:
-        return subscriber, False
+        return token, subscriber, False
     raise NotFound()
 
 
 async def view_confirmation(session: AsyncSession, *, federation: Federation, raw: str) -> bool:
     """Check a confirmation link without changing anything; True if already confirmed."""
-    _, already = await _confirmable(session, federation=federation, raw=raw)
+    _, _, already = await _confirmable(session, federation=federation, raw=raw)
     return already
 
 
@@ -286,12 +287,9 @@ async def confirm_subscription(
     session: AsyncSession, *, federation: Federation, raw: str, origin: Origin
 ) -> bool:
     """Confirm the subscription behind a link; True if it was already confirmed."""
-    subscriber, already = await _confirmable(session, federation=federation, raw=raw)
+    token, subscriber, already = await _confirmable(session, federation=federation, raw=raw)
     if already:
         return True
-    token = await tokens.find_token(
-        session, raw, purpose=TokenPurpose.CONFIRM, federation_id=federation.id
-    )
     current = now()
     token.used_at = current
     subscriber.status = SubscriptionStatus.CONFIRMED
@@ -337,7 +335,7 @@ class UnsubscribeResult:
 
 async def _unsubscribable(session: AsyncSession, raw: str) -> tuple[Federation, Subscriber]:
     token = await tokens.find_token(session, raw, purpose=TokenPurpose.UNSUBSCRIBE)
-    federation = await federation_service.find_federation_by_id(session, token.federation_id)
+    federation = await federation_service.public_federation_by_id(session, token.federation_id)
     subscriber = await repository.get_subscriber(
         session, federation_id=token.federation_id, subscriber_id=token.subscriber_id
     )
@@ -471,21 +469,6 @@ async def build_transactional_mail(
     return subscriber.email, message
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"s1:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        version, _, value = text.partition(":")
-        if version != "s1" or not value.isdigit():
-            raise ValueError(cursor)
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidCursor() from None
-
-
 @dataclass(frozen=True)
 class Page:
     items: Sequence[Subscriber]
@@ -501,7 +484,7 @@ async def list_subscribers(
     limit: int,
 ) -> Page:
     """One page of subscribers, newest first, with a cursor for the next."""
-    before_id = decode_cursor(cursor) if cursor else None
+    before_id = decode_cursor(CURSOR_KIND, cursor) if cursor else None
     rows = await repository.list_subscribers(
         session,
         federation_id=federation.id,
@@ -514,7 +497,7 @@ async def list_subscribers(
     )
     more = len(rows) > limit
     items = rows[:limit]
-    return Page(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
+    return Page(items=items, next_cursor=encode_cursor(CURSOR_KIND, items[-1].id) if more else None)
 
 
 async def get_subscriber(
@@ -604,7 +587,7 @@ async def reset_bounces(
 
 
 async def create_subscriber(
-    session: AsyncSession, *, federation: Federation, data: SubscriberCreate
+    session: AsyncSession, *, federation: Federation, data: SubscriberCreate, actor: Actor
 ) -> Subscriber:
     """Add a subscriber: pending with a confirmation mail, or confirmed on staff evidence."""
     email = valid_email(data.email)
@@ -647,11 +630,26 @@ async def create_subscriber(
     if not confirmed:
         await _queue_confirmation(session, subscriber=subscriber)
     await session.flush()
+    # The log outlives erasure: it names the row, never the address.
+    await audit_service.record(
+        session,
+        actor=actor,
+        action=AuditAction.SUBSCRIBER_ADDED,
+        federation_id=federation.id,
+        target_type="subscriber",
+        target_id=subscriber.id,
+        summary="bekräftad av personal" if confirmed else "väntar på bekräftelse",
+    )
     return subscriber
 
 
 async def update_subscriber(
-    session: AsyncSession, *, federation: Federation, subscriber_id: int, changes: SubscriberUpdate
+    session: AsyncSession,
+    *,
+    federation: Federation,
+    subscriber_id: int,
+    changes: SubscriberUpdate,
+    actor: Actor,
 ) -> Subscriber:
     """Change name and attributes (the address and status follow the subscriber's own acts)."""
     subscriber = await get_subscriber(session, federation=federation, subscriber_id=subscriber_id)
@@ -662,4 +660,42 @@ async def update_subscriber(
         subscriber.attributes = values["attributes"]
     subscriber.updated_at = now()
     await session.flush()
+    await audit_service.record(
+        session,
+        actor=actor,
+        action=AuditAction.SUBSCRIBER_EDITED,
+        federation_id=federation.id,
+        target_type="subscriber",
+        target_id=subscriber.id,
+        summary="ändrade " + ", ".join(sorted(values)) if values else "ingen ändring",
+    )
     return subscriber
+
+
+async def consent_history(
+    session: AsyncSession, *, federation: Federation, subscriber_id: int
+) -> list[ConsentRecord]:
+    """The subscriber's consent events, oldest first (for staff)."""
+    await get_subscriber(session, federation=federation, subscriber_id=subscriber_id)
+    return await repository.consent_records(
+        session, federation_id=federation.id, subscriber_id=subscriber_id
+    )
+
+
+@dataclass(frozen=True)
+class Overview:
+    """For Redaktionen's Översikt: counts by status and the newest sign-ups."""
+
+    counts: dict[str, int]
+    recent: Sequence[Subscriber]
+
+
+async def overview(session: AsyncSession, *, federation: Federation, recent: int = 5) -> Overview:
+    """Subscriber counts by status and the most recently added subscribers."""
+    counts = await repository.status_counts(session, federation_id=federation.id)
+    newest = await list_subscribers(
+        session, federation=federation, filters=ListFilters(), cursor=None, limit=recent
+    )
+    return Overview(
+        counts={str(s): counts.get(str(s), 0) for s in SubscriptionStatus}, recent=newest.items
+    )

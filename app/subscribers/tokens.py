@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,12 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.clock import now
 from app.config import get_settings
 from app.errors import NotFound
-from app.security import constant_time_equal, token_from_seed, token_hash
+from app.security import constant_time_equal, link_token_digest, token_from_seed
 from app.subscribers import repository
 from app.subscribers.models import Subscriber, Token, TokenPurpose, token_row
-
-# token_from_seed gives 24 bytes in URL-safe base64: exactly 32 characters, no padding.
-_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{32}")
 
 
 def raw_token(token: Token) -> str:
@@ -86,9 +82,9 @@ async def find_token(
     Unknown, forged, mistyped, expired, other-purpose and other-federation tokens all raise the
     same NotFound, so a visitor cannot tell them apart. Whether a used token is acceptable is
     the caller's rule (an unsubscribe link works again; a confirmation link says so)."""
-    if not _TOKEN_SHAPE.fullmatch(raw):
+    digest = link_token_digest(raw)
+    if digest is None:
         raise NotFound()
-    digest = token_hash(raw)
     token = await repository.find_token_by_hash(session, digest)
     if (
         token is None

@@ -49,3 +49,17 @@ def render_page(
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
+
+
+def render_staff_page(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    who: Any = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """A page of Redaktionen (templates/redaktion/): the visitor pages' headers, no framing."""
+    return render_page(
+        request, f"redaktion/{template}", {"who": who, **context}, status_code=status_code
+    )

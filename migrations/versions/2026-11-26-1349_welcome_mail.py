@@ -16,7 +16,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-KINDS = ("confirmation", "self_service", "campaign", "test")
+KINDS = ("confirmation", "self_service", "campaign", "test", "sign_in")
 
 
 def _delivery_kinds(kinds: tuple[str, ...]) -> None:

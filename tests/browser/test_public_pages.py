@@ -14,31 +14,16 @@ from app.subscribers.models import Subscriber, SubscriptionStatus
 from tests.fixtures import ROOT
 from tests.fixtures.browser import (
     LiveServer,
-    format_violations,
+    assert_no_violations,
     seed_federation,
     subscriber_status,
+    tab_to,
 )
 
 pytestmark = pytest.mark.browser
 
 DOCS = ROOT / "docs"
 CONFIRM_PATH = r"/f/[a-z0-9-]+/bekrafta/[A-Za-z0-9_-]{32}"
-
-
-async def tab_to(page: Page, selector: str, max_presses: int = 8) -> int:
-    """Press Tab until the focused element matches the CSS selector; returns the presses."""
-    for presses in range(1, max_presses + 1):
-        await page.keyboard.press("Tab")
-        if await page.evaluate(
-            "(s) => !!document.activeElement && document.activeElement.matches(s)", selector
-        ):
-            return presses
-    raise AssertionError(f"{selector} never got keyboard focus")
-
-
-async def assert_no_violations(live_server: LiveServer, page: Page, what: str) -> None:
-    violations = await live_server.axe(page)
-    assert violations == [], f"{what}: {format_violations(violations)}"
 
 
 class TestKeyboardSignup:

@@ -8,6 +8,7 @@ import pytest
 from playwright.async_api import Page
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actors import Actor
 from app.campaigns.models import Campaign, CampaignStatus, Theme
 from app.clock import now
 from app.federations import service as federation_service
@@ -76,6 +77,7 @@ async def test_self_service_page_with_long_address_reflows(
             data=SubscriberCreate(
                 email=email, name=LONG_WORD, status="confirmed", consent_note="Mässan"
             ),
+            actor=Actor.system("test"),
         )
 
     await live_server.seed(add)

@@ -8,6 +8,7 @@ import pytest
 from playwright.async_api import Page
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actors import Actor
 from app.subscribers import service as subscriber_service
 from app.subscribers.schemas import SubscriberCreate
 from tests.fixtures.browser import LiveServer, format_violations, seed_federation, subscriber_status
@@ -42,6 +43,7 @@ async def test_request_see_and_erase_with_keyboard_only(
                 status="confirmed",
                 consent_note="Anmälde sig på mässan",
             ),
+            actor=Actor.system("test"),
         )
 
     await live_server.seed(add)

@@ -38,6 +38,9 @@ class TestWheel:
         assert "app/email_templates/transactional/confirmation.html" in names
         assert "app/email_templates/sommar/theme.css" in names
         assert "app/web/templates/subscribe.html" in names
+        assert "app/web/templates/redaktion/base.html" in names
+        assert "app/web/static/vendor/htmx.min.js" in names
+        assert "app/email_templates/transactional/sign_in.html" in names
         assert "app/web/static/site.css" in names
         assert not any(name.startswith("tests/") for name in names)
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock, composition
+from app.actors import Actor
 from app.campaigns import service as campaigns_service
 from app.campaigns.models import CampaignStatus
 from app.clock import now
@@ -208,7 +209,10 @@ class TestFaults:
         assert (await composition.dispatch_once()).claimed == 0
         # Staff decide to send again.
         count = await campaigns_service.requeue_unknown(
-            session, federation_id=world.federation.id, campaign_id=campaign.id
+            session,
+            federation_id=world.federation.id,
+            campaign_id=campaign.id,
+            actor=Actor.system("test"),
         )
         await session.commit()
         assert count == 1
@@ -236,7 +240,10 @@ class TestFaults:
         # Paused: nothing is sent until staff resume.
         assert (await composition.dispatch_once()).claimed == 0
         await campaigns_service.resume_campaign(
-            session, federation_id=world.federation.id, campaign_id=campaign.id
+            session,
+            federation_id=world.federation.id,
+            campaign_id=campaign.id,
+            actor=Actor.system("test"),
         )
         await session.commit()
         await composition.dispatch_once()

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import composition
+from app.actors import Actor
 from app.campaigns import service as campaigns_service
 from app.campaigns.models import CampaignStatus
 from app.clock import now
@@ -133,7 +134,10 @@ class TestRequeue:
         await session.commit()
 
         count = await campaigns_service.requeue_unknown(
-            session, federation_id=world.federation.id, campaign_id=campaign.id
+            session,
+            federation_id=world.federation.id,
+            campaign_id=campaign.id,
+            actor=Actor.system("test"),
         )
         await session.commit()
 

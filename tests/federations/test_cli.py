@@ -4,70 +4,19 @@ seasons run."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from app import db
 from app.campaigns.models import Theme
-from app.cli import cli
-from app.config import get_settings
 from app.federations.models import ApiKey, Federation
 from app.seasons.models import Anchor, SeasonalRule
 from app.security import token_hash
 from app.subscribers.models import RetentionRun, Subscriber
+from tests.fixtures.cli import FED, database, invoke, query
 
-runner = CliRunner()
-
-
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A migrated SQLite file of its own: the CLI commits for real."""
-    path = tmp_path / "cli.db"
-    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", f"sqlite+aiosqlite:///{path}")
-    get_settings.cache_clear()
-    db.use_sessionmaker(None)
-    result = runner.invoke(cli, ["db", "upgrade"])
-    assert result.exit_code == 0, result.output
-    yield path
-    get_settings.cache_clear()
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(cli, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-def query(statement: object) -> list[object]:
-    async def _run() -> list[object]:
-        try:
-            async with db.session_scope() as session:
-                return list((await session.execute(statement)).scalars())  # type: ignore[call-overload]
-        finally:
-            await db.dispose_engine()
-
-    return asyncio.run(_run())
-
-
-FED = [
-    "federation",
-    "create",
-    "--slug",
-    "sf-norr",
-    "--name",
-    "Samordningsförbundet Norr",
-    "--from-email",
-    "nyhetsbrev@norr.example.se",
-    "--from-name",
-    "SF Norr",
-    "--reply-to",
-    "kansli@norr.example.se",
-    "--postal-address",
-    "Box 1\\n901 10 Umeå",
-]
+__all__ = ["database"]  # the fixture, from tests/fixtures/cli.py
 
 
 def test_federation_create_and_list(database: Path) -> None:

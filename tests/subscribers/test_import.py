@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actors import Actor
 from app.delivery.models import Delivery, DeliveryKind
 from app.federations.models import Federation
 from app.subscribers import importer
@@ -266,6 +267,7 @@ class TestImportService:
             mode=CreateMode.CONFIRMED,
             consent_note="bench",
             on_batch=commit,
+            actor=Actor.system("test"),
         )
         assert report.created == 100_000
         assert await session.scalar(select(func.count(Subscriber.id))) == 100_000

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
+from app.actors import Actor
 from app.delivery.models import Delivery, DeliveryKind
 from app.federations.models import Federation
 from app.subscribers import retention
@@ -28,7 +29,10 @@ async def alfa(session: AsyncSession) -> Federation:
 
 async def add(session: AsyncSession, federation: Federation, email: str, **kw: object) -> int:
     subscriber = await subscriber_service.create_subscriber(
-        session, federation=federation, data=SubscriberCreate(email=email, **kw)
+        session,
+        federation=federation,
+        data=SubscriberCreate(email=email, **kw),
+        actor=Actor.system("test"),
     )
     return subscriber.id
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
+from app.actors import Actor
 from app.clock import now
 from app.delivery.models import Delivery, DeliveryKind
 from app.federations.models import Federation
@@ -40,6 +41,7 @@ async def alfa(session: AsyncSession) -> Federation:
             consent_note="Anmälde sig vid informationsträffen",
             attributes={"kommun": "Bjurholm"},
         ),
+        actor=Actor.system("test"),
     )
     await session.commit()
     return federation

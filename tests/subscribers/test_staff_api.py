@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
+from app.actors import Actor
 from app.delivery.models import Delivery, DeliveryKind
 from app.federations.models import Federation
 from app.subscribers.models import ConsentEvent, ConsentRecord, Subscriber, Token, TokenPurpose
@@ -101,8 +102,10 @@ class TestIsolation:
     ) -> None:
         from app.federations import service
 
-        new = await service.create_api_key(session, federation=alfa, name="gammal")
-        await service.revoke_api_key(session, key_id=new.key.id)
+        new = await service.create_api_key(
+            session, federation=alfa, name="gammal", actor=Actor.system("test")
+        )
+        await service.revoke_api_key(session, key_id=new.key.id, actor=Actor.system("test"))
         await session.commit()
         response = await client.get(f"{BASE}/sf-alfa/subscribers", headers=bearer(new.raw))
         assert response.status_code == 401

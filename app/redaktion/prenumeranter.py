@@ -1,0 +1,282 @@
+"""Redaktionen's Prenumeranter pages: search and filter, detail with the consent history, add,
+edit the name, erase after a confirmation step, CSV import with its report, CSV export.
+
+The same services as the staff API; a handler reads the form, names the actor and chooses the
+page."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import ValidationError
+from starlette.datastructures import FormData, UploadFile
+
+from app import messages
+from app.actors import Actor
+from app.errors import AppError
+from app.http import CommittingRoute, SessionDep
+from app.subscribers import export, importer, rights, service
+from app.subscribers.models import SubscriptionStatus
+from app.subscribers.schemas import (
+    CreateMode,
+    ImportReport,
+    ListFilters,
+    SubscriberCreate,
+    SubscriberUpdate,
+)
+from app.users.schemas import Staff
+from app.users.sessions import CurrentStaff, RedaktorStaff, verify_csrf
+from app.web.pages import render_staff_page
+
+router = APIRouter(route_class=CommittingRoute, include_in_schema=False)
+
+BASE = "/redaktion/prenumeranter"
+SubscriberId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+PAGE_SIZE = 50
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+
+
+def _actor(staff: Staff) -> Actor:
+    return Actor.person(user_id=staff.who.user.id, email=staff.who.user.email)
+
+
+def _common(staff: Staff) -> dict[str, object]:
+    return {
+        "status_labels": messages.SUBSCRIPTION_STATUSES,
+        "zone": staff.federation.timezone,
+    }
+
+
+@router.get(BASE)
+async def subscriber_list(
+    request: Request,
+    staff: CurrentStaff,
+    session: SessionDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    status: Annotated[str, Query(max_length=20)] = "",
+    fran: Annotated[str, Query(max_length=100)] = "",
+) -> HTMLResponse:
+    chosen = (
+        SubscriptionStatus(status) if status in SubscriptionStatus.__members__.values() else None
+    )
+    page = await service.list_subscribers(
+        session,
+        federation=staff.federation,
+        filters=ListFilters(q=q.strip() or None, status=chosen),
+        cursor=fran or None,
+        limit=PAGE_SIZE,
+    )
+    return render_staff_page(
+        request,
+        "prenumeranter.html",
+        {
+            "title": "Prenumeranter",
+            "items": page.items,
+            "next_cursor": page.next_cursor,
+            "q": q,
+            "status": chosen or "",
+            "notice": messages.SUBSCRIBER_NOTICES.get(request.query_params.get("klart", "")),
+            **_common(staff),
+        },
+        who=staff.who,
+    )
+
+
+def _new_form(
+    request: Request, staff: Staff, values: dict[str, str], error: str | None, status_code: int
+) -> HTMLResponse:
+    return render_staff_page(
+        request,
+        "prenumerant_ny.html",
+        {
+            "title": "Lägg till prenumerant",
+            "values": values,
+            "error": messages.SUBSCRIBER_ERRORS.get(error or ""),
+        },
+        who=staff.who,
+        status_code=status_code,
+    )
+
+
+@router.get(BASE + "/ny")
+async def new_subscriber_form(request: Request, staff: RedaktorStaff) -> HTMLResponse:
+    values = {"email": "", "name": "", "mode": "pending", "consent_note": ""}
+    return _new_form(request, staff, values, None, 200)
+
+
+@router.post(BASE + "/ny", response_model=None)
+async def add_subscriber(request: Request, staff: RedaktorStaff, session: SessionDep) -> Response:
+    fields = await verify_csrf(request, staff.who)
+    values = {k: fields.get(k, "").strip() for k in ("email", "name", "mode", "consent_note")}
+    try:
+        data = SubscriberCreate(
+            email=values["email"],
+            name=values["name"] or None,
+            status=CreateMode.CONFIRMED if values["mode"] == "confirmed" else CreateMode.PENDING,
+            consent_note=values["consent_note"] or None,
+        )
+    except ValidationError as exc:
+        fields_wrong = {str(e["loc"][-1]) for e in exc.errors() if e.get("loc")}
+        error = "consent_note" if "consent_note" in str(exc) or not fields_wrong else "invalid"
+        return _new_form(request, staff, values, error, 422)
+    try:
+        async with session.begin_nested():
+            subscriber = await service.create_subscriber(
+                session, federation=staff.federation, data=data, actor=_actor(staff)
+            )
+    except AppError as exc:
+        error = exc.code if exc.code in messages.SUBSCRIBER_ERRORS else "invalid"
+        return _new_form(request, staff, values, error, exc.status_code)
+    return RedirectResponse(f"{BASE}/{subscriber.id}?klart=tillagd", status_code=303)
+
+
+@router.get(BASE + "/export")
+async def export_subscribers(staff: RedaktorStaff) -> StreamingResponse:
+    return StreamingResponse(
+        export.export_csv(federation_id=staff.federation.id),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{staff.federation.slug}'
+            '-prenumeranter.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get(BASE + "/import")
+async def import_form(request: Request, staff: RedaktorStaff) -> HTMLResponse:
+    return render_staff_page(
+        request,
+        "prenumeranter_import.html",
+        {"title": "Importera prenumeranter", "error": None, "report": None, "labels": {}},
+        who=staff.who,
+    )
+
+
+async def _import(
+    request: Request, staff: Staff, session: SessionDep, form: FormData
+) -> tuple[ImportReport | None, str | None]:
+    fields = await verify_csrf(request, staff.who)
+    upload = form.get("fil")
+    mode = CreateMode.CONFIRMED if fields.get("mode") == "confirmed" else CreateMode.PENDING
+    note = fields.get("consent_note", "").strip() or None
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None, "file"
+    if mode is CreateMode.CONFIRMED and note is None:
+        return None, "consent_note"
+    try:
+        async with session.begin_nested():
+            report = await importer.import_csv(
+                session,
+                federation=staff.federation,
+                source=upload.file,
+                mode=mode,
+                consent_note=note,
+                method="staff_import",
+                actor=_actor(staff),
+            )
+    except AppError:
+        return None, "file"
+    return report, None
+
+
+@router.post(BASE + "/import", response_model=None)
+async def import_subscribers(
+    request: Request, staff: RedaktorStaff, session: SessionDep
+) -> Response:
+    declared = request.headers.get("content-length", "")
+    report: ImportReport | None = None
+    error: str | None = "file"
+    if not (declared.isdigit() and int(declared) > MAX_IMPORT_BYTES):
+        form = await request.form(max_files=1, max_fields=10)
+        try:
+            report, error = await _import(request, staff, session, form)
+        finally:
+            await form.close()
+    return render_staff_page(
+        request,
+        "prenumeranter_import.html",
+        {
+            "title": "Importera prenumeranter",
+            "error": messages.SUBSCRIBER_ERRORS.get(error or ""),
+            "report": report,
+            "labels": messages.IMPORT_PROBLEMS,
+        },
+        who=staff.who,
+        status_code=422 if error else 200,
+    )
+
+
+async def _detail(
+    request: Request, staff: Staff, session: SessionDep, subscriber_id: int
+) -> HTMLResponse:
+    subscriber = await service.get_subscriber(
+        session, federation=staff.federation, subscriber_id=subscriber_id
+    )
+    history = await service.consent_history(
+        session, federation=staff.federation, subscriber_id=subscriber_id
+    )
+    return render_staff_page(
+        request,
+        "prenumerant.html",
+        {
+            "title": subscriber.email,
+            "s": subscriber,
+            "history": history,
+            "events": messages.CONSENT_EVENTS,
+            "notice": messages.SUBSCRIBER_NOTICES.get(request.query_params.get("klart", "")),
+            **_common(staff),
+        },
+        who=staff.who,
+    )
+
+
+@router.get(BASE + "/{subscriber_id}")
+async def subscriber_page(
+    request: Request, subscriber_id: SubscriberId, staff: CurrentStaff, session: SessionDep
+) -> HTMLResponse:
+    return await _detail(request, staff, session, subscriber_id)
+
+
+@router.post(BASE + "/{subscriber_id}", response_model=None)
+async def edit_name(
+    request: Request, subscriber_id: SubscriberId, staff: RedaktorStaff, session: SessionDep
+) -> Response:
+    fields = await verify_csrf(request, staff.who)
+    name = fields.get("name", "").strip()[:200]
+    await service.update_subscriber(
+        session,
+        federation=staff.federation,
+        subscriber_id=subscriber_id,
+        changes=SubscriberUpdate(name=name or None),
+        actor=_actor(staff),
+    )
+    return RedirectResponse(f"{BASE}/{subscriber_id}?klart=sparad", status_code=303)
+
+
+@router.get(BASE + "/{subscriber_id}/radera")
+async def erase_confirmation(
+    request: Request, subscriber_id: SubscriberId, staff: RedaktorStaff, session: SessionDep
+) -> HTMLResponse:
+    subscriber = await service.get_subscriber(
+        session, federation=staff.federation, subscriber_id=subscriber_id
+    )
+    return render_staff_page(
+        request,
+        "prenumerant_radera.html",
+        {"title": "Radera prenumerant", "s": subscriber},
+        who=staff.who,
+    )
+
+
+@router.post(BASE + "/{subscriber_id}/radera", response_model=None)
+async def erase(
+    request: Request, subscriber_id: SubscriberId, staff: RedaktorStaff, session: SessionDep
+) -> Response:
+    await verify_csrf(request, staff.who)
+    await rights.erase_subscriber(
+        session, federation=staff.federation, subscriber_id=subscriber_id, actor=_actor(staff)
+    )
+    return RedirectResponse(f"{BASE}?klart=raderad", status_code=303)

@@ -1,0 +1,424 @@
+"""Redaktionen's Utskick pages: list, new draft from a theme, the editor with a live preview,
+test sends, four-eyes approval, scheduling, cancel, resume and live progress.
+
+Every change goes through app.campaigns.service, as the JSON API's do; a page handler only
+reads the form, names the actor and chooses the page or redirect."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, time
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from app import addresses, messages
+from app.actors import Actor
+from app.campaigns import service
+from app.campaigns.models import Campaign, CampaignStatus, Theme
+from app.campaigns.schemas import CampaignUpdate
+from app.delivery.models import DeliveryStatus
+from app.errors import AppError, Conflict, NotFound
+from app.http import CommittingRoute, SessionDep
+from app.rendering.themes import get_theme
+from app.users.schemas import Staff
+from app.users.sessions import AnsvarigStaff, CurrentStaff, RedaktorStaff, verify_csrf
+from app.web.pages import render_staff_page
+
+router = APIRouter(route_class=CommittingRoute, include_in_schema=False)
+
+BASE = "/redaktion/utskick"
+CampaignId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+# The mail preview is the mail itself: its inline styles, no scripts, framed only by our pages.
+PREVIEW_CSP = (
+    "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; "
+    "frame-ancestors 'self'"
+)
+MAX_TEST_ADDRESSES = 10
+
+
+def _actor(staff: Staff) -> Actor:
+    return Actor.person(user_id=staff.who.user.id, email=staff.who.user.email)
+
+
+def _back(campaign_id: int, *, klart: str | None = None, fel: str | None = None) -> Response:
+    query = f"?klart={klart}" if klart else f"?fel={fel}" if fel else ""
+    return RedirectResponse(f"{BASE}/{campaign_id}{query}", status_code=303)
+
+
+def _error_key(exc: AppError) -> str:
+    details = exc.details if isinstance(exc.details, dict) else {}
+    code = details.get("code")
+    if code in messages.STAFF_ERRORS:
+        return str(code)
+    if exc.message == messages.APPROVAL_STALE:
+        return "stale"
+    return "state" if isinstance(exc, Conflict) else "invalid"
+
+
+def _themes() -> list[tuple[str, str]]:
+    return [(t.value, get_theme(t.value).label) for t in Theme]
+
+
+@router.get(BASE)
+async def campaign_list(request: Request, staff: CurrentStaff, session: SessionDep) -> HTMLResponse:
+    campaigns = await service.list_campaigns(session, federation_id=staff.federation.id)
+    return render_staff_page(
+        request,
+        "utskick_lista.html",
+        {
+            "title": "Utskick",
+            "campaigns": campaigns,
+            "status_labels": messages.CAMPAIGN_STATUS,
+            "zone": staff.federation.timezone,
+        },
+        who=staff.who,
+    )
+
+
+@router.get(BASE + "/nytt")
+async def new_campaign_form(request: Request, staff: RedaktorStaff) -> HTMLResponse:
+    return render_staff_page(
+        request,
+        "utskick_nytt.html",
+        {"title": "Nytt utskick", "themes": _themes(), "error": False},
+        who=staff.who,
+    )
+
+
+@router.post(BASE + "/nytt", response_model=None)
+async def new_campaign(request: Request, staff: RedaktorStaff, session: SessionDep) -> Response:
+    fields = await verify_csrf(request, staff.who)
+    try:
+        theme = Theme(fields.get("tema", ""))
+    except ValueError:
+        return render_staff_page(
+            request,
+            "utskick_nytt.html",
+            {"title": "Nytt utskick", "themes": _themes(), "error": True},
+            who=staff.who,
+            status_code=422,
+        )
+    campaign = await service.create_from_theme(
+        session, federation=staff.federation, theme=theme, actor=_actor(staff)
+    )
+    return RedirectResponse(f"{BASE}/{campaign.id}", status_code=303)
+
+
+async def _editor(
+    request: Request,
+    staff: Staff,
+    session: SessionDep,
+    campaign: Campaign,
+    *,
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    recipients, counts = 0, dict[str, int]()
+    if campaign.status != CampaignStatus.DRAFT:
+        _, recipients, counts = await service.campaign_stats(
+            session, federation_id=staff.federation.id, campaign_id=campaign.id
+        )
+    klart = request.query_params.get("klart", "")
+    fel = error or request.query_params.get("fel", "")
+    return render_staff_page(
+        request,
+        "utskick.html",
+        {
+            "title": campaign.subject,
+            "c": campaign,
+            "values": values
+            or {
+                "subject": campaign.subject,
+                "preheader": campaign.preheader,
+                "theme": campaign.theme,
+                "body_markdown": campaign.body_markdown,
+            },
+            "themes": _themes(),
+            "status_labels": messages.CAMPAIGN_STATUS,
+            "delivery_labels": messages.DELIVERY_STATUS,
+            "notice": messages.STAFF_NOTICES.get(klart),
+            "error": messages.STAFF_ERRORS.get(fel),
+            "four_eyes": staff.federation.four_eyes,
+            "needs_approval": service.needs_approval(staff.federation, campaign),
+            "may_approve": staff.role != "redaktor"
+            and staff.who.user.id not in (campaign.created_by_user_id, campaign.edited_by_user_id),
+            "may_send": staff.role != "redaktor",
+            "recipients": recipients,
+            "counts": counts,
+            "zone": staff.federation.timezone,
+            "today": datetime.now(ZoneInfo(staff.federation.timezone)).date().isoformat(),
+        },
+        who=staff.who,
+        status_code=status_code,
+    )
+
+
+@router.get(BASE + "/{campaign_id}")
+async def campaign_page(
+    request: Request, campaign_id: CampaignId, staff: CurrentStaff, session: SessionDep
+) -> HTMLResponse:
+    campaign = await service.get_campaign(
+        session, federation_id=staff.federation.id, campaign_id=campaign_id
+    )
+    return await _editor(request, staff, session, campaign)
+
+
+@router.get(BASE + "/{campaign_id}/forhandsvisning")
+async def campaign_preview(
+    campaign_id: CampaignId, staff: CurrentStaff, session: SessionDep
+) -> HTMLResponse:
+    _text, html, _warnings = await service.preview_campaign(
+        session, federation=staff.federation, campaign_id=campaign_id
+    )
+    return HTMLResponse(
+        html,
+        headers={
+            "Content-Security-Policy": PREVIEW_CSP,
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.post(BASE + "/{campaign_id}", response_model=None)
+async def save_campaign(
+    request: Request, campaign_id: CampaignId, staff: RedaktorStaff, session: SessionDep
+) -> Response:
+    fields = await verify_csrf(request, staff.who)
+    values = {
+        key: fields.get(key, "").replace("\r\n", "\n")
+        for key in ("subject", "preheader", "theme", "body_markdown")
+    }
+    try:
+        changes = CampaignUpdate.model_validate(values)
+        # A savepoint: nothing of a refused save is kept, and the rest of the session (the
+        # signed-in person) stays loaded for the page that shows the form again.
+        async with session.begin_nested():
+            await service.update_campaign(
+                session,
+                federation=staff.federation,
+                campaign_id=campaign_id,
+                data=changes,
+                actor=_actor(staff),
+            )
+    except (AppError, ValueError) as exc:
+        if isinstance(exc, AppError) and exc.status_code == 404:
+            raise
+        campaign = await service.get_campaign(
+            session, federation_id=staff.federation.id, campaign_id=campaign_id
+        )
+        key = _error_key(exc) if isinstance(exc, AppError) else "invalid"
+        return await _editor(
+            request, staff, session, campaign, values=values, error=key, status_code=422
+        )
+    return _back(campaign_id, klart="sparat")
+
+
+def _addresses(raw: str) -> list[str] | None:
+    lines = [line.strip() for line in raw.replace(",", "\n").splitlines() if line.strip()]
+    if not 1 <= len(lines) <= MAX_TEST_ADDRESSES:
+        return None
+    try:
+        return [addresses.normalize_email(a) for a in lines]
+    except addresses.InvalidAddress:
+        return None
+
+
+@router.post(BASE + "/{campaign_id}/test", response_model=None)
+async def test_send(
+    request: Request, campaign_id: CampaignId, staff: RedaktorStaff, session: SessionDep
+) -> Response:
+    fields = await verify_csrf(request, staff.who)
+    addresses = _addresses(fields.get("adresser", ""))
+    if addresses is None:
+        await service.get_campaign(
+            session, federation_id=staff.federation.id, campaign_id=campaign_id
+        )
+        return _back(campaign_id, fel="addresses")
+    await service.send_test(
+        session,
+        federation=staff.federation,
+        campaign_id=campaign_id,
+        addresses=addresses,
+        actor=_actor(staff),
+    )
+    return _back(campaign_id, klart="test")
+
+
+def _when(fields: dict[str, str], zone: str) -> datetime | None:
+    """The form's date and time as an aware time in the federation's zone."""
+    try:
+        day = date.fromisoformat(fields.get("datum", ""))
+        clock = time.fromisoformat(fields.get("tid", ""))
+    except ValueError:
+        return None
+    return datetime.combine(day, clock, tzinfo=ZoneInfo(zone))
+
+
+async def _act(session: SessionDep, campaign_id: int, ok: str, work: Any) -> Response:
+    """Run one service call; a refusal becomes a notice on the campaign's page (and nothing of
+    it is committed), a 404 stays a 404."""
+    try:
+        async with session.begin_nested():
+            await work
+    except AppError as exc:
+        if exc.status_code == 404:
+            raise
+        return _back(campaign_id, fel=_error_key(exc))
+    return _back(campaign_id, klart=ok)
+
+
+@router.post(BASE + "/{campaign_id}/godkann", response_model=None)
+async def approve(
+    request: Request, campaign_id: CampaignId, staff: AnsvarigStaff, session: SessionDep
+) -> Response:
+    fields = await verify_csrf(request, staff.who)
+    version = int(fields["version"]) if fields.get("version", "").isdigit() else 0
+    return await _act(
+        session,
+        campaign_id,
+        "godkant",
+        service.approve_campaign(
+            session,
+            federation=staff.federation,
+            campaign_id=campaign_id,
+            version=version,
+            actor=_actor(staff),
+        ),
+    )
+
+
+@router.post(BASE + "/{campaign_id}/schemalagg", response_model=None)
+async def schedule(
+    request: Request, campaign_id: CampaignId, staff: AnsvarigStaff, session: SessionDep
+) -> Response:
+    fields = await verify_csrf(request, staff.who)
+    at = _when(fields, staff.federation.timezone)
+    if at is None:
+        return _back(campaign_id, fel="when")
+    if at <= datetime.now(at.tzinfo):
+        return _back(campaign_id, fel="past")
+    return await _act(
+        session,
+        campaign_id,
+        "schemalagt",
+        service.schedule_campaign(
+            session,
+            federation=staff.federation,
+            campaign_id=campaign_id,
+            send_at=at,
+            actor=_actor(staff),
+        ),
+    )
+
+
+# The state changes that take nothing but the campaign: path word → (notice, use case).
+STATE_ACTIONS: dict[str, tuple[str, Callable[..., Awaitable[object]]]] = {
+    "avbryt": ("avbrutet", service.cancel_campaign),
+    "ateruppta": ("aterupptaget", service.resume_campaign),
+    "skicka-om-okanda": ("omkoat", service.requeue_unknown),
+}
+
+
+# Registered after the fixed paths above (test, godkann, schemalagg), which match first.
+@router.post(BASE + "/{campaign_id}/{action}", response_model=None)
+async def change_state(
+    request: Request,
+    campaign_id: CampaignId,
+    action: Annotated[str, Path(max_length=20)],
+    staff: AnsvarigStaff,
+    session: SessionDep,
+) -> Response:
+    """Cancel, resume, or send the unknown outcomes again."""
+    if action not in STATE_ACTIONS:
+        raise NotFound()
+    await verify_csrf(request, staff.who)
+    ok, use_case = STATE_ACTIONS[action]
+    return await _act(
+        session,
+        campaign_id,
+        ok,
+        use_case(
+            session, federation_id=staff.federation.id, campaign_id=campaign_id, actor=_actor(staff)
+        ),
+    )
+
+
+@router.get(BASE + "/{campaign_id}/framsteg")
+async def progress(
+    request: Request, campaign_id: CampaignId, staff: CurrentStaff, session: SessionDep
+) -> HTMLResponse:
+    """The progress panel alone (htmx polls it while sending; without JavaScript, reload)."""
+    campaign, recipients, counts = await service.campaign_stats(
+        session, federation_id=staff.federation.id, campaign_id=campaign_id
+    )
+    return render_staff_page(
+        request,
+        "_utskick_framsteg.html",
+        {
+            "c": campaign,
+            "recipients": recipients,
+            "counts": counts,
+            "delivery_labels": messages.DELIVERY_STATUS,
+            "status_labels": messages.CAMPAIGN_STATUS,
+        },
+        who=staff.who,
+    )
+
+
+# The filters of the outcomes page (Swedish query values → delivery states).
+OUTCOME_FILTERS = {
+    "misslyckade": DeliveryStatus.FAILED,
+    "okanda": DeliveryStatus.UNKNOWN,
+    "forsenade": DeliveryStatus.DEFERRED,
+    "skickade": DeliveryStatus.SENT,
+}
+OUTCOME_PAGE = 100
+
+
+@router.get(BASE + "/{campaign_id}/mottagare")
+async def outcomes(
+    request: Request,
+    campaign_id: CampaignId,
+    staff: CurrentStaff,
+    session: SessionDep,
+    visa: Annotated[str, Query(max_length=20)] = "",
+    fran: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> HTMLResponse:
+    """Per-recipient outcomes with filters; unknown ones can be sent again from the campaign."""
+    campaign = await service.get_campaign(
+        session, federation_id=staff.federation.id, campaign_id=campaign_id
+    )
+    rows = await service.campaign_outcomes(
+        session,
+        federation_id=staff.federation.id,
+        campaign_id=campaign_id,
+        status=OUTCOME_FILTERS.get(visa),
+        before_id=fran,
+        limit=OUTCOME_PAGE + 1,
+    )
+    return render_staff_page(
+        request,
+        "utskick_mottagare.html",
+        {
+            "title": f"Mottagare: {campaign.subject}",
+            "c": campaign,
+            "rows": rows[:OUTCOME_PAGE],
+            "next_id": rows[OUTCOME_PAGE - 1].id if len(rows) > OUTCOME_PAGE else None,
+            "visa": visa if visa in OUTCOME_FILTERS else "",
+            "filters": [
+                ("", "Alla"),
+                ("misslyckade", "Misslyckade"),
+                ("okanda", "Okänt utfall"),
+                ("forsenade", "Försenade"),
+                ("skickade", "Skickade"),
+            ],
+            "delivery_labels": messages.DELIVERY_STATUS,
+            "zone": staff.federation.timezone,
+        },
+        who=staff.who,
+    )

@@ -1,0 +1,1 @@
+"""Staff people: accounts, federation roles, passwordless sign-in and sessions."""

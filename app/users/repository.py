@@ -1,0 +1,105 @@
+"""Queries on staff people, their memberships, sign-in tokens and sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.federations.models import Federation
+from app.users.models import Membership, SignInToken, StaffSession, User
+
+
+async def user_by_email(session: AsyncSession, email: str) -> User | None:
+    result = await session.execute(select(User).where(User.email == email))
+    return result.scalar_one_or_none()
+
+
+async def user_by_id(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def add(session: AsyncSession, row: User | Membership | SignInToken | StaffSession) -> None:
+    session.add(row)
+    await session.flush()
+
+
+async def membership(
+    session: AsyncSession, *, federation_id: int, user_id: int
+) -> Membership | None:
+    result = await session.execute(
+        select(Membership).where(
+            Membership.federation_id == federation_id, Membership.user_id == user_id
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def memberships_of(
+    session: AsyncSession, *, user_id: int
+) -> Sequence[tuple[Membership, Federation]]:
+    """The person's federations with their role, by federation name."""
+    result = await session.execute(
+        select(Membership, Federation)
+        .join(Federation, Federation.id == Membership.federation_id)
+        .where(Membership.user_id == user_id)
+        .order_by(Federation.name)
+    )
+    return [(m, f) for m, f in result.all()]
+
+
+async def people_of(
+    session: AsyncSession, *, federation_id: int
+) -> Sequence[tuple[User, Membership]]:
+    """The federation's people with their memberships, by e-mail address."""
+    result = await session.execute(
+        select(User, Membership)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.federation_id == federation_id)
+        .order_by(User.email)
+    )
+    return [(u, m) for u, m in result.all()]
+
+
+async def remove(session: AsyncSession, row: Membership) -> None:
+    await session.delete(row)
+    await session.flush()
+
+
+async def token_by_hash(session: AsyncSession, digest: str) -> SignInToken | None:
+    result = await session.execute(select(SignInToken).where(SignInToken.token_hash == digest))
+    return result.scalar_one_or_none()
+
+
+async def token_by_delivery(session: AsyncSession, delivery_id: int) -> SignInToken | None:
+    result = await session.execute(
+        select(SignInToken).where(SignInToken.delivery_id == delivery_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def retire_open_tokens(session: AsyncSession, *, user_id: int, at: datetime) -> None:
+    """Earlier unused links of the person stop working when a new one is issued or one is used:
+    only the newest link signs in, and its seed is wiped (the link cannot be rebuilt)."""
+    await session.execute(
+        update(SignInToken)
+        .where(SignInToken.user_id == user_id, SignInToken.used_at.is_(None))
+        .values(used_at=at, seed=None)
+    )
+
+
+async def session_by_hash(session: AsyncSession, digest: str) -> StaffSession | None:
+    result = await session.execute(select(StaffSession).where(StaffSession.id_hash == digest))
+    return result.scalar_one_or_none()
+
+
+async def end_sessions(session: AsyncSession, *, user_id: int, at: datetime) -> int:
+    """End every open session of the person (sign out everywhere); returns how many."""
+    result = await session.execute(
+        update(StaffSession)
+        .where(StaffSession.user_id == user_id, StaffSession.ended_at.is_(None))
+        .values(ended_at=at)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,357 @@
+"""Utskick in Redaktionen over HTTP: roles, four eyes, federation isolation, the audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.models import AuditAction, AuditEntry
+from app.campaigns.models import Campaign, CampaignStatus
+from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
+from app.federations.models import Federation
+from app.users.models import Role
+from tests.fixtures.factories import add_campaign, bearer, make_federation, make_key, make_world
+from tests.fixtures.staff import csrf_of, invite, signed_in_client
+
+
+@pytest.fixture
+async def federation(session: AsyncSession) -> Federation:
+    return await make_federation(session, "norr", timezone="Europe/Stockholm")
+
+
+async def as_person(
+    client: httpx.AsyncClient, session: AsyncSession, federation: Federation, email: str, role: Role
+) -> str:
+    """Sign `email` in with `role` on this client; the CSRF token of the session."""
+    client.cookies.clear()
+    await invite(session, federation, email, role)
+    home = await signed_in_client(client, session, email)
+    return csrf_of(home.text)
+
+
+async def new_draft(client: httpx.AsyncClient, csrf: str, theme: str = "sommar") -> int:
+    answer = await client.post("/redaktion/utskick/nytt", data={"csrf": csrf, "tema": theme})
+    assert answer.status_code == 303, answer.text
+    return int(answer.headers["location"].rsplit("/", 1)[1])
+
+
+async def save(client: httpx.AsyncClient, csrf: str, campaign_id: int, body: str) -> httpx.Response:
+    return await client.post(
+        f"/redaktion/utskick/{campaign_id}",
+        data={
+            "csrf": csrf,
+            "subject": "Sommarhälsning",
+            "preheader": "Hej",
+            "theme": "sommar",
+            "body_markdown": body,
+        },
+    )
+
+
+async def schedule(client: httpx.AsyncClient, csrf: str, campaign_id: int) -> httpx.Response:
+    return await client.post(
+        f"/redaktion/utskick/{campaign_id}/schemalagg",
+        data={"csrf": csrf, "datum": "2099-06-18", "tid": "08:00"},
+    )
+
+
+async def campaign_row(session: AsyncSession, campaign_id: int) -> Campaign:
+    row = await session.get(Campaign, campaign_id)
+    assert row is not None
+    await session.refresh(row)
+    return row
+
+
+class TestWritingAsRedaktor:
+    async def test_draft_edit_preview_and_test_send(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await as_person(client, session, federation, "red@example.se", Role.REDAKTOR)
+        form = await client.get("/redaktion/utskick/nytt")
+        assert form.status_code == 200
+        assert "God jul och gott nytt år" in form.text
+        campaign_id = await new_draft(client, csrf)
+        assert (await client.get("/redaktion/utskick")).status_code == 200
+        editor = await client.get(f"/redaktion/utskick/{campaign_id}")
+        assert editor.status_code == 200
+        assert "Sommarhälsning från förbundschefen" in editor.text
+        assert 'width="600"' in editor.text
+        assert 'width="375"' in editor.text
+        saved = await save(client, csrf, campaign_id, "Hej **alla**!")
+        assert saved.status_code == 303
+        assert saved.headers["location"].endswith("?klart=sparat")
+        row = await campaign_row(session, campaign_id)
+        assert row.version == 2
+        assert row.body_markdown == "Hej **alla**!"
+        preview = await client.get(f"/redaktion/utskick/{campaign_id}/forhandsvisning")
+        assert preview.status_code == 200
+        assert "<strong>alla</strong>" in preview.text
+        assert "frame-ancestors 'self'" in preview.headers["content-security-policy"]
+        assert "script" not in preview.headers["content-security-policy"]
+        sent = await client.post(
+            f"/redaktion/utskick/{campaign_id}/test",
+            data={"csrf": csrf, "adresser": "red@example.se\nchef@example.se"},
+        )
+        assert sent.headers["location"].endswith("?klart=test")
+        tests = (
+            await session.execute(
+                select(Delivery.to_address).where(
+                    Delivery.campaign_id == campaign_id, Delivery.kind == DeliveryKind.TEST
+                )
+            )
+        ).scalars()
+        assert sorted(tests) == ["chef@example.se", "red@example.se"]
+        actions = (
+            await session.execute(
+                select(AuditEntry.action)
+                .where(AuditEntry.target_type == "campaign", AuditEntry.target_id == campaign_id)
+                .order_by(AuditEntry.id)
+            )
+        ).scalars()
+        assert list(actions) == [
+            AuditAction.CAMPAIGN_CREATED,
+            AuditAction.CAMPAIGN_EDITED,
+            AuditAction.CAMPAIGN_TEST_SENT,
+        ]
+
+    async def test_a_redaktor_cannot_schedule(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await as_person(client, session, federation, "red@example.se", Role.REDAKTOR)
+        campaign_id = await new_draft(client, csrf)
+        refused = await schedule(client, csrf, campaign_id)
+        assert refused.status_code == 403
+        assert "Din roll räcker inte" in refused.text
+        assert (await campaign_row(session, campaign_id)).status == CampaignStatus.DRAFT
+        page = await client.get(f"/redaktion/utskick/{campaign_id}")
+        assert "Din roll är redaktör" in page.text
+
+    async def test_bad_test_addresses_and_a_refused_save_keep_the_text(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await as_person(client, session, federation, "red@example.se", Role.REDAKTOR)
+        campaign_id = await new_draft(client, csrf)
+        bad = await client.post(
+            f"/redaktion/utskick/{campaign_id}/test", data={"csrf": csrf, "adresser": "nej"}
+        )
+        assert bad.headers["location"].endswith("?fel=addresses")
+        empty = await save(client, csrf, campaign_id, "")
+        assert empty.status_code == 422
+        assert "kunde inte sparas" in empty.text
+        assert (await campaign_row(session, campaign_id)).version == 1
+
+    async def test_forms_without_the_csrf_token_change_nothing(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await as_person(client, session, federation, "chef@example.se", Role.ANSVARIG)
+        campaign_id = await new_draft(client, csrf)
+        assert (await save(client, "", campaign_id, "Ändrat")).status_code == 403
+        assert (await schedule(client, "fel", campaign_id)).status_code == 403
+        row = await campaign_row(session, campaign_id)
+        assert (row.version, row.status) == (1, CampaignStatus.DRAFT)
+
+
+class TestScheduling:
+    async def test_an_ansvarig_schedules_in_the_federation_time_zone(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await as_person(client, session, federation, "chef@example.se", Role.ANSVARIG)
+        campaign_id = await new_draft(client, csrf)
+        answer = await schedule(client, csrf, campaign_id)
+        assert answer.headers["location"].endswith("?klart=schemalagt")
+        row = await campaign_row(session, campaign_id)
+        assert row.status == CampaignStatus.SCHEDULED
+        # 08:00 in Stockholm on a summer day is 06:00 UTC.
+        assert row.send_at == datetime(2099, 6, 18, 6, 0, tzinfo=UTC)
+        page = await client.get(f"/redaktion/utskick/{campaign_id}")
+        assert "18 juni 2099 kl. 08.00" in page.text
+        assert f'hx-get="/redaktion/utskick/{campaign_id}/framsteg"' in page.text
+        cancelled = await client.post(
+            f"/redaktion/utskick/{campaign_id}/avbryt", data={"csrf": csrf}
+        )
+        assert cancelled.headers["location"].endswith("?klart=avbrutet")
+        assert (await campaign_row(session, campaign_id)).status == CampaignStatus.CANCELLED
+
+    async def test_a_time_in_the_past_is_refused(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await as_person(client, session, federation, "chef@example.se", Role.ANSVARIG)
+        campaign_id = await new_draft(client, csrf)
+        answer = await client.post(
+            f"/redaktion/utskick/{campaign_id}/schemalagg",
+            data={"csrf": csrf, "datum": "2001-01-01", "tid": "08:00"},
+        )
+        assert answer.headers["location"].endswith("?fel=past")
+        assert (await campaign_row(session, campaign_id)).status == CampaignStatus.DRAFT
+
+
+class TestFourEyes:
+    async def test_only_another_ansvarig_approves_and_an_edit_withdraws_it(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        federation.four_eyes = True
+        await session.commit()
+        author = await as_person(client, session, federation, "anna@example.se", Role.ANSVARIG)
+        campaign_id = await new_draft(client, author)
+        page = await client.get(f"/redaktion/utskick/{campaign_id}")
+        assert "väntar på godkännande" in page.text
+        own = await client.post(
+            f"/redaktion/utskick/{campaign_id}/godkann", data={"csrf": author, "version": "1"}
+        )
+        assert own.headers["location"].endswith("?fel=own_campaign")
+        refused = await schedule(client, author, campaign_id)
+        assert refused.headers["location"].endswith("?fel=approval_needed")
+        assert (await campaign_row(session, campaign_id)).status == CampaignStatus.DRAFT
+
+        other = await as_person(client, session, federation, "bo@example.se", Role.ANSVARIG)
+        stale = await client.post(
+            f"/redaktion/utskick/{campaign_id}/godkann", data={"csrf": other, "version": "7"}
+        )
+        assert stale.headers["location"].endswith("?fel=stale")
+        ok = await client.post(
+            f"/redaktion/utskick/{campaign_id}/godkann", data={"csrf": other, "version": "1"}
+        )
+        assert ok.headers["location"].endswith("?klart=godkant")
+        assert (await campaign_row(session, campaign_id)).approved_version == 1
+
+        author = await as_person(client, session, federation, "anna@example.se", Role.ANSVARIG)
+        await save(client, author, campaign_id, "Ny text efter godkännandet")
+        row = await campaign_row(session, campaign_id)
+        assert (row.version, row.approved_version) == (2, None)
+        assert (
+            (await schedule(client, author, campaign_id))
+            .headers["location"]
+            .endswith("?fel=approval_needed")
+        )
+
+        other = await as_person(client, session, federation, "bo@example.se", Role.ANSVARIG)
+        await client.post(
+            f"/redaktion/utskick/{campaign_id}/godkann", data={"csrf": other, "version": "2"}
+        )
+        author = await as_person(client, session, federation, "anna@example.se", Role.ANSVARIG)
+        assert (
+            (await schedule(client, author, campaign_id))
+            .headers["location"]
+            .endswith("?klart=schemalagt")
+        )
+        assert (await campaign_row(session, campaign_id)).status == CampaignStatus.SCHEDULED
+
+    async def test_an_api_key_cannot_skip_the_approval(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        federation.four_eyes = True
+        await session.commit()
+        headers = bearer(await make_key(session, federation, name="kansliet"))
+        created = await client.post(
+            "/api/v1/federations/norr/campaigns",
+            json={"subject": "Hej", "theme": "allman", "body_markdown": "Text"},
+            headers=headers,
+        )
+        campaign_id = created.json()["id"]
+        for path, body in (
+            ("send-now", None),
+            ("schedule", {"send_at": "2099-01-01T08:00:00+01:00"}),
+        ):
+            answer = await client.post(
+                f"/api/v1/federations/norr/campaigns/{campaign_id}/{path}",
+                json=body,
+                headers=headers,
+            )
+            assert answer.status_code == 409
+            assert answer.json()["error"]["details"] == {"code": "approval_needed"}
+        entry = await session.scalar(
+            select(AuditEntry).where(
+                AuditEntry.target_type == "campaign",
+                AuditEntry.target_id == campaign_id,
+                AuditEntry.action == AuditAction.CAMPAIGN_CREATED,
+            )
+        )
+        assert entry is not None
+        assert entry.api_key_id is not None
+        assert entry.actor_label.startswith("API-nyckel kansliet")
+
+
+class TestFederationIsolation:
+    async def test_every_page_and_action_of_another_federation_is_404(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        soder = await make_federation(session, "soder")
+        theirs = await as_person(client, session, soder, "s@example.se", Role.ADMIN)
+        their_id = await new_draft(client, theirs)
+        mine = await as_person(client, session, federation, "n@example.se", Role.ADMIN)
+        base = f"/redaktion/utskick/{their_id}"
+        for path in (base, base + "/forhandsvisning", base + "/framsteg"):
+            assert (await client.get(path)).status_code == 404, path
+        assert (await save(client, mine, their_id, "Kapat")).status_code == 404
+        for action in ("test", "godkann", "schemalagg", "avbryt", "ateruppta", "skicka-om-okanda"):
+            answer = await client.post(
+                f"{base}/{action}",
+                data={
+                    "csrf": mine,
+                    "adresser": "n@example.se",
+                    "version": "1",
+                    "datum": "2099-01-01",
+                    "tid": "08:00",
+                },
+            )
+            assert answer.status_code == 404, action
+        row = await campaign_row(session, their_id)
+        assert (row.version, row.status) == (1, CampaignStatus.DRAFT)
+        listing = await client.get("/redaktion/utskick")
+        assert f"/redaktion/utskick/{their_id}" not in listing.text
+
+
+class TestOutcomes:
+    async def test_filters_and_requeue_of_unknowns(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        world = await make_world(session, n=3, slug="vaster")
+        campaign = await add_campaign(session, world.federation, status=CampaignStatus.SENT)
+        for sid, status in zip(
+            world.ids,
+            (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN),
+            strict=True,
+        ):
+            session.add(
+                Delivery(
+                    federation_id=world.federation.id,
+                    kind=DeliveryKind.CAMPAIGN,
+                    campaign_id=campaign.id,
+                    subscriber_id=sid,
+                    status=status,
+                    smtp_code=550 if status == DeliveryStatus.FAILED else None,
+                )
+            )
+        await session.commit()
+        csrf = await as_person(client, session, world.federation, "chef@example.se", Role.ANSVARIG)
+        base = f"/redaktion/utskick/{campaign.id}"
+        page = await client.get(base)
+        assert "1 med okänt utfall" in page.text
+        everyone = await client.get(f"{base}/mottagare")
+        assert all(email in everyone.text for email in world.emails)
+        failed = await client.get(f"{base}/mottagare", params={"visa": "misslyckade"})
+        assert world.emails[1] in failed.text
+        assert world.emails[0] not in failed.text
+        assert world.emails[2] not in failed.text
+        assert "550" in failed.text
+        requeued = await client.post(f"{base}/skicka-om-okanda", data={"csrf": csrf})
+        assert requeued.headers["location"].endswith("?klart=omkoat")
+        unknown = await client.get(f"{base}/mottagare", params={"visa": "okanda"})
+        assert world.emails[2] not in unknown.text
+        entry = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == AuditAction.CAMPAIGN_REQUEUED)
+        )
+        assert entry is not None
+        assert entry.summary.endswith(": 1 mejl")
+
+    async def test_another_federations_outcomes_are_404(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        other = await make_federation(session, "soder")
+        theirs = await add_campaign(session, other, status=CampaignStatus.SENT)
+        await as_person(client, session, federation, "n@example.se", Role.ADMIN)
+        assert (await client.get(f"/redaktion/utskick/{theirs.id}/mottagare")).status_code == 404

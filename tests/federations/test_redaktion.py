@@ -1,0 +1,149 @@
+"""Inställningar in Redaktionen over HTTP: admins only, contrast check, people, API keys."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.models import AuditAction, AuditEntry
+from app.federations.models import ApiKey, Federation
+from app.users.models import Membership, Role, User
+from tests.fixtures.factories import make_federation, make_key
+from tests.fixtures.staff import csrf_of, invite, signed_in_client
+
+BASE = "/redaktion/installningar"
+FORM = {
+    "name": "Samordningsförbundet Norr",
+    "from_name": "SF Norr",
+    "from_email": "nyhetsbrev@norr.example.se",
+    "reply_to": "",
+    "postal_address": "Box 1\n901 10 Umeå",
+    "contact_email": "",
+    "website_url": "",
+    "logo_url": "",
+    "brand_color": "#1f5f8b",
+    "accent_color": "#f2c14e",
+    "timezone": "Europe/Stockholm",
+}
+
+
+@pytest.fixture
+async def federation(session: AsyncSession) -> Federation:
+    return await make_federation(session, "norr")
+
+
+async def as_role(
+    client: httpx.AsyncClient, session: AsyncSession, federation: Federation, role: Role
+) -> str:
+    client.cookies.clear()
+    email = f"{role}@{federation.slug}.example.se"
+    await invite(session, federation, email, role)
+    return csrf_of((await signed_in_client(client, session, email)).text)
+
+
+async def refreshed(session: AsyncSession, federation: Federation) -> Federation:
+    await session.refresh(federation)
+    return federation
+
+
+class TestSettings:
+    async def test_only_admins_see_or_change_settings(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await as_role(client, session, federation, Role.ANSVARIG)
+        assert "Inställningar" not in (await client.get("/redaktion")).text
+        assert (await client.get(BASE)).status_code == 403
+        refused = await client.post(BASE, data={"csrf": csrf, **FORM, "name": "Kapat"})
+        assert refused.status_code == 403
+        assert (await refreshed(session, federation)).name != "Kapat"
+
+    async def test_contrast_check_saves_nothing_then_save_with_four_eyes(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await as_role(client, session, federation, Role.ADMIN)
+        page = await client.get(BASE)
+        assert page.status_code == 200
+        assert "/f/norr/prenumerera" in page.text
+        checked = await client.post(
+            BASE, data={"csrf": csrf, **FORM, "brand_color": "#ffff00", "atgard": "kontrollera"}
+        )
+        assert checked.status_code == 200
+        assert "#141414 på #ffff00" in checked.text
+        assert (await refreshed(session, federation)).brand_color != "#ffff00"
+        saved = await client.post(
+            BASE, data={"csrf": csrf, **FORM, "name": "SF Norrland", "four_eyes": "ja"}
+        )
+        assert saved.headers["location"] == f"{BASE}?klart=sparat"
+        federation = await refreshed(session, federation)
+        assert (federation.name, federation.four_eyes) == ("SF Norrland", True)
+        entry = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == AuditAction.SETTINGS_CHANGED)
+        )
+        assert entry is not None
+        assert "four_eyes" in entry.summary
+
+    async def test_a_bad_colour_saves_nothing(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await as_role(client, session, federation, Role.ADMIN)
+        answer = await client.post(
+            BASE, data={"csrf": csrf, **FORM, "name": "Nytt", "brand_color": "blå"}
+        )
+        assert answer.status_code == 422
+        assert "profilfärg" in answer.text
+        assert (await refreshed(session, federation)).name != "Nytt"
+
+
+class TestPeopleAndKeys:
+    async def test_invite_change_role_and_keep_one_admin(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await as_role(client, session, federation, Role.ADMIN)
+        invited = await client.post(
+            f"{BASE}/personer",
+            data={"csrf": csrf, "email": "ny@example.se", "namn": "Ny", "roll": "redaktor"},
+        )
+        assert invited.headers["location"].startswith(f"{BASE}?klart=inbjuden")
+        new_id = await session.scalar(select(User.id).where(User.email == "ny@example.se"))
+        assert new_id is not None
+        changed = await client.post(
+            f"{BASE}/personer/{new_id}/roll", data={"csrf": csrf, "roll": "ansvarig"}
+        )
+        assert changed.headers["location"].startswith(f"{BASE}?klart=roll")
+        admin_id = await session.scalar(
+            select(User.id).where(User.email == "admin@norr.example.se")
+        )
+        last = await client.post(
+            f"{BASE}/personer/{admin_id}/roll", data={"csrf": csrf, "roll": "redaktor"}
+        )
+        assert last.headers["location"].startswith(f"{BASE}?fel=last_admin")
+        roles = dict((await session.execute(select(Membership.user_id, Membership.role))).all())
+        assert roles[new_id] == Role.ANSVARIG
+        assert roles[admin_id] == Role.ADMIN
+        removed = await client.post(f"{BASE}/personer/{new_id}/ta-bort", data={"csrf": csrf})
+        assert removed.headers["location"].startswith(f"{BASE}?klart=borttagen")
+        actions = set((await session.execute(select(AuditEntry.action))).scalars().all())
+        assert {AuditAction.ROLE_CHANGED, AuditAction.PERSON_REMOVED} <= actions
+
+    async def test_key_is_shown_once_and_only_own_keys_can_be_revoked(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        soder = await make_federation(session, "soder")
+        await make_key(session, soder, name="södra")
+        other_key = await session.scalar(select(ApiKey.id).where(ApiKey.name == "södra"))
+        csrf = await as_role(client, session, federation, Role.ADMIN)
+        created = await client.post(f"{BASE}/nycklar", data={"csrf": csrf, "namn": "webbplatsen"})
+        assert created.status_code == 200
+        assert "Den nya nyckeln visas bara nu." in created.text
+        key = await session.scalar(select(ApiKey).where(ApiKey.name == "webbplatsen"))
+        assert key is not None
+        assert f"<code>{key.prefix}" in created.text
+        assert "visas bara nu" not in (await client.get(BASE)).text
+        refused = await client.post(f"{BASE}/nycklar/{other_key}/aterkalla", data={"csrf": csrf})
+        assert refused.status_code == 404
+        ok = await client.post(f"{BASE}/nycklar/{key.id}/aterkalla", data={"csrf": csrf})
+        assert ok.status_code == 303
+        await session.refresh(key)
+        assert key.revoked_at is not None

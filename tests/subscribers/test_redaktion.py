@@ -1,0 +1,141 @@
+"""Prenumeranter in Redaktionen over HTTP: add, search, detail, edit, erase, import, export."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.models import AuditAction, AuditEntry
+from app.federations.models import Federation
+from app.subscribers.models import Subscriber
+from app.users.models import Role
+from tests.fixtures.factories import make_federation
+from tests.fixtures.staff import csrf_of, invite, signed_in_client
+
+BASE = "/redaktion/prenumeranter"
+
+
+@pytest.fixture
+async def federation(session: AsyncSession) -> Federation:
+    return await make_federation(session, "norr")
+
+
+async def signed_in(
+    client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+) -> str:
+    client.cookies.clear()
+    await invite(session, federation, f"red@{federation.slug}.example.se", Role.REDAKTOR)
+    home = await signed_in_client(client, session, f"red@{federation.slug}.example.se")
+    return csrf_of(home.text)
+
+
+async def add(client: httpx.AsyncClient, csrf: str, **fields: str) -> httpx.Response:
+    return await client.post(f"{BASE}/ny", data={"csrf": csrf, **fields})
+
+
+async def subscriber_id(session: AsyncSession, email: str) -> int:
+    found = await session.scalar(select(Subscriber.id).where(Subscriber.email == email))
+    assert found is not None
+    return found
+
+
+class TestSubscriberPages:
+    async def test_add_search_detail_edit_and_erase(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await signed_in(client, session, federation)
+        assert (await client.get(f"{BASE}/ny")).status_code == 200
+        added = await add(client, csrf, email="greta@example.se", name="Greta", mode="pending")
+        assert added.status_code == 303
+        sid = await subscriber_id(session, "greta@example.se")
+        assert added.headers["location"] == f"{BASE}/{sid}?klart=tillagd"
+        detail = await client.get(added.headers["location"])
+        assert "Prenumeranten är tillagd." in detail.text
+        assert "Väntar" in detail.text or "inte bekräftad" in detail.text
+        assert "Anmälan" in detail.text  # the consent history
+        found = await client.get(BASE, params={"q": "greta"})
+        assert f"{BASE}/{sid}" in found.text
+        assert f"{BASE}/{sid}" not in (await client.get(BASE, params={"q": "nobody"})).text
+
+        renamed = await client.post(f"{BASE}/{sid}", data={"csrf": csrf, "name": "Greta N"})
+        assert renamed.headers["location"].endswith("?klart=sparad")
+        confirm_page = await client.get(f"{BASE}/{sid}/radera")
+        assert "Ja, radera" in confirm_page.text
+        assert await subscriber_id(session, "greta@example.se") == sid, "GET erases nothing"
+        erased = await client.post(f"{BASE}/{sid}/radera", data={"csrf": csrf})
+        assert erased.headers["location"] == f"{BASE}?klart=raderad"
+        assert await session.scalar(select(Subscriber).where(Subscriber.id == sid)) is None
+        again = await add(client, csrf, email="greta@example.se", mode="pending")
+        assert again.status_code == 409
+        assert "spärrats" in again.text
+
+        rows = (
+            await session.execute(
+                select(AuditEntry.action, AuditEntry.summary)
+                .where(AuditEntry.target_type == "subscriber", AuditEntry.target_id == sid)
+                .order_by(AuditEntry.id)
+            )
+        ).all()
+        assert [a for a, _ in rows] == [
+            AuditAction.SUBSCRIBER_ADDED,
+            AuditAction.SUBSCRIBER_EDITED,
+            AuditAction.SUBSCRIBER_ERASED,
+        ]
+        assert all("greta" not in summary.lower() for _, summary in rows)
+
+    async def test_confirmed_needs_a_consent_note(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await signed_in(client, session, federation)
+        refused = await add(client, csrf, email="bo@example.se", mode="confirmed")
+        assert refused.status_code == 422
+        assert "samtycke" in refused.text
+        assert 'value="bo@example.se"' in refused.text
+        ok = await add(
+            client, csrf, email="bo@example.se", mode="confirmed", consent_note="Mässan 2026"
+        )
+        assert ok.status_code == 303
+
+    async def test_import_reports_and_export_streams(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await signed_in(client, session, federation)
+        assert (await client.get(f"{BASE}/import")).status_code == 200
+        csv = "email,name\nanna@example.se,Anna\ninte-en-adress,X\n"
+        report = await client.post(
+            f"{BASE}/import",
+            data={"csrf": csrf, "mode": "confirmed", "consent_note": "Listan från mässan"},
+            files={"fil": ("lista.csv", csv.encode(), "text/csv")},
+        )
+        assert report.status_code == 200, report.text
+        assert "2 rader lästes: 1 nya" in report.text
+        assert "Rad 3: ogiltig e-postadress" in report.text
+        exported = await client.get(f"{BASE}/export")
+        assert exported.status_code == 200
+        assert exported.headers["content-type"].startswith("text/csv")
+        assert "anna@example.se" in exported.text
+        entry = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == AuditAction.SUBSCRIBERS_IMPORTED)
+        )
+        assert entry is not None
+        assert "anna" not in entry.summary
+
+    async def test_another_federations_subscriber_is_404(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        soder = await make_federation(session, "soder")
+        theirs = await signed_in(client, session, soder)
+        await add(client, theirs, email="hemlig@example.se", mode="pending")
+        sid = await subscriber_id(session, "hemlig@example.se")
+        mine = await signed_in(client, session, federation)
+        assert "hemlig@example.se" not in (await client.get(BASE)).text
+        for path in (f"{BASE}/{sid}", f"{BASE}/{sid}/radera"):
+            assert (await client.get(path)).status_code == 404
+        assert (
+            await client.post(f"{BASE}/{sid}", data={"csrf": mine, "name": "x"})
+        ).status_code == 404
+        assert (await client.post(f"{BASE}/{sid}/radera", data={"csrf": mine})).status_code == 404
+        assert await subscriber_id(session, "hemlig@example.se") == sid
+        assert "hemlig@example.se" not in (await client.get(f"{BASE}/export")).text
