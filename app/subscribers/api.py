@@ -224,6 +224,7 @@ async def unsubscribe_subscriber(
     subscriber_id: IdPath,
     federation: CurrentFederation,
     session: SessionDep,
+    actor: CallerActor,
     body: StaffUnsubscribe | None = None,
 ) -> SubscriberRead:
     subscriber = await service.unsubscribe_on_request(
@@ -231,6 +232,7 @@ async def unsubscribe_subscriber(
         federation=federation,
         subscriber_id=subscriber_id,
         note=body.note if body else None,
+        actor=actor,
     )
     return SubscriberRead.model_validate(subscriber)
 
@@ -242,10 +244,10 @@ async def unsubscribe_subscriber(
     summary="Send a pending subscriber a new confirmation mail",
 )
 async def resend_confirmation(
-    subscriber_id: IdPath, federation: CurrentFederation, session: SessionDep
+    subscriber_id: IdPath, federation: CurrentFederation, session: SessionDep, actor: CallerActor
 ) -> ConfirmationQueued:
     delivery_id = await service.resend_confirmation(
-        session, federation=federation, subscriber_id=subscriber_id
+        session, federation=federation, subscriber_id=subscriber_id, actor=actor
     )
     return ConfirmationQueued(delivery_id=delivery_id)
 
@@ -256,10 +258,10 @@ async def resend_confirmation(
     summary="Clear the bounce state (the address works again)",
 )
 async def reset_bounces(
-    subscriber_id: IdPath, federation: CurrentFederation, session: SessionDep
+    subscriber_id: IdPath, federation: CurrentFederation, session: SessionDep, actor: CallerActor
 ) -> SubscriberRead:
     subscriber = await service.reset_bounces(
-        session, federation=federation, subscriber_id=subscriber_id
+        session, federation=federation, subscriber_id=subscriber_id, actor=actor
     )
     return SubscriberRead.model_validate(subscriber)
 

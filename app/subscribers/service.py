@@ -539,13 +539,36 @@ def redirect_target(federation: Federation, url: str, *, failed: bool) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
+async def _audit_edit(
+    session: AsyncSession, *, actor: Actor, subscriber: Subscriber, summary: str
+) -> None:
+    """A staff action on one subscriber in the audit log (never the address)."""
+    await audit_service.record(
+        session,
+        actor=actor,
+        action=AuditAction.SUBSCRIBER_EDITED,
+        federation_id=subscriber.federation_id,
+        target_type="subscriber",
+        target_id=subscriber.id,
+        summary=summary,
+    )
+
+
 async def unsubscribe_on_request(
-    session: AsyncSession, *, federation: Federation, subscriber_id: int, note: str | None
+    session: AsyncSession,
+    *,
+    federation: Federation,
+    subscriber_id: int,
+    note: str | None,
+    actor: Actor,
 ) -> Subscriber:
     """Unsubscribe someone who asked staff to (by phone, by mail); nothing is erased."""
     subscriber = await get_subscriber(session, federation=federation, subscriber_id=subscriber_id)
     if subscriber.status != SubscriptionStatus.UNSUBSCRIBED:
         await _end_subscription(session, subscriber=subscriber, origin=STAFF_ORIGIN, note=note)
+        await _audit_edit(
+            session, actor=actor, subscriber=subscriber, summary="avslutade på begäran"
+        )
     return subscriber
 
 
@@ -560,7 +583,7 @@ class ConfirmationLimit(Conflict):
 
 
 async def resend_confirmation(
-    session: AsyncSession, *, federation: Federation, subscriber_id: int
+    session: AsyncSession, *, federation: Federation, subscriber_id: int, actor: Actor
 ) -> int:
     """Queue a new confirmation mail to a pending subscriber (the same daily and weekly limits
     as the public form); the delivery id."""
@@ -571,11 +594,14 @@ async def resend_confirmation(
     if delivery_id is None:
         raise ConfirmationLimit()
     await session.flush()
+    await _audit_edit(
+        session, actor=actor, subscriber=subscriber, summary="skickade en ny bekräftelse"
+    )
     return delivery_id
 
 
 async def reset_bounces(
-    session: AsyncSession, *, federation: Federation, subscriber_id: int
+    session: AsyncSession, *, federation: Federation, subscriber_id: int, actor: Actor
 ) -> Subscriber:
     """Clear a bounce state after the address was fixed (a full mailbox emptied, a typo)."""
     subscriber = await get_subscriber(session, federation=federation, subscriber_id=subscriber_id)
@@ -583,6 +609,7 @@ async def reset_bounces(
     subscriber.bounce_count = 0
     subscriber.updated_at = now()
     await session.flush()
+    await _audit_edit(session, actor=actor, subscriber=subscriber, summary="nollställde studsar")
     return subscriber
 
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.models import AuditAction, AuditEntry
 from app.campaigns.models import Campaign, CampaignStatus
 from app.clock import now
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
@@ -74,6 +75,21 @@ class TestUpdateAndDelete:
         )
         assert response.status_code == 200
         assert response.json()["theme"] == "jul"
+
+    async def test_archive_choice_keeps_the_approval_a_letter_edit_withdraws_it(
+        self, api: httpx.AsyncClient, session: AsyncSession, tenant: Tenant
+    ) -> None:
+        created = await _create(api, tenant)
+        url = f"{tenant.base}/{created['id']}"
+        campaign = await session.get(Campaign, created["id"])
+        assert campaign is not None
+        campaign.approved_version = campaign.version
+        await session.commit()
+        hidden = await api.patch(url, json={"publish_in_archive": False}, headers=tenant.headers)
+        assert hidden.status_code == 200, hidden.text
+        assert (hidden.json()["version"], hidden.json()["approved_version"]) == (1, 1)
+        edited = await api.patch(url, json={"subject": "Nytt ämne"}, headers=tenant.headers)
+        assert (edited.json()["version"], edited.json()["approved_version"]) == (2, None)
 
     async def test_patch_after_scheduling_is_409(
         self, api: httpx.AsyncClient, tenant: Tenant
@@ -322,6 +338,24 @@ class TestSwedishTime:
         assert paused.json()["paused_reason"] == "Pausat av personalen."
         resumed = await api.post(f"{url}/resume", headers=tenant.headers)
         assert resumed.json()["status"] == "sending"
+
+        # Every state change is in the audit log, the copy as a new draft naming its source.
+        logged = await session.scalars(
+            select(AuditEntry).where(AuditEntry.target_type == "campaign").order_by(AuditEntry.id)
+        )
+        assert [(e.target_id, e.action) for e in logged] == [
+            (created["id"], AuditAction.CAMPAIGN_CREATED),
+            (created["id"], AuditAction.CAMPAIGN_SCHEDULED),
+            (created["id"], AuditAction.CAMPAIGN_UNSCHEDULED),
+            (copy.json()["id"], AuditAction.CAMPAIGN_CREATED),
+            (created["id"], AuditAction.CAMPAIGN_PAUSED),
+            (created["id"], AuditAction.CAMPAIGN_RESUMED),
+        ]
+        source = await session.scalar(
+            select(AuditEntry.summary).where(AuditEntry.target_id == copy.json()["id"])
+        )
+        assert source is not None
+        assert source.endswith(f"kopia av {created['id']}")
 
 
 class TestSchedule:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
+from app.audit.models import AuditAction, AuditEntry
 from app.delivery.models import Delivery, DeliveryKind
 from app.federations.models import Federation
 from app.subscribers.models import (
@@ -78,6 +79,10 @@ class TestStaffActions:
         clock.freeze(start + timedelta(days=1, minutes=1))
         response = await client.post(url, headers=key)
         assert response.status_code == 202
+        logged = await session.scalar(
+            select(AuditEntry.summary).where(AuditEntry.action == AuditAction.SUBSCRIBER_EDITED)
+        )
+        assert logged == "skickade en ny bekräftelse"
         delivery = await session.get(Delivery, response.json()["delivery_id"])
         assert delivery is not None
         assert delivery.kind == DeliveryKind.CONFIRMATION
@@ -101,6 +106,28 @@ class TestStaffActions:
         assert response.status_code == 200
         await session.refresh(subscriber)
         assert (subscriber.bounce_state, subscriber.bounce_count) == (BounceState.OK, 0)
+
+    async def test_each_staff_action_is_in_the_audit_log(
+        self, client: httpx.AsyncClient, session: AsyncSession, key: dict[str, str]
+    ) -> None:
+        pending = await _add(client, key, email="ny@exempel.se")
+        confirmed = await _add(client, key, status="confirmed", consent_note="Mässan")
+        url = f"{BASE}/{confirmed['id']}"
+        assert (await client.post(f"{url}/reset-bounces", headers=key)).status_code == 200
+        assert (await client.post(f"{url}/unsubscribe", headers=key)).status_code == 200
+        # Already unsubscribed: nothing changes, nothing is logged.
+        assert (await client.post(f"{url}/unsubscribe", headers=key)).status_code == 200
+        refused = await client.post(f"{BASE}/{pending['id']}/resend-confirmation", headers=key)
+        assert refused.status_code == 409  # the first mail went out today
+        logged = await session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == AuditAction.SUBSCRIBER_EDITED)
+            .order_by(AuditEntry.id)
+        )
+        assert [(e.target_id, e.summary) for e in logged] == [
+            (confirmed["id"], "nollställde studsar"),
+            (confirmed["id"], "avslutade på begäran"),
+        ]
 
     async def test_another_federations_subscriber_is_404(
         self, client: httpx.AsyncClient, session: AsyncSession, key: dict[str, str]

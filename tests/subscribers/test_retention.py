@@ -127,7 +127,7 @@ async def test_unsubscribed_are_purged_after_the_federations_period(
     stays = await add(session, beta, "c@example.se", status="confirmed", consent_note="ok")
     for sid, federation in ((left_alfa, alfa), (left_beta, beta)):
         await subscriber_service.unsubscribe_on_request(
-            session, federation=federation, subscriber_id=sid, note=None
+            session, federation=federation, subscriber_id=sid, note=None, actor=Actor.system("test")
         )
     await session.commit()
 
