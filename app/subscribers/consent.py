@@ -10,6 +10,9 @@ from markdown_it import MarkdownIt
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actors import Actor
+from app.audit import service as audit_service
+from app.audit.models import AuditAction
 from app.cache import Cache, clear_after_commit
 from app.clock import now
 from app.config import get_settings
@@ -97,7 +100,12 @@ class NoticeChanged(Conflict):
 
 
 async def publish_notice(
-    session: AsyncSession, *, federation: Federation, form_text: str, privacy_text: str
+    session: AsyncSession,
+    *,
+    federation: Federation,
+    form_text: str,
+    privacy_text: str,
+    actor: Actor,
 ) -> PrivacyNotice:
     """Save the form wording and privacy notice as a new version. Earlier versions stay as
     they were shown: consent records point at the version the person saw."""
@@ -115,6 +123,15 @@ async def publish_notice(
     except IntegrityError:
         raise NoticeChanged() from None
     clear_after_commit(session, _current)
+    await audit_service.record(
+        session,
+        actor=actor,
+        action=AuditAction.SETTINGS_CHANGED,
+        federation_id=federation.id,
+        target_type="privacy_notice",
+        target_id=notice.id,
+        summary=f"publicerade formulärtext och integritetstext, version {notice.version}",
+    )
     return notice
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.federations.auth import CurrentFederation
+from app.federations.auth import CallerActor, CurrentFederation
 from app.http import CommittingRoute, SessionDep
 from app.openapi import error_responses
 from app.subscribers import consent
@@ -31,9 +31,16 @@ async def list_notices(federation: CurrentFederation, session: SessionDep) -> Pr
     summary="Save the form wording and privacy notice as a new version",
 )
 async def publish_notice(
-    data: PrivacyNoticeCreate, federation: CurrentFederation, session: SessionDep
+    data: PrivacyNoticeCreate,
+    federation: CurrentFederation,
+    session: SessionDep,
+    actor: CallerActor,
 ) -> PrivacyNoticeRead:
     notice = await consent.publish_notice(
-        session, federation=federation, form_text=data.form_text, privacy_text=data.privacy_text
+        session,
+        federation=federation,
+        form_text=data.form_text,
+        privacy_text=data.privacy_text,
+        actor=actor,
     )
     return PrivacyNoticeRead.model_validate(notice)

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.models import AuditAction, AuditEntry
 from app.federations.models import Federation
 from app.subscribers.models import ConsentEvent, ConsentRecord, PrivacyNotice
 from tests.fixtures.factories import bearer, make_federation, make_key
@@ -26,7 +27,7 @@ async def key(session: AsyncSession, federation: Federation) -> dict[str, str]:
 
 
 async def test_each_save_is_a_new_version_and_the_form_shows_the_newest(
-    client: httpx.AsyncClient, key: dict[str, str]
+    client: httpx.AsyncClient, session: AsyncSession, key: dict[str, str]
 ) -> None:
     first = await client.get(URL, headers=key)
     assert first.status_code == 200
@@ -43,6 +44,12 @@ async def test_each_save_is_a_new_version_and_the_form_shows_the_newest(
     )
     assert saved.status_code == 201
     assert saved.json()["version"] == 2
+    logged = (
+        await session.scalars(select(AuditEntry).where(AuditEntry.target_type == "privacy_notice"))
+    ).all()
+    assert [(e.action, e.target_id) for e in logged] == [
+        (AuditAction.SETTINGS_CHANGED, saved.json()["id"])
+    ]
     listed = await client.get(URL, headers=key)
     assert [n["version"] for n in listed.json()["items"]] == [2, 1]
     assert listed.json()["items"][1]["privacy_text"] == default["privacy_text"]
