@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_security: SmtpSecurity = SmtpSecurity.NONE
+    # A federation's relay override may point at private and loopback addresses only if the
+    # operator says so (link-local is never allowed).
+    relay_allow_private: bool = False
+    # The relay offers SMTPUTF8: addresses with non-ASCII local parts (först@…) are accepted.
+    smtputf8: bool = False
     smtp_max_connections: int = Field(8, ge=1, le=256)
     smtp_timeout: float = Field(60, gt=0)
     send_rate_per_second: float = Field(0, ge=0)
@@ -76,6 +81,9 @@ class Settings(BaseSettings):
     rate_limit_global_per_minute: int = Field(300, ge=1)
     confirmation_mails_per_day: int = Field(1, ge=1)
     confirmation_mails_per_week: int = Field(3, ge=1)
+    # Request bodies (413 above these): public endpoints, and the staff API but its CSV import.
+    public_max_body_bytes: int = Field(16 * 1024, ge=1024)
+    max_body_bytes: int = Field(1024 * 1024, ge=16 * 1024)
     # Delivery.
     bounce_mailbox_domain: str | None = None
     deferred_give_up_hours: float = Field(72, gt=0)
@@ -84,6 +92,8 @@ class Settings(BaseSettings):
     dkim_selector: str | None = None
     dkim_private_key_path: Path | None = None
     unsubscribe_mailto: str | None = None
+    # Bearer token for /metrics; without one, only loopback clients may read it.
+    metrics_token: str | None = None
 
     @field_validator("base_url")
     @classmethod

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 
 from app.config import get_settings
+from app.errors import Unprocessable
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -80,15 +81,45 @@ def enum_string(enum: type[StrEnum]) -> String:
     return String(max(len(m.value) for m in enum))
 
 
+class NulInText(Unprocessable):
+    default_message = "Text may not contain NUL characters (U+0000)."
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul(
+    _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _many: bool
+) -> None:
+    # PostgreSQL text cannot hold NUL (asyncpg raises, a 500); SQLite would store it. Whatever
+    # field or query it came in through, it is the client's mistake: 422, on both backends.
+    if _has_nul(parameters):
+        raise NulInText()
+
+
 _engine: AsyncEngine | None = None
 _sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
 
+SQLITE_BUSY_SECONDS = 30
+# Integer ids and versions are 32-bit columns: a larger number from a client can match no row
+# and must be refused before PostgreSQL overflows on it.
+MAX_ROW_ID = 2**31 - 1
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    """Create an engine; SQLite gets WAL, foreign keys and writes that wait their turn."""
     if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {"timeout": 30})
+        kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_SECONDS})
     engine = create_async_engine(url, **kwargs)
+    event.listen(engine.sync_engine, "before_cursor_execute", _refuse_nul)
     if url.startswith("sqlite"):
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -103,7 +134,14 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE takes the write lock at BEGIN, where SQLite honours the busy timeout.
+            # A deferred transaction that has read and then tries to write while another
+            # process holds (or has just committed) the lock fails at once with "database is
+            # locked": waiting cannot help it, since its snapshot is already stale. The
+            # transactions here are short (one request, one dispatcher batch), so queueing
+            # every transaction, read-only ones too, costs little on an install small
+            # enough for SQLite.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

@@ -74,6 +74,7 @@ class PayloadTooLarge(AppError):
     status_code = 413
     code = "payload_too_large"
     default_message = "The upload is too large."
+    page = "too_large"
 
 
 class Unprocessable(AppError):
@@ -131,14 +132,19 @@ def _respond(
     return error_page(request, status, page, headers)
 
 
+def error_response(request: Request, exc: AppError) -> Response:
+    """The answer to an AppError: JSON for the API, a Swedish page for visitors."""
+    return _respond(
+        request, exc.status_code, exc.code, exc.message, exc.page, exc.details, exc.headers
+    )
+
+
 def install_handlers(app: FastAPI) -> None:
     """Register the handlers so no stack trace ever reaches a client."""
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
-        return _respond(
-            request, exc.status_code, exc.code, exc.message, exc.page, exc.details, exc.headers
-        )
+        return error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -152,6 +158,12 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:
+            # The only 400 the framework raises: a body it could not decode (bytes that are
+            # not UTF-8, say). Malformed JSON is already a 422; so is this, as documented.
+            return _respond(
+                request, 422, "validation_error", "The body could not be read.", "bad_request"
+            )
         codes = {404: ("not_found", "not_found"), 405: ("method_not_allowed", "bad_request")}
         code, page = codes.get(exc.status_code, ("http_error", "bad_request"))
         return _respond(

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.background import BackgroundTasks
 from starlette.datastructures import UploadFile
 
 from app.db import get_sessionmaker
@@ -37,12 +38,19 @@ class CommittingRoute(APIRoute):
 
         async def commit_then_respond(request: Request) -> Response:
             response = await handler(request)
+            if response.status_code >= 400:
+                return response
             session: AsyncSession | None = getattr(request.state, "db_session", None)
-            if session is not None and response.status_code < 400 and _has_work(session):
+            if session is not None and _has_work(session):
                 await session.commit()
             after = getattr(request.state, "after_commit", None)
             if after is not None:
-                await after()
+                # After the response is sent, not before: the visitor never waits for a relay,
+                # and the answer takes as long whether or not a mail was queued (no timing
+                # tells a new address from a confirmed one). Only a committed change gets here.
+                tasks = BackgroundTasks([response.background] if response.background else [])
+                tasks.add_task(after)
+                response.background = tasks
             return response
 
         return commit_then_respond
@@ -59,7 +67,8 @@ def client_ip(request: Request) -> str:
 
 
 def run_after_commit(request: Request, job: Callable[[], Awaitable[None]]) -> None:
-    """Run `job` once the request's transaction has committed (never for a rolled-back one)."""
+    """Run `job` after the response is sent, once the request's transaction has committed
+    (never for a rolled-back one or an error answer)."""
     request.state.after_commit = job
 
 

@@ -3,6 +3,7 @@ with the request id, and never an e-mail address or a link token."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -27,14 +28,28 @@ _EMAIL = re.compile(r"[\w.+'-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
 _TOKEN_PATH = re.compile(r"(/(?:u|bekrafta|mina-uppgifter)/)(?!export\b|radera\b)[^/\s?#\"']+")
 # Search terms in query strings may hold (part of) an address.
 _QUERY_VALUE = re.compile(r"([?&](?:q|email|search|token)=)[^&\s\"']*", re.IGNORECASE)
+# Client IP addresses (access lines): candidates, each checked with ipaddress so a time such
+# as 12:30:45 stays. An IPv4 address may be followed by :port.
+_IP_CANDIDATE = re.compile(
+    r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])|(?<![\w:.])[0-9A-Fa-f]*:[0-9A-Fa-f:.]*(?![\w:])"
+)
 REDACTED = "[redacted]"
 
 
+def _ip(match: re.Match[str]) -> str:
+    try:
+        ipaddress.ip_address(match.group())
+    except ValueError:
+        return match.group()
+    return REDACTED
+
+
 def redact(text: str) -> str:
-    """The text with e-mail addresses, link tokens and search terms replaced."""
+    """The text with e-mail addresses, link tokens, search terms and IP addresses replaced."""
     text = _EMAIL.sub(REDACTED, text)
     text = _TOKEN_PATH.sub(rf"\g<1>{REDACTED}", text)
-    return _QUERY_VALUE.sub(rf"\g<1>{REDACTED}", text)
+    text = _QUERY_VALUE.sub(rf"\g<1>{REDACTED}", text)
+    return _IP_CANDIDATE.sub(_ip, text)
 
 
 class RedactingFilter(logging.Filter):

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from app import composition, errors, logs
+from app.body_limits import BodyLimitMiddleware
 from app.campaigns import api as campaigns_api
 from app.campaigns import public as campaigns_public
 from app.config import get_settings
@@ -64,6 +65,7 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
     app.state.send_now = composition.send_now
     app.state.render_page = render_page
     errors.install_handlers(app)
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (

@@ -44,6 +44,10 @@ PAGES: dict[str, dict[str, str]] = {
         "title": "Länken fungerar inte",
         "message": "Sidan finns inte, eller så är länken ogiltig, använd eller för gammal.",
     },
+    "too_large": {
+        "title": "För mycket data",
+        "message": "Det du skickade var större än vi tar emot. Fyll i formuläret och försök igen.",
+    },
     "rate_limited": {
         "title": "För många försök",
         "message": "Vi har tagit emot för många förfrågningar. Vänta en stund och försök igen.",

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.db import MAX_ROW_ID
+
 
 class ErrorDetail(BaseModel):
     code: str = Field(examples=["not_found"])
@@ -47,4 +49,4 @@ STAFF_ERRORS = error_responses(401, 404, 422)
 ADMIN_ERRORS = error_responses(401, 403, 422)
 
 # A row id in a path: bounded so a huge number is a 422, not a database overflow (500).
-IdPath = Annotated[int, Path(ge=1, le=2**31 - 1, description="Row id.", examples=[42])]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="Row id.", examples=[42])]

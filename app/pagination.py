@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
+from app.db import MAX_ROW_ID
 from app.errors import Unprocessable
 
 
@@ -25,6 +26,7 @@ def decode_cursor(kind: str, cursor: str) -> int:
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidCursor() from None
     prefix, _, value = text.partition(":")
-    if prefix != kind or not value.isdigit() or len(value) > 18:
+    if prefix != kind or not value.isdigit() or int(value[:12] or 0) > MAX_ROW_ID:
+        # Ids are 32-bit columns: a larger one matches no row and would overflow PostgreSQL.
         raise InvalidCursor()
     return int(value)

@@ -16,6 +16,7 @@ from tests.fixtures.database import (
     session,
     sessionmaker,
 )
+from tests.fixtures.settings import configure
 from tests.fixtures.smtp import fault_smtp, smtp_server
 from tests.fixtures.tenants import api, other_tenant, tenant
 
@@ -23,6 +24,7 @@ __all__ = [
     "api",
     "backend",
     "client",
+    "configure",
     "connection",
     "empty_database",
     "engine",

@@ -11,6 +11,7 @@ from app.campaigns import service
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep
 from app.messages import swedish_date
+from app.openapi import IdPath
 from app.web.pages import render_page
 
 
@@ -83,7 +84,7 @@ async def archive_embed(slug: str, request: Request, session: SessionDep) -> HTM
 
 
 @router.get("/f/{slug}/arkiv/{campaign_id}", response_class=HTMLResponse)
-async def archived_campaign(slug: str, campaign_id: int, session: SessionDep) -> HTMLResponse:
+async def archived_campaign(slug: str, campaign_id: IdPath, session: SessionDep) -> HTMLResponse:
     federation = await service.public_federation(session, slug=slug)
     body = await service.web_version(session, federation=federation, campaign_id=campaign_id)
     return HTMLResponse(

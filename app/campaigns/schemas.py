@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from app.campaigns.models import CampaignStatus, Theme
+from app.rendering.header_text import HeaderText
 
 
 class ClosingFields(BaseModel):
@@ -31,8 +32,11 @@ class ClosingFields(BaseModel):
 class CampaignCreate(ClosingFields):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    subject: str = Field(min_length=1, max_length=200, examples=["Sommarhälsning från förbundet"])
-    preheader: str = Field("", max_length=300, examples=["Ett sommarbrev om året som gått."])
+    subject: HeaderText = Field(
+        min_length=1, max_length=200, examples=["Sommarhälsning från förbundet"]
+    )
+    # The preheader is the inbox preview line: one line, like the subject.
+    preheader: HeaderText = Field("", max_length=300, examples=["Ett sommarbrev om året som gått."])
     theme: Theme = Field(examples=["sommar"])
     body_markdown: str = Field(
         min_length=1,
@@ -52,8 +56,8 @@ class CampaignUpdate(ClosingFields):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    subject: str | None = Field(None, min_length=1, max_length=200)
-    preheader: str | None = Field(None, max_length=300)
+    subject: HeaderText | None = Field(None, min_length=1, max_length=200)
+    preheader: HeaderText | None = Field(None, max_length=300)
     theme: Theme | None = None
     body_markdown: str | None = Field(None, min_length=1, max_length=60_000)
     header_image_id: int | None = Field(

@@ -19,6 +19,7 @@ from app.delivery.models import (
     DeliveryStatus,
     Priority,
 )
+from app.logs import redact
 
 
 def _transactional(kind: DeliveryKind) -> DeliveryKind:
@@ -139,7 +140,7 @@ async def record_bounce_report(session: AsyncSession, *, report: DeliveryStatusR
         session,
         delivery_id=report.delivery_id,
         enhanced=report.status,
-        reply=(report.diagnostic or "DSN: failed")[:2000],
+        reply=redact(report.diagnostic or "DSN: failed")[:2000],
         now=now(),
     )
     if subscriber_id is None:

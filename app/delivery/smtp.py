@@ -11,6 +11,7 @@ import aiosmtplib
 from aiosmtplib.typing import SMTPStatus
 
 from app.config import Settings, SmtpSecurity, cleartext_refused, is_loopback_host
+from app.logs import redact
 
 ENHANCED_CODE = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 QUEUE_ID = re.compile(r"queued as\s+<?([A-Za-z0-9._@<>+-]+?)>?(?:\s|$)", re.IGNORECASE)
@@ -70,7 +71,9 @@ def classify(code: int, text: str, *, stage: str) -> Result:
     """What an SMTP reply means for the delivery (stage: mail, rcpt or data)."""
     text = text.strip()
     enhanced = enhanced_code(text)
-    reply = f"{code} {text}"[:2000]
+    # Relays quote the recipient ("<anna@x.se>: Recipient address rejected"); the reply is
+    # stored with the delivery and in a paused campaign's reason, which outlive an erasure.
+    reply = redact(f"{code} {text}")[:2000]
     if 200 <= code < 300:
         return Result(Outcome.SENT, code, reply, enhanced, queue_id(text))
     if enhanced is not None and enhanced.startswith("5.7."):

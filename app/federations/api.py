@@ -10,7 +10,7 @@ from app.audit import service as audit_service
 from app.audit.models import AuditAction
 from app.audit.schemas import AuditEntryRead, AuditPage
 from app.federations import service
-from app.federations.auth import AdminKey, CallerActor, CurrentFederation, SlugPath
+from app.federations.auth import AdminKey, CallerActor, CallerKey, CurrentFederation, SlugPath
 from app.federations.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -52,13 +52,23 @@ async def get_federation(federation: CurrentFederation) -> FederationRead:
 
 
 @router.patch(
-    "/federations/{slug}", responses=error_responses(401, 404, 422), summary="Update a federation"
+    "/federations/{slug}",
+    responses=error_responses(401, 403, 404, 422),
+    summary="Update a federation (the relay override: admin only)",
 )
 async def update_federation(
-    body: FederationUpdate, federation: CurrentFederation, session: SessionDep, actor: CallerActor
+    body: FederationUpdate,
+    federation: CurrentFederation,
+    session: SessionDep,
+    actor: CallerActor,
+    key: CallerKey,
 ) -> FederationRead:
     updated = await service.update_federation(
-        session, federation=federation, changes=body, actor=actor
+        session,
+        federation=federation,
+        changes=body,
+        actor=actor,
+        by_admin=key.federation_id is None,
     )
     return service.federation_read(updated)
 

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from app.addresses import InvalidAddress, normalize_email
 from app.config import SmtpSecurity, cleartext_refused
+from app.rendering.header_text import HeaderText
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 
@@ -44,18 +45,39 @@ def _web_url(value: str) -> str:
     return value
 
 
-def _origin(value: str) -> str:
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def normal_origin(value: str) -> str | None:
+    """`https://host[:port]` for an https origin, with the host as A-labels; None for anything
+    else. The result goes verbatim into a CSP header, so nothing but a host name and a port
+    may survive (`https://x.example; script-src *` would add a directive)."""
     parts = urlsplit(value)
     if (
         parts.scheme != "https"
-        or not parts.hostname
         or parts.path not in {"", "/"}
         or parts.query
         or parts.fragment
         or parts.username
+        or parts.password
     ):
+        return None
+    try:
+        port = parts.port
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        return None
+    labels = host.split(".")
+    if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        return None
+    return f"https://{host}" + (f":{port}" if port is not None else "")
+
+
+def _origin(value: str) -> str:
+    origin = normal_origin(value)
+    if origin is None:
         raise ValueError("must be an https origin such as https://www.example.se")
-    return f"https://{parts.netloc.lower()}"
+    return origin
 
 
 Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
@@ -63,7 +85,8 @@ Color = Annotated[str, Field(examples=["#1f5f8b"]), AfterValidator(_color)]
 TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_timezone)]
 WebUrl = Annotated[str, Field(max_length=500), AfterValidator(_web_url)]
 Origin = Annotated[str, Field(max_length=200), AfterValidator(_origin)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+# Federation name and sender name appear in From, List-Id and transactional subjects.
+Name = Annotated[HeaderText, Field(min_length=1, max_length=200)]
 
 
 def relay_problem(host: str | None, security: str | None) -> str | None:

@@ -14,8 +14,8 @@ from app.audit.models import AuditAction
 from app.cache import Cache, clear_after_commit
 from app.clock import now
 from app.config import get_settings
-from app.errors import Conflict, NotFound, Unprocessable
-from app.federations import repository
+from app.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.federations import relay, repository
 from app.federations.models import ApiKey, Federation
 from app.federations.schemas import (
     ApiKeyCreated,
@@ -46,6 +46,7 @@ async def create_federation(
     """Create a federation; 409 if the slug is taken."""
     if await repository.get_by_slug(session, data.slug) is not None:
         raise Conflict(f"A federation with slug {data.slug!r} already exists.")
+    await _check_relay_target(data.smtp_host)
     _changed(session)
     federation = await repository.add(session, Federation(**data.model_dump()))
     await audit_service.record(
@@ -126,10 +127,19 @@ async def list_federations(session: AsyncSession) -> Sequence[Federation]:
 
 
 async def update_federation(
-    session: AsyncSession, *, federation: Federation, changes: FederationUpdate, actor: Actor
+    session: AsyncSession,
+    *,
+    federation: Federation,
+    changes: FederationUpdate,
+    actor: Actor,
+    by_admin: bool,
 ) -> Federation:
-    """Apply the fields present in a PATCH."""
+    """Apply the fields present in a PATCH; only an admin may change the relay override."""
     values = changes.model_dump(exclude_unset=True)
+    if not by_admin and any(name in values for name in relay.RELAY_FIELDS):
+        raise Forbidden("Only an admin key may set a federation's relay.")
+    if values.get("smtp_host"):
+        await _check_relay_target(values["smtp_host"])
     host = values.get("smtp_host", federation.smtp_host)
     security = values.get("smtp_security", federation.smtp_security)
     problem = relay_problem(host, security)
@@ -151,6 +161,12 @@ async def update_federation(
             summary="ändrade " + ", ".join(sorted(values)),
         )
     return federation
+
+
+async def _check_relay_target(host: str | None) -> None:
+    problem = await relay.target_problem(host) if host else None
+    if problem:
+        raise Unprocessable(problem, details=[{"loc": ["body", "smtp_host"], "msg": problem}])
 
 
 def federation_read(federation: Federation) -> FederationRead:

@@ -78,6 +78,8 @@ async def upload_logo(
         federation=federation,
         changes=FederationUpdate(logo_url=public_url(federation, image)),
         actor=actor,
+        # Only the logo changes, never the relay: no admin right is needed or given.
+        by_admin=False,
     )
     return image
 

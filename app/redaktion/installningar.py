@@ -149,7 +149,12 @@ async def save_settings(request: Request, staff: AdminStaff, session: SessionDep
     try:
         async with session.begin_nested():
             await federation_service.update_federation(
-                session, federation=staff.federation, changes=update, actor=_actor(staff)
+                session,
+                federation=staff.federation,
+                changes=update,
+                actor=_actor(staff),
+                # The relay override, like an admin API key, is for install admins only.
+                by_admin=staff.who.user.is_install_admin,
             )
     except AppError:
         return await _page(request, staff, session, values=values, errors=["*"], status_code=422)

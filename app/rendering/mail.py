@@ -26,6 +26,7 @@ import dkim
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from app import clock
+from app.rendering.header_text import header_safe
 from app.rendering.markdown import BodyStyle, MarkdownWarning, RenderedBody, render_body
 from app.rendering.themes import SANS, get_theme, theme_colors
 from app.rendering.wire import END, stuff, to_wire
@@ -285,13 +286,14 @@ def _crlf_body(text: str) -> bytes:
 
 def _header(name: str, value: str) -> bytes:
     """One folded header; non-ASCII text as RFC 2047 encoded-words."""
+    value = header_safe(value)
     charset = "us-ascii" if value.isascii() else "utf-8"
     encoded = Header(value, charset, header_name=name).encode(linesep="\r\n")
     return f"{name}: {encoded}\r\n".encode("ascii")
 
 
 def _address(name: str, addr: str) -> str:
-    return formataddr((name, addr), charset="utf-8")
+    return formataddr((header_safe(name), header_safe(addr)), charset="utf-8")
 
 
 @dataclass
@@ -523,7 +525,11 @@ def prepare_campaign(
             b"To: " + ph["to"] + b"\r\n",
             _header("Subject", content.subject),
             b"Message-ID: <" + ph["msgid"] + b">\r\n",
-            (f"Reply-To: {branding.reply_to}\r\n".encode() if branding.reply_to else b""),
+            (
+                f"Reply-To: {header_safe(branding.reply_to)}\r\n".encode()
+                if branding.reply_to
+                else b""
+            ),
             f"List-Id: {_address(branding.name, f'{branding.slug}.{list_host}')}\r\n".encode(),
             # Kept on one line: a folded or encoded List-Unsubscribe breaks one-click.
             f"List-Unsubscribe: {list_unsubscribe}\r\n".encode(),

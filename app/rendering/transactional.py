@@ -17,6 +17,7 @@ import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from app.rendering.colors import contrast, readable_on
+from app.rendering.header_text import header_safe
 from app.resources import EMAIL_TEMPLATES_DIR
 
 TEMPLATE_DIR = EMAIL_TEMPLATES_DIR / "transactional"
@@ -148,8 +149,8 @@ def build_message(
     # A folded List-Unsubscribe breaks one-click at some providers: keep it on one line.
     chosen = policy.SMTP.clone(max_line_length=998) if unsubscribe_url else policy.SMTP
     msg = EmailMessage(policy=chosen)
-    msg["Subject"] = mail.subject
-    msg["From"] = Address(display_name=sender.from_name, addr_spec=sender.from_email)
+    msg["Subject"] = header_safe(mail.subject)
+    msg["From"] = Address(display_name=header_safe(sender.from_name), addr_spec=sender.from_email)
     msg["To"] = to
     if sender.reply_to:
         msg["Reply-To"] = sender.reply_to

@@ -19,7 +19,7 @@ from typing import IO
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actors import Actor
-from app.addresses import InvalidAddress, normalize_email
+from app.addresses import InvalidAddress, NeedsSmtpUtf8, normalize_email
 from app.audit import service as audit_service
 from app.audit.models import AuditAction
 from app.clock import now
@@ -202,6 +202,9 @@ def _row(
         return None
     try:
         email = normalize_email(raw_email)
+    except NeedsSmtpUtf8:
+        state.problem(line, "non_ascii_local_part")
+        return None
     except InvalidAddress:
         state.problem(line, "invalid_email")
         return None

@@ -40,10 +40,23 @@ class ConsentEvent(StrEnum):
     STAFF_CONFIRMED = "staff_confirmed"
 
 
+def email_key(email: str) -> str:
+    """What makes two spellings one mailbox: the address lower-cased. Local parts are
+    case-sensitive on paper and case-insensitive at every provider that matters."""
+    return email.lower()
+
+
+def _email_key_default(context: Any) -> str:
+    return email_key(context.get_current_parameters()["email"])
+
+
 class Subscriber(Base):
     __tablename__ = "subscribers"
     __table_args__ = (
         UniqueConstraint("federation_id", "email"),
+        # One mailbox is one subscriber per federation: the database refuses a second
+        # spelling, also when eight of them arrive in the same instant.
+        Index("uq_subscribers_federation_id_email_key", "federation_id", "email_key", unique=True),
         Index("ix_subscribers_federation_status", "federation_id", "status", "id"),
         enum_check("status", SubscriptionStatus),
         enum_check("bounce_state", BounceState),
@@ -53,6 +66,9 @@ class Subscriber(Base):
     federation_id: Mapped[int] = mapped_column(ForeignKey("federations.id", ondelete="CASCADE"))
     # Normalised: local part as given, domain lower-case A-labels (email_validator's ascii_email).
     email: Mapped[str] = mapped_column(String(254))
+    # email_key(email), filled on every insert (Core and ORM); nullable only because SQLite
+    # cannot add NOT NULL to an existing table without rebuilding it.
+    email_key: Mapped[str | None] = mapped_column(String(254), default=_email_key_default)
     name: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[SubscriptionStatus] = mapped_column(
         enum_string(SubscriptionStatus), default=SubscriptionStatus.PENDING

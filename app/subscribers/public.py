@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from app.cache import Cache
 from app.config import get_settings
+from app.db import MAX_ROW_ID
 from app.errors import AppError, NotFound, Unprocessable
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep, client_ip, form_fields, send_after_commit
@@ -105,8 +106,8 @@ async def signup_form(slug: str, request: Request, session: SessionDep) -> Respo
 
 @router.post("/f/{slug}/prenumerera", include_in_schema=False)
 async def signup_submit(slug: str, request: Request, session: SessionDep) -> HTMLResponse:
-    signup_limiter(request.app.state).check(client_ip(request))
     federation = await service.get_public_federation(session, slug)
+    signup_limiter(request.app.state).check(client_ip(request), federation.id)
     data = SignupRequest.model_validate(await form_fields(request))
     form_url = f"{get_settings().base_url}/f/{federation.slug}/prenumerera"
     origin = _origin(request, "form", source_page=request.headers.get("referer") or form_url)
@@ -175,7 +176,7 @@ async def api_preflight(slug: str, request: Request, session: SessionDep) -> Res
     "/api/v1/public/{slug}/subscriptions",
     status_code=202,
     response_model=SignupAccepted,
-    responses=error_responses(404, 422, 429),
+    responses=error_responses(404, 413, 422, 429),
     summary="Sign up from a federation's own form (JSON or form body)",
     tags=["public"],
     openapi_extra={
@@ -201,12 +202,12 @@ async def api_signup(slug: str, request: Request, session: SessionDep) -> Respon
 async def _api_signup(
     request: Request, session: SessionDep, federation: Federation, cors: dict[str, str]
 ) -> Response:
-    signup_limiter(request.app.state).check(client_ip(request))
+    signup_limiter(request.app.state).check(client_ip(request), federation.id)
     body: Any
     if "json" in request.headers.get("content-type", ""):
         try:
             body = json.loads(await request.body())
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             raise Unprocessable("The body is not valid JSON.") from None
         if not isinstance(body, dict):
             raise Unprocessable("The body must be a JSON object.")
@@ -299,7 +300,10 @@ async def unsubscribe_submit(token: str, request: Request, session: SessionDep) 
 
 @router.api_route("/f/{slug}/integritet", methods=PAGE_METHODS, include_in_schema=False)
 async def privacy_page(
-    slug: str, request: Request, session: SessionDep, version: int | None = None
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    version: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> Response:
     federation = await service.get_public_federation(session, slug)
     notice, current = await service.get_privacy_notice(
@@ -359,8 +363,8 @@ async def link_form(slug: str, request: Request, session: SessionDep) -> HTMLRes
 
 @router.post("/f/{slug}/mina-uppgifter", include_in_schema=False)
 async def link_request(slug: str, request: Request, session: SessionDep) -> HTMLResponse:
-    signup_limiter(request.app.state).check(client_ip(request))
     federation = await service.get_public_federation(session, slug)
+    signup_limiter(request.app.state).check(client_ip(request), federation.id)
     fields = await form_fields(request)
     email = str(fields.get("email", ""))[:320]
     if fields.get("website"):

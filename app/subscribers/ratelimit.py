@@ -42,20 +42,23 @@ class SlidingWindow:
 
 
 class SignupLimiter:
-    """Per-IP and global limits from settings (rate_limit_per_ip_per_minute, …_global_…)."""
+    """Per client IP (across federations) and per federation limits from settings
+    (rate_limit_per_ip_per_minute, rate_limit_global_per_minute)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.per_ip = SlidingWindow(clock=clock)
         self.overall = SlidingWindow(clock=clock)
 
-    def check(self, ip: str) -> None:
-        """Count one attempt from ip, or raise RateLimited (429) with Retry-After."""
+    def check(self, ip: str, federation_id: int) -> None:
+        """Count one attempt from ip on a federation's form, or raise RateLimited (429) with
+        Retry-After."""
         settings = get_settings()
         ok, wait = self.per_ip.allow(ip, settings.rate_limit_per_ip_per_minute)
         if ok:
-            # A request refused per IP is not counted globally, so one noisy client
-            # cannot use up everyone else's share.
-            ok, wait = self.overall.allow("*", settings.rate_limit_global_per_minute)
+            # A request refused per IP is not counted globally, so one noisy client cannot
+            # use up everyone else's share; and the budget is per federation, so a flood on
+            # one federation's form cannot lock every other federation's.
+            ok, wait = self.overall.allow(str(federation_id), settings.rate_limit_global_per_minute)
         if not ok:
             raise RateLimited(headers={"Retry-After": str(max(1, int(wait + 0.999)))})
 

@@ -25,6 +25,7 @@ from app.subscribers.models import (
     Suppression,
     Token,
     TokenPurpose,
+    email_key,
 )
 
 
@@ -42,16 +43,12 @@ async def get_subscriber(
 async def find_subscriber_by_email(
     session: AsyncSession, *, federation_id: int, email: str
 ) -> Subscriber | None:
-    # Case-insensitive: "Anna@X.se" and "anna@x.se" are one person in practice, and a
-    # case-sensitive match would let the form mail one inbox once per spelling.
+    # Case-insensitive: "Anna@X.se" and "anna@x.se" are one mailbox (see email_key), which
+    # the unique index on (federation_id, email_key) also enforces.
     result = await session.execute(
-        select(Subscriber)
-        .where(
-            Subscriber.federation_id == federation_id,
-            func.lower(Subscriber.email) == email.lower(),
+        select(Subscriber).where(
+            Subscriber.federation_id == federation_id, Subscriber.email_key == email_key(email)
         )
-        .order_by(Subscriber.id)
-        .limit(1)
     )
     return result.scalar_one_or_none()
 
@@ -136,14 +133,21 @@ async def consent_records(
 
 
 async def count_confirmation_mails_since(
-    session: AsyncSession, *, federation_id: int, subscriber_id: int, since: datetime
+    session: AsyncSession, *, federation_id: int, mailbox: str, since: datetime
 ) -> int:
+    """Confirmation mails queued since `since` to a mailbox (see app.addresses.mailbox) under
+    any of its spellings: the address itself or any `+tag` sub-address of it."""
+    local, _, domain = mailbox.rpartition("@")
+    tagged = f"{_escape_like(local)}+%@{_escape_like(domain)}"
     # Counts queued rows too: the cool-down is about mails promised, not mails delivered,
     # otherwise twenty quick posts would queue twenty mails before the first is sent.
     result = await session.execute(
-        select(func.count(Delivery.id)).where(
+        select(func.count(Delivery.id))
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(
             Delivery.federation_id == federation_id,
-            Delivery.subscriber_id == subscriber_id,
+            Subscriber.federation_id == federation_id,
+            or_(Subscriber.email_key == mailbox, Subscriber.email_key.like(tagged, escape="\\")),
             Delivery.kind == DeliveryKind.CONFIRMATION,
             Delivery.created_at > since,
         )
@@ -151,9 +155,12 @@ async def count_confirmation_mails_since(
     return int(result.scalar_one())
 
 
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _like_pattern(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{_escape_like(text.lower())}%"
 
 
 def _filtered(
@@ -223,10 +230,10 @@ async def export_batch(
 async def existing_emails(
     session: AsyncSession, *, federation_id: int, lowered: Sequence[str]
 ) -> set[str]:
-    """Which of these (lower-cased) addresses the federation already has, lower-cased."""
+    """Which of these mailboxes (email_key values) the federation already has."""
     if not lowered:
         return set()
-    lower_email = func.lower(Subscriber.email)
+    lower_email = Subscriber.email_key
     query = select(lower_email).where(Subscriber.federation_id == federation_id)
     if session.get_bind().dialect.name == "postgresql":
         # A hashed join against the batch as a VALUES list: PostgreSQL checks an IN list of
@@ -237,7 +244,7 @@ async def existing_emails(
         # SQLite builds a temporary index for IN (…); it has no column list on VALUES aliases.
         query = query.where(lower_email.in_(lowered))
     result = await session.execute(query)
-    return set(result.scalars())
+    return {key for key in result.scalars() if key is not None}
 
 
 async def suppressed_hashes(

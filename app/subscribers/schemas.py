@@ -125,7 +125,13 @@ class ListFilters(BaseModel):
 
 
 ProblemReason = Literal[
-    "invalid_email", "missing_email", "duplicate_in_file", "suppressed", "too_long", "malformed_row"
+    "invalid_email",
+    "non_ascii_local_part",
+    "missing_email",
+    "duplicate_in_file",
+    "suppressed",
+    "too_long",
+    "malformed_row",
 ]
 
 

@@ -110,6 +110,8 @@ def normalize_email(raw: str) -> str:
         raise InvalidSignup(details={"email": "required"})
     try:
         return addresses.normalize_email(raw)
+    except addresses.NeedsSmtpUtf8:
+        raise InvalidSignup(details={"email": "non_ascii_local_part"}) from None
     except addresses.InvalidAddress:
         raise InvalidSignup(details={"email": "invalid"}) from None
 
@@ -117,11 +119,11 @@ def normalize_email(raw: str) -> str:
 def valid_email(raw: str) -> str:
     """The address as stored, or a 422 naming the field."""
     try:
-        return normalize_email(raw.strip())
-    except Unprocessable:
+        return addresses.normalize_email(raw.strip())
+    except addresses.InvalidAddress as exc:
         raise Unprocessable(
             "Not a valid e-mail address.",
-            details=[{"loc": ["body", "email"], "msg": "not a valid e-mail address"}],
+            details=[{"loc": ["body", "email"], "msg": str(exc)}],
         ) from None
 
 
@@ -224,13 +226,15 @@ async def _create_pending(
 
 
 async def _queue_confirmation(session: AsyncSession, *, subscriber: Subscriber) -> int | None:
-    """Queue a confirmation mail unless the address had its share (per day and per week)."""
+    """Queue a confirmation mail unless the mailbox had its share (per day and per week),
+    counted over every `+tag` spelling of it, so sub-addresses cannot multiply the mails."""
     settings = get_settings()
     current = now()
+    mailbox = addresses.mailbox(subscriber.email)
     week = await repository.count_confirmation_mails_since(
         session,
         federation_id=subscriber.federation_id,
-        subscriber_id=subscriber.id,
+        mailbox=mailbox,
         since=current - timedelta(days=7),
     )
     if week >= settings.confirmation_mails_per_week:
@@ -238,7 +242,7 @@ async def _queue_confirmation(session: AsyncSession, *, subscriber: Subscriber) 
     day = await repository.count_confirmation_mails_since(
         session,
         federation_id=subscriber.federation_id,
-        subscriber_id=subscriber.id,
+        mailbox=mailbox,
         since=current - timedelta(days=1),
     )
     if day >= settings.confirmation_mails_per_day:

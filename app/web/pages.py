@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import StrictUndefined
 
+from app.federations.schemas import normal_origin
 from app.messages import swedish_datetime
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -21,8 +22,10 @@ templates.env.filters["svdate"] = swedish_datetime
 
 
 def frame_ancestors_header(origins: list[str] | None) -> str:
-    """CSP allowing the page in iframes only on the federation's own configured origins."""
-    sources = " ".join(origins) if origins else "'none'"
+    """CSP allowing the page in iframes only on the federation's own configured origins (each
+    checked again here, so a value stored before validation cannot add a directive)."""
+    valid = [o for o in map(normal_origin, origins or []) if o is not None]
+    sources = " ".join(valid) if valid else "'none'"
     return (
         "default-src 'self'; img-src 'self' https: data:; style-src 'self'; "
         f"form-action 'self'; base-uri 'none'; frame-ancestors {sources}"

@@ -1,7 +1,7 @@
 """images and campaign header photo
 
 Revision ID: 7c1f0a2d9b11
-Revises: 0010_staff
+Revises: 0011_subscribers_unique_mailbox
 Create Date: 2026-11-26 13:07:44.828668
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import app.db
 
 revision: str = "7c1f0a2d9b11"
-down_revision: str | None = "0010_staff"
+down_revision: str | None = "0011_subscribers_unique_mailbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -15,6 +15,7 @@ from app.clock import now
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
 from app.subscribers.models import Subscriber, SubscriptionStatus
 from tests.fixtures.factories import Tenant, add_campaign
+from tests.fixtures.hostile import LINE_BREAKS, with_header_line
 
 NEW = {
     "subject": "Sommarhälsning från förbundet",
@@ -46,6 +47,22 @@ class TestCreateAndRead:
         )
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "validation_error"
+
+    @pytest.mark.parametrize("brk", LINE_BREAKS)
+    @pytest.mark.parametrize("field", ["subject", "preheader"])
+    async def test_control_characters_are_422_naming_the_field(
+        self, api: httpx.AsyncClient, tenant: Tenant, field: str, brk: str
+    ) -> None:
+        value = with_header_line("Hej", brk)
+        created = await _create(api, tenant)
+        response = await api.patch(
+            f"{tenant.base}/{created['id']}", json={field: value}, headers=tenant.headers
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["details"][0]["loc"] == ["body", field]
+        response = await api.post(tenant.base, json={**NEW, field: value}, headers=tenant.headers)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["details"][0]["loc"] == ["body", field]
 
     async def test_without_key_is_401(self, api: httpx.AsyncClient, tenant: Tenant) -> None:
         assert (await api.get(tenant.base)).status_code == 401

@@ -24,6 +24,7 @@ from app.clock import now
 from app.config import get_settings
 from app.delivery import repository as repo
 from app.delivery.models import Delivery, DeliveryStatus
+from tests.fixtures.settings import Configure
 
 RATE = 4.0
 MESSAGES = 8
@@ -149,8 +150,13 @@ class TestRequeue:
 
 class TestQueueDepth:
     async def test_gauge_counts_pending_work(
-        self, session: AsyncSession, client: httpx.AsyncClient, factories: Any
+        self,
+        session: AsyncSession,
+        client: httpx.AsyncClient,
+        factories: Any,
+        configure: Configure,
     ) -> None:
+        configure(metrics_token="skrapa")  # /metrics is not public
         world = await factories.world(session, n=3, slug="ko")
         campaign = await factories.campaign(session, world.federation)
         await repo.start_campaign(
@@ -163,7 +169,7 @@ class TestQueueDepth:
         rows[1].status = DeliveryStatus.SENDING
         await session.commit()
 
-        text = (await client.get("/metrics")).text
+        text = (await client.get("/metrics", headers={"Authorization": "Bearer skrapa"})).text
 
         assert "newsletter_queue_depth 3.0" in text
         assert 'newsletter_deliveries{federation="ko",state="queued"} 1.0' in text

@@ -11,6 +11,7 @@ from app import clock
 from app.federations.models import ApiKey, Federation
 from app.security import token_hash
 from tests.fixtures.factories import bearer, federation_data, make_federation, make_key
+from tests.fixtures.hostile import LINE_BREAKS, with_header_line
 
 NEW = {
     "slug": "sf-vasterby",
@@ -118,7 +119,7 @@ class TestCreateFederation:
             "/api/v1/federations",
             json={
                 **NEW,
-                "smtp_host": "smtp.vasterby.example.se",
+                "smtp_host": "93.184.215.14",
                 "smtp_security": "starttls",
                 "smtp_password": "hemligt-lösen",
             },
@@ -137,7 +138,7 @@ class TestCreateFederation:
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
         admin = await make_key(session, None)
-        payload = {**NEW, "smtp_host": "smtp.vasterby.example.se", "smtp_security": "starttls"}
+        payload = {**NEW, "smtp_host": "93.184.215.14", "smtp_security": "starttls"}
         response = await client.post(
             "/api/v1/federations",
             json={**payload, "smtp_password": "hemligt-lösen"},
@@ -179,6 +180,9 @@ class TestCreateFederation:
             ("timezone", "Europe/Atlantis"),
             ("frame_ancestors", ["http://www.vasterby.example.se"]),
             ("frame_ancestors", ["https://www.vasterby.example.se/sida"]),
+            ("frame_ancestors", ["https://x.example; script-src *"]),
+            ("frame_ancestors", ["https://x.example;script-src"]),
+            ("frame_ancestors", ["https://*.example.se"]),
             ("smtp_host", "smtp.example.se"),  # cleartext to a remote relay
         ],
     )
@@ -188,6 +192,35 @@ class TestCreateFederation:
         admin = await make_key(session, None)
         response = await client.post(
             "/api/v1/federations", json={**NEW, field: value}, headers=bearer(admin)
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "validation_error"
+
+    @pytest.mark.parametrize("brk", LINE_BREAKS)
+    @pytest.mark.parametrize("field", ["name", "from_name"])
+    @pytest.mark.parametrize("method", ["POST", "PATCH"])
+    async def test_control_characters_are_422_naming_the_field(
+        self, client: httpx.AsyncClient, session: AsyncSession, method: str, field: str, brk: str
+    ) -> None:
+        value = with_header_line("Förbundet", brk)
+        admin = await make_key(session, None)
+        await make_federation(session, "sf-alfa")
+        url, body = {
+            "POST": ("/api/v1/federations", {**NEW, field: value}),
+            "PATCH": ("/api/v1/federations/sf-alfa", {field: value}),
+        }[method]
+        response = await client.request(method, url, json=body, headers=bearer(admin))
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["details"][0]["loc"] == ["body", field]
+
+    async def test_body_that_is_not_utf8_is_422(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        admin = await make_key(session, None)
+        response = await client.post(
+            "/api/v1/federations",
+            content=b"\x0f\xff\xfe\x13",
+            headers={**bearer(admin), "Content-Type": "application/json"},
         )
         assert response.status_code == 422, response.text
         assert response.json()["error"]["code"] == "validation_error"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import re
 import struct
 import zlib
@@ -11,6 +12,8 @@ import httpx
 import pytest
 from PIL import Image
 
+from app.body_limits import IMAGE_BODY_BYTES
+from app.config import get_settings
 from app.images.processing import MAX_UPLOAD_BYTES
 from tests.fixtures.factories import Tenant
 
@@ -142,6 +145,20 @@ class TestUpload:
         response = await _upload(api, tenant, _jpeg(64, 64) + b"\0" * MAX_UPLOAD_BYTES)
         assert response.status_code == 413
         assert response.json()["error"]["details"] == {"reason": "too_large"}
+        # Far beyond it, the request is refused before its body is read.
+        huge = await _upload(api, tenant, b"\0" * (IMAGE_BODY_BYTES + 1))
+        assert huge.status_code == 413
+        assert huge.json()["error"]["code"] == "payload_too_large"
+
+    async def test_a_photo_larger_than_the_staff_api_body_limit_uploads(
+        self, api: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        noise = Image.frombytes("RGB", (700, 700), random.Random(11).randbytes(700 * 700 * 3))
+        out = io.BytesIO()
+        noise.save(out, format="PNG")
+        assert out.tell() > get_settings().max_body_bytes
+        response = await _upload(api, tenant, out.getvalue(), filename="bild.png")
+        assert response.status_code == 201, response.text
 
     @pytest.mark.parametrize("alt", ["", "   "])
     async def test_alt_text_is_required(

@@ -8,11 +8,20 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import db
 from app.monitoring import service as monitoring_service
 from tests.fixtures.cli import newsletter
+from tests.fixtures.settings import Configure
+
+SCRAPER = {"Authorization": "Bearer skrapa"}
+
+
+@pytest.fixture(autouse=True)
+def _metrics_token(configure: Configure) -> None:
+    configure(metrics_token="skrapa")  # /metrics is not public (tests/core/test_health.py)
 
 
 def _value(text: str, sample: str) -> float:
@@ -32,7 +41,7 @@ class TestDispatcherTicks:
         await monitoring_service.record_tick(session, dispatcher="worker", counts={"sent": 2})
         await session.commit()
 
-        text = (await client.get("/metrics")).text
+        text = (await client.get("/metrics", headers=SCRAPER)).text
 
         assert _value(text, 'newsletter_dispatcher_ticks_total{dispatcher="worker"}') == 2
         assert _value(text, 'newsletter_dispatched_total{dispatcher="worker",outcome="sent"}') == 5
@@ -56,7 +65,7 @@ class TestDispatcherTicks:
         try:
             transport = httpx.ASGITransport(app=create_app(embedded_services=False))
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                text = (await client.get("/metrics")).text
+                text = (await client.get("/metrics", headers=SCRAPER)).text
         finally:
             db.use_sessionmaker(None)
             await engine.dispose()
@@ -68,18 +77,18 @@ class TestHttpMetrics:
         self, client: httpx.AsyncClient
     ) -> None:
         sample = 'newsletter_http_requests_total{method="GET",route="/u/{token}",status="404"}'
-        before_text = (await client.get("/metrics")).text
+        before_text = (await client.get("/metrics", headers=SCRAPER)).text
         before = _value(before_text, sample) if sample in before_text else 0.0
 
         await client.get("/u/hemlig-token-123")
-        text = (await client.get("/metrics")).text
+        text = (await client.get("/metrics", headers=SCRAPER)).text
 
         assert _value(text, sample) == before + 1
         assert "hemlig-token-123" not in text
         assert 'newsletter_http_request_duration_seconds_count{route="/u/{token}"}' in text
 
     async def test_build_info(self, client: httpx.AsyncClient) -> None:
-        text = (await client.get("/metrics")).text
+        text = (await client.get("/metrics", headers=SCRAPER)).text
         assert re.search(
             r'^newsletter_build_info\{python="3\.\d+\.\d+",version="[^"]+"\} 1\.0$',
             text,

@@ -24,6 +24,7 @@ from app.rendering.mail import (
     prepare_campaign,
 )
 from app.rendering.themes import THEMES
+from tests.fixtures.hostile import LINE_BREAKS, with_header_line
 from tests.fixtures.smtp import SmtpRecorder
 
 BASE = "https://nyhetsbrev.example.se"
@@ -208,6 +209,35 @@ class TestPersonalisation:
     def test_header_injection_is_refused(self, to: str, token: str) -> None:
         with pytest.raises(RenderError):
             _render(_prepared(), to=to, token=token)
+
+    @pytest.mark.parametrize("brk", LINE_BREAKS)
+    def test_stored_values_never_add_a_header_line(self, brk: str) -> None:
+        # Values stored before input was checked (or written around it) cannot add a line.
+        from dataclasses import replace
+
+        content = replace(sample_content("sommar", 42), subject=with_header_line("Hej", brk))
+        branding = replace(
+            sample_branding(), name=f"SF{brk}List : name", from_name=f"SF{brk}Bcc: x@evil.test"
+        )
+        raw = prepare_campaign(content, branding, MailOptions(base_url=BASE)).render(
+            delivery_id=1, to_address="anna@example.se", name=None, unsubscribe_token="tok"
+        )
+        names = [line.split(b":")[0].strip().lower() for line in _header_lines(raw)]
+        assert names == [
+            b"date",
+            b"from",
+            b"to",
+            b"subject",
+            b"message-id",
+            b"reply-to",
+            b"list-id",
+            b"list-unsubscribe",
+            b"list-unsubscribe-post",
+            b"precedence",
+            b"mime-version",
+            b"content-type",
+        ]
+        assert _parse(raw)["Subject"] == "Hej Bcc : x@evil.test"
 
     def test_staff_markdown_cannot_forge_placeholders_or_script(self) -> None:
         from app.rendering.mail import CampaignContent

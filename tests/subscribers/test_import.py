@@ -91,13 +91,14 @@ class TestImportEndpoint:
     async def test_bom_and_semicolons(
         self, client: httpx.AsyncClient, session: AsyncSession, key: str
     ) -> None:
-        content = "\ufeffE-post;Namn;Organisation\nåsa@example.se;Åsa Öberg;Region Väst\n"
+        # (An å before the @ needs SMTPUTF8: see test_non_ascii_addresses.py.)
+        content = "\ufeffE-post;Namn;Organisation\nasa@example.se;Åsa Öberg;Region Väst\n"
         response = await upload(client, key, content.encode("utf-8"))
         assert response.status_code == 200, response.text
         assert response.json()["created"] == 1
         stored = await subscribers(session)
-        assert stored["åsa@example.se"].name == "Åsa Öberg"
-        assert stored["åsa@example.se"].attributes == {"organisation": "Region Väst"}
+        assert stored["asa@example.se"].name == "Åsa Öberg"
+        assert stored["asa@example.se"].attributes == {"organisation": "Region Väst"}
 
     async def test_reimport_changes_nothing_and_downgrades_nobody(
         self, client: httpx.AsyncClient, session: AsyncSession, key: str
@@ -163,21 +164,22 @@ class TestImportEndpoint:
     async def test_excel_semicolon_csv_in_windows_1252(
         self, client: httpx.AsyncClient, session: AsyncSession, key: str
     ) -> None:
-        # Excel's "CSV (semikolonavgränsad)" on Swedish Windows; the non-ASCII comes late.
+        # Excel's "CSV (semikolonavgränsad)" on Swedish Windows; the non-ASCII comes late (in
+        # a name: a non-ASCII mailbox needs NEWSLETTER_SMTPUTF8, see test_non_ascii_addresses).
         rows = "".join(f"person{i}@example.se;Namn {i}\r\n" for i in range(3000))
-        content = f"E-post;Namn\r\n{rows}örjan@example.se;Örjan Åström\r\n"
+        content = f"E-post;Namn\r\n{rows}orjan@example.se;Örjan Åström\r\n"
         response = await upload(client, key, content.encode("cp1252"))
         assert response.status_code == 200, response.text
         assert response.json()["created"] == 3001
         stored = await subscribers(session)
-        assert stored["örjan@example.se"].name == "Örjan Åström"
+        assert stored["orjan@example.se"].name == "Örjan Åström"
 
     async def test_utf8_without_bom_and_tabs(
         self, client: httpx.AsyncClient, session: AsyncSession, key: str
     ) -> None:
-        response = await upload(client, key, "email\tname\nåsa@example.se\tÅsa\n".encode())
+        response = await upload(client, key, "email\tname\nasa@example.se\tÅsa\n".encode())
         assert response.json()["created"] == 1
-        assert (await subscribers(session))["åsa@example.se"].name == "Åsa"
+        assert (await subscribers(session))["asa@example.se"].name == "Åsa"
 
     async def test_undecodable_file_is_422_and_imports_nothing(
         self, client: httpx.AsyncClient, session: AsyncSession, key: str

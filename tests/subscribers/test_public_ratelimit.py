@@ -6,6 +6,7 @@ import pytest
 
 from app.errors import RateLimited
 from app.subscribers.ratelimit import SignupLimiter, SlidingWindow
+from tests.fixtures.settings import Configure
 
 
 class FakeClock:
@@ -38,25 +39,24 @@ class TestSlidingWindow:
 
 
 class TestSignupLimiter:
-    def test_per_ip_refusal_does_not_use_up_global_share(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        from app.config import get_settings
+    def test_per_ip_refusal_does_not_use_up_global_share(self, configure: Configure) -> None:
+        configure(rate_limit_per_ip_per_minute="1", rate_limit_global_per_minute="2")
+        limiter = SignupLimiter(clock=FakeClock())
+        limiter.check("198.51.100.1", 1)
+        for _ in range(5):
+            with pytest.raises(RateLimited) as exc:
+                limiter.check("198.51.100.1", 1)
+            assert exc.value.headers["Retry-After"] == "60"
+        limiter.check("198.51.100.2", 1)
+        with pytest.raises(RateLimited):
+            limiter.check("198.51.100.3", 1)
 
-        monkeypatch.setenv("NEWSLETTER_RATE_LIMIT_PER_IP_PER_MINUTE", "1")
-        monkeypatch.setenv("NEWSLETTER_RATE_LIMIT_GLOBAL_PER_MINUTE", "2")
-        get_settings.cache_clear()
-        try:
-            limiter = SignupLimiter(clock=FakeClock())
-            limiter.check("198.51.100.1")
-            for _ in range(5):
-                with pytest.raises(RateLimited) as exc:
-                    limiter.check("198.51.100.1")
-                assert exc.value.headers["Retry-After"] == "60"
-            limiter.check("198.51.100.2")
-            with pytest.raises(RateLimited):
-                limiter.check("198.51.100.3")
-        finally:
-            monkeypatch.delenv("NEWSLETTER_RATE_LIMIT_PER_IP_PER_MINUTE")
-            monkeypatch.delenv("NEWSLETTER_RATE_LIMIT_GLOBAL_PER_MINUTE")
-            get_settings.cache_clear()
+    def test_a_flood_on_one_federation_leaves_the_others_open(self, configure: Configure) -> None:
+        # 31 addresses on one federation's form used to lock every federation's form.
+        configure(rate_limit_per_ip_per_minute="1", rate_limit_global_per_minute="30")
+        limiter = SignupLimiter(clock=FakeClock())
+        for i in range(30):
+            limiter.check(f"198.51.100.{i}", 1)
+        with pytest.raises(RateLimited):
+            limiter.check("198.51.100.200", 1)
+        limiter.check("203.0.113.9", 2)
