@@ -237,6 +237,7 @@ NOT_NULLABLE = (
     "timezone",
     "frame_ancestors",
     "four_eyes",
+    "welcome_enabled",
 )
 
 
