@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from app.campaigns.models import CampaignStatus, Theme
+from app.db import MAX_ROW_ID
 from app.rendering.header_text import HeaderText
 
 
@@ -25,7 +26,7 @@ class ClosingFields(BaseModel):
     )
     signature_title: str | None = Field(None, max_length=200)
     signature_image_id: int | None = Field(
-        None, ge=1, description="An uploaded portrait beside the signature."
+        None, ge=1, le=MAX_ROW_ID, description="An uploaded portrait beside the signature."
     )
 
 
@@ -44,7 +45,10 @@ class CampaignCreate(ClosingFields):
         examples=["Våren har gått fort.\n\n> ”Det här betydde mycket för mig.” (Deltagare)"],
     )
     header_image_id: int | None = Field(
-        None, ge=1, description="An uploaded image shown instead of the theme's artwork."
+        None,
+        ge=1,
+        le=MAX_ROW_ID,
+        description="An uploaded image shown instead of the theme's artwork.",
     )
     publish_in_archive: bool = Field(
         True, description="Show the letter in the public archive and its feed once sent."
@@ -61,7 +65,10 @@ class CampaignUpdate(ClosingFields):
     theme: Theme | None = None
     body_markdown: str | None = Field(None, min_length=1, max_length=60_000)
     header_image_id: int | None = Field(
-        None, ge=1, description="An uploaded image; null puts the theme's artwork back."
+        None,
+        ge=1,
+        le=MAX_ROW_ID,
+        description="An uploaded image; null puts the theme's artwork back.",
     )
     publish_in_archive: bool | None = None
 

@@ -108,6 +108,17 @@ class TestUpdateAndDelete:
         edited = await api.patch(url, json={"subject": "Nytt ämne"}, headers=tenant.headers)
         assert (edited.json()["version"], edited.json()["approved_version"]) == (2, None)
 
+    @pytest.mark.parametrize("field", ["header_image_id", "signature_image_id"])
+    async def test_image_id_beyond_32_bits_is_422(
+        self, api: httpx.AsyncClient, tenant: Tenant, field: str
+    ) -> None:
+        created = await _create(api, tenant)
+        url = f"{tenant.base}/{created['id']}"
+        response = await api.patch(url, json={field: 2**31}, headers=tenant.headers)
+        assert response.status_code == 422, response.text
+        refused = await api.post(tenant.base, json={**NEW, field: 2**31}, headers=tenant.headers)
+        assert refused.status_code == 422
+
     async def test_patch_after_scheduling_is_409(
         self, api: httpx.AsyncClient, tenant: Tenant
     ) -> None:
