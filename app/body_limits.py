@@ -1,5 +1,6 @@
 """Request body limits, enforced before a body is read: small for the public endpoints, larger
-for the staff API, none for the CSV import (it streams and stops at its own limit)."""
+for the staff API, room for a 10 MB photo on image uploads, none for the CSV import (it streams
+and stops at its own limit)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import get_settings
 from app.errors import PayloadTooLarge, error_response
+from app.images.processing import MAX_UPLOAD_BYTES
 
 # Anyone on the internet can post here: sign-up form and JSON API, confirmation, unsubscribe
 # (RFC 8058 one-click included) and self-service. Their honest bodies are a few hundred bytes.
 PUBLIC_PREFIXES = ("/f/", "/u/", "/api/v1/public/")
 # The import streams its multipart upload to disk and enforces its own 50 MB limit.
 _STREAMED = re.compile(r"^/api/v1/federations/[^/]+/subscribers/import$")
+# Image and logo uploads: a photo up to MAX_UPLOAD_BYTES plus the multipart framing and the alt
+# text; the endpoint refuses a larger file itself, naming the reason (too_large).
+_IMAGE_UPLOAD = re.compile(r"^/api/v1/federations/[^/]+/(images|logo)$")
+IMAGE_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 
 
 def body_limit(path: str) -> int | None:
@@ -25,6 +31,8 @@ def body_limit(path: str) -> int | None:
         return settings.public_max_body_bytes
     if _STREAMED.match(path):
         return None
+    if _IMAGE_UPLOAD.match(path):
+        return max(IMAGE_BODY_BYTES, settings.max_body_bytes)
     return settings.max_body_bytes
 
 

@@ -25,10 +25,12 @@ db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 federation_cli = typer.Typer(help="Federations (tenants).", no_args_is_help=True)
 apikey_cli = typer.Typer(help="Staff API keys.", no_args_is_help=True)
 subscribers_cli = typer.Typer(help="Subscribers.", no_args_is_help=True)
+seasons_cli = typer.Typer(help="The federation's year: seasonal drafts.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(federation_cli, name="federation")
 cli.add_typer(apikey_cli, name="apikey")
 cli.add_typer(subscribers_cli, name="subscribers")
+cli.add_typer(seasons_cli, name="seasons")
 
 err = Console(stderr=True)
 out = Console()
@@ -290,6 +292,7 @@ def worker(
     import signal
 
     from app import composition
+    from app.seasons import service as seasons_service
 
     # The loop survives failed runs (a relay or database outage), so a database that cannot
     # serve this version is refused before it starts.
@@ -300,8 +303,12 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await composition.run_worker_loop(
-            stop, interval=interval, on_tick=lambda report: record_tick("worker", report)
+        # Seasonal drafts are checked hourly beside the dispatcher.
+        await asyncio.gather(
+            composition.run_worker_loop(
+                stop, interval=interval, on_tick=lambda report: record_tick("worker", report)
+            ),
+            seasons_service.run_loop(stop),
         )
 
     run(_work())
@@ -526,11 +533,43 @@ def purge() -> None:
 
     summary = run(_purge())
     out.print(
-        f"purged {summary.unconfirmed} unconfirmed sign-ups, {summary.tokens} expired tokens, "
+        f"purged {summary.unconfirmed} unconfirmed sign-ups, {summary.unsubscribed} "
+        f"unsubscribed subscribers, {summary.tokens} expired tokens, "
         f"pruned client data on {summary.client_data} consent records",
         markup=False,
         highlight=False,
     )
+
+
+@seasons_cli.command("run")
+def seasons_run(
+    on: Annotated[
+        str | None, typer.Option("--date", help="Run as on this day (YYYY-MM-DD), 09.00 UTC.")
+    ] = None,
+) -> None:
+    """Make the seasonal drafts that are due (idempotent: a rule fires once a year)."""
+    from datetime import UTC, datetime
+
+    from app.db import session_scope
+    from app.seasons import service as seasons_service
+
+    try:
+        at = datetime.fromisoformat(on).replace(hour=9, tzinfo=UTC) if on else None
+    except ValueError:
+        raise fail(f"--date must be YYYY-MM-DD, not {on!r}") from None
+
+    async def _run() -> list[seasons_service.CreatedDraft]:
+        async with session_scope() as session:
+            return await seasons_service.run_due_rules(session, at=at)
+
+    created = run(_run())
+    for draft in created:
+        out.print(
+            f"{draft.federation_slug}: draft {draft.campaign_id} (rule {draft.rule_id})",
+            markup=False,
+            highlight=False,
+        )
+    out.print(f"{len(created)} seasonal drafts made", markup=False, highlight=False)
 
 
 # The `user` commands (staff people of the web interface, issue 10).

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     confirmation_token_days: int = Field(7, ge=1)
     self_service_token_days: int = Field(1, ge=1)
     unconfirmed_retention_days: int = Field(30, ge=1)
+    # Unsubscribed subscribers are deleted this long after they left (a federation may set its
+    # own period); the default privacy notice says so.
+    unsubscribed_retention_days: int = Field(365, ge=1)
     expired_token_retention_days: int = Field(7, ge=0)
     store_ip_and_user_agent: bool = False
     ip_retention_days: int = Field(90, ge=1)

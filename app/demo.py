@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.actors import Actor
 from app.campaigns import service as campaigns_service
 from app.campaigns.models import Campaign, Theme
-from app.campaigns.samples import SAMPLES
+from app.campaigns.samples import SAMPLES, sample_markdown
 from app.campaigns.schemas import CampaignCreate
 from app.clock import now
 from app.config import get_settings
@@ -132,7 +132,7 @@ async def _add_draft(session: AsyncSession, federation: Federation, theme: str) 
         subject=sample.subject,
         preheader=sample.preheader,
         theme=Theme(theme),
-        body_markdown=sample.body_markdown,
+        body_markdown=sample_markdown(theme, get_settings().base_url),
     )
     return await campaigns_service.create_campaign(
         session, federation=federation, data=data, actor=Actor.system("newsletter demo")

@@ -16,6 +16,8 @@ from app.campaigns import api as campaigns_api
 from app.campaigns import public as campaigns_public
 from app.config import get_settings
 from app.federations import api as federations_api
+from app.images import api as images_api
+from app.images import public as images_public
 from app.monitoring import api as monitoring_api
 from app.monitoring.middleware import RequestContextMiddleware
 from app.redaktion import audit_log as redaktion_audit_log
@@ -24,7 +26,9 @@ from app.redaktion import installningar as redaktion_installningar
 from app.redaktion import oversikt as redaktion_oversikt
 from app.redaktion import prenumeranter as redaktion_prenumeranter
 from app.redaktion import utskick as redaktion_utskick
+from app.seasons import api as seasons_api
 from app.subscribers import api as subscribers_api
+from app.subscribers import privacy_api as subscribers_privacy_api
 from app.subscribers import public as subscribers_public
 from app.users import pages as users_pages
 from app.web.pages import STATIC_DIR, render_page
@@ -67,8 +71,12 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
     for module in (
         subscribers_public,
         campaigns_public,
+        images_public,
         federations_api,
+        images_api,
+        seasons_api,
         subscribers_api,
+        subscribers_privacy_api,
         campaigns_api,
         users_pages,
         redaktion_audit_log,

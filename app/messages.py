@@ -95,8 +95,10 @@ AUDIT_ACTIONS: dict[str, str] = {
     "campaign_approved": "Godkände ett utskick",
     "campaign_test_sent": "Skickade ett testutskick",
     "campaign_scheduled": "Schemalade ett utskick",
+    "campaign_unscheduled": "Tog tillbaka ett schemalagt utskick till utkast",
     "campaign_sent": "Skickade ett utskick",
     "campaign_cancelled": "Avbröt ett utskick",
+    "campaign_paused": "Pausade ett utskick",
     "campaign_resumed": "Återupptog ett utskick",
     "campaign_requeued": "Skickade om okända utfall",
     "subscriber_added": "Lade till en prenumerant",
@@ -198,6 +200,41 @@ HELD_OVERDUE = (
     "Utskicket var mer än {hours:g} timmar försenat när det skulle skickas och har hållits "
     "kvar. Välj Skicka nu eller schemalägg det på nytt."
 )
+
+# Staff-facing warnings about Markdown the renderer drops or that readers will stumble over;
+# returned with line numbers at save and preview time.
+MARKDOWN_WARNINGS: dict[str, str] = {
+    "raw_html": "HTML-kod tas bort ur brevet. Skriv med Markdown i stället.",
+    "unknown_attribute": "Attributet {detail} känns inte igen och tas bort. "
+    "Det enda som stöds är {{.knapp}} efter en länk som står ensam på raden.",
+    "button_not_alone": "{{.knapp}} fungerar bara efter en länk som står ensam på en egen rad; "
+    "här tas den bort.",
+    "image_without_alt": "Bilden {detail} saknar alternativtext och tas bort. "
+    "Skriv en kort beskrivning: ![Beskrivning](adress).",
+    "image_unsafe_url": "Bilden {detail} har ingen https-adress och tas bort.",
+    "vague_link_text": "Länktexten ”{detail}” säger inget om vart länken leder. "
+    "Skriv vad läsaren hittar där, t.ex. ”Läs verksamhetsrapporten”.",
+    "bare_url": "En lång webbadress står som text: {detail}. "
+    "Gör den till en länk med beskrivande text: [Läs rapporten](adress).",
+}
+
+# Shown to staff as a campaign's paused_reason.
+PAUSED_BY_STAFF = "Pausat av personalen."
+
+# Titles of the iframes a federation embeds on its own site (screen readers announce them).
+EMBED_TITLES = {
+    "form": "Prenumerera på nyhetsbrevet från",
+    "archive": "Tidigare nyhetsbrev från",
+}
+
+# The welcome mail's text until the federation writes its own (paragraphs, blank-line separated).
+DEFAULT_WELCOME_TEXT = """\
+Tack för att du bekräftade din prenumeration. Nu får du våra nyhetsbrev: en sommarhälsning,
+en hälsning till jul och nyår, ett brev vid årsskiftet och ibland nyheter om våra insatser.
+
+Alla brev vi har skickat finns också i vårt arkiv på webben, så du kan läsa dem när det
+passar dig.
+"""
 
 IMPORT_PROBLEMS: dict[str, str] = {
     "invalid_email": "ogiltig e-postadress",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from alembic import context
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
 import app.models  # noqa: F401  (fills Base.metadata)
@@ -30,8 +32,20 @@ def _run(connection: Connection) -> None:
         context.run_migrations()
 
 
+def _no_cascades(dbapi_conn: Any, _record: Any) -> None:
+    """Batch mode rebuilds a SQLite table (copy, DROP, rename). With foreign keys on, the DROP
+    deletes every row that refers to the table through ON DELETE CASCADE (a rebuilt federations
+    table would take all subscribers with it), so they are off while migrating. Runs after the
+    engine's own connect hook, outside any transaction, where SQLite honours the pragma."""
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA foreign_keys=OFF")
+    cursor.close()
+
+
 async def _run_async() -> None:
     engine = make_engine(_url())
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _no_cascades)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
         await connection.commit()

@@ -19,8 +19,10 @@ from tests.fixtures.database import (
 )
 from tests.fixtures.settings import configure
 from tests.fixtures.smtp import ascii_smtp, fault_smtp, smtp_server
+from tests.fixtures.tenants import api, other_tenant, tenant
 
 __all__ = [
+    "api",
     "ascii_smtp",
     "backend",
     "client",
@@ -31,9 +33,11 @@ __all__ = [
     "engine",
     "fault_smtp",
     "frozen_clock",
+    "other_tenant",
     "session",
     "sessionmaker",
     "smtp_server",
+    "tenant",
 ]
 
 

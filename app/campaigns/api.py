@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
 from app.campaigns import service
 from app.campaigns.models import Campaign
 from app.campaigns.schemas import (
     CampaignCreate,
     CampaignList,
+    CampaignPreview,
     CampaignRead,
     CampaignStats,
     CampaignUpdate,
+    MarkdownWarningRead,
     RequeueResult,
     ScheduleRequest,
     TestSendRequest,
@@ -24,6 +27,7 @@ from app.federations.auth import CallerActor, CurrentFederation
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep, send_after_commit
 from app.openapi import IdPath
+from app.rendering.markdown import MarkdownWarning
 
 router = APIRouter(
     prefix="/api/v1/federations/{slug}/campaigns", tags=["campaigns"], route_class=CommittingRoute
@@ -40,9 +44,27 @@ STATE_ERRORS: dict[int | str, dict[str, str]] = {
 
 
 def _read(federation: Federation, campaign: Campaign) -> CampaignRead:
+    """The campaign with its times in UTC and in the federation's zone."""
     read = CampaignRead.model_validate(campaign)
     read.archive_url = service.public_archive_url(federation, campaign)
+    zone = ZoneInfo(federation.timezone)
+    read.timezone = federation.timezone
+    read.send_at_local = campaign.send_at.astimezone(zone) if campaign.send_at else None
+    read.started_at_local = campaign.started_at.astimezone(zone) if campaign.started_at else None
+    read.finished_at_local = campaign.finished_at.astimezone(zone) if campaign.finished_at else None
     return read
+
+
+async def _checked(session: SessionDep, federation: Federation, campaign: Campaign) -> CampaignRead:
+    """The campaign with its Markdown warnings (one extra render)."""
+    read = _read(federation, campaign)
+    found = await service.warnings(session, federation=federation, campaign=campaign)
+    read.warnings = _warnings(found)
+    return read
+
+
+def _warnings(found: list[MarkdownWarning]) -> list[MarkdownWarningRead]:
+    return [MarkdownWarningRead(line=w.line, code=w.code, message=w.message) for w in found]
 
 
 @router.post("", status_code=201, responses=STATE_ERRORS, summary="Create a draft")
@@ -50,7 +72,7 @@ async def create_campaign(
     data: CampaignCreate, federation: CurrentFederation, session: SessionDep, actor: CallerActor
 ) -> CampaignRead:
     campaign = await service.create_campaign(session, federation=federation, data=data, actor=actor)
-    return _read(federation, campaign)
+    return await _checked(session, federation, campaign)
 
 
 @router.get("", responses=ERRORS, summary="List campaigns, newest first")
@@ -66,7 +88,7 @@ async def get_campaign(
     campaign = await service.get_campaign(
         session, federation_id=federation.id, campaign_id=campaign_id
     )
-    return _read(federation, campaign)
+    return await _checked(session, federation, campaign)
 
 
 @router.patch("/{campaign_id}", responses=STATE_ERRORS, summary="Change a draft")
@@ -80,7 +102,7 @@ async def update_campaign(
     campaign = await service.update_campaign(
         session, federation=federation, campaign_id=campaign_id, data=data, actor=actor
     )
-    return _read(federation, campaign)
+    return await _checked(session, federation, campaign)
 
 
 @router.delete("/{campaign_id}", status_code=204, responses=STATE_ERRORS, summary="Delete a draft")
@@ -93,27 +115,43 @@ async def delete_campaign(
 
 @router.get(
     "/{campaign_id}/preview",
-    responses={**ERRORS, 200: {"content": {"text/html": {}, "text/plain": {}}}},
+    responses={
+        **ERRORS,
+        200: {
+            "content": {
+                "text/html": {},
+                "text/plain": {},
+                "application/json": {"schema": CampaignPreview.model_json_schema()},
+            }
+        },
+    },
     response_class=HTMLResponse,
     summary="The mail as sent, for the sample subscriber Anna Andersson",
+    description="`format=json` gives both parts and the Markdown warnings; the HTML and text "
+    "formats carry the number of warnings in `X-Markdown-Warnings`.",
 )
 async def preview_campaign(
     campaign_id: IdPath,
     federation: CurrentFederation,
     session: SessionDep,
-    format: Annotated[Literal["html", "text"], Query()] = "html",
+    format: Annotated[Literal["html", "text", "json"], Query()] = "html",
 ) -> Response:
-    body = await service.preview_campaign(
-        session, federation=federation, campaign_id=campaign_id, format=format
+    text, html, found = await service.preview_campaign(
+        session, federation=federation, campaign_id=campaign_id
     )
+    counted = {"X-Markdown-Warnings": str(len(found))}
+    if format == "json":
+        preview = CampaignPreview(html=html, text=text, warnings=_warnings(found))
+        return JSONResponse(preview.model_dump())
     if format == "text":
-        return PlainTextResponse(body)
+        return PlainTextResponse(text, headers=counted)
     # The preview is the mail itself: no scripts, and nothing else may run in its context.
     return HTMLResponse(
-        body,
+        html,
         headers={
+            **counted,
             "Content-Security-Policy": "default-src 'none'; img-src https: http: data:; "
-            "style-src 'unsafe-inline'; frame-ancestors 'none'"
+            "style-src 'unsafe-inline'; frame-ancestors 'none'",
         },
     )
 
@@ -153,6 +191,47 @@ async def schedule_campaign(
     return _read(federation, campaign)
 
 
+@router.post(
+    "/{campaign_id}/unschedule", responses=STATE_ERRORS, summary="Back to draft (not sent)"
+)
+async def unschedule_campaign(
+    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep, actor: CallerActor
+) -> CampaignRead:
+    campaign = await service.unschedule_campaign(
+        session, federation_id=federation.id, campaign_id=campaign_id, actor=actor
+    )
+    return _read(federation, campaign)
+
+
+@router.post(
+    "/{campaign_id}/duplicate",
+    status_code=201,
+    responses=STATE_ERRORS,
+    summary="Copy into a new draft",
+)
+async def duplicate_campaign(
+    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep, actor: CallerActor
+) -> CampaignRead:
+    campaign = await service.duplicate_campaign(
+        session, federation=federation, campaign_id=campaign_id, actor=actor
+    )
+    return await _checked(session, federation, campaign)
+
+
+@router.post(
+    "/{campaign_id}/pause",
+    responses=STATE_ERRORS,
+    summary="Pause a campaign that is sending (resume continues it)",
+)
+async def pause_campaign(
+    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep, actor: CallerActor
+) -> CampaignRead:
+    campaign = await service.pause_campaign(
+        session, federation_id=federation.id, campaign_id=campaign_id, actor=actor
+    )
+    return _read(federation, campaign)
+
+
 @router.post("/{campaign_id}/send-now", responses=STATE_ERRORS, summary="Send at once")
 async def send_now(
     campaign_id: IdPath, federation: CurrentFederation, session: SessionDep, actor: CallerActor
@@ -173,7 +252,11 @@ async def cancel_campaign(
     return _read(federation, campaign)
 
 
-@router.post("/{campaign_id}/resume", responses=STATE_ERRORS, summary="Resume a paused campaign")
+@router.post(
+    "/{campaign_id}/resume",
+    responses=STATE_ERRORS,
+    summary="Resume a paused campaign (by staff, or after the relay refused the sender)",
+)
 async def resume_campaign(
     campaign_id: IdPath, federation: CurrentFederation, session: SessionDep, actor: CallerActor
 ) -> CampaignRead:

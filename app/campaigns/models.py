@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import now
 from app.db import Base, UtcDateTime, enum_check, enum_string
+from app.images.models import Image
 
 
 class CampaignStatus(StrEnum):
@@ -44,6 +45,20 @@ class Campaign(Base):
     preheader: Mapped[str] = mapped_column(String(300), default="")
     theme: Mapped[Theme] = mapped_column(enum_string(Theme))
     body_markdown: Mapped[str] = mapped_column(Text)
+    # The campaign's own header photo instead of the theme's artwork.
+    header_image_id: Mapped[int | None] = mapped_column(
+        ForeignKey(Image.id, ondelete="SET NULL"), index=True
+    )
+    # The closing is the author's: None takes the federation's default (then the theme's),
+    # "" means none at all. Nothing else is added after it.
+    sign_off: Mapped[str | None] = mapped_column(String(300))
+    signature_name: Mapped[str | None] = mapped_column(String(200))
+    signature_title: Mapped[str | None] = mapped_column(String(200))
+    signature_image_id: Mapped[int | None] = mapped_column(
+        ForeignKey(Image.id, ondelete="SET NULL")
+    )
+    # Shown in the public archive, its Atom feed and the embeddable list once sent.
+    publish_in_archive: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     status: Mapped[CampaignStatus] = mapped_column(
         enum_string(CampaignStatus), default=CampaignStatus.DRAFT
     )

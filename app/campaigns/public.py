@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from app.campaigns import service
+from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep
 from app.messages import swedish_date
 from app.openapi import IdPath
@@ -32,9 +33,7 @@ WEB_VERSION_CSP = (
 )
 
 
-@router.get("/f/{slug}/arkiv", response_class=HTMLResponse)
-async def archive(slug: str, request: Request, session: SessionDep) -> HTMLResponse:
-    federation = await service.public_federation(session, slug=slug)
+async def _entries(session: SessionDep, federation: Federation) -> list[ArchiveEntry]:
     entries = []
     for campaign in await service.archive_list(session, federation=federation):
         sent = campaign.started_at or campaign.send_at
@@ -46,10 +45,40 @@ async def archive(slug: str, request: Request, session: SessionDep) -> HTMLRespo
                 date=swedish_date(sent, federation.timezone) if sent else None,
             )
         )
+    return entries
+
+
+@router.get("/f/{slug}/arkiv", response_class=HTMLResponse)
+async def archive(slug: str, request: Request, session: SessionDep) -> HTMLResponse:
+    federation = await service.public_federation(session, slug=slug)
     return render_page(
         request,
         "arkiv.html",
-        {"title": "Tidigare nyhetsbrev", "campaigns": entries},
+        {"title": "Tidigare nyhetsbrev", "campaigns": await _entries(session, federation)},
+        federation=federation,
+    )
+
+
+@router.get("/f/{slug}/arkiv.atom")
+async def archive_feed(slug: str, session: SessionDep) -> Response:
+    federation = await service.public_federation(session, slug=slug)
+    return Response(
+        await service.archive_feed(session, federation=federation),
+        media_type="application/atom+xml; charset=utf-8",
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=600"},
+    )
+
+
+# Registered before /arkiv/{campaign_id}, which would otherwise claim the word.
+@router.get("/f/{slug}/arkiv/inbaddning", response_class=HTMLResponse)
+async def archive_embed(slug: str, request: Request, session: SessionDep) -> HTMLResponse:
+    """The archive list alone, for an iframe on the federation's own site (its listed
+    origins only, by frame-ancestors)."""
+    federation = await service.public_federation(session, slug=slug)
+    return render_page(
+        request,
+        "arkiv_inbaddning.html",
+        {"title": "Tidigare nyhetsbrev", "campaigns": await _entries(session, federation)},
         federation=federation,
     )
 

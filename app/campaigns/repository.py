@@ -41,10 +41,15 @@ async def delete(session: AsyncSession, campaign: Campaign) -> None:
 
 
 async def archived(session: AsyncSession, *, federation_id: int) -> Sequence[Campaign]:
-    """Campaigns that went out (or are going out), newest first: the public archive."""
+    """Published campaigns that went out (or are going out), newest first: the public archive,
+    its Atom feed and the embeddable list."""
     result = await session.execute(
         select(Campaign)
-        .where(Campaign.federation_id == federation_id, Campaign.status.in_(ARCHIVED))
+        .where(
+            Campaign.federation_id == federation_id,
+            Campaign.status.in_(ARCHIVED),
+            Campaign.publish_in_archive.is_(True),
+        )
         .order_by(func.coalesce(Campaign.started_at, Campaign.send_at).desc(), Campaign.id.desc())
     )
     return result.scalars().all()

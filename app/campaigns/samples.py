@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from app.rendering.mail import CampaignContent, MailIdentity
 
+SAMPLE_BASE_URL = "https://nyhetsbrev.example.se"
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -35,7 +37,11 @@ en sammanhållen väg framåt, inte av en kö till nästa handläggare.
 - Vårt nätverk för handledare har träffats fyra gånger, senast på temat arbetsträning.
 - Styrelsen har beslutat om en utvärdering av insatsen [Nästa steg](https://example.se/nasta-steg).
 
-Läs gärna hela [verksamhetsrapporten för första halvåret](https://example.se/rapport-2026).
+![Illustration: fem deltagare vid en odlingslåda
+med nya plantor]({base}/static/demo/photos/odling.jpg
+"Deltagarna i Steg för steg har byggt en egen odling vid Åsgården.")
+
+[Läs verksamhetsrapporten för första halvåret](https://example.se/rapport-2026){.knapp}
 
 Ett varmt tack till alla medarbetare, chefer och deltagare som delat med sig av sina
 erfarenheter. Vi ses i augusti!
@@ -56,6 +62,12 @@ Tillsammans har vi hjälpt fler människor närmare arbete och studier än någo
 1. Tre nya insatser har startat, en av dem för unga vuxna.
 2. Över 300 medarbetare har deltagit i våra utbildningsdagar.
 3. Vi har tagit fram en gemensam modell för uppföljning med alla medlemmar.
+
+![Illustration: fyra tända ljus i ett fönster
+en mörk decemberkväll]({base}/static/demo/photos/ljus.jpg
+"Kansliet i Falun, första advent.")
+
+[Se årets alla insatser](https://example.se/insatser){.knapp}
 
 Kansliet håller stängt mellan jul och nyår. Behöver du nå oss innan dess, skriv till
 [kansliet@example.se](mailto:kansliet@example.se).
@@ -86,7 +98,17 @@ Under nästa år prioriterar styrelsen tre områden:
 - stöd till arbetsgivare som vill ta emot deltagare,
 - bättre uppföljning, så att vi vet vad som ger resultat.
 
-Hela [verksamhetsplanen](https://example.se/verksamhetsplan) finns på vår webbplats.
+| Område | Budget nästa år |
+|:--|--:|
+| Tidiga insatser för unga | 2,4 mnkr |
+| Stöd till arbetsgivare | 1,1 mnkr |
+| Uppföljning | 0,6 mnkr |
+
+![Illustration: fem personer vid ett
+sammanträdesbord]({base}/static/demo/photos/styrelsen.jpg
+"Styrelsen fastställde verksamhetsplanen i november.")
+
+[Läs hela verksamhetsplanen](https://example.se/verksamhetsplan){.knapp}
 """,
     ),
     "allman": Sample(
@@ -105,7 +127,13 @@ samordnad rehabilitering: handläggare, chefer, coacher och politiker.
 > ”Dagen gav mig kontakter som jag fortfarande har nytta av i mitt arbete.”
 > (Deltagare förra året)
 
-Dagen är kostnadsfri. [Anmäl dig senast den 20 mars](https://example.se/anmalan).
+![Illustration: en talare framför en full
+föreläsningssal]({base}/static/demo/photos/sal.jpg
+"Förra årets inspirationsdag samlade 180 deltagare.")
+
+Dagen är kostnadsfri.
+
+[Anmäl dig senast den 20 mars](https://example.se/anmalan){.knapp}
 """,
     ),
 }
@@ -128,12 +156,19 @@ def sample_branding() -> MailIdentity:
     )
 
 
-def sample_content(theme: str, campaign_id: int = 1) -> CampaignContent:
+def sample_markdown(theme: str, base_url: str = SAMPLE_BASE_URL) -> str:
+    """The sample body with its illustrations at `base_url` (/static/demo/photos/)."""
+    return SAMPLES[theme].body_markdown.replace("{base}", base_url)
+
+
+def sample_content(
+    theme: str, campaign_id: int = 1, base_url: str = SAMPLE_BASE_URL
+) -> CampaignContent:
     sample = SAMPLES[theme]
     return CampaignContent(
         id=campaign_id,
         subject=sample.subject,
         preheader=sample.preheader,
         theme=theme,
-        body_markdown=sample.body_markdown,
+        body_markdown=sample_markdown(theme, base_url),
     )

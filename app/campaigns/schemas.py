@@ -4,13 +4,33 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from app.campaigns.models import CampaignStatus, Theme
+from app.db import MAX_ROW_ID
 from app.rendering.header_text import HeaderText
 
 
-class CampaignCreate(BaseModel):
+class ClosingFields(BaseModel):
+    """How a letter ends; the same fields on create and update."""
+
+    sign_off: str | None = Field(
+        None,
+        max_length=300,
+        description="Closing line; null: the federation's default (or the theme's), "
+        "empty: no closing line.",
+        examples=["Ha en skön sommar!"],
+    )
+    signature_name: str | None = Field(
+        None, max_length=200, description="Null: the federation's default; empty: none."
+    )
+    signature_title: str | None = Field(None, max_length=200)
+    signature_image_id: int | None = Field(
+        None, ge=1, le=MAX_ROW_ID, description="An uploaded portrait beside the signature."
+    )
+
+
+class CampaignCreate(ClosingFields):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     subject: HeaderText = Field(
@@ -24,9 +44,18 @@ class CampaignCreate(BaseModel):
         max_length=60_000,
         examples=["Våren har gått fort.\n\n> ”Det här betydde mycket för mig.” (Deltagare)"],
     )
+    header_image_id: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_ROW_ID,
+        description="An uploaded image shown instead of the theme's artwork.",
+    )
+    publish_in_archive: bool = Field(
+        True, description="Show the letter in the public archive and its feed once sent."
+    )
 
 
-class CampaignUpdate(BaseModel):
+class CampaignUpdate(ClosingFields):
     """Any subset of the fields; only while the campaign is a draft."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -35,6 +64,21 @@ class CampaignUpdate(BaseModel):
     preheader: HeaderText | None = Field(None, max_length=300)
     theme: Theme | None = None
     body_markdown: str | None = Field(None, min_length=1, max_length=60_000)
+    header_image_id: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_ROW_ID,
+        description="An uploaded image; null puts the theme's artwork back.",
+    )
+    publish_in_archive: bool | None = None
+
+
+class MarkdownWarningRead(BaseModel):
+    """Something in the Markdown the letter drops or readers will stumble over."""
+
+    line: int = Field(description="1-based line in body_markdown.")
+    code: str = Field(examples=["vague_link_text"])
+    message: str = Field(description="Swedish, for the author.")
 
 
 class CampaignRead(BaseModel):
@@ -45,6 +89,12 @@ class CampaignRead(BaseModel):
     preheader: str
     theme: Theme
     body_markdown: str
+    header_image_id: int | None
+    sign_off: str | None
+    signature_name: str | None
+    signature_title: str | None
+    signature_image_id: int | None
+    publish_in_archive: bool
     status: CampaignStatus
     send_at: datetime | None
     started_at: datetime | None
@@ -58,6 +108,22 @@ class CampaignRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     archive_url: str | None = Field(None, description="Public web version, once sent.")
+    timezone: str = Field("Europe/Stockholm", description="The federation's time zone.")
+    send_at_local: datetime | None = Field(None, description="send_at in `timezone`.")
+    started_at_local: datetime | None = None
+    finished_at_local: datetime | None = None
+    warnings: list[MarkdownWarningRead] = Field(
+        default_factory=list,
+        description="Markdown the renderer dropped or that needs attention (create, update, get).",
+    )
+
+
+class CampaignPreview(BaseModel):
+    """The mail as sent to the sample subscriber, with the Markdown warnings."""
+
+    html: str
+    text: str
+    warnings: list[MarkdownWarningRead]
 
 
 class CampaignList(BaseModel):
@@ -67,9 +133,10 @@ class CampaignList(BaseModel):
 class ScheduleRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    send_at: AwareDatetime = Field(
-        description="When to send: an aware ISO 8601 time in the future.",
-        examples=["2027-06-18T08:00:00+02:00"],
+    send_at: datetime = Field(
+        description="When to send, in the future. Without an offset it is read in the "
+        "federation's time zone (`2027-06-18T08:00` is 08.00 Swedish time).",
+        examples=["2027-06-18T08:00", "2027-06-18T08:00:00+02:00"],
     )
 
 

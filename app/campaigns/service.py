@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +14,7 @@ from app.actors import Actor
 from app.audit import service as audit_service
 from app.audit.models import AuditAction
 from app.campaigns import repository
+from app.campaigns.feed import FeedEntry, build_feed
 from app.campaigns.models import Campaign, CampaignStatus, Theme
 from app.campaigns.samples import SAMPLES
 from app.campaigns.schemas import CampaignCreate, CampaignUpdate
@@ -24,24 +25,35 @@ from app.delivery.models import Delivery, DeliveryStatus
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.federations import service as federation_service
 from app.federations.models import Federation
+from app.images import service as images_service
 from app.rendering.mail import (
     SAMPLE_NAME,
     SAMPLE_TOKEN,
     CampaignContent,
+    Closing,
     MailIdentity,
     MailOptions,
     PreparedCampaign,
     RenderError,
     archive_url,
+    body_warnings,
+    letter_body,
     prepare_campaign,
     render_web_version,
 )
+from app.rendering.markdown import MarkdownWarning
+from app.rendering.themes import get_theme
 from app.security import constant_time_equal, dkim_key, preview_signature
 
 # The query parameter of a test send's signed preview link.
 PREVIEW_PARAMETER = "forhandsvisning"
 # Gmail clips a message near 102 KB and hides what follows, the unsubscribe link included.
 MAX_HTML_BYTES = 90_000
+IMAGE_FIELDS = {"header_image_id", "signature_image_id"}
+# Null on these means "the default"; the other fields cannot be emptied.
+NULLABLE = {"sign_off", "signature_name", "signature_title"}
+# Fields that do not change the letter, so they may change after it is sent.
+ANY_TIME = {"publish_in_archive"}
 CANCELLABLE = {
     CampaignStatus.DRAFT,
     CampaignStatus.SCHEDULED,
@@ -63,11 +75,15 @@ def branding(federation: Federation) -> MailIdentity:
         logo_url=federation.logo_url,
         brand_color=federation.brand_color,
         accent_color=federation.accent_color,
+        timezone=federation.timezone or "Europe/Stockholm",
     )
 
 
-def content(campaign: Campaign, *, test: bool = False) -> CampaignContent:
-    """What the letter says; a staff test send says so in the subject."""
+async def content(
+    session: AsyncSession, *, campaign: Campaign, federation: Federation, test: bool = False
+) -> CampaignContent:
+    """What the renderer needs, with the header photo and uploaded images' widths looked up;
+    a staff test send says so in the subject."""
     subject = f"{messages.TEST_SUBJECT_PREFIX} {campaign.subject}" if test else campaign.subject
     return CampaignContent(
         id=campaign.id,
@@ -75,6 +91,33 @@ def content(campaign: Campaign, *, test: bool = False) -> CampaignContent:
         preheader=campaign.preheader,
         theme=str(campaign.theme),
         body_markdown=campaign.body_markdown,
+        header_image=await images_service.header_image(
+            session, federation=federation, image_id=campaign.header_image_id
+        ),
+        image_widths=await images_service.widths_in(
+            session, federation=federation, markdown=campaign.body_markdown
+        ),
+        closing=await _closing(session, campaign=campaign, federation=federation),
+    )
+
+
+def _or(value: str | None, default: str) -> str:
+    return default if value is None else value
+
+
+async def _closing(session: AsyncSession, *, campaign: Campaign, federation: Federation) -> Closing:
+    """The campaign's own closing where set, else the federation's, else the theme's line."""
+    theme_line = get_theme(str(campaign.theme)).sign_off
+    name = _or(campaign.signature_name, federation.default_signature_name or "")
+    return Closing(
+        sign_off=_or(campaign.sign_off, _or(federation.default_sign_off, theme_line)),
+        name=name,
+        title=_or(campaign.signature_title, federation.default_signature_title or "")
+        if name
+        else "",
+        portrait=await images_service.header_image(
+            session, federation=federation, image_id=campaign.signature_image_id
+        ),
     )
 
 
@@ -93,9 +136,11 @@ def preview_url(federation: Federation, campaign_id: int) -> str:
     return f"{url}?{PREVIEW_PARAMETER}={preview_signature(campaign_id)}"
 
 
-def _prepare(campaign: Campaign, federation: Federation, *, test: bool = False) -> PreparedCampaign:
+async def _prepare(
+    session: AsyncSession, campaign: Campaign, federation: Federation, *, test: bool = False
+) -> PreparedCampaign:
     from_domain = federation.from_email.rpartition("@")[2].lower()
-    letter = content(campaign, test=test)
+    letter = await content(session, campaign=campaign, federation=federation, test=test)
     if test:
         # An unsent campaign is not in the archive: the test links to a signed preview.
         letter = replace(letter, web_url=preview_url(federation, campaign.id))
@@ -125,6 +170,20 @@ async def _federation(session: AsyncSession, *, federation_id: int) -> Federatio
     return federation
 
 
+async def _require_image(
+    session: AsyncSession, *, federation_id: int, image_id: int | None, field: str
+) -> None:
+    """A header photo or portrait must be one of the federation's own uploads."""
+    if image_id is None:
+        return
+    try:
+        await images_service.get_image(session, federation_id=federation_id, image_id=image_id)
+    except NotFound:
+        raise Unprocessable(
+            f"{field} is not one of this federation's images.", details={"field": field}
+        ) from None
+
+
 def _require_draft(campaign: Campaign) -> None:
     if campaign.status != CampaignStatus.DRAFT:
         raise Conflict(
@@ -140,27 +199,33 @@ async def prepare_for_sending(
     each recipient's bytes."""
     campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
     federation = await _federation(session, federation_id=federation_id)
-    return _prepare(campaign, federation, test=test)
+    return await _prepare(session, campaign, federation, test=test)
 
 
 async def create_campaign(
-    session: AsyncSession, *, federation: Federation, data: CampaignCreate, actor: Actor
+    session: AsyncSession,
+    *,
+    federation: Federation,
+    data: CampaignCreate,
+    actor: Actor,
+    extra: str = "",
 ) -> Campaign:
     """Save a new draft; it must render (a line too long for mail is refused here)."""
+    for field in IMAGE_FIELDS:
+        await _require_image(
+            session, federation_id=federation.id, image_id=getattr(data, field), field=field
+        )
     campaign = Campaign(
         federation_id=federation.id,
-        subject=data.subject,
-        preheader=data.preheader,
-        theme=data.theme,
-        body_markdown=data.body_markdown,
         status=CampaignStatus.DRAFT,
         version=1,
         created_by_user_id=actor.user_id,
         edited_by_user_id=actor.user_id,
+        **data.model_dump(),
     )
     await repository.add(session, campaign)
-    _prepare(campaign, federation)
-    await _audit(session, actor, AuditAction.CAMPAIGN_CREATED, campaign)
+    await _prepare(session, campaign, federation)
+    await _audit(session, actor, AuditAction.CAMPAIGN_CREATED, campaign, extra)
     return campaign
 
 
@@ -209,25 +274,32 @@ async def update_campaign(
     data: CampaignUpdate,
     actor: Actor,
 ) -> Campaign:
-    """Change a draft. Any real change is a new version, which withdraws an approval."""
+    """Change a draft; whether a letter shows in the archive may change at any time. Any real
+    change to the letter is a new version, which withdraws an approval."""
     campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
-    _require_draft(campaign)
-    changed = False
-    for field, value in data.model_dump(exclude_unset=True).items():
-        if value is None:
+    changes = data.model_dump(exclude_unset=True)
+    if changes.keys() - ANY_TIME:
+        _require_draft(campaign)
+    changed: set[str] = set()
+    for field, value in changes.items():
+        if field in IMAGE_FIELDS:
+            await _require_image(session, federation_id=federation.id, image_id=value, field=field)
+        elif value is None and field not in NULLABLE:
             raise Unprocessable(f"{field} cannot be null.", details={"field": field})
         if getattr(campaign, field) != value:
             setattr(campaign, field, value)
-            changed = True
-    _prepare(campaign, federation)
+            changed.add(field)
+    await _prepare(session, campaign, federation)
     if not changed:
         return campaign
-    withdrawn = campaign.approved_version is not None
-    campaign.version += 1
-    campaign.approved_version = None
-    campaign.approved_by_user_id = None
-    campaign.approved_at = None
-    campaign.edited_by_user_id = actor.user_id
+    withdrawn = False
+    if changed - ANY_TIME:
+        withdrawn = campaign.approved_version is not None
+        campaign.version += 1
+        campaign.approved_version = None
+        campaign.approved_by_user_id = None
+        campaign.approved_at = None
+        campaign.edited_by_user_id = actor.user_id
     campaign.updated_at = now()
     await session.flush()
     await _audit(
@@ -253,7 +325,7 @@ async def approve_campaign(
         raise Conflict(messages.APPROVAL_BY_AUTHOR, details={"code": "own_campaign"})
     if version != campaign.version:
         raise Conflict(messages.APPROVAL_STALE, details={"version": campaign.version})
-    _prepare(campaign, federation)
+    await _prepare(session, campaign, federation)
     campaign.approved_version = campaign.version
     campaign.approved_by_user_id = actor.user_id
     campaign.approved_at = now()
@@ -274,18 +346,22 @@ async def delete_campaign(session: AsyncSession, *, federation_id: int, campaign
     await repository.delete(session, campaign)
 
 
+async def warnings(
+    session: AsyncSession, *, federation: Federation, campaign: Campaign
+) -> list[MarkdownWarning]:
+    """What the author should fix in the campaign's Markdown, with line numbers."""
+    letter = await content(session, campaign=campaign, federation=federation)
+    return body_warnings(letter, branding(federation))
+
+
 async def preview_campaign(
-    session: AsyncSession,
-    *,
-    federation: Federation,
-    campaign_id: int,
-    format: Literal["html", "text"],
-) -> str:
-    """One part of the mail exactly as sent, for the sample subscriber Anna Andersson."""
+    session: AsyncSession, *, federation: Federation, campaign_id: int
+) -> tuple[str, str, list[MarkdownWarning]]:
+    """(text, html, warnings): the mail exactly as sent, for the sample subscriber."""
     campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
-    prepared = _prepare(campaign, federation)
+    prepared = await _prepare(session, campaign, federation)
     text, html = prepared.render_parts(name=SAMPLE_NAME, unsubscribe_token=SAMPLE_TOKEN)
-    return html if format == "html" else text
+    return text, html, await warnings(session, federation=federation, campaign=campaign)
 
 
 async def send_test(
@@ -298,7 +374,7 @@ async def send_test(
 ) -> list[Delivery]:
     """Queue the campaign to up to ten staff addresses (not counted in the statistics)."""
     campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
-    _prepare(campaign, federation)
+    await _prepare(session, campaign, federation)
     unique = list(dict.fromkeys(a.strip() for a in addresses))
     deliveries = await delivery_service.enqueue_test(
         session, federation_id=federation.id, campaign_id=campaign.id, addresses=unique
@@ -318,14 +394,79 @@ async def schedule_campaign(
     send_at: datetime,
     actor: Actor,
 ) -> Campaign:
-    """Set a draft (or a scheduled campaign) to go out at `send_at`; the dispatcher sends."""
-    if send_at.tzinfo is None or send_at.utcoffset() is None:
-        raise Unprocessable("send_at must include a time zone offset.")
+    """Set a draft (or a scheduled campaign) to go out at `send_at`; the dispatcher sends.
+    A time without an offset is the federation's wall-clock time."""
+    send_at = _aware(send_at, federation)
     if send_at <= now():
         raise Unprocessable("send_at must be in the future.", details={"send_at": str(send_at)})
     return await _schedule(
         session, federation=federation, campaign_id=campaign_id, at=send_at, actor=actor
     )
+
+
+def _aware(at: datetime, federation: Federation) -> datetime:
+    if at.tzinfo is not None and at.utcoffset() is not None:
+        return at
+    zone = ZoneInfo(federation.timezone or "Europe/Stockholm")
+    local = at.replace(tzinfo=zone)
+    # A wall-clock time the spring change skips (02.30 on the last Sunday of March) does not
+    # exist: refuse it rather than guess an hour.
+    if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != at:
+        raise Unprocessable(
+            f"{at:%Y-%m-%d %H:%M} does not exist in {zone.key} (the clocks skip it).",
+            details={"send_at": at.isoformat()},
+        )
+    return local
+
+
+async def unschedule_campaign(
+    session: AsyncSession, *, federation_id: int, campaign_id: int, actor: Actor
+) -> Campaign:
+    """Take a scheduled campaign back to draft; nothing is sent."""
+    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    if campaign.status != CampaignStatus.SCHEDULED:
+        raise Conflict(
+            f"The campaign is {campaign.status}; only a scheduled campaign can be unscheduled.",
+            details={"status": str(campaign.status)},
+        )
+    campaign.status = CampaignStatus.DRAFT
+    campaign.send_at = None
+    campaign.updated_at = now()
+    await session.flush()
+    await _audit(session, actor, AuditAction.CAMPAIGN_UNSCHEDULED, campaign)
+    return campaign
+
+
+async def duplicate_campaign(
+    session: AsyncSession, *, federation: Federation, campaign_id: int, actor: Actor
+) -> Campaign:
+    """A new draft with the same content as any campaign of the federation."""
+    source = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
+    data = CampaignCreate.model_validate(
+        {field: getattr(source, field) for field in CampaignCreate.model_fields}
+    )
+    # A new draft at version 1: an approval of the source does not carry over.
+    return await create_campaign(
+        session, federation=federation, data=data, actor=actor, extra=f", kopia av {source.id}"
+    )
+
+
+async def pause_campaign(
+    session: AsyncSession, *, federation_id: int, campaign_id: int, actor: Actor
+) -> Campaign:
+    """Stop a sending campaign after the mail already handed over; resume continues it."""
+    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    if campaign.status != CampaignStatus.SENDING:
+        raise Conflict(
+            f"The campaign is {campaign.status}; only a sending campaign can be paused.",
+            details={"status": str(campaign.status)},
+        )
+    campaign.status = CampaignStatus.PAUSED
+    campaign.paused_reason = messages.PAUSED_BY_STAFF
+    campaign.updated_at = now()
+    await session.flush()
+    await _audit(session, actor, AuditAction.CAMPAIGN_PAUSED, campaign)
+    return campaign
 
 
 async def schedule_now(
@@ -349,14 +490,14 @@ async def _schedule(
         )
     if needs_approval(federation, campaign):
         raise Conflict(messages.APPROVAL_NEEDED, details={"code": "approval_needed"})
-    _prepare(campaign, federation)
+    await _prepare(session, campaign, federation)
     if not await delivery_service.count_recipients(session, federation_id=federation.id):
         raise Conflict(
             messages.STAFF_ERRORS["no_recipients"],
             details={"code": "no_recipients", "recipients": 0},
         )
     campaign.status = CampaignStatus.SCHEDULED
-    campaign.send_at = at
+    campaign.send_at = at.astimezone(UTC)
     # Sending now or at a new time is the staff's answer to a campaign held as overdue.
     campaign.paused_reason = None
     campaign.updated_at = now()
@@ -430,8 +571,12 @@ async def campaign_stats(
     return campaign, sum(counts.values()), full
 
 
+def is_public(campaign: Campaign) -> bool:
+    return campaign.status in repository.ARCHIVED and campaign.publish_in_archive
+
+
 def public_archive_url(federation: Federation, campaign: Campaign) -> str | None:
-    if campaign.status not in repository.ARCHIVED:
+    if not is_public(campaign):
         return None
     return archive_url(get_settings().base_url, federation.slug, campaign.id)
 
@@ -448,9 +593,42 @@ async def web_version(
     link of a test send; otherwise (or another federation's): NotFound."""
     campaign = await repository.get(session, federation_id=federation.id, campaign_id=campaign_id)
     previewed = preview is not None and constant_time_equal(preview, preview_signature(campaign_id))
-    if campaign is None or (campaign.status not in repository.ARCHIVED and not previewed):
+    if campaign is None or (not is_public(campaign) and not previewed):
         raise NotFound()
-    return render_web_version(content(campaign), branding(federation), get_settings().base_url)
+    letter = await content(session, campaign=campaign, federation=federation)
+    return render_web_version(letter, branding(federation), get_settings().base_url)
+
+
+FEED_SIZE = 20
+
+
+async def archive_feed(session: AsyncSession, *, federation: Federation) -> bytes:
+    """The latest published letters as Atom: subject, preheader and the letter's text."""
+    base = get_settings().base_url
+    campaigns = list(await repository.archived(session, federation_id=federation.id))
+    entries = []
+    for campaign in campaigns[:FEED_SIZE]:
+        letter = await content(session, campaign=campaign, federation=federation)
+        entries.append(
+            FeedEntry(
+                campaign_id=campaign.id,
+                title=campaign.subject,
+                summary=campaign.preheader,
+                url=archive_url(base, federation.slug, campaign.id),
+                published=campaign.started_at or campaign.send_at or campaign.created_at,
+                content_html=letter_body(letter, branding(federation)).html,
+            )
+        )
+    return build_feed(
+        base_url=base,
+        slug=federation.slug,
+        title=federation.name,
+        archive_url=f"{base}/f/{federation.slug}/arkiv",
+        feed_url=f"{base}/f/{federation.slug}/arkiv.atom",
+        created=federation.created_at,
+        updated=entries[0].published if entries else federation.created_at,
+        entries=entries,
+    )
 
 
 async def public_federation(session: AsyncSession, *, slug: str) -> Federation:

@@ -17,8 +17,13 @@ class DeliveryKind(StrEnum):
     SELF_SERVICE = "self_service"
     CAMPAIGN = "campaign"
     TEST = "test"
+    WELCOME = "welcome"
     # A staff sign-in link (to_address is the person's address; see app.users).
     SIGN_IN = "sign_in"
+
+
+# Mails about one subscription, built by the subscribers domain from the row's token.
+TRANSACTIONAL_KINDS = (DeliveryKind.CONFIRMATION, DeliveryKind.SELF_SERVICE, DeliveryKind.WELCOME)
 
 
 class Priority(IntEnum):

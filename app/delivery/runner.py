@@ -29,7 +29,7 @@ from app.delivery import metrics
 from app.delivery import repository as repo
 from app.delivery.bounces import verp_address
 from app.delivery.journal import Journal, Phase
-from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
+from app.delivery.models import TRANSACTIONAL_KINDS, Delivery, DeliveryKind, DeliveryStatus
 from app.delivery.outcomes import DispatchReport, Item, released, result_row, round_robin, settle
 from app.delivery.ports import MailBuilders, PreparedCampaign
 from app.delivery.ratelimit import TokenBucket
@@ -340,7 +340,7 @@ class Run:
         return items, failures
 
     async def _render(self, session: AsyncSession, row: repo.ClaimedRow) -> tuple[str, bytes]:
-        if row.kind in (DeliveryKind.CONFIRMATION, DeliveryKind.SELF_SERVICE):
+        if row.kind in TRANSACTIONAL_KINDS:
             delivery = await session.get(Delivery, row.id)
             assert delivery is not None
             recipient, message = await self.builders.transactional(session, delivery=delivery)

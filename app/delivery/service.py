@@ -12,10 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.clock import now
 from app.delivery import repository as repo
 from app.delivery.bounces import DeliveryStatusReport
-from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus, Priority
+from app.delivery.models import (
+    TRANSACTIONAL_KINDS,
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Priority,
+)
 from app.logs import redact
-
-TRANSACTIONAL_KINDS = (DeliveryKind.CONFIRMATION, DeliveryKind.SELF_SERVICE)
 
 
 def _transactional(kind: DeliveryKind) -> DeliveryKind:

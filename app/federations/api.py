@@ -15,6 +15,7 @@ from app.federations.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
+    EmbedSnippets,
     FederationCreate,
     FederationRead,
     FederationUpdate,
@@ -70,6 +71,15 @@ async def update_federation(
         by_admin=key.federation_id is None,
     )
     return service.federation_read(updated)
+
+
+@router.get(
+    "/federations/{slug}/embed",
+    responses=error_responses(401, 404, 422),
+    summary="Snippets for the federation's own site: form, archive list, feed",
+)
+async def embed_snippets(federation: CurrentFederation) -> EmbedSnippets:
+    return service.embed_snippets(federation)
 
 
 @router.get(

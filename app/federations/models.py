@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import now
@@ -36,6 +36,15 @@ class Federation(Base):
     smtp_password: Mapped[str | None] = mapped_column(EncryptedString)
     smtp_security: Mapped[str | None] = mapped_column(String(8))
     send_rate_per_second: Mapped[float | None] = mapped_column()
+    # Defaults for every letter's closing; a campaign may override each (None: use these).
+    # Days an unsubscribed subscriber is kept before the purge deletes them; None: the setting.
+    unsubscribed_retention_days: Mapped[int | None] = mapped_column(Integer)
+    # A welcome mail after confirmation (on by default); None: the default Swedish text.
+    welcome_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    welcome_text: Mapped[str | None] = mapped_column(Text)
+    default_sign_off: Mapped[str | None] = mapped_column(String(300))
+    default_signature_name: Mapped[str | None] = mapped_column(String(200))
+    default_signature_title: Mapped[str | None] = mapped_column(String(200))
     # Four eyes: campaigns are scheduled or sent only after an ansvarig other than their
     # authors approved the exact version.
     four_eyes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

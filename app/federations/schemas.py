@@ -96,7 +96,31 @@ def relay_problem(host: str | None, security: str | None) -> str | None:
     return None
 
 
-class FederationCreate(BaseModel):
+class FederationTexts(BaseModel):
+    """The federation's own words and rules for its letters; the same on create and update."""
+
+    default_sign_off: str | None = Field(
+        default=None,
+        max_length=300,
+        description="Closing line of every letter; null: the theme's, empty: none.",
+    )
+    default_signature_name: str | None = Field(default=None, max_length=200)
+    default_signature_title: str | None = Field(default=None, max_length=200)
+    unsubscribed_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        description="Days an unsubscribed subscriber is kept; null: the service default.",
+    )
+    welcome_text: str | None = Field(
+        default=None,
+        max_length=5000,
+        description="The welcome mail's text (paragraphs separated by a blank line); "
+        "null: the default Swedish text.",
+    )
+
+
+class FederationCreate(FederationTexts):
     """A new federation (tenant)."""
 
     model_config = ConfigDict(
@@ -140,6 +164,9 @@ class FederationCreate(BaseModel):
     )
     smtp_security: SmtpSecurity | None = None
     send_rate_per_second: float | None = Field(default=None, ge=0, le=10000)
+    welcome_enabled: bool = Field(
+        default=True, description="Send a welcome mail after confirmation (default on)."
+    )
     four_eyes: bool = Field(
         default=False,
         description="Campaigns need approval by an ansvarig other than their authors.",
@@ -153,7 +180,7 @@ class FederationCreate(BaseModel):
         return self
 
 
-class FederationUpdate(BaseModel):
+class FederationUpdate(FederationTexts):
     """Changes to a federation; absent fields stay as they are. The slug never changes."""
 
     model_config = ConfigDict(
@@ -183,6 +210,9 @@ class FederationUpdate(BaseModel):
     )
     smtp_security: SmtpSecurity | None = None
     send_rate_per_second: float | None = Field(default=None, ge=0, le=10000)
+    welcome_enabled: bool | None = Field(
+        default=None, description="Send a welcome mail after confirmation (default on)."
+    )
     four_eyes: bool | None = Field(
         default=None,
         description="Campaigns need approval by an ansvarig other than their authors.",
@@ -207,6 +237,7 @@ NOT_NULLABLE = (
     "timezone",
     "frame_ancestors",
     "four_eyes",
+    "welcome_enabled",
 )
 
 
@@ -264,6 +295,12 @@ class FederationRead(BaseModel):
     smtp_password_set: bool
     smtp_security: str | None
     send_rate_per_second: float | None
+    welcome_enabled: bool = True
+    welcome_text: str | None = None
+    unsubscribed_retention_days: int | None = None
+    default_sign_off: str | None = None
+    default_signature_name: str | None = None
+    default_signature_title: str | None = None
     four_eyes: bool
     created_at: datetime
     updated_at: datetime
@@ -307,3 +344,15 @@ class ApiKeyRead(BaseModel):
 
 class ApiKeyCreated(ApiKeyRead):
     key: str = Field(description="The key itself. Shown once; only its hash is stored.")
+
+
+class EmbedSnippets(BaseModel):
+    """HTML to paste into the federation's own site. The iframes show only on the origins
+    listed in `frame_ancestors`."""
+
+    form_url: str
+    form_iframe: str
+    archive_url: str
+    archive_iframe: str
+    feed_url: str = Field(description="Atom feed of the published archive.")
+    frame_ancestors: list[str]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,17 +13,20 @@ from app.audit import service as audit_service
 from app.audit.models import AuditAction
 from app.cache import Cache, clear_after_commit
 from app.clock import now
+from app.config import get_settings
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.federations import relay, repository
 from app.federations.models import ApiKey, Federation
 from app.federations.schemas import (
     ApiKeyCreated,
     ApiKeyRead,
+    EmbedSnippets,
     FederationCreate,
     FederationRead,
     FederationUpdate,
     relay_problem,
 )
+from app.messages import EMBED_TITLES
 from app.security import new_api_key, token_hash
 
 KEY_PREFIX_LENGTH = 12
@@ -276,3 +280,24 @@ async def api_key_read(session: AsyncSession, key: ApiKey) -> ApiKeyRead:
 async def api_key_created(session: AsyncSession, new: NewKey) -> ApiKeyCreated:
     read = await api_key_read(session, new.key)
     return ApiKeyCreated(**read.model_dump(), key=new.raw)
+
+
+def embed_snippets(federation: Federation) -> EmbedSnippets:
+    """Ready-to-paste iframes for the sign-up form and the archive list, and the feed URL."""
+    base = f"{get_settings().base_url}/f/{federation.slug}"
+    name = html.escape(federation.name, quote=True)
+
+    def iframe(url: str, title: str, height: str) -> str:
+        return (
+            f'<iframe src="{url}" title="{title} {name}" loading="lazy" '
+            f'style="width:100%;max-width:40rem;height:{height};border:0"></iframe>'
+        )
+
+    return EmbedSnippets(
+        form_url=f"{base}/prenumerera",
+        form_iframe=iframe(f"{base}/prenumerera", EMBED_TITLES["form"], "44rem"),
+        archive_url=f"{base}/arkiv",
+        archive_iframe=iframe(f"{base}/arkiv/inbaddning", EMBED_TITLES["archive"], "30rem"),
+        feed_url=f"{base}/arkiv.atom",
+        frame_ancestors=list(federation.frame_ancestors or []),
+    )

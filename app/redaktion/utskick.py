@@ -122,6 +122,12 @@ async def _editor(
         _, recipients, counts = await service.campaign_stats(
             session, federation_id=staff.federation.id, campaign_id=campaign.id
         )
+    # What the author should fix in the saved text (the same warnings the API returns).
+    found = (
+        await service.warnings(session, federation=staff.federation, campaign=campaign)
+        if campaign.status == CampaignStatus.DRAFT
+        else []
+    )
     klart = request.query_params.get("klart", "")
     fel = error or request.query_params.get("fel", "")
     return render_staff_page(
@@ -149,6 +155,7 @@ async def _editor(
             "may_send": staff.role != "redaktor",
             "recipients": recipients,
             "counts": counts,
+            "warnings": found,
             "zone": staff.federation.timezone,
             "today": datetime.now(ZoneInfo(staff.federation.timezone)).date().isoformat(),
         },
@@ -171,11 +178,11 @@ async def campaign_page(
 async def campaign_preview(
     campaign_id: CampaignId, staff: CurrentStaff, session: SessionDep
 ) -> HTMLResponse:
-    body = await service.preview_campaign(
-        session, federation=staff.federation, campaign_id=campaign_id, format="html"
+    _text, html, _warnings = await service.preview_campaign(
+        session, federation=staff.federation, campaign_id=campaign_id
     )
     return HTMLResponse(
-        body,
+        html,
         headers={
             "Content-Security-Policy": PREVIEW_CSP,
             "Cache-Control": "no-store",

@@ -13,11 +13,13 @@ from __future__ import annotations
 import html
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.header import Header
 from email.utils import format_datetime, formataddr
 from typing import Any
 from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
 
 import css_inline
 import dkim
@@ -25,7 +27,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from app import clock
 from app.rendering.header_text import header_safe
-from app.rendering.markdown import render_body
+from app.rendering.markdown import BodyStyle, MarkdownWarning, RenderedBody, render_body
 from app.rendering.themes import SANS, get_theme, theme_colors
 from app.rendering.wire import END, stuff, to_wire
 from app.resources import EMAIL_TEMPLATES_DIR
@@ -76,6 +78,33 @@ class MailIdentity:
     logo_url: str | None
     brand_color: str
     accent_color: str
+    # The Date header is the send time in the federation's own zone.
+    timezone: str = "Europe/Stockholm"
+
+
+@dataclass(frozen=True)
+class HeaderImage:
+    """A campaign's own header photo, shown instead of the theme's artwork."""
+
+    url: str
+    alt: str
+    width: int
+    height: int
+
+    @property
+    def display_height(self) -> int:
+        """The height at the 600 px the letter shows it (Outlook needs both attributes)."""
+        return round(600 * self.height / self.width)
+
+
+@dataclass(frozen=True)
+class Closing:
+    """How the letter ends: the author's closing line and signature, nothing after them."""
+
+    sign_off: str
+    name: str = ""
+    title: str = ""
+    portrait: HeaderImage | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +116,11 @@ class CampaignContent:
     body_markdown: str
     # The "Visa i webbläsaren" link when it is not the public archive (a test send's preview).
     web_url: str | None = None
+    header_image: HeaderImage | None = None
+    # None: the theme's closing line and no signature.
+    closing: Closing | None = None
+    # Pixel widths of the uploaded images the body uses, keyed by URL.
+    image_widths: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -124,6 +158,27 @@ def archive_url(base_url: str, slug: str, campaign_id: int) -> str:
     return f"{base_url}/f/{slug}/arkiv/{campaign_id}"
 
 
+def letter_body(content: CampaignContent, branding: MailIdentity) -> RenderedBody:
+    """The campaign's Markdown in the theme's button colours."""
+    theme = get_theme(content.theme)
+    colors = theme_colors(theme, branding.brand_color, branding.accent_color)
+    style = BodyStyle(button_background=colors.button, button_text="#ffffff", font=SANS)
+    return render_body(content.body_markdown, style=style, image_widths=content.image_widths)
+
+
+def body_warnings(content: CampaignContent, branding: MailIdentity) -> list[MarkdownWarning]:
+    """What staff should fix in the Markdown, with line numbers."""
+    return letter_body(content, branding).warnings
+
+
+def _header_image(content: CampaignContent, theme: Any, base_url: str) -> HeaderImage:
+    if content.header_image is not None:
+        return content.header_image
+    return HeaderImage(
+        url=base_url + theme.artwork_path, alt=theme.artwork_alt, width=600, height=200
+    )
+
+
 def _context(
     content: CampaignContent,
     branding: MailIdentity,
@@ -134,7 +189,7 @@ def _context(
     web_version: bool,
 ) -> dict[str, Any]:
     theme = get_theme(content.theme)
-    body = render_body(content.body_markdown)
+    body = letter_body(content, branding)
     return {
         "theme": theme,
         "sans": SANS,
@@ -147,7 +202,8 @@ def _context(
         "body_html": body.html,
         "body_text": body.text,
         "greeting": greeting_html,
-        "artwork_url": base_url + theme.artwork_path,
+        "header": _header_image(content, theme, base_url),
+        "closing": content.closing or Closing(sign_off=theme.sign_off),
         "archive_url": content.web_url or archive_url(base_url, branding.slug, content.id),
         "archive_list_url": f"{base_url}/f/{branding.slug}/arkiv",
         "subscribe_url": f"{base_url}/f/{branding.slug}/prenumerera",
@@ -311,6 +367,7 @@ class PreparedCampaign:
     unsubscribe_mailto: str | None
     dkim_key: DkimKey | None
     html_size: int
+    zone: ZoneInfo
     _message: _Template
     _wire: _Template
     _text: _Template
@@ -342,7 +399,8 @@ class PreparedCampaign:
         at = clock.now()
         second = int(at.timestamp())
         if self._date_cache[0] != second:
-            self._date_cache = (second, format_datetime(at.replace(microsecond=0)).encode())
+            local = at.replace(microsecond=0).astimezone(self.zone)
+            self._date_cache = (second, format_datetime(local).encode())
         return self._date_cache[1]
 
     def _recipient(
@@ -511,6 +569,7 @@ def prepare_campaign(
         unsubscribe_mailto=options.unsubscribe_mailto,
         dkim_key=options.dkim,
         html_size=len(html_body),
+        zone=ZoneInfo(branding.timezone),
         _message=template,
         _wire=template.on_the_wire(),
         _text=_Template.build(text_body, ph),

@@ -39,6 +39,7 @@ DEFAULT_BRAND = "#1f5f8b"
 class MailKind(StrEnum):
     CONFIRMATION = "confirmation"
     SELF_SERVICE = "self_service"
+    WELCOME = "welcome"
     SIGN_IN = "sign_in"
 
 
@@ -108,14 +109,23 @@ class RenderedMail:
 
 
 def render(
-    kind: MailKind, branding: Branding, *, link: str, valid_days: int = 0, valid_minutes: int = 0
+    kind: MailKind,
+    branding: Branding,
+    *,
+    link: str,
+    valid_days: int = 0,
+    valid_minutes: int = 0,
+    text: str = "",
 ) -> RenderedMail:
     """Subject, text and HTML for a transactional mail. Nothing typed into the form is used:
-    the mail carries only the federation's own texts and the link."""
+    the mail carries only the federation's own texts (`text`: the welcome text, paragraphs
+    separated by blank lines) and the link."""
+    paragraphs = [" ".join(p.split()) for p in text.replace("\r\n", "\n").split("\n\n")]
     context = {
         "b": branding,
         "link": link,
         "valid_days": valid_days,
+        "paragraphs": [p for p in paragraphs if p],
         "valid_minutes": valid_minutes,
     }
     subject = _env.get_template(f"{kind}.subject.txt").render(context).strip()
@@ -125,14 +135,23 @@ def render(
 
 
 def build_message(
-    mail: RenderedMail, *, sender: Sender, to: str, at: datetime, dkim: DkimKey | None = None
+    mail: RenderedMail,
+    *,
+    sender: Sender,
+    to: str,
+    at: datetime,
+    unsubscribe_url: str | None = None,
+    dkim: DkimKey | None = None,
 ) -> bytes:
     """RFC 5322 bytes with CRLF: multipart/alternative, text first, both UTF-8; DKIM-signed
     like campaign mail when a key is given.
 
-    No List-Unsubscribe headers: a confirmation is not a list message, and a fake one-click
-    header would invite providers to post to a link that unsubscribes nothing."""
-    msg = EmailMessage(policy=policy.SMTP)
+    List-Unsubscribe only with `unsubscribe_url` (the welcome mail, which belongs to the
+    list): a confirmation is not a list message, and a fake one-click header would invite
+    providers to post to a link that unsubscribes nothing."""
+    # A folded List-Unsubscribe breaks one-click at some providers: keep it on one line.
+    chosen = policy.SMTP.clone(max_line_length=998) if unsubscribe_url else policy.SMTP
+    msg = EmailMessage(policy=chosen)
     msg["Subject"] = header_safe(mail.subject)
     msg["From"] = Address(display_name=header_safe(sender.from_name), addr_spec=sender.from_email)
     msg["To"] = to
@@ -141,8 +160,11 @@ def build_message(
     msg["Date"] = format_datetime(at.astimezone(ZoneInfo(sender.timezone)))
     msg["Message-ID"] = make_msgid(domain=sender.from_email.rpartition("@")[2])
     msg["Auto-Submitted"] = "auto-generated"
+    if unsubscribe_url:
+        msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["MIME-Version"] = "1.0"
     msg.set_content(mail.text, subtype="plain", charset="utf-8")
     msg.add_alternative(mail.html, subtype="html", charset="utf-8")
-    message = msg.as_bytes(policy=policy.SMTP)
+    message = msg.as_bytes(policy=chosen)
     return message if dkim is None else sign_message(message, dkim)

@@ -14,9 +14,11 @@ from app.http import CommittingRoute, SessionDep
 from app.openapi import IdPath, error_responses
 from app.subscribers import export, importer, rights, service
 from app.subscribers.schemas import (
+    ConfirmationQueued,
     CreateMode,
     ImportReport,
     ListFilters,
+    StaffUnsubscribe,
     SubscriberCreate,
     SubscriberPage,
     SubscriberRead,
@@ -102,10 +104,14 @@ async def create_subscriber(
         **error_responses(401, 404, 422),
     },
     summary="Export subscribers as CSV (streamed)",
+    description="`format=excel` gives semicolon-separated UTF-8 with a byte-order mark, which "
+    "Swedish Excel opens correctly by double-click.",
 )
-async def export_subscribers(federation: CurrentFederation) -> StreamingResponse:
+async def export_subscribers(
+    federation: CurrentFederation, format: export.ExportFormat = export.ExportFormat.CSV
+) -> StreamingResponse:
     return StreamingResponse(
-        export.export_csv(federation_id=federation.id),
+        export.export_csv(federation_id=federation.id, format=format),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{federation.slug}-prenumeranter.csv"',
@@ -205,6 +211,57 @@ async def update_subscriber(
 ) -> SubscriberRead:
     subscriber = await service.update_subscriber(
         session, federation=federation, subscriber_id=subscriber_id, changes=body, actor=actor
+    )
+    return SubscriberRead.model_validate(subscriber)
+
+
+@router.post(
+    "/{subscriber_id}/unsubscribe",
+    responses=error_responses(401, 404, 422),
+    summary="Unsubscribe on the person's request (nothing is erased)",
+)
+async def unsubscribe_subscriber(
+    subscriber_id: IdPath,
+    federation: CurrentFederation,
+    session: SessionDep,
+    actor: CallerActor,
+    body: StaffUnsubscribe | None = None,
+) -> SubscriberRead:
+    subscriber = await service.unsubscribe_on_request(
+        session,
+        federation=federation,
+        subscriber_id=subscriber_id,
+        note=body.note if body else None,
+        actor=actor,
+    )
+    return SubscriberRead.model_validate(subscriber)
+
+
+@router.post(
+    "/{subscriber_id}/resend-confirmation",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(401, 404, 409, 422),
+    summary="Send a pending subscriber a new confirmation mail",
+)
+async def resend_confirmation(
+    subscriber_id: IdPath, federation: CurrentFederation, session: SessionDep, actor: CallerActor
+) -> ConfirmationQueued:
+    delivery_id = await service.resend_confirmation(
+        session, federation=federation, subscriber_id=subscriber_id, actor=actor
+    )
+    return ConfirmationQueued(delivery_id=delivery_id)
+
+
+@router.post(
+    "/{subscriber_id}/reset-bounces",
+    responses=error_responses(401, 404, 422),
+    summary="Clear the bounce state (the address works again)",
+)
+async def reset_bounces(
+    subscriber_id: IdPath, federation: CurrentFederation, session: SessionDep, actor: CallerActor
+) -> SubscriberRead:
+    subscriber = await service.reset_bounces(
+        session, federation=federation, subscriber_id=subscriber_id, actor=actor
     )
     return SubscriberRead.model_validate(subscriber)
 

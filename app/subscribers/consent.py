@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -9,9 +10,13 @@ from markdown_it import MarkdownIt
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.cache import Cache
+from app.actors import Actor
+from app.audit import service as audit_service
+from app.audit.models import AuditAction
+from app.cache import Cache, clear_after_commit
 from app.clock import now
 from app.config import get_settings
+from app.errors import Conflict
 from app.federations.models import Federation
 from app.security import sign, unsign
 from app.subscribers import repository
@@ -43,6 +48,8 @@ def default_notice_texts(federation: Federation) -> tuple[str, str]:
         "store_ip": settings.store_ip_and_user_agent,
         "ip_days": settings.ip_retention_days,
         "unconfirmed_days": settings.unconfirmed_retention_days,
+        "unsubscribed_days": federation.unsubscribed_retention_days
+        or settings.unsubscribed_retention_days,
     }
     form_text = _texts.get_template("form_text_default.txt").render(context).strip()
     privacy = _texts.get_template("privacy_default.md").render(context).strip() + "\n"
@@ -85,6 +92,52 @@ async def current_notice(session: AsyncSession, *, federation: Federation) -> Pr
             raise
         return existing
     return notice
+
+
+class NoticeChanged(Conflict):
+    code = "notice_changed"
+    default_message = "Someone saved a new version at the same moment; reload and try again."
+
+
+async def publish_notice(
+    session: AsyncSession,
+    *,
+    federation: Federation,
+    form_text: str,
+    privacy_text: str,
+    actor: Actor,
+) -> PrivacyNotice:
+    """Save the form wording and privacy notice as a new version. Earlier versions stay as
+    they were shown: consent records point at the version the person saw."""
+    current = await current_notice(session, federation=federation)
+    notice = PrivacyNotice(
+        federation_id=federation.id,
+        version=current.version + 1,
+        form_text=form_text,
+        privacy_text=privacy_text,
+        created_at=now(),
+    )
+    try:
+        async with session.begin_nested():
+            session.add(notice)
+    except IntegrityError:
+        raise NoticeChanged() from None
+    clear_after_commit(session, _current)
+    await audit_service.record(
+        session,
+        actor=actor,
+        action=AuditAction.SETTINGS_CHANGED,
+        federation_id=federation.id,
+        target_type="privacy_notice",
+        target_id=notice.id,
+        summary=f"publicerade formulärtext och integritetstext, version {notice.version}",
+    )
+    return notice
+
+
+async def list_notices(session: AsyncSession, *, federation: Federation) -> Sequence[PrivacyNotice]:
+    await current_notice(session, federation=federation)
+    return await repository.privacy_notices(session, federation_id=federation.id)
 
 
 async def stamped_notice(

@@ -8,6 +8,7 @@ the addresses seen so far (to report duplicates within the file)."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Awaitable, Callable
@@ -93,7 +94,7 @@ async def import_csv(
             "consent_note is required when importing as confirmed.",
             details=[{"loc": ["body", "consent_note"], "msg": "required with mode confirmed"}],
         )
-    text = io.TextIOWrapper(source, encoding="utf-8-sig", newline="", errors="strict")
+    text = io.TextIOWrapper(source, encoding=_encoding(source), newline="", errors="strict")
     state = _State(
         report=ImportReport(rows=0, created=0, existing=0, suppressed=0, invalid=0, problems=[])
     )
@@ -101,7 +102,8 @@ async def import_csv(
         header_line = text.readline()
         if not header_line.strip():
             raise ImportFileError("The file is empty; the first line must name the columns.")
-        delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
+        # Excel writes ";" in Swedish locales, "," elsewhere, and tab for "Unicode text".
+        delimiter = max((",", ";", "\t"), key=header_line.count)
         header = [h.strip().lower() for h in next(csv.reader([header_line], delimiter=delimiter))]
         email_col = next((i for i, h in enumerate(header) if h in EMAIL_HEADERS), None)
         if email_col is None:
@@ -130,7 +132,9 @@ async def import_csv(
         if on_batch is not None:
             await on_batch(state.report)
     except UnicodeDecodeError as exc:
-        raise ImportFileError(f"The file is not UTF-8 text ({exc.reason}).") from None
+        raise ImportFileError(
+            f"The file is neither UTF-8 nor Windows-1252 text ({exc.reason})."
+        ) from None
     except csv.Error as exc:
         raise ImportFileError(f"The file is not valid CSV: {exc}.") from None
     finally:
@@ -148,6 +152,35 @@ async def import_csv(
         ),
     )
     return report
+
+
+SNIFF_BYTES = 1 << 16
+
+
+def _encoding(source: IO[bytes]) -> str:
+    """UTF-8 (with or without a byte-order mark) when every byte decodes as UTF-8, else
+    Windows-1252, which is what Excel's "CSV (semikolonavgränsad)" writes on Swedish Windows.
+    An upload is checked whole (a file that is ASCII for 10 MB can still be Windows-1252 at
+    the end) and rewound; a stream that cannot rewind is judged by the bytes it lets us peek."""
+    if not source.seekable():
+        peek = getattr(source, "peek", None)
+        head = peek(SNIFF_BYTES) if peek is not None else b""
+        try:
+            codecs.getincrementaldecoder("utf-8")().decode(head)
+        except UnicodeDecodeError:
+            return "cp1252"
+        return "utf-8-sig"
+    start = source.tell()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        while chunk := source.read(SNIFF_BYTES):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+        encoding = "utf-8-sig"
+    except UnicodeDecodeError:
+        encoding = "cp1252"
+    source.seek(start)
+    return encoding
 
 
 def _row(

@@ -8,12 +8,12 @@ import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from app.cache import Cache
 from app.config import get_settings
 from app.db import MAX_ROW_ID
-from app.errors import NotFound, Unprocessable
+from app.errors import AppError, NotFound, Unprocessable
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep, client_ip, form_fields, send_after_commit
 from app.messages import CONSENT_EVENTS, PAGES, SUBSCRIPTION_STATUSES, TEST_UNSUBSCRIBE, TITLES
@@ -137,15 +137,40 @@ async def signup_submit(slug: str, request: Request, session: SessionDep) -> HTM
     summary="A render stamp for a federation's own sign-up form",
     tags=["public"],
 )
-async def api_stamp(slug: str, session: SessionDep) -> FormStamp:
+async def api_stamp(slug: str, request: Request, session: SessionDep) -> JSONResponse:
     federation = await service.get_public_federation(session, slug)
     form = await service.prepare_signup_form(session, federation=federation)
-    return FormStamp(
+    stamp = FormStamp(
         stamp=form.stamp,
         privacy_notice_version=form.notice.version,
         privacy_notice_url=f"{get_settings().base_url}/f/{federation.slug}/integritet",
         consent_text=form.notice.form_text,
     )
+    return JSONResponse(stamp.model_dump(), headers=_cors(request, federation))
+
+
+def _cors(request: Request, federation: Federation) -> dict[str, str]:
+    """CORS for the federation's own sites only; every answer varies by Origin."""
+    allowed = service.listed_origin(federation, request.headers.get("origin"))
+    return (
+        {"Access-Control-Allow-Origin": allowed, "Vary": "Origin"}
+        if allowed
+        else {"Vary": "Origin"}
+    )
+
+
+@router.options("/api/v1/public/{slug}/stamp", include_in_schema=False)
+@router.options("/api/v1/public/{slug}/subscriptions", include_in_schema=False)
+async def api_preflight(slug: str, request: Request, session: SessionDep) -> Response:
+    federation = await service.get_public_federation(session, slug)
+    headers = _cors(request, federation)
+    if "Access-Control-Allow-Origin" in headers:
+        headers |= {
+            "Access-Control-Allow-Methods": "GET, POST",
+            "Access-Control-Allow-Headers": "Content-Type",
+            "Access-Control-Max-Age": "600",
+        }
+    return Response(status_code=204, headers=headers)
 
 
 @router.post(
@@ -164,8 +189,20 @@ async def api_stamp(slug: str, session: SessionDep) -> FormStamp:
         }
     },
 )
-async def api_signup(slug: str, request: Request, session: SessionDep) -> JSONResponse:
+async def api_signup(slug: str, request: Request, session: SessionDep) -> Response:
     federation = await service.get_public_federation(session, slug)
+    cors = _cors(request, federation)
+    try:
+        return await _api_signup(request, session, federation, cors)
+    except AppError as exc:
+        # The federation's own page must be able to read the error it caused.
+        exc.headers = {**exc.headers, **cors}
+        raise
+
+
+async def _api_signup(
+    request: Request, session: SessionDep, federation: Federation, cors: dict[str, str]
+) -> Response:
     signup_limiter(request.app.state).check(client_ip(request), federation.id)
     body: Any
     if "json" in request.headers.get("content-type", ""):
@@ -178,12 +215,24 @@ async def api_signup(slug: str, request: Request, session: SessionDep) -> JSONRe
     else:
         body = await form_fields(request)
     data = SignupRequest.model_validate(body)
+    redirect = body.get("redirect")
+    if redirect is not None:
+        # A plain HTML form on the federation's site: the visitor goes back there.
+        service.redirect_target(federation, str(redirect), failed=False)
     origin = _origin(request, "api", source_page=request.headers.get("referer") or None)
-    result = await service.request_subscription(
-        session, federation=federation, data=data, origin=origin
-    )
+    try:
+        result = await service.request_subscription(
+            session, federation=federation, data=data, origin=origin
+        )
+    except (service.InvalidSignup, service.StaleForm):
+        if redirect is None:
+            raise
+        back = service.redirect_target(federation, str(redirect), failed=True)
+        return RedirectResponse(back, status_code=303)
     send_after_commit(request, result.delivery_id)
-    return JSONResponse(SignupAccepted().model_dump(), status_code=202)
+    if redirect is not None:
+        return RedirectResponse(str(redirect), status_code=303)
+    return JSONResponse(SignupAccepted().model_dump(), status_code=202, headers=cors)
 
 
 @router.api_route("/f/{slug}/bekrafta/{token}", methods=PAGE_METHODS, include_in_schema=False)

@@ -367,6 +367,23 @@ async def stale_pending_ids(
     return list(result.scalars())
 
 
+async def departed_ids(
+    session: AsyncSession, *, federation_id: int, unsubscribed_before: datetime, limit: int
+) -> list[int]:
+    """Subscribers who left before the cutoff: the retention purge deletes them."""
+    result = await session.execute(
+        select(Subscriber.id)
+        .where(
+            Subscriber.federation_id == federation_id,
+            Subscriber.status == SubscriptionStatus.UNSUBSCRIBED,
+            Subscriber.unsubscribed_at < unsubscribed_before,
+        )
+        .order_by(Subscriber.id)
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
 async def delete_expired_tokens(
     session: AsyncSession, *, federation_id: int, expired_before: datetime
 ) -> int:
@@ -415,6 +432,16 @@ async def count_deliveries_since(
         )
     )
     return int(result.scalar_one())
+
+
+async def privacy_notices(session: AsyncSession, *, federation_id: int) -> Sequence[PrivacyNotice]:
+    """Every version of the federation's form wording and privacy notice, newest first."""
+    result = await session.execute(
+        select(PrivacyNotice)
+        .where(PrivacyNotice.federation_id == federation_id)
+        .order_by(PrivacyNotice.version.desc())
+    )
+    return result.scalars().all()
 
 
 async def notice_versions(

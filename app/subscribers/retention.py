@@ -22,6 +22,7 @@ BATCH = 1000
 @dataclass
 class PurgeSummary:
     unconfirmed: int = 0
+    unsubscribed: int = 0
     tokens: int = 0
     client_data: int = 0
 
@@ -31,6 +32,8 @@ async def purge(session: AsyncSession) -> PurgeSummary:
 
     - sign-ups never confirmed within unconfirmed_retention_days are deleted (with their
       tokens and consent records; their confirmation mails keep no address);
+    - subscribers unsubscribed longer ago than the federation's unsubscribed_retention_days
+      (default: the setting) are deleted the same way;
     - tokens expired more than expired_token_retention_days ago are deleted;
     - IP address and user agent on consent records older than ip_retention_days are cleared.
     Each federation gets one RetentionRun row per rule, also when nothing was due, so the
@@ -52,6 +55,20 @@ async def purge(session: AsyncSession) -> PurgeSummary:
             unconfirmed += await repository.delete_subscribers(
                 session, federation_id=fid, subscriber_ids=ids
             )
+        unsubscribed = 0
+        days = federation.unsubscribed_retention_days or settings.unsubscribed_retention_days
+        while ids := await repository.departed_ids(
+            session,
+            federation_id=fid,
+            unsubscribed_before=current - timedelta(days=days),
+            limit=BATCH,
+        ):
+            await repository.forget_deliveries(
+                session, federation_id=fid, subscriber_ids=ids, email=None
+            )
+            unsubscribed += await repository.delete_subscribers(
+                session, federation_id=fid, subscriber_ids=ids
+            )
         tokens = await repository.delete_expired_tokens(
             session,
             federation_id=fid,
@@ -64,6 +81,7 @@ async def purge(session: AsyncSession) -> PurgeSummary:
         )
         for kind, count in (
             ("unconfirmed_subscribers", unconfirmed),
+            ("unsubscribed_subscribers", unsubscribed),
             ("expired_tokens", tokens),
             ("consent_client_data", client_data),
         ):
@@ -77,6 +95,7 @@ async def purge(session: AsyncSession) -> PurgeSummary:
             client_data,
         )
         summary.unconfirmed += unconfirmed
+        summary.unsubscribed += unsubscribed
         summary.tokens += tokens
         summary.client_data += client_data
     await session.flush()

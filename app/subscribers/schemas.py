@@ -210,3 +210,40 @@ class FormStamp(BaseModel):
     privacy_notice_version: int
     privacy_notice_url: str
     consent_text: str
+
+
+class StaffUnsubscribe(BaseModel):
+    """Unsubscribe on the person's request; `note` says how they asked (kept as evidence)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    note: str | None = Field(None, max_length=500, examples=["Ringde kansliet 3 mars"])
+
+
+class ConfirmationQueued(BaseModel):
+    delivery_id: int
+
+
+class PrivacyNoticeCreate(BaseModel):
+    """A new version of the sign-up form's consent sentence and the privacy notice."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    form_text: str = Field(min_length=1, max_length=2000, description="Beside the checkbox.")
+    privacy_text: str = Field(
+        min_length=1, max_length=50_000, description="The privacy page, in Markdown."
+    )
+
+
+class PrivacyNoticeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    version: int
+    form_text: str
+    privacy_text: str
+    created_at: datetime
+
+
+class PrivacyNoticeList(BaseModel):
+    items: list[PrivacyNoticeRead] = Field(description="Newest (the one shown now) first.")

@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import addresses
+from app import addresses, messages
 from app.actors import Actor
 from app.audit import service as audit_service
 from app.audit.models import AuditAction
@@ -32,6 +33,7 @@ from app.security import dkim_key, email_hash
 from app.subscribers import consent, repository, tokens
 from app.subscribers.consent import Origin
 from app.subscribers.models import (
+    BounceState,
     ConsentEvent,
     ConsentRecord,
     PrivacyNotice,
@@ -137,7 +139,7 @@ async def request_subscription(
 ) -> SignupResult:
     """Handle a sign-up: store or revive a pending subscriber and queue a confirmation mail.
 
-    New, pending, confirmed, unsubscribed and suppressed addresses all end in the same answer;
+    New, pending, confirmed, unsubscribed and erased addresses all end in the same answer;
     only what is stored and whether a mail is queued differs."""
     if data.website:
         log.info("sign-up honeypot filled for federation %s; ignored", federation.id)
@@ -164,11 +166,8 @@ async def request_subscription(
     if errors:
         raise InvalidSignup(details=errors)
 
-    if await repository.is_suppressed(
-        session, federation_id=federation.id, email_hash=email_hash(federation.id, email)
-    ):
-        return SignupResult(delivery_id=None)
-
+    # A suppression keeps staff from adding an erased address again; it does not keep the
+    # person out. They may come back by themselves, through a fresh double opt-in.
     subscriber = await repository.find_subscriber_by_email(
         session, federation_id=federation.id, email=email
     )
@@ -306,8 +305,30 @@ async def confirm_subscription(
         event=ConsentEvent.CONFIRM,
         origin=origin,
     )
+    if federation.welcome_enabled:
+        await _queue_welcome(session, subscriber=subscriber, at=current)
     await session.flush()
     return False
+
+
+async def _queue_welcome(session: AsyncSession, *, subscriber: Subscriber, at: datetime) -> None:
+    """The welcome mail goes through the outbox with the subscriber's own unsubscribe link."""
+    await tokens.issue_unsubscribe_token(session, subscriber=subscriber)
+    token = await repository.get_subscriber_token(
+        session,
+        federation_id=subscriber.federation_id,
+        subscriber_id=subscriber.id,
+        purpose=TokenPurpose.UNSUBSCRIBE,
+    )
+    assert token is not None
+    await delivery_service.enqueue_transactional(
+        session,
+        federation_id=subscriber.federation_id,
+        subscriber_id=subscriber.id,
+        kind=DeliveryKind.WELCOME,
+        token_id=token.id,
+        at=at,
+    )
 
 
 @dataclass(frozen=True)
@@ -340,17 +361,25 @@ async def unsubscribe(session: AsyncSession, *, raw: str, origin: Origin) -> Uns
     federation, subscriber = await _unsubscribable(session, raw)
     if subscriber.status == SubscriptionStatus.UNSUBSCRIBED:
         return UnsubscribeResult(federation=federation, already=True)
+    await _end_subscription(session, subscriber=subscriber, origin=origin)
+    return UnsubscribeResult(federation=federation, already=False)
+
+
+async def _end_subscription(
+    session: AsyncSession, *, subscriber: Subscriber, origin: Origin, note: str | None = None
+) -> None:
+    """Unsubscribed from now on, with the consent record that says how."""
     subscriber.status = SubscriptionStatus.UNSUBSCRIBED
     subscriber.unsubscribed_at = now()
     consent.record(
         session,
-        federation_id=federation.id,
+        federation_id=subscriber.federation_id,
         subscriber_id=subscriber.id,
         event=ConsentEvent.UNSUBSCRIBE,
         origin=origin,
+        note=note,
     )
     await session.flush()
-    return UnsubscribeResult(federation=federation, already=False)
 
 
 async def get_privacy_notice(
@@ -378,6 +407,7 @@ async def build_transactional_mail(
     purposes = {
         DeliveryKind.CONFIRMATION: TokenPurpose.CONFIRM,
         DeliveryKind.SELF_SERVICE: TokenPurpose.SELF_SERVICE,
+        DeliveryKind.WELCOME: TokenPurpose.UNSUBSCRIBE,
     }
     purpose = purposes.get(DeliveryKind(delivery.kind))
     if purpose is None:
@@ -408,10 +438,20 @@ async def build_transactional_mail(
     settings = get_settings()
     base = settings.base_url
     raw = tokens.raw_token(token)
+    unsubscribe_url = None
+    text = ""
     if purpose is TokenPurpose.CONFIRM:
         link = f"{base}/f/{federation.slug}/bekrafta/{raw}"
         kind = transactional.MailKind.CONFIRMATION
         valid_days = settings.confirmation_token_days
+    elif purpose is TokenPurpose.UNSUBSCRIBE:
+        # A subscriber who left before the welcome went out gets none.
+        if subscriber.status != SubscriptionStatus.CONFIRMED:
+            raise NotFound("the subscriber is no longer confirmed")
+        link = unsubscribe_url = f"{base}/u/{raw}"
+        kind = transactional.MailKind.WELCOME
+        valid_days = 0
+        text = federation.welcome_text or messages.DEFAULT_WELCOME_TEXT
     else:
         link = f"{base}/f/{federation.slug}/mina-uppgifter/{raw}"
         kind = transactional.MailKind.SELF_SERVICE
@@ -421,6 +461,7 @@ async def build_transactional_mail(
         transactional.Branding.of(federation, base_url=base),
         link=link,
         valid_days=valid_days,
+        text=text,
     )
     message = transactional.build_message(
         mail,
@@ -428,6 +469,7 @@ async def build_transactional_mail(
         to=subscriber.email,
         at=now(),
         dkim=dkim_key(federation.from_email.rpartition("@")[2]),
+        unsubscribe_url=unsubscribe_url,
     )
     return subscriber.email, message
 
@@ -471,6 +513,108 @@ async def get_subscriber(
     )
     if subscriber is None:
         raise NotFound("Subscriber not found.")
+    return subscriber
+
+
+def listed_origin(federation: Federation, origin: str | None) -> str | None:
+    """The request's Origin when it is one of the federation's own sites (`frame_ancestors`,
+    the same list that may frame the form), else None: only those get CORS answers."""
+    listed = {o.rstrip("/").lower() for o in federation.frame_ancestors or []}
+    if origin and origin.rstrip("/").lower() in listed:
+        return origin
+    return None
+
+
+class RedirectNotAllowed(Unprocessable):
+    code = "redirect_not_allowed"
+    default_message = "redirect must be an https address on one of the federation's own sites."
+
+
+def redirect_target(federation: Federation, url: str, *, failed: bool) -> str:
+    """Where a plain HTML form posted from the federation's site sends the visitor back to:
+    the given page (on a listed origin, never elsewhere), marked when the sign-up failed."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise RedirectNotAllowed(details={"redirect": url})
+    if listed_origin(federation, f"{parts.scheme}://{parts.netloc}") is None:
+        raise RedirectNotAllowed(details={"redirect": url})
+    if not failed:
+        return url
+    query = f"{parts.query}&nyhetsbrev=fel" if parts.query else "nyhetsbrev=fel"
+    return urlunsplit(parts._replace(query=query))
+
+
+async def _audit_edit(
+    session: AsyncSession, *, actor: Actor, subscriber: Subscriber, summary: str
+) -> None:
+    """A staff action on one subscriber in the audit log (never the address)."""
+    await audit_service.record(
+        session,
+        actor=actor,
+        action=AuditAction.SUBSCRIBER_EDITED,
+        federation_id=subscriber.federation_id,
+        target_type="subscriber",
+        target_id=subscriber.id,
+        summary=summary,
+    )
+
+
+async def unsubscribe_on_request(
+    session: AsyncSession,
+    *,
+    federation: Federation,
+    subscriber_id: int,
+    note: str | None,
+    actor: Actor,
+) -> Subscriber:
+    """Unsubscribe someone who asked staff to (by phone, by mail); nothing is erased."""
+    subscriber = await get_subscriber(session, federation=federation, subscriber_id=subscriber_id)
+    if subscriber.status != SubscriptionStatus.UNSUBSCRIBED:
+        await _end_subscription(session, subscriber=subscriber, origin=STAFF_ORIGIN, note=note)
+        await _audit_edit(
+            session, actor=actor, subscriber=subscriber, summary="avslutade på begäran"
+        )
+    return subscriber
+
+
+class NotPending(Conflict):
+    code = "not_pending"
+    default_message = "Only a subscriber who has not confirmed yet can get a new confirmation."
+
+
+class ConfirmationLimit(Conflict):
+    code = "confirmation_limit"
+    default_message = "This address has had its confirmation mails for now; try again later."
+
+
+async def resend_confirmation(
+    session: AsyncSession, *, federation: Federation, subscriber_id: int, actor: Actor
+) -> int:
+    """Queue a new confirmation mail to a pending subscriber (the same daily and weekly limits
+    as the public form); the delivery id."""
+    subscriber = await get_subscriber(session, federation=federation, subscriber_id=subscriber_id)
+    if subscriber.status != SubscriptionStatus.PENDING:
+        raise NotPending(details={"status": str(subscriber.status)})
+    delivery_id = await _queue_confirmation(session, subscriber=subscriber)
+    if delivery_id is None:
+        raise ConfirmationLimit()
+    await session.flush()
+    await _audit_edit(
+        session, actor=actor, subscriber=subscriber, summary="skickade en ny bekräftelse"
+    )
+    return delivery_id
+
+
+async def reset_bounces(
+    session: AsyncSession, *, federation: Federation, subscriber_id: int, actor: Actor
+) -> Subscriber:
+    """Clear a bounce state after the address was fixed (a full mailbox emptied, a typo)."""
+    subscriber = await get_subscriber(session, federation=federation, subscriber_id=subscriber_id)
+    subscriber.bounce_state = BounceState.OK
+    subscriber.bounce_count = 0
+    subscriber.updated_at = now()
+    await session.flush()
+    await _audit_edit(session, actor=actor, subscriber=subscriber, summary="nollställde studsar")
     return subscriber
 
 

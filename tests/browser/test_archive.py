@@ -9,7 +9,7 @@ from playwright.async_api import Page
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns.models import Campaign, CampaignStatus, Theme
-from app.campaigns.samples import SAMPLES
+from app.campaigns.samples import SAMPLES, sample_markdown
 from app.clock import now
 from app.federations.models import Federation
 from tests.fixtures.browser import LiveServer, format_violations
@@ -50,7 +50,7 @@ async def _seed(session: AsyncSession) -> Seeded:
             subject=sample.subject,
             preheader=sample.preheader,
             theme=Theme(theme),
-            body_markdown=sample.body_markdown,
+            body_markdown=sample_markdown(theme),
             status=status,
             send_at=now(),
             started_at=now() if status == CampaignStatus.SENT else None,
@@ -127,3 +127,20 @@ async def test_unsent_or_other_federations_campaign_is_404(
     response = await browser_page.goto(live_server.url("/f/finns-inte/arkiv"))
     assert response is not None
     assert response.status == 404
+
+
+async def test_embedded_archive_list_is_accessible(
+    live_server: LiveServer, browser_page: Page
+) -> None:
+    seeded = await live_server.seed(_seed)
+    await browser_page.set_viewport_size({"width": 320, "height": 600})
+    response = await browser_page.goto(live_server.url(f"/f/{seeded.slug}/arkiv/inbaddning"))
+    assert response is not None
+    assert response.status == 200
+    links = await browser_page.locator("main ul a").all_inner_texts()
+    assert sorted(links) == sorted(SAMPLES[t].subject for t in seeded.sent_ids)
+    assert await browser_page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+    violations = await live_server.axe(browser_page)
+    assert violations == [], format_violations(violations)

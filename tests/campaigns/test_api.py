@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.models import AuditAction, AuditEntry
 from app.campaigns.models import Campaign, CampaignStatus
 from app.clock import now
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
@@ -94,6 +95,32 @@ class TestUpdateAndDelete:
         assert response.status_code == 200
         assert response.json()["theme"] == "jul"
 
+    async def test_archive_choice_keeps_the_approval_a_letter_edit_withdraws_it(
+        self, api: httpx.AsyncClient, session: AsyncSession, tenant: Tenant
+    ) -> None:
+        created = await _create(api, tenant)
+        url = f"{tenant.base}/{created['id']}"
+        campaign = await session.get(Campaign, created["id"])
+        assert campaign is not None
+        campaign.approved_version = campaign.version
+        await session.commit()
+        hidden = await api.patch(url, json={"publish_in_archive": False}, headers=tenant.headers)
+        assert hidden.status_code == 200, hidden.text
+        assert (hidden.json()["version"], hidden.json()["approved_version"]) == (1, 1)
+        edited = await api.patch(url, json={"subject": "Nytt ämne"}, headers=tenant.headers)
+        assert (edited.json()["version"], edited.json()["approved_version"]) == (2, None)
+
+    @pytest.mark.parametrize("field", ["header_image_id", "signature_image_id"])
+    async def test_image_id_beyond_32_bits_is_422(
+        self, api: httpx.AsyncClient, tenant: Tenant, field: str
+    ) -> None:
+        created = await _create(api, tenant)
+        url = f"{tenant.base}/{created['id']}"
+        response = await api.patch(url, json={field: 2**31}, headers=tenant.headers)
+        assert response.status_code == 422, response.text
+        refused = await api.post(tenant.base, json={**NEW, field: 2**31}, headers=tenant.headers)
+        assert refused.status_code == 422
+
     async def test_patch_after_scheduling_is_409(
         self, api: httpx.AsyncClient, tenant: Tenant
     ) -> None:
@@ -154,6 +181,95 @@ class TestPreview:
             f"{tenant.base}/{created['id']}/preview?format=pdf", headers=tenant.headers
         )
         assert response.status_code == 422
+
+
+class TestClosing:
+    async def _text(self, api: httpx.AsyncClient, tenant: Tenant, campaign_id: object) -> str:
+        response = await api.get(
+            f"{tenant.base}/{campaign_id}/preview?format=text", headers=tenant.headers
+        )
+        return response.text.replace("\r\n", "\n")
+
+    async def test_theme_line_by_default_and_nothing_added(
+        self, api: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        created = await _create(api, tenant)
+        text = await self._text(api, tenant, created["id"])
+        assert "Vi önskar dig en skön och vilsam sommar!\n\nVisa i webbläsaren" in text
+        assert "Varma hälsningar" not in text
+
+    async def test_federation_defaults_and_campaign_overrides(
+        self, api: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        federation = f"/api/v1/federations/{tenant.federation.slug}"
+        patched = await api.patch(
+            federation,
+            json={
+                "default_sign_off": "Med vänliga hälsningar",
+                "default_signature_name": "Karin Lind",
+                "default_signature_title": "Förbundschef",
+            },
+            headers=tenant.headers,
+        )
+        assert patched.status_code == 200, patched.text
+        created = await _create(api, tenant)
+        text = await self._text(api, tenant, created["id"])
+        assert "Med vänliga hälsningar\n\nKarin Lind\nFörbundschef\n" in text
+        url = f"{tenant.base}/{created['id']}"
+        await api.patch(
+            url, json={"sign_off": "", "signature_name": "Ola Berg"}, headers=tenant.headers
+        )
+        text = await self._text(api, tenant, created["id"])
+        assert "Med vänliga hälsningar" not in text
+        assert "Ola Berg\nFörbundschef\n" in text
+        # The author's own closing in the body is the last word: no signature, no line.
+        await api.patch(url, json={"signature_name": ""}, headers=tenant.headers)
+        html = (await api.get(f"{url}/preview", headers=tenant.headers)).text
+        assert 'class="signoff"' not in html
+        assert 'class="signature-name"' not in html
+        back = await api.patch(
+            url, json={"sign_off": None, "signature_name": None}, headers=tenant.headers
+        )
+        assert back.json()["sign_off"] is None
+        assert "Med vänliga hälsningar" in await self._text(api, tenant, created["id"])
+
+
+class TestMarkdownWarnings:
+    BODY = "Hej.\n\n<b>Fet</b> text och [klicka här](https://ex.se/a).\n\n![](https://ex.se/b.jpg)"
+
+    async def test_create_update_and_get_report_warnings_with_lines(
+        self, api: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        created = await _create(api, tenant, body_markdown=self.BODY)
+        found = [(w["line"], w["code"]) for w in created["warnings"]]
+        assert found == [(3, "raw_html"), (3, "vague_link_text"), (5, "image_without_alt")]
+        assert all(w["message"] for w in created["warnings"])
+        url = f"{tenant.base}/{created['id']}"
+        got = await api.get(url, headers=tenant.headers)
+        assert got.json()["warnings"] == created["warnings"]
+        fixed = await api.patch(
+            url,
+            json={"body_markdown": "Läs [planen för 2027](https://ex.se/a)."},
+            headers=tenant.headers,
+        )
+        assert fixed.status_code == 200
+        assert fixed.json()["warnings"] == []
+
+    async def test_preview_carries_warnings(self, api: httpx.AsyncClient, tenant: Tenant) -> None:
+        created = await _create(api, tenant, body_markdown=self.BODY)
+        url = f"{tenant.base}/{created['id']}/preview"
+        as_json = await api.get(f"{url}?format=json", headers=tenant.headers)
+        assert as_json.status_code == 200
+        body = as_json.json()
+        assert [w["code"] for w in body["warnings"]] == [
+            "raw_html",
+            "vague_link_text",
+            "image_without_alt",
+        ]
+        assert "Hej Anna Andersson!" in body["html"]
+        assert "Hej Anna Andersson!" in body["text"]
+        html = await api.get(url, headers=tenant.headers)
+        assert html.headers["x-markdown-warnings"] == "3"
 
 
 class TestTestSend:
@@ -236,13 +352,82 @@ class TestTestSend:
         assert response.status_code == 422
 
 
+class TestSwedishTime:
+    async def test_time_without_offset_is_the_federations_wall_clock(
+        self, api: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        created = await _create(api, tenant)
+        url = f"{tenant.base}/{created['id']}"
+        summer = await api.post(
+            f"{url}/schedule", json={"send_at": "2030-06-18T08:00"}, headers=tenant.headers
+        )
+        assert summer.status_code == 200, summer.text
+        body = summer.json()
+        assert body["send_at"] in {"2030-06-18T06:00:00Z", "2030-06-18T06:00:00+00:00"}
+        assert body["send_at_local"] == "2030-06-18T08:00:00+02:00"
+        assert body["timezone"] == "Europe/Stockholm"
+        winter = await api.post(
+            f"{url}/schedule", json={"send_at": "2030-12-10T08:00"}, headers=tenant.headers
+        )
+        assert winter.json()["send_at_local"] == "2030-12-10T08:00:00+01:00"
+
+    async def test_unschedule_duplicate_pause_and_resume(
+        self, api: httpx.AsyncClient, session: AsyncSession, tenant: Tenant
+    ) -> None:
+        created = await _create(api, tenant)
+        url = f"{tenant.base}/{created['id']}"
+        await api.post(
+            f"{url}/schedule", json={"send_at": "2030-06-18T08:00"}, headers=tenant.headers
+        )
+        back = await api.post(f"{url}/unschedule", headers=tenant.headers)
+        assert back.status_code == 200
+        assert (back.json()["status"], back.json()["send_at"]) == ("draft", None)
+        assert (await api.post(f"{url}/unschedule", headers=tenant.headers)).status_code == 409
+        assert (await api.post(f"{url}/pause", headers=tenant.headers)).status_code == 409
+
+        copy = await api.post(f"{url}/duplicate", headers=tenant.headers)
+        assert copy.status_code == 201
+        assert copy.json()["id"] != created["id"]
+        assert copy.json()["status"] == "draft"
+        assert copy.json()["body_markdown"] == created["body_markdown"]
+
+        campaign = await session.get(Campaign, created["id"])
+        assert campaign is not None
+        campaign.status = CampaignStatus.SENDING
+        await session.commit()
+        paused = await api.post(f"{url}/pause", headers=tenant.headers)
+        assert paused.status_code == 200
+        assert paused.json()["status"] == "paused"
+        assert paused.json()["paused_reason"] == "Pausat av personalen."
+        resumed = await api.post(f"{url}/resume", headers=tenant.headers)
+        assert resumed.json()["status"] == "sending"
+
+        # Every state change is in the audit log, the copy as a new draft naming its source.
+        logged = await session.scalars(
+            select(AuditEntry).where(AuditEntry.target_type == "campaign").order_by(AuditEntry.id)
+        )
+        assert [(e.target_id, e.action) for e in logged] == [
+            (created["id"], AuditAction.CAMPAIGN_CREATED),
+            (created["id"], AuditAction.CAMPAIGN_SCHEDULED),
+            (created["id"], AuditAction.CAMPAIGN_UNSCHEDULED),
+            (copy.json()["id"], AuditAction.CAMPAIGN_CREATED),
+            (created["id"], AuditAction.CAMPAIGN_PAUSED),
+            (created["id"], AuditAction.CAMPAIGN_RESUMED),
+        ]
+        source = await session.scalar(
+            select(AuditEntry.summary).where(AuditEntry.target_id == copy.json()["id"])
+        )
+        assert source is not None
+        assert source.endswith(f"kopia av {created['id']}")
+
+
 class TestSchedule:
     @pytest.mark.parametrize(
         "send_at",
-        ["2030-06-18T08:00:00", "2020-06-18T08:00:00+02:00", "i morgon"],
-        ids=["naive", "past", "garbage"],
+        ["2020-06-18T08:00:00+02:00", "2020-06-18T08:00", "2031-03-30T02:30", "i morgon"],
+        ids=["past", "past-local", "skipped-by-dst", "garbage"],
     )
-    async def test_naive_or_past_is_422(
+    async def test_past_missing_or_garbage_is_422(
         self, api: httpx.AsyncClient, tenant: Tenant, send_at: str
     ) -> None:
         created = await _create(api, tenant)

@@ -98,6 +98,11 @@ class TestWritingAsRedaktor:
         row = await campaign_row(session, campaign_id)
         assert row.version == 2
         assert row.body_markdown == "Hej **alla**!"
+        assert "Kontrollera texten" not in (await client.get(saved.headers["location"])).text
+        await save(client, csrf, campaign_id, "Hej!\n\n[Klicka här](https://exempel.se)")
+        warned = await client.get(f"/redaktion/utskick/{campaign_id}")
+        assert "Rad 3: Länktexten ”Klicka här” säger inget" in warned.text
+        await save(client, csrf, campaign_id, "Hej **alla**!")
         preview = await client.get(f"/redaktion/utskick/{campaign_id}/forhandsvisning")
         assert preview.status_code == 200
         assert "<strong>alla</strong>" in preview.text
@@ -125,6 +130,8 @@ class TestWritingAsRedaktor:
         ).scalars()
         assert list(actions) == [
             AuditAction.CAMPAIGN_CREATED,
+            AuditAction.CAMPAIGN_EDITED,
+            AuditAction.CAMPAIGN_EDITED,
             AuditAction.CAMPAIGN_EDITED,
             AuditAction.CAMPAIGN_TEST_SENT,
         ]

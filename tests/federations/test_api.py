@@ -246,13 +246,14 @@ class TestUpdateFederation:
         assert body["logo_url"] is None
         assert body["from_email"] == "nyhetsbrev@sf-alfa.example.se"
 
+    @pytest.mark.parametrize("field", ["from_email", "welcome_enabled"])
     async def test_required_field_cannot_be_cleared(
-        self, client: httpx.AsyncClient, session: AsyncSession
+        self, client: httpx.AsyncClient, session: AsyncSession, field: str
     ) -> None:
         federation = await make_federation(session, "sf-alfa")
         raw = await make_key(session, federation)
         response = await client.patch(
-            "/api/v1/federations/sf-alfa", json={"from_email": None}, headers=bearer(raw)
+            "/api/v1/federations/sf-alfa", json={field: None}, headers=bearer(raw)
         )
         assert response.status_code == 422
 

@@ -1,12 +1,17 @@
-"""The staff commands: federation create|list, apikey create|revoke, subscribers import, purge."""
+"""The staff commands: federation create|list, apikey create|revoke, subscribers import, purge,
+seasons run."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from sqlalchemy import select
 
-from app.federations.models import ApiKey
+from app import db
+from app.campaigns.models import Theme
+from app.federations.models import ApiKey, Federation
+from app.seasons.models import Anchor, SeasonalRule
 from app.security import token_hash
 from app.subscribers.models import RetentionRun, Subscriber
 from tests.fixtures.cli import FED, database, invoke, query
@@ -78,4 +83,44 @@ def test_subscribers_import_and_purge(database: Path, tmp_path: Path) -> None:
     code, out, _ = invoke("purge")
     assert code == 0
     assert "purged 0 unconfirmed" in out
-    assert len(query(select(RetentionRun.id))) == 3
+    assert len(query(select(RetentionRun.id))) == 4  # one per rule
+
+
+def _add_rule() -> None:
+    async def _run() -> None:
+        try:
+            async with db.session_scope() as session:
+                federation = (await session.execute(select(Federation))).scalar_one()
+                session.add(
+                    SeasonalRule(
+                        federation_id=federation.id,
+                        name="Julhälsning",
+                        theme=Theme.JUL,
+                        anchor=Anchor.JULAFTON,
+                        days_before=10,
+                        notify_emails=["chef@norr.example.se"],
+                    )
+                )
+        finally:
+            await db.dispose_engine()
+
+    asyncio.run(_run())
+
+
+def test_seasons_run_on_the_day_once(database: Path) -> None:
+    assert invoke(*FED)[0] == 0
+    _add_rule()
+    code, out, _ = invoke("seasons", "run", "--date", "2026-12-13")
+    assert (code, out.strip()) == (0, "0 seasonal drafts made")
+    code, out, _ = invoke("seasons", "run", "--date", "2026-12-14")
+    assert code == 0
+    assert "sf-norr: draft" in out
+    assert out.strip().endswith("1 seasonal drafts made")
+    code, out, _ = invoke("seasons", "run", "--date", "2026-12-15")
+    assert (code, out.strip()) == (0, "0 seasonal drafts made")
+
+
+def test_seasons_run_refuses_a_bad_date(database: Path) -> None:
+    code, _, err = invoke("seasons", "run", "--date", "julafton")
+    assert code != 0
+    assert "YYYY-MM-DD" in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -104,6 +105,8 @@ class TestStructure:
         assert not _raw_header(raw, "Bcc")
         msg = _parse(raw)
         assert msg["Date"].datetime.tzinfo is not None
+        # Swedish time: +0100 in winter, +0200 in summer (never UTC's +0000).
+        assert msg["Date"].datetime.utcoffset() in {timedelta(hours=1), timedelta(hours=2)}
         assert msg["Message-ID"].endswith("@sf-norra.example.se>")
         assert msg["Message-ID"].startswith("<42.1.")
         assert msg["Precedence"] == "bulk"

@@ -69,7 +69,8 @@ class TestMailHtmlAudit:
 
     def test_layout_tables_are_presentation(self, theme: str) -> None:
         audit = _audit(_html(theme))
-        tables = audit.all("table")
+        # A Markdown table is a data table (with header cells); every other one is layout.
+        tables = [t for t in audit.all("table") if t.get("class") != "tabell"]
         assert tables
         assert all(t.get("role") == "presentation" for t in tables)
         assert tables[0].get("width") == "100%"
@@ -120,9 +121,39 @@ class TestMailHtmlAudit:
         assert '<meta name="color-scheme" content="light dark">' in html
         assert "@media (prefers-color-scheme: dark)" in html
 
+    def test_outlook_gets_a_fixed_600px_wrapper_and_vml_buttons(self, theme: str) -> None:
+        html = _html(theme)
+        opened = html.index('<!--[if mso]><table role="presentation" width="600" align="center"')
+        closed = html.index("<!--[if mso]></td></tr></table><![endif]-->")
+        assert opened < html.index('class="content"') < closed
+        assert "<v:roundrect" in html
+        assert 'class="knapp-td"' in html
+
+    def test_long_words_wrap_and_colour_scheme_is_in_css(self, theme: str) -> None:
+        html = _html(theme)
+        content = re.search(r'<td class="content"[^>]*style="([^"]*)"', html)
+        assert content
+        assert "overflow-wrap: anywhere" in content.group(1)
+        style = html[html.index("<style>") : html.index("</style>")]
+        assert ":root { color-scheme: light dark; supported-color-schemes: light dark; }" in style
+
+    def test_nothing_follows_the_closing(self, theme: str) -> None:
+        html = _html(theme)
+        after = html[html.index('class="signoff"') : html.index('class="footer"')]
+        assert get_theme(theme).sign_off in after
+        assert "Varma hälsningar" not in html
+        assert "Besök vår webbplats" not in html
+        assert "<a " not in after
+
+    def test_every_image_has_a_width_and_captions_show(self, theme: str) -> None:
+        html = _html(theme)
+        audit = _audit(html)
+        assert all((img.get("width") or "").isdigit() for img in audit.all("img"))
+        assert 'class="bildtext"' in html
+
     def test_button_is_a_real_link(self, theme: str) -> None:
         audit = _audit(_html(theme))
-        buttons = [a for a in audit.all("a") if a.get("class") == "button"]
+        buttons = [a for a in audit.all("a") if a.get("class") == "knapp-a"]
         assert buttons
         assert (buttons[0].get("href") or "").startswith("https://")
 

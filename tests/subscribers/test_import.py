@@ -161,10 +161,31 @@ class TestImportEndpoint:
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "invalid_file"
 
-    async def test_non_utf8_file_is_422_and_imports_nothing(
+    async def test_excel_semicolon_csv_in_windows_1252(
         self, client: httpx.AsyncClient, session: AsyncSession, key: str
     ) -> None:
-        response = await upload(client, key, "email,name\nå@example.se,Åsa\n".encode("latin-1"))
+        # Excel's "CSV (semikolonavgränsad)" on Swedish Windows; the non-ASCII comes late (in
+        # a name: a non-ASCII mailbox needs NEWSLETTER_SMTPUTF8, see test_non_ascii_addresses).
+        rows = "".join(f"person{i}@example.se;Namn {i}\r\n" for i in range(3000))
+        content = f"E-post;Namn\r\n{rows}orjan@example.se;Örjan Åström\r\n"
+        response = await upload(client, key, content.encode("cp1252"))
+        assert response.status_code == 200, response.text
+        assert response.json()["created"] == 3001
+        stored = await subscribers(session)
+        assert stored["orjan@example.se"].name == "Örjan Åström"
+
+    async def test_utf8_without_bom_and_tabs(
+        self, client: httpx.AsyncClient, session: AsyncSession, key: str
+    ) -> None:
+        response = await upload(client, key, "email\tname\nasa@example.se\tÅsa\n".encode())
+        assert response.json()["created"] == 1
+        assert (await subscribers(session))["asa@example.se"].name == "Åsa"
+
+    async def test_undecodable_file_is_422_and_imports_nothing(
+        self, client: httpx.AsyncClient, session: AsyncSession, key: str
+    ) -> None:
+        # 0x81 is undefined in Windows-1252 and invalid as UTF-8.
+        response = await upload(client, key, b"email,name\nx@example.se,A\x81\n")
         assert response.status_code == 422
         assert await session.scalar(select(func.count(Subscriber.id))) == 0
 

@@ -1,4 +1,5 @@
-"""Retention (`newsletter purge`): unconfirmed sign-ups, expired tokens, client data; logged."""
+"""Retention (`newsletter purge`): unconfirmed sign-ups, unsubscribed subscribers, expired
+tokens, client data; logged."""
 
 from __future__ import annotations
 
@@ -72,6 +73,7 @@ async def test_purge_applies_each_rule_once(
         (alfa.id, "consent_client_data", 0),
         (alfa.id, "expired_tokens", 0),
         (alfa.id, "unconfirmed_subscribers", 1),
+        (alfa.id, "unsubscribed_subscribers", 0),
     ]
 
     # Later: the fresh sign-up's confirmation token expired 7+ days ago, IPs are 90+ days old.
@@ -87,7 +89,7 @@ async def test_purge_applies_each_rule_once(
     # Idempotent: nothing more to do.
     last = await retention.purge(session)
     assert (last.unconfirmed, last.tokens, last.client_data) == (0, 0, 0)
-    assert await session.scalar(select(func.count(RetentionRun.id))) == 12
+    assert await session.scalar(select(func.count(RetentionRun.id))) == 16
 
 
 async def test_expired_tokens_are_deleted_after_the_grace_period(
@@ -113,3 +115,34 @@ async def test_expired_tokens_are_deleted_after_the_grace_period(
     assert (await retention.purge(session)).tokens == 1
     # The unsubscribe token never expires and stays.
     assert list(await session.scalars(select(Token.purpose))) == [TokenPurpose.UNSUBSCRIBE]
+
+
+async def test_unsubscribed_are_purged_after_the_federations_period(
+    session: AsyncSession, alfa: Federation, frozen_clock: None
+) -> None:
+    clock.freeze(T0)
+    beta = await make_federation(session, "sf-beta", unsubscribed_retention_days=30)
+    left_alfa = await add(session, alfa, "a@example.se", status="confirmed", consent_note="ok")
+    left_beta = await add(session, beta, "b@example.se", status="confirmed", consent_note="ok")
+    stays = await add(session, beta, "c@example.se", status="confirmed", consent_note="ok")
+    for sid, federation in ((left_alfa, alfa), (left_beta, beta)):
+        await subscriber_service.unsubscribe_on_request(
+            session, federation=federation, subscriber_id=sid, note=None, actor=Actor.system("test")
+        )
+    await session.commit()
+
+    clock.freeze(T0 + timedelta(days=31))
+    summary = await retention.purge(session)
+    remaining = set(await session.scalars(select(Subscriber.id)))
+    # beta keeps leavers 30 days; alfa the default 365.
+    assert remaining == {left_alfa, stays}
+    assert summary.unsubscribed == 1
+    logged = await session.scalars(
+        select(RetentionRun.count).where(
+            RetentionRun.federation_id == beta.id, RetentionRun.kind == "unsubscribed_subscribers"
+        )
+    )
+    assert list(logged) == [1]
+    clock.freeze(T0 + timedelta(days=366))
+    assert (await retention.purge(session)).unsubscribed == 1
+    assert set(await session.scalars(select(Subscriber.id))) == {stays}

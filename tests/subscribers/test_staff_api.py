@@ -341,3 +341,15 @@ class TestExport:
         ]
         assert rows[3]["attributes"] == '{"i": 3}'
         assert rows[-1]["name"].startswith("'=")
+        excel = await client.get(
+            f"{BASE}/sf-alfa/subscribers/export?format=excel", headers=bearer(alfa_key)
+        )
+        assert excel.status_code == 200
+        # Swedish Excel: a byte-order mark, then semicolons; the same rows as the plain CSV.
+        assert excel.content.startswith(b"\xef\xbb\xbfemail;name;status;")
+        text = excel.content.decode("utf-8-sig")
+        assert list(csv.DictReader(io.StringIO(text), delimiter=";")) == rows
+        bad = await client.get(
+            f"{BASE}/sf-alfa/subscribers/export?format=pdf", headers=bearer(alfa_key)
+        )
+        assert bad.status_code == 422

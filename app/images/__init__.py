@@ -1,0 +1,1 @@
+"""Images a federation uploads: photos for letters, header photos and logos."""

@@ -1,0 +1,59 @@
+"""audit actions for unscheduling and pausing a campaign
+
+Revision ID: a4d8e2f6c915
+Revises: e5f1b3c8d702
+Create Date: 2026-11-26 15:00:00
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "a4d8e2f6c915"
+down_revision: str | None = "e5f1b3c8d702"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+ACTIONS = (
+    "signed_in",
+    "signed_out",
+    "signed_out_everywhere",
+    "person_invited",
+    "role_changed",
+    "person_removed",
+    "campaign_created",
+    "campaign_edited",
+    "campaign_approved",
+    "campaign_test_sent",
+    "campaign_scheduled",
+    "campaign_sent",
+    "campaign_cancelled",
+    "campaign_resumed",
+    "campaign_requeued",
+    "subscriber_added",
+    "subscribers_imported",
+    "subscriber_edited",
+    "subscriber_erased",
+    "settings_changed",
+    "api_key_created",
+    "api_key_revoked",
+    "federation_created",
+)
+NEW = ("campaign_unscheduled", "campaign_paused")
+
+
+def _actions(actions: tuple[str, ...]) -> None:
+    """Replace the CHECK on audit_log.action (a batch copy of the table on SQLite)."""
+    allowed = ", ".join(f"'{a}'" for a in actions)
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_audit_log_action_valid"), type_="check")
+        batch_op.create_check_constraint("action_valid", f"action IN ({allowed})")
+
+
+def upgrade() -> None:
+    _actions((*ACTIONS, *NEW))
+
+
+def downgrade() -> None:
+    op.execute("DELETE FROM audit_log WHERE action IN ('campaign_unscheduled', 'campaign_paused')")
+    _actions(ACTIONS)
