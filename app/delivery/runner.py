@@ -422,7 +422,9 @@ class Run:
         try:
             await connection.open()
             # Just before MAIL FROM, on a fresh view: an unsubscribe stops this very message.
-            if not await self.suppression.wait_fresh(self.wake):
+            if self.suppression.needs_view(item) and not await self.suppression.wait_fresh(
+                self.wake
+            ):
                 return released(), connection
             blocked = self.suppression.verdict(item)
             if blocked is not None:

@@ -72,6 +72,11 @@ class Suppression:
         self.closed = True
         self._refreshed.set()
 
+    def needs_view(self, item: Item) -> bool:
+        """Mail that names no subscriber and no campaign (a staff sign-in link) has nothing
+        that could block it; no refresh is ever due for it alone, so it must not wait for one."""
+        return item.subscriber_id is not None or item.campaign_id is not None
+
     async def wait_fresh(self, wake: asyncio.Event) -> bool:
         """Wait until the view is fresh enough to start a transaction on; False when the run
         is ending without one."""
