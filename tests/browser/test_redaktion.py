@@ -165,7 +165,7 @@ class TestWholePath:
         await expect(page.get_by_role("status")).to_contain_text("Testutskicket är köat")
         newsletter(live_server, "dispatch")
         subjects = [str(m["Subject"]) for m in live_server.mail.to(email)]
-        assert subjects.count("God jul från förbundet") == 1, subjects
+        assert subjects.count("[Test] God jul från förbundet") == 1, subjects
 
         await page.get_by_label("Datum").fill("2099-12-20")
         await page.get_by_label("Tid").fill("09:00")
