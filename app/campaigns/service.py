@@ -419,16 +419,21 @@ def _aware(at: datetime, federation: Federation) -> datetime:
     return local
 
 
+def _require_status(campaign: Campaign, status: CampaignStatus, verb: str) -> None:
+    """Refuse a staff transition that only a campaign in `status` allows."""
+    if campaign.status != status:
+        raise Conflict(
+            f"The campaign is {campaign.status}; only a {status} campaign can be {verb}.",
+            details={"status": str(campaign.status)},
+        )
+
+
 async def unschedule_campaign(
     session: AsyncSession, *, federation_id: int, campaign_id: int, actor: Actor
 ) -> Campaign:
     """Take a scheduled campaign back to draft; nothing is sent."""
     campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
-    if campaign.status != CampaignStatus.SCHEDULED:
-        raise Conflict(
-            f"The campaign is {campaign.status}; only a scheduled campaign can be unscheduled.",
-            details={"status": str(campaign.status)},
-        )
+    _require_status(campaign, CampaignStatus.SCHEDULED, "unscheduled")
     campaign.status = CampaignStatus.DRAFT
     campaign.send_at = None
     campaign.updated_at = now()
@@ -456,11 +461,7 @@ async def pause_campaign(
 ) -> Campaign:
     """Stop a sending campaign after the mail already handed over; resume continues it."""
     campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
-    if campaign.status != CampaignStatus.SENDING:
-        raise Conflict(
-            f"The campaign is {campaign.status}; only a sending campaign can be paused.",
-            details={"status": str(campaign.status)},
-        )
+    _require_status(campaign, CampaignStatus.SENDING, "paused")
     campaign.status = CampaignStatus.PAUSED
     campaign.paused_reason = messages.PAUSED_BY_STAFF
     campaign.updated_at = now()

@@ -17,6 +17,7 @@ from app.actors import Actor
 from app.campaigns import service as campaigns_service
 from app.campaigns.schemas import CampaignCreate
 from app.clock import now
+from app.config import get_settings
 from app.db import session_scope
 from app.errors import AppError, NotFound
 from app.federations.models import Federation
@@ -60,8 +61,13 @@ def next_date(rule: SeasonalRule, today: date) -> date:
     return rule_fire_date(rule, today.year + 1)
 
 
+def _zone(federation: Federation) -> ZoneInfo:
+    """The federation's own time zone, else the installation's (TIMEZONE)."""
+    return ZoneInfo(federation.timezone or get_settings().timezone)
+
+
 def local_today(federation: Federation, at: datetime) -> date:
-    return at.astimezone(ZoneInfo(federation.timezone or "Europe/Stockholm")).date()
+    return at.astimezone(_zone(federation)).date()
 
 
 async def create_rule(
@@ -87,7 +93,7 @@ async def _draft_from(
     session: AsyncSession, *, rule: SeasonalRule, federation: Federation, year: int
 ) -> CampaignCreate:
     """Last year's letter of the theme if there is one, else the theme's starter text."""
-    start = datetime(year, 1, 1, tzinfo=ZoneInfo(federation.timezone or "Europe/Stockholm"))
+    start = datetime(year, 1, 1, tzinfo=_zone(federation))
     previous = await repository.previous_letter(
         session, federation_id=federation.id, theme=rule.theme, before=start
     )
