@@ -10,7 +10,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from app import composition, errors, logs
+from app import composition, errors, logs, openapi
 from app.body_limits import BodyLimitMiddleware
 from app.campaigns import api as campaigns_api
 from app.campaigns import public as campaigns_public
@@ -65,6 +65,7 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
     app.state.send_now = composition.send_now
     app.state.render_page = render_page
     errors.install_handlers(app)
+    openapi.install(app)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

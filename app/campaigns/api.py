@@ -26,7 +26,7 @@ from app.campaigns.schemas import (
 from app.federations.auth import CallerActor, CurrentFederation
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep, send_after_commit
-from app.openapi import IdPath
+from app.openapi import IdPath, component_schema
 from app.rendering.markdown import MarkdownWarning
 
 router = APIRouter(
@@ -121,7 +121,7 @@ async def delete_campaign(
             "content": {
                 "text/html": {},
                 "text/plain": {},
-                "application/json": {"schema": CampaignPreview.model_json_schema()},
+                "application/json": {"schema": component_schema(CampaignPreview)},
             }
         },
     },

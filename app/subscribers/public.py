@@ -17,7 +17,7 @@ from app.errors import AppError, NotFound, Unprocessable
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep, client_ip, form_fields, send_after_commit
 from app.messages import CONSENT_EVENTS, PAGES, SUBSCRIPTION_STATUSES, TEST_UNSUBSCRIBE, TITLES
-from app.openapi import error_responses
+from app.openapi import component_schema, error_responses
 from app.rendering.mail import TEST_UNSUBSCRIBE_TOKEN
 from app.rendering.transactional import Branding
 from app.subscribers import consent, rights, service
@@ -183,8 +183,8 @@ async def api_preflight(slug: str, request: Request, session: SessionDep) -> Res
     openapi_extra={
         "requestBody": {
             "content": {
-                "application/json": {"schema": SignupRequest.model_json_schema()},
-                "application/x-www-form-urlencoded": {"schema": SignupRequest.model_json_schema()},
+                "application/json": {"schema": component_schema(SignupRequest)},
+                "application/x-www-form-urlencoded": {"schema": component_schema(SignupRequest)},
             }
         }
     },
