@@ -147,6 +147,11 @@ def serve(
         workers=workers,
         proxy_headers=True,
         forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        # With --workers, uvicorn kills a worker that has not answered its supervisor's ping
+        # within this many seconds, and starts another. Its default of 5 s killed every worker
+        # of a host busy enough that starting one (imports) took longer, over and over; 30 s is
+        # gunicorn's default worker timeout.
+        timeout_worker_healthcheck=30,
     )
 
 
