@@ -280,3 +280,14 @@ EXPORT_FORMATS: dict[str, str] = {
     "csv": "Standard-CSV (komma, UTF-8)",
     "excel": "Excel (semikolon)",
 }
+# How a consent event came about (ConsentRecord.method), for the staff's consent history.
+CONSENT_METHODS: dict[str, str] = {
+    "form": "Formuläret på webben",
+    "api": "Anmälan från förbundets webbplats",
+    "link": "Länk i mejl",
+    "staff_api": "Av förbundet",
+    "staff_import": "Import i Redaktionen",
+    "api_import": "Import via API",
+    "cli_import": "Import från kommandoraden",
+    "demo": "Demodata",
+}

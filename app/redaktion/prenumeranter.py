@@ -253,6 +253,7 @@ async def _detail(
             "s": subscriber,
             "history": history,
             "events": messages.CONSENT_EVENTS,
+            "methods": messages.CONSENT_METHODS,
             "bounce_ok": BounceState.OK,
             "notice": _notice(request.query_params.get("klart", "")),
             "error": messages.LIST_HYGIENE_ERRORS.get(error or ""),

@@ -88,6 +88,7 @@ class TestUnsubscribeOnRequest:
         assert "Prenumerationen är avslutad. Personen finns kvar" in shown.text
         assert "Avslutad prenumeration" in shown.text  # the consent history
         assert "Ringde kansliet 3 mars" in shown.text
+        assert "<td>Av förbundet</td>" in shown.text  # how, in Swedish
         assert f'href="{BASE}/{sid}/avsluta"' not in shown.text
         records = await session.scalars(
             select(ConsentRecord.note).where(
