@@ -23,7 +23,11 @@ pytestmark = pytest.mark.browser
 async def seed_subscribers(live_server: LiveServer, slug: str, tag: str) -> dict[str, str]:
     """A confirmed address that bounces hard and one that never confirmed (no mail queued yet,
     so a resend is within the daily limit)."""
-    emails = {"bounced": f"studs-{tag}@exempel.se", "pending": f"vantar-{tag}@exempel.se"}
+    emails = {
+        # Long enough to overflow a 320 px screen unless the pages wrap it.
+        "bounced": f"studs{tag}medenmycketlangadressutanbindestreck@exempel.se",
+        "pending": f"vantar-{tag}@exempel.se",
+    }
 
     async def work(session: AsyncSession) -> None:
         federation = (
@@ -63,6 +67,22 @@ async def subscriber_row(live_server: LiveServer, email: str) -> tuple[str, str]
     return await live_server.seed(work)
 
 
+async def signed_in_with_subscribers(live_server: LiveServer, page: Page) -> dict[str, str]:
+    """A redaktör signed in (from the mailed link) in a federation with the two subscribers."""
+    slug = await seed_federation(live_server)
+    tag = secrets.token_hex(3)
+    staff = f"red-{tag}@exempel.se"
+    invite_by_cli(live_server, staff, slug, "redaktor")
+    emails = await seed_subscribers(live_server, slug, tag)
+    await page.goto(live_server.url("/redaktion/logga-in"))
+    await page.get_by_label("E-postadress").fill(staff)
+    await page.get_by_role("button", name="Skicka inloggningslänk").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Kolla din e-post")
+    await page.goto(live_server.link_in(await sign_in_mail(live_server, staff), LINK_PATH))
+    await page.get_by_role("button", name="Logga in").click()
+    return emails
+
+
 class TestListHygieneByClicking:
     @pytest.mark.parametrize("scheme", ["light", "dark"])
     async def test_reset_bounces_unsubscribe_and_resend(
@@ -70,17 +90,7 @@ class TestListHygieneByClicking:
     ) -> None:
         page = browser_page
         await page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
-        slug = await seed_federation(live_server)
-        tag = secrets.token_hex(3)
-        staff = f"red-{tag}@exempel.se"
-        invite_by_cli(live_server, staff, slug, "redaktor")
-        emails = await seed_subscribers(live_server, slug, tag)
-        await page.goto(live_server.url("/redaktion/logga-in"))
-        await page.get_by_label("E-postadress").fill(staff)
-        await page.get_by_role("button", name="Skicka inloggningslänk").click()
-        await expect(page.get_by_role("heading", level=1)).to_have_text("Kolla din e-post")
-        await page.goto(live_server.link_in(await sign_in_mail(live_server, staff), LINK_PATH))
-        await page.get_by_role("button", name="Logga in").click()
+        emails = await signed_in_with_subscribers(live_server, page)
         await page.get_by_role("link", name="Prenumeranter").click()
 
         # The bounced address, found with the list's filter.
@@ -126,3 +136,18 @@ class TestListHygieneByClicking:
         await page.get_by_role("button", name="Skicka bekräftelsen igen").click()
         await expect(page.get_by_role("alert")).to_contain_text("så många bekräftelser")
         await assert_no_violations(live_server, page, f"detail, resend refused ({scheme})")
+
+    async def test_the_pages_reflow_at_320_px(
+        self, live_server: LiveServer, browser_page: Page
+    ) -> None:
+        page = browser_page
+        emails = await signed_in_with_subscribers(live_server, page)
+        await page.set_viewport_size({"width": 320, "height": 800})
+        await page.get_by_role("link", name="Prenumeranter").click()
+        await page.get_by_role("link", name=emails["bounced"]).click()
+        detail = page.url
+        for path in ("", "/avsluta", "/studsar"):
+            await page.goto(detail + path)
+            assert await page.evaluate("document.documentElement.scrollWidth <= 320"), path
+        await page.goto(live_server.url("/redaktion/prenumeranter?status=studsade"))
+        assert await page.evaluate("document.documentElement.scrollWidth <= 320")
