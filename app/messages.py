@@ -256,3 +256,38 @@ SUBSCRIBER_ERRORS: dict[str, str] = {
     "invalid": "Kontrollera e-postadressen och försök igen.",
     "file": "Välj en CSV-fil (UTF-8) med en rubrikrad som innehåller email.",
 }
+
+# Redaktionen's list hygiene on a subscriber's page, its bounce states and the export choice.
+BOUNCE_STATES: dict[str, str] = {
+    "ok": "Inga studsar",
+    "soft": "Tillfälliga fel (till exempel en full brevlåda)",
+    "hard": "Adressen fungerar inte och får inga utskick",
+}
+BOUNCED_FILTER = "Studsade adresser"
+LIST_HYGIENE_NOTICES: dict[str, str] = {
+    "avslutad": "Prenumerationen är avslutad. Personen finns kvar men får inga fler utskick.",
+    "redan_avslutad": "Prenumerationen var redan avslutad. Inget ändrades.",
+    "bekraftelse": "En ny bekräftelse är på väg till adressen.",
+    "studsar": "Studsarna är nollställda. Adressen får utskick igen.",
+}
+LIST_HYGIENE_ERRORS: dict[str, str] = {
+    "not_pending": "Bara den som inte har bekräftat ännu kan få en ny bekräftelse.",
+    "confirmation_limit": "Adressen har redan fått så många bekräftelser som tillåts för "
+    "tillfället. Försök igen senare.",
+    "note": "Anteckningen får vara högst 500 tecken.",
+}
+EXPORT_FORMATS: dict[str, str] = {
+    "csv": "Standard-CSV (komma, UTF-8)",
+    "excel": "Excel (semikolon)",
+}
+# How a consent event came about (ConsentRecord.method), for the staff's consent history.
+CONSENT_METHODS: dict[str, str] = {
+    "form": "Formuläret på webben",
+    "api": "Anmälan från förbundets webbplats",
+    "link": "Länk i mejl",
+    "staff_api": "Av förbundet",
+    "staff_import": "Import i Redaktionen",
+    "api_import": "Import via API",
+    "cli_import": "Import från kommandoraden",
+    "demo": "Demodata",
+}

@@ -1,5 +1,6 @@
-"""Redaktionen's Prenumeranter pages: search and filter, detail with the consent history, add,
-edit the name, erase after a confirmation step, CSV import with its report, CSV export.
+"""Redaktionen's Prenumeranter pages: search and filter, detail with the consent history and
+bounce state, add, edit the name, list hygiene (unsubscribe on request, resend the confirmation,
+reset the bounce state), erase after a confirmation step, CSV import with its report, CSV export.
 
 The same services as the staff API; a handler reads the form, names the actor and chooses the
 page."""
@@ -18,11 +19,12 @@ from app.actors import Actor
 from app.errors import AppError
 from app.http import CommittingRoute, SessionDep
 from app.subscribers import export, importer, rights, service
-from app.subscribers.models import SubscriptionStatus
+from app.subscribers.models import BounceState, SubscriptionStatus
 from app.subscribers.schemas import (
     CreateMode,
     ImportReport,
     ListFilters,
+    StaffUnsubscribe,
     SubscriberCreate,
     SubscriberUpdate,
 )
@@ -36,6 +38,8 @@ BASE = "/redaktion/prenumeranter"
 SubscriberId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 PAGE_SIZE = 50
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
+# The list's "Visa" choice beside the statuses: addresses with a bounce state.
+BOUNCED = "studsade"
 
 
 def _actor(staff: Staff) -> Actor:
@@ -45,8 +49,20 @@ def _actor(staff: Staff) -> Actor:
 def _common(staff: Staff) -> dict[str, object]:
     return {
         "status_labels": messages.SUBSCRIPTION_STATUSES,
+        "bounce_labels": messages.BOUNCE_STATES,
         "zone": staff.federation.timezone,
     }
+
+
+def _filters(q: str, status: str) -> tuple[ListFilters, str]:
+    """The list's search and "Visa" choice as service filters, and the choice as understood
+    (an unknown value shows everyone rather than an error: it can only come from a hand-made
+    URL)."""
+    if status == BOUNCED:
+        return ListFilters(q=q.strip() or None, bounced=True), BOUNCED
+    if status in SubscriptionStatus.__members__.values():
+        return ListFilters(q=q.strip() or None, status=SubscriptionStatus(status)), status
+    return ListFilters(q=q.strip() or None), ""
 
 
 @router.get(BASE)
@@ -58,15 +74,9 @@ async def subscriber_list(
     status: Annotated[str, Query(max_length=20)] = "",
     fran: Annotated[str, Query(max_length=100)] = "",
 ) -> HTMLResponse:
-    chosen = (
-        SubscriptionStatus(status) if status in SubscriptionStatus.__members__.values() else None
-    )
+    filters, chosen = _filters(q, status)
     page = await service.list_subscribers(
-        session,
-        federation=staff.federation,
-        filters=ListFilters(q=q.strip() or None, status=chosen),
-        cursor=fran or None,
-        limit=PAGE_SIZE,
+        session, federation=staff.federation, filters=filters, cursor=fran or None, limit=PAGE_SIZE
     )
     return render_staff_page(
         request,
@@ -75,8 +85,12 @@ async def subscriber_list(
             "title": "Prenumeranter",
             "items": page.items,
             "next_cursor": page.next_cursor,
+            "first_page": not fran,
             "q": q,
-            "status": chosen or "",
+            "status": chosen,
+            "bounced": BOUNCED,
+            "bounced_label": messages.BOUNCED_FILTER,
+            "formats": messages.EXPORT_FORMATS,
             "notice": messages.SUBSCRIBER_NOTICES.get(request.query_params.get("klart", "")),
             **_common(staff),
         },
@@ -133,9 +147,16 @@ async def add_subscriber(request: Request, staff: RedaktorStaff, session: Sessio
 
 
 @router.get(BASE + "/export")
-async def export_subscribers(staff: RedaktorStaff) -> StreamingResponse:
+async def export_subscribers(
+    staff: RedaktorStaff,
+    q: Annotated[str, Query(max_length=200)] = "",
+    status: Annotated[str, Query(max_length=20)] = "",
+    format: Annotated[str, Query(max_length=20)] = "",
+) -> StreamingResponse:
+    filters, _ = _filters(q, status)
+    chosen = export.ExportFormat.EXCEL if format == "excel" else export.ExportFormat.CSV
     return StreamingResponse(
-        export.export_csv(federation_id=staff.federation.id),
+        export.export_csv(federation_id=staff.federation.id, format=chosen, filters=filters),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{staff.federation.slug}'
@@ -210,7 +231,13 @@ async def import_subscribers(
 
 
 async def _detail(
-    request: Request, staff: Staff, session: SessionDep, subscriber_id: int
+    request: Request,
+    staff: Staff,
+    session: SessionDep,
+    subscriber_id: int,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
 ) -> HTMLResponse:
     subscriber = await service.get_subscriber(
         session, federation=staff.federation, subscriber_id=subscriber_id
@@ -226,11 +253,19 @@ async def _detail(
             "s": subscriber,
             "history": history,
             "events": messages.CONSENT_EVENTS,
-            "notice": messages.SUBSCRIBER_NOTICES.get(request.query_params.get("klart", "")),
+            "methods": messages.CONSENT_METHODS,
+            "bounce_ok": BounceState.OK,
+            "notice": _notice(request.query_params.get("klart", "")),
+            "error": messages.LIST_HYGIENE_ERRORS.get(error or ""),
             **_common(staff),
         },
         who=staff.who,
+        status_code=status_code,
     )
+
+
+def _notice(key: str) -> str | None:
+    return messages.SUBSCRIBER_NOTICES.get(key) or messages.LIST_HYGIENE_NOTICES.get(key)
 
 
 @router.get(BASE + "/{subscriber_id}")
@@ -256,19 +291,36 @@ async def edit_name(
     return RedirectResponse(f"{BASE}/{subscriber_id}?klart=sparad", status_code=303)
 
 
-@router.get(BASE + "/{subscriber_id}/radera")
-async def erase_confirmation(
-    request: Request, subscriber_id: SubscriberId, staff: RedaktorStaff, session: SessionDep
+async def _action_page(
+    request: Request,
+    staff: Staff,
+    session: SessionDep,
+    subscriber_id: int,
+    template: str,
+    context: dict[str, object],
+    status_code: int = 200,
 ) -> HTMLResponse:
+    """A page about one subscriber before an action: the confirmation step, or its form again."""
     subscriber = await service.get_subscriber(
         session, federation=staff.federation, subscriber_id=subscriber_id
     )
     return render_staff_page(
         request,
-        "prenumerant_radera.html",
-        {"title": "Radera prenumerant", "s": subscriber},
+        template,
+        {"s": subscriber, **_common(staff), **context},
         who=staff.who,
+        status_code=status_code,
     )
+
+
+@router.get(BASE + "/{subscriber_id}/radera")
+async def erase_confirmation(
+    request: Request, subscriber_id: SubscriberId, staff: RedaktorStaff, session: SessionDep
+) -> HTMLResponse:
+    return await _action_page(
+        request, staff, session, subscriber_id, "prenumerant_radera.html",
+        {"title": "Radera prenumerant"},
+    )  # fmt: skip
 
 
 @router.post(BASE + "/{subscriber_id}/radera", response_model=None)
@@ -280,3 +332,85 @@ async def erase(
         session, federation=staff.federation, subscriber_id=subscriber_id, actor=_actor(staff)
     )
     return RedirectResponse(f"{BASE}?klart=raderad", status_code=303)
+
+
+@router.get(BASE + "/{subscriber_id}/avsluta")
+async def unsubscribe_confirmation(
+    request: Request, subscriber_id: SubscriberId, staff: RedaktorStaff, session: SessionDep
+) -> HTMLResponse:
+    return await _action_page(
+        request, staff, session, subscriber_id, "prenumerant_avsluta.html",
+        {"title": "Avsluta prenumerationen", "note": "", "error": None},
+    )  # fmt: skip
+
+
+@router.post(BASE + "/{subscriber_id}/avsluta", response_model=None)
+async def unsubscribe(
+    request: Request, subscriber_id: SubscriberId, staff: RedaktorStaff, session: SessionDep
+) -> Response:
+    fields = await verify_csrf(request, staff.who)
+    note = fields.get("note", "")
+    try:
+        data = StaffUnsubscribe(note=note or None)
+    except ValidationError:
+        error = messages.LIST_HYGIENE_ERRORS["note"]
+        return await _action_page(
+            request, staff, session, subscriber_id, "prenumerant_avsluta.html",
+            {"title": "Avsluta prenumerationen", "note": note, "error": error}, 422,
+        )  # fmt: skip
+    # Which notice to show is the page's concern; the service itself changes nothing twice.
+    before = await service.get_subscriber(
+        session, federation=staff.federation, subscriber_id=subscriber_id
+    )
+    done = "redan_avslutad" if before.status == SubscriptionStatus.UNSUBSCRIBED else "avslutad"
+    await service.unsubscribe_on_request(
+        session,
+        federation=staff.federation,
+        subscriber_id=subscriber_id,
+        note=data.note or None,
+        actor=_actor(staff),
+    )
+    return RedirectResponse(f"{BASE}/{subscriber_id}?klart={done}", status_code=303)
+
+
+@router.post(BASE + "/{subscriber_id}/bekraftelse", response_model=None)
+async def resend_confirmation(
+    request: Request, subscriber_id: SubscriberId, staff: RedaktorStaff, session: SessionDep
+) -> Response:
+    await verify_csrf(request, staff.who)
+    try:
+        async with session.begin_nested():
+            await service.resend_confirmation(
+                session,
+                federation=staff.federation,
+                subscriber_id=subscriber_id,
+                actor=_actor(staff),
+            )
+    except AppError as exc:
+        if exc.code not in messages.LIST_HYGIENE_ERRORS:
+            raise
+        return await _detail(
+            request, staff, session, subscriber_id, error=exc.code, status_code=exc.status_code
+        )
+    return RedirectResponse(f"{BASE}/{subscriber_id}?klart=bekraftelse", status_code=303)
+
+
+@router.get(BASE + "/{subscriber_id}/studsar")
+async def reset_bounces_confirmation(
+    request: Request, subscriber_id: SubscriberId, staff: RedaktorStaff, session: SessionDep
+) -> HTMLResponse:
+    return await _action_page(
+        request, staff, session, subscriber_id, "prenumerant_studsar.html",
+        {"title": "Nollställ studsar"},
+    )  # fmt: skip
+
+
+@router.post(BASE + "/{subscriber_id}/studsar", response_model=None)
+async def reset_bounces(
+    request: Request, subscriber_id: SubscriberId, staff: RedaktorStaff, session: SessionDep
+) -> Response:
+    await verify_csrf(request, staff.who)
+    await service.reset_bounces(
+        session, federation=staff.federation, subscriber_id=subscriber_id, actor=_actor(staff)
+    )
+    return RedirectResponse(f"{BASE}/{subscriber_id}?klart=studsar", status_code=303)

@@ -105,13 +105,15 @@ async def create_subscriber(
     },
     summary="Export subscribers as CSV (streamed)",
     description="`format=excel` gives semicolon-separated UTF-8 with a byte-order mark, which "
-    "Swedish Excel opens correctly by double-click.",
+    "Swedish Excel opens correctly by double-click. The filters are those of the list.",
 )
 async def export_subscribers(
-    federation: CurrentFederation, format: export.ExportFormat = export.ExportFormat.CSV
+    federation: CurrentFederation,
+    filters: Annotated[ListFilters, Depends()],
+    format: export.ExportFormat = export.ExportFormat.CSV,
 ) -> StreamingResponse:
     return StreamingResponse(
-        export.export_csv(federation_id=federation.id, format=format),
+        export.export_csv(federation_id=federation.id, format=format, filters=filters),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{federation.slug}-prenumeranter.csv"',

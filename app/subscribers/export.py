@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from app.db import get_sessionmaker
 from app.subscribers import repository
+from app.subscribers.schemas import ListFilters
 
 EXPORT_BATCH = 1000
 EXPORT_COLUMNS = (
@@ -50,18 +51,27 @@ def _csv_line(values: Sequence[str], delimiter: str = ",") -> str:
 
 
 async def export_csv(
-    *, federation_id: int, format: ExportFormat = ExportFormat.CSV
+    *,
+    federation_id: int,
+    format: ExportFormat = ExportFormat.CSV,
+    filters: ListFilters | None = None,
 ) -> AsyncIterator[str]:
-    """The federation's subscribers as CSV lines, read in keyset batches so memory stays flat
-    however large the list is. Each batch uses a short session of its own: the response is
-    streamed after the request's session has finished."""
+    """The federation's subscribers (those the filters select, the same as the list's) as CSV
+    lines, read in keyset batches so memory stays flat however large the list is. Each batch
+    uses a short session of its own: the response is streamed after the request's session has
+    finished."""
+    chosen = filters or ListFilters()
     delimiter = ";" if format is ExportFormat.EXCEL else ","
     yield (BOM if format is ExportFormat.EXCEL else "") + _csv_line(EXPORT_COLUMNS, delimiter)
     after_id = 0
     while True:
         async with get_sessionmaker()() as session:
             batch = await repository.export_batch(
-                session, federation_id=federation_id, after_id=after_id, limit=EXPORT_BATCH
+                session,
+                federation_id=federation_id,
+                filters=chosen,
+                after_id=after_id,
+                limit=EXPORT_BATCH,
             )
         if not batch:
             return

@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.db import Base
 from app.delivery.models import Delivery, DeliveryKind
 from app.subscribers.models import (
+    BounceState,
     ConsentRecord,
     PrivacyNotice,
     Subscriber,
@@ -27,6 +28,7 @@ from app.subscribers.models import (
     TokenPurpose,
     email_key,
 )
+from app.subscribers.schemas import ListFilters
 
 
 async def get_subscriber(
@@ -163,29 +165,26 @@ def _like_pattern(text: str) -> str:
     return f"%{_escape_like(text.lower())}%"
 
 
-def _filtered(
-    federation_id: int,
-    *,
-    status: SubscriptionStatus | None,
-    q: str | None,
-    created_after: datetime | None,
-    created_before: datetime | None,
-) -> Select[Subscriber]:
+def _filtered(federation_id: int, filters: ListFilters) -> Select[Subscriber]:
     query = select(Subscriber).where(Subscriber.federation_id == federation_id)
-    if status is not None:
-        query = query.where(Subscriber.status == status)
-    if q:
-        pattern = _like_pattern(q)
+    if filters.status is not None:
+        query = query.where(Subscriber.status == filters.status)
+    if filters.bounced is not None:
+        # A soft bounce counts too: staff look for addresses that may need fixing.
+        is_ok = Subscriber.bounce_state == BounceState.OK
+        query = query.where(~is_ok if filters.bounced else is_ok)
+    if filters.q:
+        pattern = _like_pattern(filters.q)
         query = query.where(
             or_(
                 func.lower(Subscriber.email).like(pattern, escape="\\"),
                 func.lower(Subscriber.name).like(pattern, escape="\\"),
             )
         )
-    if created_after is not None:
-        query = query.where(Subscriber.created_at >= created_after)
-    if created_before is not None:
-        query = query.where(Subscriber.created_at < created_before)
+    if filters.created_after is not None:
+        query = query.where(Subscriber.created_at >= filters.created_after)
+    if filters.created_before is not None:
+        query = query.where(Subscriber.created_at < filters.created_before)
     return query
 
 
@@ -193,22 +192,13 @@ async def list_subscribers(
     session: AsyncSession,
     *,
     federation_id: int,
-    status: SubscriptionStatus | None = None,
-    q: str | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    filters: ListFilters,
     before_id: int | None = None,
     limit: int,
 ) -> Sequence[Subscriber]:
     # Keyset on id, newest first: rows added while a client pages have higher ids and never
     # shift the pages it has yet to read (OFFSET would repeat or skip rows).
-    query = _filtered(
-        federation_id,
-        status=status,
-        q=q,
-        created_after=created_after,
-        created_before=created_before,
-    )
+    query = _filtered(federation_id, filters)
     if before_id is not None:
         query = query.where(Subscriber.id < before_id)
     result = await session.execute(query.order_by(Subscriber.id.desc()).limit(limit))
@@ -216,14 +206,10 @@ async def list_subscribers(
 
 
 async def export_batch(
-    session: AsyncSession, *, federation_id: int, after_id: int, limit: int
+    session: AsyncSession, *, federation_id: int, filters: ListFilters, after_id: int, limit: int
 ) -> Sequence[Subscriber]:
-    result = await session.execute(
-        select(Subscriber)
-        .where(Subscriber.federation_id == federation_id, Subscriber.id > after_id)
-        .order_by(Subscriber.id)
-        .limit(limit)
-    )
+    query = _filtered(federation_id, filters).where(Subscriber.id > after_id)
+    result = await session.execute(query.order_by(Subscriber.id).limit(limit))
     return result.scalars().all()
 
 

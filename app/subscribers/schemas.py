@@ -122,6 +122,11 @@ class ListFilters(BaseModel):
     q: str | None = Field(default=None, max_length=200)
     created_after: AwareDatetime | None = None
     created_before: AwareDatetime | None = None
+    bounced: bool | None = Field(
+        default=None,
+        description="true: only addresses with a bounce state (soft or hard); false: only "
+        "those without.",
+    )
 
 
 ProblemReason = Literal[

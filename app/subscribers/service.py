@@ -491,14 +491,7 @@ async def list_subscribers(
     """One page of subscribers, newest first, with a cursor for the next."""
     before_id = decode_cursor(CURSOR_KIND, cursor) if cursor else None
     rows = await repository.list_subscribers(
-        session,
-        federation_id=federation.id,
-        status=filters.status,
-        q=filters.q,
-        created_after=filters.created_after,
-        created_before=filters.created_before,
-        before_id=before_id,
-        limit=limit + 1,
+        session, federation_id=federation.id, filters=filters, before_id=before_id, limit=limit + 1
     )
     more = len(rows) > limit
     items = rows[:limit]
