@@ -326,6 +326,8 @@ class Connection:
 class ProbeStage(StrEnum):
     """How far a connection test got before it failed (or DONE)."""
 
+    # Not contacted: the host is not one a federation's relay may point at (app.federations).
+    REFUSED = "refused"
     CONNECT = "connect"
     EHLO = "ehlo"
     STARTTLS = "starttls"

@@ -177,7 +177,7 @@ async def probe_relay(federation: Federation) -> Probe:
     if federation.smtp_host:
         problem = await relay.target_problem(federation.smtp_host)
         if problem:
-            return Probe(ProbeStage.CONNECT, problem)
+            return Probe(ProbeStage.REFUSED, problem)
     return await delivery_service.probe_relay(
         host=federation.smtp_host,
         port=federation.smtp_port,

@@ -109,7 +109,8 @@ async def save_relay(request: Request, staff: CurrentStaff, session: SessionDep)
             )
     except Unprocessable as exc:
         details = exc.details if isinstance(exc.details, list) else []
-        wrong = sorted({str(d["loc"][-1]) for d in details if d.get("loc")}) or ["smtp_host"]
+        # The service refuses a host it may not reach, or cleartext to a remote one.
+        wrong = ["klartext" if d["loc"][-1] == "smtp_security" else "smtp_host" for d in details]
         return _page(request, staff, values=values, errors=wrong, status_code=422)
     return RedirectResponse(f"{BASE}?klart=sparat", status_code=303)
 
