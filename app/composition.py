@@ -13,6 +13,7 @@ from app.campaigns.service import prepare_for_sending
 from app.delivery import recovery, runner
 from app.delivery.outcomes import DispatchReport
 from app.delivery.ports import MailBuilders
+from app.seasons.service import build_draft_notice_mail
 from app.subscribers.service import build_transactional_mail
 from app.users.service import build_sign_in_mail
 
@@ -20,6 +21,7 @@ BUILDERS = MailBuilders(
     campaign=prepare_for_sending,
     transactional=build_transactional_mail,
     sign_in=build_sign_in_mail,
+    draft_notice=build_draft_notice_mail,
 )
 
 

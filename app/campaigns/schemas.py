@@ -50,8 +50,10 @@ class CampaignCreate(ClosingFields):
         le=MAX_ROW_ID,
         description="An uploaded image shown instead of the theme's artwork.",
     )
-    publish_in_archive: bool = Field(
-        True, description="Show the letter in the public archive and its feed once sent."
+    publish_in_archive: bool | None = Field(
+        None,
+        description="Show the letter in the public archive and its feed once sent; null: the "
+        "federation's default (on unless its admins turned it off).",
     )
 
 

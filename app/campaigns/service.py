@@ -215,13 +215,16 @@ async def create_campaign(
         await _require_image(
             session, federation_id=federation.id, image_id=getattr(data, field), field=field
         )
+    values = data.model_dump()
+    if values["publish_in_archive"] is None:
+        values["publish_in_archive"] = federation.publish_in_archive_default
     campaign = Campaign(
         federation_id=federation.id,
         status=CampaignStatus.DRAFT,
         version=1,
         created_by_user_id=actor.user_id,
         edited_by_user_id=actor.user_id,
-        **data.model_dump(),
+        **values,
     )
     await repository.add(session, campaign)
     await _prepare(session, campaign, federation)

@@ -20,10 +20,15 @@ class DeliveryKind(StrEnum):
     WELCOME = "welcome"
     # A staff sign-in link (to_address is the person's address; see app.users).
     SIGN_IN = "sign_in"
+    # A seasonal draft is waiting (to_address: one of the rule's owners; campaign_id: the
+    # draft; see app.seasons).
+    DRAFT_NOTICE = "draft_notice"
 
 
 # Mails about one subscription, built by the subscribers domain from the row's token.
 TRANSACTIONAL_KINDS = (DeliveryKind.CONFIRMATION, DeliveryKind.SELF_SERVICE, DeliveryKind.WELCOME)
+# Mails to staff addresses (to_address), never to a subscriber: suppression does not apply.
+STAFF_KINDS = (DeliveryKind.TEST, DeliveryKind.SIGN_IN, DeliveryKind.DRAFT_NOTICE)
 
 
 class Priority(IntEnum):

@@ -40,3 +40,5 @@ class MailBuilders:
     transactional: TransactionalBuilder
     # A staff sign-in link (app.users): same shape, addressed by the row's to_address.
     sign_in: TransactionalBuilder
+    # "A draft is waiting for you" to a seasonal rule's owner (app.seasons), by to_address.
+    draft_notice: TransactionalBuilder

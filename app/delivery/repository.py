@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns.models import Campaign, CampaignStatus
 from app.db import UtcDateTime
-from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus, Priority
+from app.delivery.models import STAFF_KINDS, Delivery, DeliveryKind, DeliveryStatus, Priority
 from app.federations.models import Federation
 from app.subscribers.models import (
     BounceState,
@@ -269,9 +269,9 @@ async def settle_unsendable(session: AsyncSession, *, ids: Sequence[int], now: d
         .where(
             Delivery.id.in_(ids),
             Delivery.status == DeliveryStatus.SENDING,
-            # Test sends and sign-in links go to staff addresses, not to subscribers.
+            # Test sends, sign-in links and draft notices go to staff, not to subscribers.
             or_(
-                Delivery.kind.not_in((DeliveryKind.TEST, DeliveryKind.SIGN_IN)),
+                Delivery.kind.not_in(STAFF_KINDS),
                 Delivery.to_address.is_(None),
             ),
             gone,

@@ -345,10 +345,14 @@ class Run:
             assert delivery is not None
             recipient, message = await self.builders.transactional(session, delivery=delivery)
             return recipient, to_wire(message)
-        if row.kind is DeliveryKind.SIGN_IN:
+        staff_builder = {
+            DeliveryKind.SIGN_IN: self.builders.sign_in,
+            DeliveryKind.DRAFT_NOTICE: self.builders.draft_notice,
+        }.get(row.kind)
+        if staff_builder is not None:
             delivery = await session.get(Delivery, row.id)
             assert delivery is not None
-            recipient, message = await self.builders.sign_in(session, delivery=delivery)
+            recipient, message = await staff_builder(session, delivery=delivery)
             return recipient, to_wire(message)
         assert row.campaign_id is not None
         key = (row.campaign_id, row.kind is DeliveryKind.TEST)

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import now
+from app.config import get_settings
 from app.delivery import repository as repo
 from app.delivery.bounces import DeliveryStatusReport
 from app.delivery.models import (
@@ -19,6 +20,7 @@ from app.delivery.models import (
     DeliveryStatus,
     Priority,
 )
+from app.delivery.smtp import Probe, Relay, probe
 from app.logs import redact
 
 
@@ -106,20 +108,60 @@ async def enqueue_test(
     session: AsyncSession, *, federation_id: int, campaign_id: int, addresses: Sequence[str]
 ) -> list[Delivery]:
     """Queue a test send of a campaign to staff addresses."""
+    return await _enqueue_to_staff(
+        session, DeliveryKind.TEST, federation_id, campaign_id, addresses
+    )
+
+
+async def enqueue_draft_notices(
+    session: AsyncSession, *, federation_id: int, campaign_id: int, addresses: Sequence[str]
+) -> list[Delivery]:
+    """Queue "a draft is waiting for you" to each staff address (built at send time by the
+    draft-notice builder, app.seasons)."""
+    return await _enqueue_to_staff(
+        session, DeliveryKind.DRAFT_NOTICE, federation_id, campaign_id, addresses
+    )
+
+
+async def _enqueue_to_staff(
+    session: AsyncSession,
+    kind: DeliveryKind,
+    federation_id: int,
+    campaign_id: int,
+    addresses: Sequence[str],
+) -> list[Delivery]:
+    at = now()
     deliveries = [
         Delivery(
             federation_id=federation_id,
-            kind=DeliveryKind.TEST,
+            kind=kind,
             campaign_id=campaign_id,
             to_address=address,
             priority=Priority.TRANSACTIONAL,
-            next_attempt_at=now(),
+            next_attempt_at=at,
+            created_at=at,
         )
         for address in addresses
     ]
     session.add_all(deliveries)
     await session.flush()
     return deliveries
+
+
+async def probe_relay(
+    *,
+    host: str | None,
+    port: int | None,
+    security: str | None,
+    username: str | None,
+    password: str | None,
+) -> Probe:
+    """Test a session with the relay a federation's mail would use (its override, else the
+    installation's): connect, EHLO, TLS, AUTH, QUIT; nothing is sent."""
+    relay = Relay.from_settings(get_settings()).with_override(
+        host=host, port=port, security=security, username=username, password=password
+    )
+    return await probe(relay)
 
 
 async def count_recipients(session: AsyncSession, *, federation_id: int) -> int:

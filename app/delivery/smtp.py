@@ -323,6 +323,66 @@ class Connection:
         return result
 
 
+class ProbeStage(StrEnum):
+    """How far a connection test got before it failed (or DONE)."""
+
+    # Not contacted: the host is not one a federation's relay may point at (app.federations).
+    REFUSED = "refused"
+    CONNECT = "connect"
+    EHLO = "ehlo"
+    STARTTLS = "starttls"
+    AUTH = "auth"
+    DONE = "done"
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """The answer of a connection test: where it stopped, and the relay's words or the error
+    (the password never appears in it)."""
+
+    stage: ProbeStage
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.stage is ProbeStage.DONE
+
+
+# A person waits for the answer: no longer than this, whatever the sending timeout.
+PROBE_TIMEOUT = 10.0
+
+
+async def probe(relay: Relay) -> Probe:
+    """Open a session as the sender would (connect, EHLO, STARTTLS or TLS, AUTH when a user is
+    set), then QUIT: no MAIL FROM, so nothing is ever sent. Step by step, so the answer says
+    which step failed rather than only that one did."""
+    smtp = aiosmtplib.SMTP(
+        hostname=relay.host,
+        port=relay.port,
+        timeout=min(relay.timeout, PROBE_TIMEOUT),
+        use_tls=relay.security is SmtpSecurity.TLS,
+        start_tls=False,
+        validate_certs=True,
+        local_hostname=relay.ehlo_name,
+    )
+    stage = ProbeStage.CONNECT
+    try:
+        await smtp.connect()
+        stage = ProbeStage.EHLO
+        await smtp.ehlo()
+        if relay.security is SmtpSecurity.STARTTLS:
+            stage = ProbeStage.STARTTLS
+            await smtp.starttls()
+        if relay.username:
+            stage = ProbeStage.AUTH
+            await smtp.login(relay.username, relay.password or "")
+        await smtp.quit()
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        smtp.close()
+        return Probe(stage, str(exc)[:500])
+    return Probe(ProbeStage.DONE)
+
+
 async def _data(smtp: aiosmtplib.SMTP, data: bytes) -> aiosmtplib.SMTPResponse:
     """DATA with the message already in wire form, written as it is. aiosmtplib's own data()
     would run two regular expressions over every message (line endings, dot-stuffing), which

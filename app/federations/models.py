@@ -48,6 +48,10 @@ class Federation(Base):
     # Four eyes: campaigns are scheduled or sent only after an ansvarig other than their
     # authors approved the exact version.
     four_eyes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Whether a new campaign is shown in the public archive once sent, unless it says.
+    publish_in_archive_default: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=true()
+    )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, onupdate=now)
 

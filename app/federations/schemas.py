@@ -171,6 +171,10 @@ class FederationCreate(FederationTexts):
         default=False,
         description="Campaigns need approval by an ansvarig other than their authors.",
     )
+    publish_in_archive_default: bool = Field(
+        default=True,
+        description="A new campaign shows in the public archive unless it says otherwise.",
+    )
 
     @model_validator(mode="after")
     def _relay_needs_tls(self) -> Self:
@@ -217,6 +221,10 @@ class FederationUpdate(FederationTexts):
         default=None,
         description="Campaigns need approval by an ansvarig other than their authors.",
     )
+    publish_in_archive_default: bool | None = Field(
+        default=None,
+        description="A new campaign shows in the public archive unless it says otherwise.",
+    )
 
     @model_validator(mode="after")
     def _required_stay_set(self) -> Self:
@@ -238,6 +246,7 @@ NOT_NULLABLE = (
     "frame_ancestors",
     "four_eyes",
     "welcome_enabled",
+    "publish_in_archive_default",
 )
 
 
@@ -302,6 +311,7 @@ class FederationRead(BaseModel):
     default_signature_name: str | None = None
     default_signature_title: str | None = None
     four_eyes: bool
+    publish_in_archive_default: bool = True
     created_at: datetime
     updated_at: datetime
 

@@ -14,6 +14,8 @@ from app.audit.models import AuditAction
 from app.cache import Cache, clear_after_commit
 from app.clock import now
 from app.config import get_settings
+from app.delivery import service as delivery_service
+from app.delivery.smtp import Probe, ProbeStage
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.federations import relay, repository
 from app.federations.models import ApiKey, Federation
@@ -167,6 +169,22 @@ async def _check_relay_target(host: str | None) -> None:
     problem = await relay.target_problem(host) if host else None
     if problem:
         raise Unprocessable(problem, details=[{"loc": ["body", "smtp_host"], "msg": problem}])
+
+
+async def probe_relay(federation: Federation) -> Probe:
+    """Test the federation's saved relay (else the installation's) the way the dispatcher will
+    connect; the host is checked like a saved one first, so the test is no port scanner."""
+    if federation.smtp_host:
+        problem = await relay.target_problem(federation.smtp_host)
+        if problem:
+            return Probe(ProbeStage.REFUSED, problem)
+    return await delivery_service.probe_relay(
+        host=federation.smtp_host,
+        port=federation.smtp_port,
+        security=federation.smtp_security,
+        username=federation.smtp_username,
+        password=federation.smtp_password,
+    )
 
 
 def federation_read(federation: Federation) -> FederationRead:

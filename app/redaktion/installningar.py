@@ -1,6 +1,7 @@
 """Inställningar in Redaktionen (admins): the federation's details and colours with a contrast
-check before saving, four eyes, the embed snippet, people and roles, and API keys. The relay
-settings stay with install admins in the API (`PATCH /api/v1/federations/{slug}`)."""
+check before saving, four eyes, the embed snippet, people and roles, and API keys. Its
+subpages: Årsplan (arsplan.py), Inbäddning (inbaddning.py) and, for install admins, the relay
+(utskicksserver.py)."""
 
 from __future__ import annotations
 

@@ -41,6 +41,7 @@ class MailKind(StrEnum):
     SELF_SERVICE = "self_service"
     WELCOME = "welcome"
     SIGN_IN = "sign_in"
+    DRAFT_NOTICE = "draft_notice"
 
 
 def safe_color(color: str | None, fallback: str = DEFAULT_BRAND) -> str:
@@ -116,10 +117,11 @@ def render(
     valid_days: int = 0,
     valid_minutes: int = 0,
     text: str = "",
+    title: str = "",
 ) -> RenderedMail:
     """Subject, text and HTML for a transactional mail. Nothing typed into the form is used:
     the mail carries only the federation's own texts (`text`: the welcome text, paragraphs
-    separated by blank lines) and the link."""
+    separated by blank lines), the link, and for staff mails the `title` of what they concern."""
     paragraphs = [" ".join(p.split()) for p in text.replace("\r\n", "\n").split("\n\n")]
     context = {
         "b": branding,
@@ -127,6 +129,7 @@ def render(
         "valid_days": valid_days,
         "paragraphs": [p for p in paragraphs if p],
         "valid_minutes": valid_minutes,
+        "title": title,
     }
     subject = _env.get_template(f"{kind}.subject.txt").render(context).strip()
     text = _env.get_template(f"{kind}.txt").render(context)
@@ -168,3 +171,27 @@ def build_message(
     msg.add_alternative(mail.html, subtype="html", charset="utf-8")
     message = msg.as_bytes(policy=chosen)
     return message if dkim is None else sign_message(message, dkim)
+
+
+def staff_message(
+    kind: MailKind,
+    federation: Any,
+    *,
+    to: str,
+    at: datetime,
+    base_url: str,
+    link: str,
+    dkim: DkimKey | None,
+    valid_minutes: int = 0,
+    title: str = "",
+) -> bytes:
+    """A mail from the federation to a staff address (sign-in link, draft notice), rendered
+    and built in one step: no list headers, DKIM-signed when a key is given."""
+    mail = render(
+        kind,
+        Branding.of(federation, base_url=base_url),
+        link=link,
+        valid_minutes=valid_minutes,
+        title=title,
+    )
+    return build_message(mail, sender=Sender.of(federation), to=to, at=at, dkim=dkim)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from app.clock import now
-from app.federations.auth import CurrentFederation
+from app.federations.auth import CallerActor, CurrentFederation
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep
 from app.openapi import IdPath, error_responses
@@ -28,9 +28,9 @@ def _read(federation: Federation, rule: SeasonalRule) -> SeasonalRuleRead:
 
 @router.post("", status_code=201, responses=error_responses(401, 404, 422), summary="Add a rule")
 async def create_rule(
-    data: SeasonalRuleCreate, federation: CurrentFederation, session: SessionDep
+    data: SeasonalRuleCreate, federation: CurrentFederation, session: SessionDep, actor: CallerActor
 ) -> SeasonalRuleRead:
-    rule = await service.create_rule(session, federation=federation, data=data)
+    rule = await service.create_rule(session, federation=federation, data=data, actor=actor)
     return _read(federation, rule)
 
 
@@ -44,7 +44,7 @@ async def list_rules(federation: CurrentFederation, session: SessionDep) -> Seas
     "/{rule_id}", status_code=204, responses=error_responses(401, 404), summary="Remove a rule"
 )
 async def delete_rule(
-    rule_id: IdPath, federation: CurrentFederation, session: SessionDep
+    rule_id: IdPath, federation: CurrentFederation, session: SessionDep, actor: CallerActor
 ) -> Response:
-    await service.delete_rule(session, federation_id=federation.id, rule_id=rule_id)
+    await service.delete_rule(session, federation_id=federation.id, rule_id=rule_id, actor=actor)
     return Response(status_code=204)

@@ -14,17 +14,24 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actors import Actor
+from app.audit import service as audit_service
+from app.audit.models import AuditAction
 from app.campaigns import service as campaigns_service
 from app.campaigns.schemas import CampaignCreate
 from app.clock import now
 from app.config import get_settings
 from app.db import session_scope
-from app.errors import AppError, NotFound
+from app.delivery import service as delivery_service
+from app.delivery.models import Delivery, DeliveryKind
+from app.errors import AppError, NotFound, Unprocessable
+from app.federations import service as federation_service
 from app.federations.models import Federation
+from app.rendering import transactional
 from app.seasons import repository
 from app.seasons.dates import fire_date
 from app.seasons.models import SeasonalRule
 from app.seasons.schemas import SeasonalRuleCreate
+from app.security import dkim_key
 
 log = logging.getLogger(__name__)
 STARTERS = Path(__file__).resolve().parent / "starters"
@@ -61,9 +68,13 @@ def next_date(rule: SeasonalRule, today: date) -> date:
     return rule_fire_date(rule, today.year + 1)
 
 
-def _zone(federation: Federation) -> ZoneInfo:
+def zone_name(federation: Federation) -> str:
     """The federation's own time zone, else the installation's (TIMEZONE)."""
-    return ZoneInfo(federation.timezone or get_settings().timezone)
+    return federation.timezone or get_settings().timezone
+
+
+def _zone(federation: Federation) -> ZoneInfo:
+    return ZoneInfo(zone_name(federation))
 
 
 def local_today(federation: Federation, at: datetime) -> date:
@@ -71,22 +82,40 @@ def local_today(federation: Federation, at: datetime) -> date:
 
 
 async def create_rule(
-    session: AsyncSession, *, federation: Federation, data: SeasonalRuleCreate
+    session: AsyncSession, *, federation: Federation, data: SeasonalRuleCreate, actor: Actor
 ) -> SeasonalRule:
     values = data.model_dump()
     values["notify_emails"] = [str(e) for e in data.notify_emails]
-    return await repository.add(session, SeasonalRule(federation_id=federation.id, **values))
+    rule = await repository.add(session, SeasonalRule(federation_id=federation.id, **values))
+    await _audit(session, actor, rule, "lade till säsongsregeln")
+    return rule
 
 
 async def list_rules(session: AsyncSession, *, federation_id: int) -> Sequence[SeasonalRule]:
     return await repository.list_for_federation(session, federation_id=federation_id)
 
 
-async def delete_rule(session: AsyncSession, *, federation_id: int, rule_id: int) -> None:
+async def delete_rule(
+    session: AsyncSession, *, federation_id: int, rule_id: int, actor: Actor
+) -> None:
     rule = await repository.get(session, federation_id=federation_id, rule_id=rule_id)
     if rule is None:
         raise NotFound("Seasonal rule not found.")
+    await _audit(session, actor, rule, "tog bort säsongsregeln")
     await repository.delete(session, rule)
+
+
+async def _audit(session: AsyncSession, actor: Actor, rule: SeasonalRule, what: str) -> None:
+    # The year plan is part of the federation's settings; the owners' addresses stay out.
+    await audit_service.record(
+        session,
+        actor=actor,
+        action=AuditAction.SETTINGS_CHANGED,
+        federation_id=rule.federation_id,
+        target_type="seasonal_rule",
+        target_id=rule.id,
+        summary=f"{what} {rule.name!r}",
+    )
 
 
 async def _draft_from(
@@ -129,16 +158,49 @@ async def _fire(
     rule.last_created_year = year
     rule.last_campaign_id = campaign.id
     if rule.notify_emails:
-        # The owners get the new draft itself through the outbox, as a test send.
-        await campaigns_service.send_test(
+        # Each owner gets a short notice with a link to the draft, through the outbox.
+        await delivery_service.enqueue_draft_notices(
             session,
-            federation=federation,
+            federation_id=federation.id,
             campaign_id=campaign.id,
             addresses=rule.notify_emails,
-            actor=SEASONS_ACTOR,
         )
     await session.flush()
     return campaign.id
+
+
+def draft_link(campaign_id: int) -> str:
+    return f"{get_settings().base_url}/redaktion/utskick/{campaign_id}"
+
+
+async def build_draft_notice_mail(
+    session: AsyncSession, *, delivery: Delivery
+) -> tuple[str, bytes]:
+    """(recipient, RFC 5322 bytes) for "Ett utkast till … väntar på dig"; NotFound when the
+    draft is gone (the dispatcher then gives the row up)."""
+    if (
+        delivery.kind != DeliveryKind.DRAFT_NOTICE
+        or delivery.to_address is None
+        or delivery.campaign_id is None
+    ):
+        raise Unprocessable(f"not a draft notice: {delivery.kind}")
+    federation = await federation_service.get_federation_by_id(
+        session, federation_id=delivery.federation_id
+    )
+    campaign = await campaigns_service.get_campaign(
+        session, federation_id=federation.id, campaign_id=delivery.campaign_id
+    )
+    message = transactional.staff_message(
+        transactional.MailKind.DRAFT_NOTICE,
+        federation,
+        to=delivery.to_address,
+        at=now(),
+        base_url=get_settings().base_url,
+        link=draft_link(campaign.id),
+        dkim=dkim_key(federation.from_email.rpartition("@")[2]),
+        title=campaign.subject,
+    )
+    return delivery.to_address, message
 
 
 async def run_due_rules(session: AsyncSession, *, at: datetime | None = None) -> list[CreatedDraft]:

@@ -278,19 +278,15 @@ async def build_sign_in_mail(session: AsyncSession, *, delivery: Delivery) -> tu
     federation = await federation_service.get_federation_by_id(
         session, federation_id=delivery.federation_id
     )
-    base = get_settings().base_url
-    mail = transactional.render(
+    message = transactional.staff_message(
         transactional.MailKind.SIGN_IN,
-        transactional.Branding.of(federation, base_url=base),
-        link=sign_in_link(token_from_seed(token.seed)),
-        valid_minutes=SIGN_IN_LINK_MINUTES,
-    )
-    message = transactional.build_message(
-        mail,
-        sender=transactional.Sender.of(federation),
+        federation,
         to=delivery.to_address,
         at=now(),
+        base_url=get_settings().base_url,
+        link=sign_in_link(token_from_seed(token.seed)),
         dkim=dkim_key(federation.from_email.rpartition("@")[2]),
+        valid_minutes=SIGN_IN_LINK_MINUTES,
     )
     return delivery.to_address, message
 

@@ -99,7 +99,7 @@ class TestRunner:
             await session.execute(select(Delivery).where(Delivery.campaign_id == draft.id))
         ).scalars()
         assert [(m.kind, m.to_address) for m in mails] == [
-            (DeliveryKind.TEST, "chefen@sf-norra.example.se")
+            (DeliveryKind.DRAFT_NOTICE, "chefen@sf-norra.example.se")
         ]
 
     async def test_next_year_starts_from_last_years_letter(
