@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -12,8 +13,10 @@ from PIL import Image as PilImage
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import clock
 from app.audit.models import AuditEntry
 from app.campaigns.models import CampaignStatus, PreviewDraft
+from app.campaigns.service import PREVIEW_DRAFT_LIFETIME
 from app.delivery.models import DeliveryStatus
 from app.federations.models import Federation
 from app.images import service as images_service
@@ -164,6 +167,22 @@ class TestUnsavedPreview:
         src = await draft_src(answer)
         await as_person(client, session, federation, "chef@example.se", Role.ANSVARIG)
         assert (await client.get(src)).status_code == 404
+
+    @pytest.mark.usefixtures("frozen_clock")
+    async def test_the_unsaved_preview_expires(
+        self, client: httpx.AsyncClient, draft: tuple[str, int]
+    ) -> None:
+        csrf, campaign_id = draft
+        answer = await client.post(
+            f"/redaktion/utskick/{campaign_id}/forhandsgranska",
+            data=form(csrf, "Snart borta."),
+            headers={"HX-Request": "true"},
+        )
+        src = await draft_src(answer)
+        clock.freeze(clock.now() + PREVIEW_DRAFT_LIFETIME + timedelta(seconds=1))
+        gone = await client.get(src)
+        assert gone.status_code == 404
+        assert "Snart borta." not in gone.text
 
     async def test_csrf_another_federation_and_a_sent_campaign_are_refused(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
