@@ -70,6 +70,17 @@ async def draft(
     return csrf, await new_draft(client, csrf)
 
 
+async def htmx_preview(
+    client: httpx.AsyncClient, campaign_id: int, fields: dict[str, str]
+) -> httpx.Response:
+    """The request htmx sends as the person types."""
+    return await client.post(
+        f"/redaktion/utskick/{campaign_id}/forhandsgranska",
+        data=fields,
+        headers={"HX-Request": "true"},
+    )
+
+
 async def audit_rows(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
 
@@ -86,10 +97,8 @@ class TestUnsavedPreview:
     ) -> None:
         csrf, campaign_id = draft
         before = await audit_rows(session)
-        answer = await client.post(
-            f"/redaktion/utskick/{campaign_id}/forhandsgranska",
-            data=form(csrf, "Helt **ny** text.\n\n[klicka här](https://exempel.se)"),
-            headers={"HX-Request": "true"},
+        answer = await htmx_preview(
+            client, campaign_id, form(csrf, "Helt **ny** text.\n\n[klicka här](https://exempel.se)")
         )
         assert answer.status_code == 200
         assert answer.text.lstrip().startswith('<section id="forhandsvisning"')
@@ -127,9 +136,8 @@ class TestUnsavedPreview:
         self, client: httpx.AsyncClient, session: AsyncSession, draft: tuple[str, int]
     ) -> None:
         csrf, campaign_id = draft
-        url = f"/redaktion/utskick/{campaign_id}/forhandsgranska"
-        await client.post(url, data=form(csrf, "Första."), headers={"HX-Request": "true"})
-        second = await client.post(url, data=form(csrf, "Andra."), headers={"HX-Request": "true"})
+        await htmx_preview(client, campaign_id, form(csrf, "Första."))
+        second = await htmx_preview(client, campaign_id, form(csrf, "Andra."))
         assert "Andra." in (await client.get(await draft_src(second))).text
         count = await session.scalar(select(func.count()).select_from(PreviewDraft))
         assert count == 1
@@ -139,13 +147,11 @@ class TestUnsavedPreview:
     ) -> None:
         csrf, campaign_id = draft
         url = f"/redaktion/utskick/{campaign_id}/forhandsgranska"
-        empty = await client.post(url, data=form(csrf, ""), headers={"HX-Request": "true"})
+        empty = await htmx_preview(client, campaign_id, form(csrf, ""))
         assert empty.status_code == 200
         assert "Uppgifterna kunde inte sparas" in empty.text
         assert "utkast=" not in empty.text
-        bad_image = await client.post(
-            url, data=form(csrf, "Text", header_image_id="x"), headers={"HX-Request": "true"}
-        )
+        bad_image = await htmx_preview(client, campaign_id, form(csrf, "Text", header_image_id="x"))
         assert "Uppgifterna kunde inte sparas" in bad_image.text
         plain = await client.post(url, data=form(csrf, ""))
         assert plain.status_code == 422
@@ -159,11 +165,7 @@ class TestUnsavedPreview:
         draft: tuple[str, int],
     ) -> None:
         csrf, campaign_id = draft
-        answer = await client.post(
-            f"/redaktion/utskick/{campaign_id}/forhandsgranska",
-            data=form(csrf, "Hemligt utkast."),
-            headers={"HX-Request": "true"},
-        )
+        answer = await htmx_preview(client, campaign_id, form(csrf, "Hemligt utkast."))
         src = await draft_src(answer)
         await as_person(client, session, federation, "chef@example.se", Role.ANSVARIG)
         assert (await client.get(src)).status_code == 404
@@ -173,11 +175,7 @@ class TestUnsavedPreview:
         self, client: httpx.AsyncClient, draft: tuple[str, int]
     ) -> None:
         csrf, campaign_id = draft
-        answer = await client.post(
-            f"/redaktion/utskick/{campaign_id}/forhandsgranska",
-            data=form(csrf, "Snart borta."),
-            headers={"HX-Request": "true"},
-        )
+        answer = await htmx_preview(client, campaign_id, form(csrf, "Snart borta."))
         src = await draft_src(answer)
         clock.freeze(clock.now() + PREVIEW_DRAFT_LIFETIME + timedelta(seconds=1))
         gone = await client.get(src)
@@ -200,11 +198,7 @@ class TestUnsavedPreview:
             f"/redaktion/utskick/{theirs.id}/forhandsgranska", data=form(csrf, "Kapat")
         )
         assert other.status_code == 404
-        refused = await client.post(
-            f"/redaktion/utskick/{sent.id}/forhandsgranska",
-            data=form(csrf, "Ändrat i efterhand"),
-            headers={"HX-Request": "true"},
-        )
+        refused = await htmx_preview(client, sent.id, form(csrf, "Ändrat i efterhand"))
         assert "Det går inte i utskickets nuvarande läge" in refused.text
         assert await session.scalar(select(func.count()).select_from(PreviewDraft)) == 0
 
@@ -233,11 +227,7 @@ class TestImagesAndClosing:
             signature_name="Eva Berg",
             signature_title="Förbundschef",
         )
-        preview = await client.post(
-            f"/redaktion/utskick/{campaign_id}/forhandsgranska",
-            data=fields,
-            headers={"HX-Request": "true"},
-        )
+        preview = await htmx_preview(client, campaign_id, fields)
         mail = (await client.get(await draft_src(preview))).text
         assert f"{photo.digest}.png" in mail
         assert 'alt="Deltagare i odlingslådan"' in mail
