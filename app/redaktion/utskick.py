@@ -26,6 +26,8 @@ from app.errors import AppError, Conflict, NotFound
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep
 from app.images import service as images_service
+from app.images.models import Image
+from app.rendering.markdown import MarkdownWarning
 from app.rendering.themes import get_theme
 from app.users.schemas import Staff
 from app.users.sessions import AnsvarigStaff, CurrentStaff, RedaktorStaff, verify_csrf
@@ -153,7 +155,7 @@ def _changes(federation: Federation, campaign: Campaign, values: dict[str, str])
     return CampaignUpdate.model_validate(data)
 
 
-async def _images(session: SessionDep, federation: Federation) -> list[tuple[Any, str]]:
+async def _images(session: SessionDep, federation: Federation) -> list[tuple[Image, str]]:
     """The federation's images with a same-origin path for the thumbnails (the staff pages'
     CSP allows images from 'self')."""
     images = await images_service.list_images(session, federation_id=federation.id)
@@ -177,7 +179,7 @@ async def _editor(
     values: dict[str, str] | None = None,
     error: str | None = None,
     status_code: int = 200,
-    draft: tuple[int, list[Any]] | None = None,
+    draft: tuple[int, list[MarkdownWarning]] | None = None,
 ) -> HTMLResponse:
     recipients, counts = 0, dict[str, int]()
     if campaign.status != CampaignStatus.DRAFT:
@@ -312,7 +314,7 @@ async def preview_unsaved(
         session, federation_id=staff.federation.id, campaign_id=campaign_id
     )
     values = _form_values(fields)
-    draft: tuple[int, list[Any]] | None = None
+    draft: tuple[int, list[MarkdownWarning]] | None = None
     error: str | None = None
     try:
         changes = _changes(staff.federation, campaign, values)
