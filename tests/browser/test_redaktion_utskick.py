@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 from PIL import Image as PilImage
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,6 +85,34 @@ class TestUnsavedPreview:
         await page.reload()
         await expect(page.frame_locator(WIDE).get_by_text("vårens möten")).to_have_count(0)
         assert await version_of(live_server, campaign_id) == 1
+
+    async def test_the_button_previews_without_javascript(
+        self, live_server: LiveServer, browser: Browser
+    ) -> None:
+        context = await browser.new_context(
+            viewport={"width": 1280, "height": 900}, locale="sv-SE", java_script_enabled=False
+        )
+        try:
+            page = await context.new_page()
+            slug = await seed_federation(live_server)
+            campaign_id = await new_draft(live_server, page, slug)
+            await page.get_by_label("Text", exact=True).fill(
+                "Utan skript syns **kvittrande koltrastar**."
+            )
+            await expect(
+                page.frame_locator(WIDE).get_by_text("kvittrande koltrastar")
+            ).to_have_count(0)
+            await page.get_by_role("button", name="Förhandsgranska").click()
+            await expect(page.get_by_label("Text", exact=True)).to_have_value(
+                "Utan skript syns **kvittrande koltrastar**."
+            )
+            for frame in (WIDE, NARROW):
+                await expect(
+                    page.frame_locator(frame).get_by_text("kvittrande koltrastar")
+                ).to_be_visible()
+            assert await version_of(live_server, campaign_id) == 1
+        finally:
+            await context.close()
 
 
 class TestHeaderPhoto:
