@@ -17,6 +17,9 @@ from app.campaigns.schemas import (
     CampaignRead,
     CampaignStats,
     CampaignUpdate,
+    DeliveryFilter,
+    DeliveryPage,
+    DeliveryRead,
     MarkdownWarningRead,
     RequeueResult,
     ScheduleRequest,
@@ -289,4 +292,33 @@ async def campaign_stats(
     )
     return CampaignStats(
         campaign_id=campaign.id, status=campaign.status, recipients=recipients, counts=counts
+    )
+
+
+@router.get(
+    "/{campaign_id}/deliveries",
+    responses={**ERRORS, 422: {"description": "Invalid filter or cursor"}},
+    summary="Per-recipient outcomes, newest first (no message bodies)",
+    description="`status` filters by a delivery state, or `bounced` for the failed ones the "
+    "receiving side refused for good. Test sends are not listed.",
+)
+async def list_deliveries(
+    campaign_id: IdPath,
+    federation: CurrentFederation,
+    session: SessionDep,
+    status: Annotated[DeliveryFilter | None, Query()] = None,
+    cursor: Annotated[str | None, Query(max_length=100, description="From next_cursor.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> DeliveryPage:
+    page = await service.list_deliveries(
+        session,
+        federation_id=federation.id,
+        campaign_id=campaign_id,
+        status=status,
+        cursor=cursor,
+        limit=limit,
+    )
+    return DeliveryPage(
+        items=[DeliveryRead.model_validate(row) for row in page.items],
+        next_cursor=page.next_cursor,
     )

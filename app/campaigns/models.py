@@ -1,11 +1,21 @@
-"""Table: campaigns."""
+"""Tables: campaigns, and the unsaved editor drafts shown in the staff preview."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, true
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import now
@@ -79,3 +89,25 @@ class Campaign(Base):
     approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now, onupdate=now)
+
+
+class PreviewDraft(Base):
+    """What a person has typed in the editor but not saved, kept briefly for the preview.
+
+    The staff pages' CSP allows no srcdoc or data: frames, so the preview frame loads the
+    unsaved letter by a same-origin GET; this row carries it from the POST to that GET, in
+    the database so every web worker can serve it. One per signed-in browser and campaign."""
+
+    __tablename__ = "preview_drafts"
+    __table_args__ = (UniqueConstraint("staff_session_id", "campaign_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_session_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_sessions.id", ondelete="CASCADE")
+    )
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    # The editor's fields as CampaignUpdate takes them (validated before they are stored).
+    fields: Mapped[dict[str, object]] = mapped_column(JSON)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

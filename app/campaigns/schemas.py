@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from app.campaigns.models import CampaignStatus, Theme
 from app.db import MAX_ROW_ID
+from app.delivery.models import DeliveryStatus
 from app.rendering.header_text import HeaderText
 
 
@@ -164,3 +166,33 @@ class CampaignStats(BaseModel):
     status: CampaignStatus
     recipients: int
     counts: dict[str, int]
+
+
+# A delivery state, or `bounced`: failed because the receiving side refused the message for
+# good (a 5xx reply, or a 5.x.x delivery status report after it was accepted).
+BOUNCED: Literal["bounced"] = "bounced"
+DeliveryFilter = DeliveryStatus | Literal["bounced"]
+
+
+class DeliveryRead(BaseModel):
+    """One recipient's delivery of a campaign: the outcome, never the message itself."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str | None = Field(description="The recipient; null once the subscriber was erased.")
+    status: DeliveryStatus
+    attempts: int
+    smtp_code: int | None = Field(description="The relay's last reply code.")
+    enhanced_code: str | None = Field(examples=["5.1.1"])
+    smtp_reply: str | None = Field(description="The relay's last reply, addresses redacted.")
+    updated_at: datetime
+
+
+class DeliveryPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [], "next_cursor": None}]})
+
+    items: list[DeliveryRead]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +17,7 @@ from app.campaigns import repository
 from app.campaigns.feed import FeedEntry, build_feed
 from app.campaigns.models import Campaign, CampaignStatus, Theme
 from app.campaigns.samples import SAMPLES
-from app.campaigns.schemas import CampaignCreate, CampaignUpdate
+from app.campaigns.schemas import BOUNCED, CampaignCreate, CampaignUpdate, DeliveryFilter
 from app.clock import now
 from app.config import get_settings
 from app.delivery import service as delivery_service
@@ -26,6 +26,7 @@ from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.federations import service as federation_service
 from app.federations.models import Federation
 from app.images import service as images_service
+from app.pagination import decode_cursor, encode_cursor
 from app.rendering.mail import (
     SAMPLE_NAME,
     SAMPLE_TOKEN,
@@ -45,10 +46,14 @@ from app.rendering.markdown import MarkdownWarning
 from app.rendering.themes import get_theme
 from app.security import constant_time_equal, dkim_key, preview_signature
 
+# Names the cursor of the deliveries list (a cursor of another list is refused).
+DELIVERIES_CURSOR = "deliveries"
 # The query parameter of a test send's signed preview link.
 PREVIEW_PARAMETER = "forhandsvisning"
 # Gmail clips a message near 102 KB and hides what follows, the unsubscribe link included.
 MAX_HTML_BYTES = 90_000
+# How long the editor's unsaved text stays previewable (the frame loads it within a second).
+PREVIEW_DRAFT_LIFETIME = timedelta(minutes=30)
 IMAGE_FIELDS = {"header_image_id", "signature_image_id"}
 # Null on these means "the default"; the other fields cannot be emptied.
 NULLABLE = {"sign_off", "signature_name", "signature_title"}
@@ -280,18 +285,7 @@ async def update_campaign(
     """Change a draft; whether a letter shows in the archive may change at any time. Any real
     change to the letter is a new version, which withdraws an approval."""
     campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
-    changes = data.model_dump(exclude_unset=True)
-    if changes.keys() - ANY_TIME:
-        _require_draft(campaign)
-    changed: set[str] = set()
-    for field, value in changes.items():
-        if field in IMAGE_FIELDS:
-            await _require_image(session, federation_id=federation.id, image_id=value, field=field)
-        elif value is None and field not in NULLABLE:
-            raise Unprocessable(f"{field} cannot be null.", details={"field": field})
-        if getattr(campaign, field) != value:
-            setattr(campaign, field, value)
-            changed.add(field)
+    changed = await _apply(session, federation=federation, campaign=campaign, data=data)
     await _prepare(session, campaign, federation)
     if not changed:
         return campaign
@@ -313,6 +307,45 @@ async def update_campaign(
         "; godkännandet återkallades" if withdrawn else "",
     )
     return campaign
+
+
+async def _apply(
+    session: AsyncSession, *, federation: Federation, campaign: Campaign, data: CampaignUpdate
+) -> set[str]:
+    """Check the changes and set them on `campaign`; the fields that changed."""
+    changes = data.model_dump(exclude_unset=True)
+    if changes.keys() - ANY_TIME:
+        _require_draft(campaign)
+    changed: set[str] = set()
+    for field, value in changes.items():
+        if field in IMAGE_FIELDS:
+            await _require_image(session, federation_id=federation.id, image_id=value, field=field)
+        elif value is None and field not in NULLABLE:
+            raise Unprocessable(f"{field} cannot be null.", details={"field": field})
+        if getattr(campaign, field) != value:
+            setattr(campaign, field, value)
+            changed.add(field)
+    return changed
+
+
+async def _unsaved(
+    session: AsyncSession, *, federation: Federation, campaign: Campaign, data: CampaignUpdate
+) -> Campaign:
+    """A copy of the campaign with the changes applied, never added to the session (so
+    nothing of it is written), checked like a save."""
+    columns = Campaign.__table__.c
+    copy = Campaign(**{column.key: getattr(campaign, column.key) for column in columns})
+    await _apply(session, federation=federation, campaign=copy, data=data)
+    return copy
+
+
+def closing_defaults(federation: Federation, theme: Theme) -> tuple[str, str, str]:
+    """(sign-off, signature name, title) a campaign gets when it sets none of its own."""
+    return (
+        _or(federation.default_sign_off, get_theme(str(theme)).sign_off),
+        federation.default_signature_name or "",
+        federation.default_signature_title or "",
+    )
 
 
 async def approve_campaign(
@@ -365,6 +398,60 @@ async def preview_campaign(
     prepared = await _prepare(session, campaign, federation)
     text, html = prepared.render_parts(name=SAMPLE_NAME, unsubscribe_token=SAMPLE_TOKEN)
     return text, html, await warnings(session, federation=federation, campaign=campaign)
+
+
+async def store_preview_draft(
+    session: AsyncSession,
+    *,
+    federation: Federation,
+    campaign_id: int,
+    staff_session_id: int,
+    data: CampaignUpdate,
+) -> tuple[int, list[MarkdownWarning]]:
+    """Keep the editor's unsaved fields briefly for the preview frame: (draft id, warnings).
+
+    Refused as a save would be (not a draft, not the federation's image, does not render),
+    but nothing of the campaign changes: no new version, no audit entry."""
+    campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
+    unsaved = await _unsaved(session, federation=federation, campaign=campaign, data=data)
+    await _prepare(session, unsaved, federation)
+    at = now()
+    draft_id = await repository.put_preview_draft(
+        session,
+        staff_session_id=staff_session_id,
+        campaign_id=campaign.id,
+        fields=data.model_dump(mode="json", exclude_unset=True),
+        expires_at=at + PREVIEW_DRAFT_LIFETIME,
+        now=at,
+    )
+    return draft_id, await warnings(session, federation=federation, campaign=unsaved)
+
+
+async def preview_draft(
+    session: AsyncSession,
+    *,
+    federation: Federation,
+    campaign_id: int,
+    staff_session_id: int,
+    draft_id: int,
+) -> str:
+    """The HTML of a stored unsaved draft, rendered as sending would; another browser's,
+    an expired one or another federation's: NotFound."""
+    campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
+    fields = await repository.preview_draft(
+        session,
+        federation_id=federation.id,
+        campaign_id=campaign.id,
+        staff_session_id=staff_session_id,
+        draft_id=draft_id,
+        now=now(),
+    )
+    if fields is None:
+        raise NotFound("The unsaved preview has expired; preview again.")
+    data = CampaignUpdate.model_validate(fields)
+    unsaved = await _unsaved(session, federation=federation, campaign=campaign, data=data)
+    prepared = await _prepare(session, unsaved, federation)
+    return prepared.render_parts(name=SAMPLE_NAME, unsubscribe_token=SAMPLE_TOKEN)[1]
 
 
 async def send_test(
@@ -651,6 +738,7 @@ async def campaign_outcomes(
     status: DeliveryStatus | None = None,
     before_id: int | None = None,
     limit: int = 100,
+    bounced: bool = False,
 ) -> list[delivery_service.Outcome]:
     """The campaign's per-recipient outcomes (404 for another federation's campaign)."""
     await _get(session, federation_id=federation_id, campaign_id=campaign_id)
@@ -661,4 +749,38 @@ async def campaign_outcomes(
         status=status,
         before_id=before_id,
         limit=limit,
+        bounced=bounced,
+    )
+
+
+@dataclass(frozen=True)
+class DeliveryPage:
+    items: list[delivery_service.Outcome]
+    next_cursor: str | None
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    *,
+    federation_id: int,
+    campaign_id: int,
+    status: DeliveryFilter | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> DeliveryPage:
+    """One page of the campaign's per-recipient outcomes, newest first, with a cursor."""
+    before_id = decode_cursor(DELIVERIES_CURSOR, cursor) if cursor else None
+    rows = await campaign_outcomes(
+        session,
+        federation_id=federation_id,
+        campaign_id=campaign_id,
+        status=status if isinstance(status, DeliveryStatus) else None,
+        bounced=status == BOUNCED,
+        before_id=before_id,
+        limit=limit + 1,
+    )
+    items = rows[:limit]
+    more = len(rows) > limit
+    return DeliveryPage(
+        items=items, next_cursor=encode_cursor(DELIVERIES_CURSOR, items[-1].id) if more else None
     )

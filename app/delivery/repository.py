@@ -691,8 +691,10 @@ async def campaign_outcomes(
     status: DeliveryStatus | None,
     before_id: int | None,
     limit: int,
+    bounced: bool = False,
 ) -> list[Outcome]:
-    """A campaign's per-recipient deliveries, newest id first, optionally of one status."""
+    """A campaign's per-recipient deliveries, newest id first, optionally of one status or
+    only the bounced ones."""
     query = (
         select(
             Delivery.id,
@@ -713,6 +715,14 @@ async def campaign_outcomes(
     )
     if status is not None:
         query = query.where(Delivery.status == status)
+    if bounced:
+        # Bounced: the receiving side refused the message for good, at RCPT or DATA (a 5xx
+        # reply) or afterwards in a delivery status report (a 5.x.x status on a row that was
+        # sent). A failure after giving up on 4xx retries is failed, not bounced.
+        query = query.where(
+            Delivery.status == DeliveryStatus.FAILED,
+            or_(Delivery.smtp_code.between(500, 599), Delivery.enhanced_code.like("5.%")),
+        )
     if before_id is not None:
         query = query.where(Delivery.id < before_id)
     result = await session.execute(query.order_by(Delivery.id.desc()).limit(limit))

@@ -210,8 +210,10 @@ async def campaign_outcomes(
     status: DeliveryStatus | None = None,
     before_id: int | None = None,
     limit: int = 100,
+    bounced: bool = False,
 ) -> list[Outcome]:
-    """Per-recipient outcomes of a campaign for staff (filter by status; keyset by id)."""
+    """Per-recipient outcomes of a campaign for staff (filter by status or bounced; keyset
+    by id)."""
     return await repo.campaign_outcomes(
         session,
         federation_id=federation_id,
@@ -219,4 +221,5 @@ async def campaign_outcomes(
         status=status,
         before_id=before_id,
         limit=limit,
+        bounced=bounced,
     )

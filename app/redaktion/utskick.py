@@ -1,5 +1,6 @@
-"""Redaktionen's Utskick pages: list, new draft from a theme, the editor with a live preview,
-test sends, four-eyes approval, scheduling, cancel, resume and live progress.
+"""Redaktionen's Utskick pages: list, new draft from a theme, the editor with a live preview
+of the unsaved text, test sends, four-eyes approval, scheduling, cancel, resume and live
+progress.
 
 Every change goes through app.campaigns.service, as the JSON API's do; a page handler only
 reads the form, names the actor and chooses the page or redirect."""
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request
@@ -18,10 +20,14 @@ from app import addresses, messages
 from app.actors import Actor
 from app.campaigns import service
 from app.campaigns.models import Campaign, CampaignStatus, Theme
-from app.campaigns.schemas import CampaignUpdate
+from app.campaigns.schemas import BOUNCED, CampaignUpdate, DeliveryFilter
 from app.delivery.models import DeliveryStatus
 from app.errors import AppError, Conflict, NotFound
+from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep
+from app.images import service as images_service
+from app.images.models import Image
+from app.rendering.markdown import MarkdownWarning
 from app.rendering.themes import get_theme
 from app.users.schemas import Staff
 from app.users.sessions import AnsvarigStaff, CurrentStaff, RedaktorStaff, verify_csrf
@@ -37,6 +43,11 @@ PREVIEW_CSP = (
     "frame-ancestors 'self'"
 )
 MAX_TEST_ADDRESSES = 10
+# The editor's fields: the letter's text, how it ends, and the chosen images (empty: none,
+# for the header photo the theme's artwork).
+TEXT_FIELDS = ("subject", "preheader", "theme", "body_markdown")
+CLOSING_FIELDS = ("sign_off", "signature_name", "signature_title")
+IMAGE_FIELDS = ("header_image_id", "signature_image_id")
 
 
 def _actor(staff: Staff) -> Actor:
@@ -107,6 +118,58 @@ async def new_campaign(request: Request, staff: RedaktorStaff, session: SessionD
     return RedirectResponse(f"{BASE}/{campaign.id}", status_code=303)
 
 
+def _saved_values(federation: Federation, campaign: Campaign) -> dict[str, str]:
+    """The editor's fields as saved; a closing the campaign leaves to the default shows it."""
+    defaults = service.closing_defaults(federation, campaign.theme)
+    values = {key: str(getattr(campaign, key)) for key in TEXT_FIELDS}
+    for key, default in zip(CLOSING_FIELDS, defaults, strict=True):
+        own = getattr(campaign, key)
+        values[key] = default if own is None else own
+    for key in IMAGE_FIELDS:
+        image_id = getattr(campaign, key)
+        values[key] = "" if image_id is None else str(image_id)
+    return values
+
+
+def _form_values(fields: dict[str, str]) -> dict[str, str]:
+    """The editor's fields as posted (a field the form did not send is left unchanged)."""
+    keys = (*TEXT_FIELDS, *CLOSING_FIELDS, *IMAGE_FIELDS)
+    return {key: fields[key].replace("\r\n", "\n") for key in keys if key in fields}
+
+
+def _changes(federation: Federation, campaign: Campaign, values: dict[str, str]) -> CampaignUpdate:
+    """The posted fields as a change; ValueError (or a validation error) when they are not
+    valid. A closing field sent back as the default it showed stays the default, so a later
+    change of the federation's default or the theme still reaches the letter."""
+    data: dict[str, Any] = {key: values[key] for key in TEXT_FIELDS if key in values}
+    defaults = service.closing_defaults(federation, campaign.theme)
+    for key, default in zip(CLOSING_FIELDS, defaults, strict=True):
+        if key not in values:
+            continue
+        if getattr(campaign, key) is None and values[key].strip() == default:
+            continue
+        data[key] = values[key]
+    for key in IMAGE_FIELDS:
+        if key in values:
+            data[key] = int(values[key]) if values[key] else None
+    return CampaignUpdate.model_validate(data)
+
+
+async def _images(session: SessionDep, federation: Federation) -> list[tuple[Image, str]]:
+    """The federation's images with a same-origin path for the thumbnails (the staff pages'
+    CSP allows images from 'self')."""
+    images = await images_service.list_images(session, federation_id=federation.id)
+    return [
+        (image, urlsplit(images_service.public_url(federation, image)).path) for image in images
+    ]
+
+
+def _preview_src(campaign: Campaign, draft_id: int | None) -> str:
+    """The preview frame's address: the stored unsaved draft, or the saved version."""
+    path = f"{BASE}/{campaign.id}/forhandsvisning"
+    return f"{path}?utkast={draft_id}" if draft_id else f"{path}?v={campaign.version}"
+
+
 async def _editor(
     request: Request,
     staff: Staff,
@@ -116,18 +179,20 @@ async def _editor(
     values: dict[str, str] | None = None,
     error: str | None = None,
     status_code: int = 200,
+    draft: tuple[int, list[MarkdownWarning]] | None = None,
 ) -> HTMLResponse:
     recipients, counts = 0, dict[str, int]()
     if campaign.status != CampaignStatus.DRAFT:
         _, recipients, counts = await service.campaign_stats(
             session, federation_id=staff.federation.id, campaign_id=campaign.id
         )
-    # What the author should fix in the saved text (the same warnings the API returns).
-    found = (
-        await service.warnings(session, federation=staff.federation, campaign=campaign)
-        if campaign.status == CampaignStatus.DRAFT
-        else []
-    )
+    # What the author should fix in the text shown (the same warnings the API returns).
+    if draft is not None:
+        found = draft[1]
+    elif campaign.status == CampaignStatus.DRAFT:
+        found = await service.warnings(session, federation=staff.federation, campaign=campaign)
+    else:
+        found = []
     klart = request.query_params.get("klart", "")
     fel = error or request.query_params.get("fel", "")
     return render_staff_page(
@@ -136,13 +201,13 @@ async def _editor(
         {
             "title": campaign.subject,
             "c": campaign,
-            "values": values
-            or {
-                "subject": campaign.subject,
-                "preheader": campaign.preheader,
-                "theme": campaign.theme,
-                "body_markdown": campaign.body_markdown,
-            },
+            "values": {**_saved_values(staff.federation, campaign), **(values or {})},
+            "images": await _images(session, staff.federation)
+            if campaign.status == CampaignStatus.DRAFT
+            else [],
+            "preview_src": _preview_src(campaign, draft[0] if draft else None),
+            "unsaved": draft is not None,
+            "preview_error": None,
             "themes": _themes(),
             "status_labels": messages.CAMPAIGN_STATUS,
             "delivery_labels": messages.DELIVERY_STATUS,
@@ -176,11 +241,24 @@ async def campaign_page(
 
 @router.get(BASE + "/{campaign_id}/forhandsvisning")
 async def campaign_preview(
-    campaign_id: CampaignId, staff: CurrentStaff, session: SessionDep
+    campaign_id: CampaignId,
+    staff: CurrentStaff,
+    session: SessionDep,
+    utkast: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> HTMLResponse:
-    _text, html, _warnings = await service.preview_campaign(
-        session, federation=staff.federation, campaign_id=campaign_id
-    )
+    """The mail as sent, saved or (with `utkast`) as this browser last previewed it unsaved."""
+    if utkast is None:
+        _text, html, _warnings = await service.preview_campaign(
+            session, federation=staff.federation, campaign_id=campaign_id
+        )
+    else:
+        html = await service.preview_draft(
+            session,
+            federation=staff.federation,
+            campaign_id=campaign_id,
+            staff_session_id=staff.who.session.id,
+            draft_id=utkast,
+        )
     return HTMLResponse(
         html,
         headers={
@@ -196,12 +274,12 @@ async def save_campaign(
     request: Request, campaign_id: CampaignId, staff: RedaktorStaff, session: SessionDep
 ) -> Response:
     fields = await verify_csrf(request, staff.who)
-    values = {
-        key: fields.get(key, "").replace("\r\n", "\n")
-        for key in ("subject", "preheader", "theme", "body_markdown")
-    }
+    values = _form_values(fields)
+    campaign = await service.get_campaign(
+        session, federation_id=staff.federation.id, campaign_id=campaign_id
+    )
     try:
-        changes = CampaignUpdate.model_validate(values)
+        changes = _changes(staff.federation, campaign, values)
         # A savepoint: nothing of a refused save is kept, and the rest of the session (the
         # signed-in person) stays loaded for the page that shows the form again.
         async with session.begin_nested():
@@ -223,6 +301,63 @@ async def save_campaign(
             request, staff, session, campaign, values=values, error=key, status_code=422
         )
     return _back(campaign_id, klart="sparat")
+
+
+@router.post(BASE + "/{campaign_id}/forhandsgranska", response_model=None)
+async def preview_unsaved(
+    request: Request, campaign_id: CampaignId, staff: RedaktorStaff, session: SessionDep
+) -> Response:
+    """Preview what is in the editor without saving it: htmx swaps in the preview panel as
+    the person types; without JavaScript the button shows the whole editor again."""
+    fields = await verify_csrf(request, staff.who)
+    campaign = await service.get_campaign(
+        session, federation_id=staff.federation.id, campaign_id=campaign_id
+    )
+    values = _form_values(fields)
+    draft: tuple[int, list[MarkdownWarning]] | None = None
+    error: str | None = None
+    try:
+        changes = _changes(staff.federation, campaign, values)
+        async with session.begin_nested():
+            draft = await service.store_preview_draft(
+                session,
+                federation=staff.federation,
+                campaign_id=campaign_id,
+                staff_session_id=staff.who.session.id,
+                data=changes,
+            )
+    except (AppError, ValueError) as exc:
+        if isinstance(exc, AppError) and exc.status_code == 404:
+            raise
+        error = _error_key(exc) if isinstance(exc, AppError) else "invalid"
+        # The savepoint's rollback may have expired the row: read it again for the page.
+        campaign = await service.get_campaign(
+            session, federation_id=staff.federation.id, campaign_id=campaign_id
+        )
+    if request.headers.get("HX-Request") != "true":
+        return await _editor(
+            request,
+            staff,
+            session,
+            campaign,
+            values=values,
+            error=error,
+            draft=draft,
+            status_code=422 if error else 200,
+        )
+    # htmx swaps only a successful answer: a refusal is shown in the panel with a 200.
+    return render_staff_page(
+        request,
+        "_utskick_forhandsvisning.html",
+        {
+            "c": campaign,
+            "warnings": draft[1] if draft else [],
+            "preview_src": _preview_src(campaign, draft[0] if draft else None),
+            "unsaved": draft is not None,
+            "preview_error": messages.STAFF_ERRORS.get(error or ""),
+        },
+        who=staff.who,
+    )
 
 
 def _addresses(raw: str) -> list[str] | None:
@@ -378,8 +513,9 @@ async def progress(
 
 
 # The filters of the outcomes page (Swedish query values → delivery states).
-OUTCOME_FILTERS = {
+OUTCOME_FILTERS: dict[str, DeliveryFilter] = {
     "misslyckade": DeliveryStatus.FAILED,
+    "studsade": BOUNCED,
     "okanda": DeliveryStatus.UNKNOWN,
     "forsenade": DeliveryStatus.DEFERRED,
     "skickade": DeliveryStatus.SENT,
@@ -400,11 +536,13 @@ async def outcomes(
     campaign = await service.get_campaign(
         session, federation_id=staff.federation.id, campaign_id=campaign_id
     )
+    chosen = OUTCOME_FILTERS.get(visa)
     rows = await service.campaign_outcomes(
         session,
         federation_id=staff.federation.id,
         campaign_id=campaign_id,
-        status=OUTCOME_FILTERS.get(visa),
+        status=chosen if isinstance(chosen, DeliveryStatus) else None,
+        bounced=chosen == BOUNCED,
         before_id=fran,
         limit=OUTCOME_PAGE + 1,
     )
@@ -420,6 +558,7 @@ async def outcomes(
             "filters": [
                 ("", "Alla"),
                 ("misslyckade", "Misslyckade"),
+                ("studsade", "Studsade"),
                 ("okanda", "Okänt utfall"),
                 ("forsenade", "Försenade"),
                 ("skickade", "Skickade"),

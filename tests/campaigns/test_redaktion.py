@@ -15,7 +15,14 @@ from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
 from app.federations.models import Federation
 from app.subscribers.models import Subscriber, SubscriptionStatus
 from app.users.models import Role
-from tests.fixtures.factories import add_campaign, bearer, make_federation, make_key, make_world
+from tests.fixtures.factories import (
+    World,
+    add_campaign,
+    bearer,
+    make_federation,
+    make_key,
+    make_world,
+)
 from tests.fixtures.staff import csrf_of, invite, signed_in_client
 
 
@@ -75,6 +82,28 @@ async def campaign_row(session: AsyncSession, campaign_id: int) -> Campaign:
     assert row is not None
     await session.refresh(row)
     return row
+
+
+async def add_deliveries(
+    session: AsyncSession,
+    world: World,
+    campaign_id: int,
+    outcomes: list[tuple[DeliveryStatus, int | None, str | None]],
+) -> None:
+    """One campaign delivery per subscriber of `world`: (status, SMTP code, enhanced code)."""
+    for sid, (status, code, enhanced) in zip(world.ids, outcomes, strict=True):
+        session.add(
+            Delivery(
+                federation_id=world.federation.id,
+                kind=DeliveryKind.CAMPAIGN,
+                campaign_id=campaign_id,
+                subscriber_id=sid,
+                status=status,
+                smtp_code=code,
+                enhanced_code=enhanced,
+            )
+        )
+    await session.commit()
 
 
 class TestWritingAsRedaktor:
@@ -329,22 +358,16 @@ class TestOutcomes:
     ) -> None:
         world = await make_world(session, n=3, slug="vaster")
         campaign = await add_campaign(session, world.federation, status=CampaignStatus.SENT)
-        for sid, status in zip(
-            world.ids,
-            (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN),
-            strict=True,
-        ):
-            session.add(
-                Delivery(
-                    federation_id=world.federation.id,
-                    kind=DeliveryKind.CAMPAIGN,
-                    campaign_id=campaign.id,
-                    subscriber_id=sid,
-                    status=status,
-                    smtp_code=550 if status == DeliveryStatus.FAILED else None,
-                )
-            )
-        await session.commit()
+        await add_deliveries(
+            session,
+            world,
+            campaign.id,
+            [
+                (DeliveryStatus.SENT, None, None),
+                (DeliveryStatus.FAILED, 550, None),
+                (DeliveryStatus.UNKNOWN, None, None),
+            ],
+        )
         csrf = await as_person(client, session, world.federation, "chef@example.se", Role.ANSVARIG)
         base = f"/redaktion/utskick/{campaign.id}"
         page = await client.get(base)
