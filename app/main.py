@@ -21,10 +21,12 @@ from app.images import public as images_public
 from app.monitoring import api as monitoring_api
 from app.monitoring.middleware import RequestContextMiddleware
 from app.redaktion import audit_log as redaktion_audit_log
+from app.redaktion import bilder as redaktion_bilder
 from app.redaktion import forbund as redaktion_forbund
 from app.redaktion import installningar as redaktion_installningar
 from app.redaktion import oversikt as redaktion_oversikt
 from app.redaktion import prenumeranter as redaktion_prenumeranter
+from app.redaktion import texter as redaktion_texter
 from app.redaktion import utskick as redaktion_utskick
 from app.seasons import api as seasons_api
 from app.subscribers import api as subscribers_api
@@ -84,6 +86,8 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         redaktion_utskick,
         redaktion_prenumeranter,
         redaktion_installningar,
+        redaktion_bilder,
+        redaktion_texter,
         redaktion_oversikt,
         redaktion_forbund,
         monitoring_api,
