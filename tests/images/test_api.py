@@ -227,6 +227,14 @@ class TestInLetters:
             f"/api/v1/federations/{tenant.federation.slug}", headers=tenant.headers
         )
         assert federation.json()["logo_url"] == response.json()["url"]
+        log = await api.get(
+            f"/api/v1/federations/{tenant.federation.slug}/audit-log", headers=tenant.headers
+        )
+        changes = [(e["target_type"], e["summary"]) for e in log.json()["items"]]
+        assert changes[:2] == [
+            ("federation", "ändrade logo_url"),
+            ("image", "laddade upp en bild (400 x 120 px)"),
+        ]
 
     async def test_signature_portrait_beside_the_name(
         self, api: httpx.AsyncClient, tenant: Tenant
