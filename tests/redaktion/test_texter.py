@@ -14,22 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import clock
 from app.actors import Actor
 from app.audit.models import AuditAction, AuditEntry
-from app.delivery.models import Delivery, DeliveryKind
 from app.federations.models import Federation
 from app.messages import DEFAULT_WELCOME_TEXT
-from app.subscribers import retention, tokens
+from app.subscribers import retention
 from app.subscribers import service as subscriber_service
-from app.subscribers.consent import Origin
 from app.subscribers.models import (
     ConsentEvent,
     ConsentRecord,
     PrivacyNotice,
     Subscriber,
-    SubscriptionStatus,
 )
 from app.subscribers.schemas import SubscriberCreate
 from app.users.models import Role
-from tests.fixtures.factories import make_federation
+from tests.fixtures.factories import confirm_by_link, make_federation, welcome_deliveries
 from tests.fixtures.staff import as_role
 
 BASE = "/redaktion/installningar/texter"
@@ -160,24 +157,8 @@ class TestWelcomeMail:
             data={"csrf": csrf, "welcome_enabled": "ja", "welcome_text": WELCOME},
         )
         await session.refresh(federation)
-        subscriber = Subscriber(
-            federation_id=federation.id,
-            email="anna@exempel.se",
-            status=SubscriptionStatus.PENDING,
-            attributes={},
-        )
-        session.add(subscriber)
-        await session.flush()
-        token = await tokens.issue_confirm_token(session, subscriber=subscriber)
-        await subscriber_service.confirm_subscription(
-            session, federation=federation, raw=tokens.raw_token(token), origin=Origin("test")
-        )
-        welcome = await session.scalar(
-            select(Delivery).where(
-                Delivery.subscriber_id == subscriber.id, Delivery.kind == DeliveryKind.WELCOME
-            )
-        )
-        assert welcome is not None
+        subscriber = await confirm_by_link(session, federation)
+        (welcome,) = await welcome_deliveries(session, subscriber)
         _to, raw = await subscriber_service.build_transactional_mail(session, delivery=welcome)
         mail = message_from_bytes(raw, policy=policy.default)
         text = mail.get_body(preferencelist=("plain",))
