@@ -279,3 +279,11 @@ TEXT_ERRORS: dict[str, str] = {
     "rutan tom för standardtiden.",
     "invalid": "Kontrollera uppgifterna och försök igen.",
 }
+
+# The retention rules as Redaktionen names them (keys: RetentionRun.kind).
+RETENTION_KINDS: dict[str, str] = {
+    "unconfirmed_subscribers": "Anmälningar som aldrig bekräftades",
+    "unsubscribed_subscribers": "Avslutade prenumeranter",
+    "expired_tokens": "Utgångna länkar",
+    "consent_client_data": "IP-adress och webbläsare i samtyckesuppgifter",
+}

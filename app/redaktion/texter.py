@@ -18,7 +18,7 @@ from app.errors import AppError
 from app.federations import service as federation_service
 from app.federations.schemas import FederationUpdate
 from app.http import CommittingRoute, SessionDep
-from app.subscribers import consent
+from app.subscribers import consent, retention
 from app.subscribers import service as subscriber_service
 from app.subscribers.schemas import PrivacyNoticeCreate
 from app.users.schemas import Staff
@@ -70,6 +70,7 @@ async def _page(
         **(values or {}),
     }
     welcome = subscriber_service.preview_welcome(federation, text=federation.welcome_text)
+    runs = await retention.recent_runs(session, federation_id=federation.id)
     return render_staff_page(
         request,
         "texter.html",
@@ -84,6 +85,8 @@ async def _page(
             "default_retention_days": settings.unsubscribed_retention_days,
             "unconfirmed_days": settings.unconfirmed_retention_days,
             "ip_days": settings.ip_retention_days,
+            "runs": runs,
+            "run_kinds": messages.RETENTION_KINDS,
             "store_ip": settings.store_ip_and_user_agent,
             "errors": {
                 key: messages.TEXT_ERRORS.get(key, messages.TEXT_ERRORS["invalid"])

@@ -296,6 +296,10 @@ class TestRetention:
         await session.commit()
         clock.freeze(clock.now() + timedelta(days=31))
         assert (await retention.purge(session)).unsubscribed == 1
+        await session.commit()
+        await as_role(client, session, federation, Role.ADMIN)  # the old session has expired
+        page = await client.get(BASE)
+        assert "<td>Avslutade prenumeranter</td><td>1</td>" in page.text
 
     @pytest.mark.parametrize("value", ["0", "3651", "tre", "-5", "1,5"])
     async def test_a_wrong_period_gets_a_swedish_error(
