@@ -18,9 +18,12 @@ from app.images.processing import MAX_UPLOAD_BYTES
 PUBLIC_PREFIXES = ("/f/", "/u/", "/api/v1/public/")
 # The import streams its multipart upload to disk and enforces its own 50 MB limit.
 _STREAMED = re.compile(r"^/api/v1/federations/[^/]+/subscribers/import$")
-# Image and logo uploads: a photo up to MAX_UPLOAD_BYTES plus the multipart framing and the alt
-# text; the endpoint refuses a larger file itself, naming the reason (too_large).
-_IMAGE_UPLOAD = re.compile(r"^/api/v1/federations/[^/]+/(images|logo)$")
+# Image and logo uploads (API and Redaktionen's image library): a photo up to MAX_UPLOAD_BYTES
+# plus the multipart framing and the alt text; the endpoint refuses a larger file itself,
+# naming the reason (too_large).
+_IMAGE_UPLOAD = re.compile(
+    r"^(/api/v1/federations/[^/]+/(images|logo)|/redaktion/installningar/bilder)$"
+)
 IMAGE_BODY_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 
 

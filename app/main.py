@@ -22,11 +22,13 @@ from app.monitoring import api as monitoring_api
 from app.monitoring.middleware import RequestContextMiddleware
 from app.redaktion import arsplan as redaktion_arsplan
 from app.redaktion import audit_log as redaktion_audit_log
+from app.redaktion import bilder as redaktion_bilder
 from app.redaktion import forbund as redaktion_forbund
 from app.redaktion import inbaddning as redaktion_inbaddning
 from app.redaktion import installningar as redaktion_installningar
 from app.redaktion import oversikt as redaktion_oversikt
 from app.redaktion import prenumeranter as redaktion_prenumeranter
+from app.redaktion import texter as redaktion_texter
 from app.redaktion import utskick as redaktion_utskick
 from app.redaktion import utskicksserver as redaktion_utskicksserver
 from app.seasons import api as seasons_api
@@ -90,6 +92,8 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
         redaktion_arsplan,
         redaktion_inbaddning,
         redaktion_utskicksserver,
+        redaktion_bilder,
+        redaktion_texter,
         redaktion_oversikt,
         redaktion_forbund,
         monitoring_api,

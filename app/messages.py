@@ -291,3 +291,34 @@ CONSENT_METHODS: dict[str, str] = {
     "cli_import": "Import från kommandoraden",
     "demo": "Demodata",
 }
+
+# Why Redaktionen's image library refused an upload (keys: the service's reasons and fields).
+IMAGE_ERRORS: dict[str, str] = {
+    "file": "Välj en bildfil att ladda upp.",
+    "alt_text": "Skriv en alternativtext: beskriv vad bilden visar för den som inte ser den.",
+    "too_large": "Filen är större än 10 MB. Förminska bilden och försök igen.",
+    "decompression_bomb": "Bilden har fler än 50 miljoner bildpunkter och tas inte emot. "
+    "Förminska den och försök igen.",
+    "unsupported_image": "Filen är ingen läsbar bild i formatet JPEG, PNG eller WebP.",
+    "invalid": "Bilden kunde inte tas emot. Försök igen.",
+}
+
+# Why Redaktionen's texts page refused a change (keys: form fields and service error codes).
+TEXT_ERRORS: dict[str, str] = {
+    "welcome_text": "Välkomstbrevets text får vara högst 5 000 tecken.",
+    "form_text": "Skriv formulärets text om samtycke (högst 2 000 tecken).",
+    "privacy_text": "Skriv integritetstexten (högst 50 000 tecken).",
+    "notice_changed": "Någon sparade en ny version samtidigt. Läs den nya versionen och försök "
+    "igen.",
+    "unsubscribed_retention_days": "Ange ett helt antal dagar mellan 1 och 3 650, eller lämna "
+    "rutan tom för standardtiden.",
+    "invalid": "Kontrollera uppgifterna och försök igen.",
+}
+
+# The retention rules as Redaktionen names them (keys: RetentionRun.kind).
+RETENTION_KINDS: dict[str, str] = {
+    "unconfirmed_subscribers": "Anmälningar som aldrig bekräftades",
+    "unsubscribed_subscribers": "Avslutade prenumeranter",
+    "expired_tokens": "Utgångna länkar",
+    "consent_client_data": "IP-adress och webbläsare i samtyckesuppgifter",
+}

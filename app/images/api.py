@@ -49,10 +49,14 @@ async def _bytes(file: UploadFile) -> bytes:
     summary="Upload an image (decoded, scaled to 1200 px, metadata removed)",
 )
 async def upload_image(
-    file: Upload, alt_text: AltText, federation: CurrentFederation, session: SessionDep
+    file: Upload,
+    alt_text: AltText,
+    federation: CurrentFederation,
+    session: SessionDep,
+    actor: CallerActor,
 ) -> ImageRead:
     image = await service.upload_image(
-        session, federation=federation, data=await _bytes(file), alt_text=alt_text
+        session, federation=federation, data=await _bytes(file), alt_text=alt_text, actor=actor
     )
     return _read(federation, image)
 

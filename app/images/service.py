@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actors import Actor
+from app.audit import service as audit_service
+from app.audit.models import AuditAction
 from app.config import get_settings
 from app.errors import NotFound, PayloadTooLarge, Unprocessable
 from app.federations import service as federation_service
@@ -31,7 +33,7 @@ def public_url(federation: Federation, image: Image) -> str:
 
 
 async def upload_image(
-    session: AsyncSession, *, federation: Federation, data: bytes, alt_text: str
+    session: AsyncSession, *, federation: Federation, data: bytes, alt_text: str, actor: Actor
 ) -> Image:
     """Store an uploaded JPEG, PNG or WebP, re-encoded; the same picture twice is one image."""
     alt = " ".join(alt_text.split())
@@ -51,7 +53,7 @@ async def upload_image(
     )
     if existing is not None:
         return existing
-    return await repository.add(
+    image = await repository.add(
         session,
         Image(
             federation_id=federation.id,
@@ -64,6 +66,18 @@ async def upload_image(
             data=processed.data,
         ),
     )
+    # The image library is part of the federation's settings: no action of its own in the log
+    # (that would need a new CHECK value), the target type tells an upload apart.
+    await audit_service.record(
+        session,
+        actor=actor,
+        action=AuditAction.SETTINGS_CHANGED,
+        federation_id=federation.id,
+        target_type="image",
+        target_id=image.id,
+        summary=f"laddade upp en bild ({image.width} x {image.height} px)",
+    )
+    return image
 
 
 async def upload_logo(
@@ -71,8 +85,20 @@ async def upload_logo(
 ) -> Image:
     """Upload an image and make it the federation's logo in mail and on its pages."""
     image = await upload_image(
-        session, federation=federation, data=data, alt_text=alt_text or federation.name
+        session,
+        federation=federation,
+        data=data,
+        alt_text=alt_text or federation.name,
+        actor=actor,
     )
+    return await use_as_logo(session, federation=federation, image_id=image.id, actor=actor)
+
+
+async def use_as_logo(
+    session: AsyncSession, *, federation: Federation, image_id: int, actor: Actor
+) -> Image:
+    """Make one of the federation's images its logo; another federation's image is a 404."""
+    image = await get_image(session, federation_id=federation.id, image_id=image_id)
     await federation_service.update_federation(
         session,
         federation=federation,
@@ -82,6 +108,10 @@ async def upload_logo(
         by_admin=False,
     )
     return image
+
+
+def is_logo(federation: Federation, image: Image) -> bool:
+    return federation.logo_url == public_url(federation, image)
 
 
 async def list_images(session: AsyncSession, *, federation_id: int) -> Sequence[Image]:

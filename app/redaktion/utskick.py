@@ -31,17 +31,12 @@ from app.rendering.markdown import MarkdownWarning
 from app.rendering.themes import get_theme
 from app.users.schemas import Staff
 from app.users.sessions import AnsvarigStaff, CurrentStaff, RedaktorStaff, verify_csrf
-from app.web.pages import render_staff_page
+from app.web.pages import mail_preview, render_staff_page
 
 router = APIRouter(route_class=CommittingRoute, include_in_schema=False)
 
 BASE = "/redaktion/utskick"
 CampaignId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-# The mail preview is the mail itself: its inline styles, no scripts, framed only by our pages.
-PREVIEW_CSP = (
-    "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; "
-    "frame-ancestors 'self'"
-)
 MAX_TEST_ADDRESSES = 10
 # The editor's fields: the letter's text, how it ends, and the chosen images (empty: none,
 # for the header photo the theme's artwork).
@@ -259,14 +254,7 @@ async def campaign_preview(
             staff_session_id=staff.who.session.id,
             draft_id=utkast,
         )
-    return HTMLResponse(
-        html,
-        headers={
-            "Content-Security-Policy": PREVIEW_CSP,
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return mail_preview(html)
 
 
 @router.post(BASE + "/{campaign_id}", response_model=None)

@@ -21,6 +21,7 @@ from app.subscribers.models import (
     BounceState,
     ConsentRecord,
     PrivacyNotice,
+    RetentionRun,
     Subscriber,
     SubscriptionStatus,
     Suppression,
@@ -452,3 +453,15 @@ async def status_counts(session: AsyncSession, *, federation_id: int) -> dict[st
         .group_by(Subscriber.status)
     )
     return {str(status): int(n) for status, n in result.all()}
+
+
+async def recent_retention_runs(
+    session: AsyncSession, *, federation_id: int, limit: int
+) -> Sequence[RetentionRun]:
+    result = await session.execute(
+        select(RetentionRun)
+        .where(RetentionRun.federation_id == federation_id)
+        .order_by(RetentionRun.ran_at.desc(), RetentionRun.id.desc())
+        .limit(limit)
+    )
+    return result.scalars().all()

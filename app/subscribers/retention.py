@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -100,3 +101,10 @@ async def purge(session: AsyncSession) -> PurgeSummary:
         summary.client_data += client_data
     await session.flush()
     return summary
+
+
+async def recent_runs(
+    session: AsyncSession, *, federation_id: int, limit: int = 8
+) -> Sequence[RetentionRun]:
+    """The federation's newest retention log rows (one per rule and run), newest first."""
+    return await repository.recent_retention_runs(session, federation_id=federation_id, limit=limit)

@@ -331,6 +331,23 @@ async def _queue_welcome(session: AsyncSession, *, subscriber: Subscriber, at: d
     )
 
 
+def welcome_body(text: str | None) -> str:
+    """The welcome mail's text: the federation's own (None or blank: the default)."""
+    return text if text and text.strip() else messages.DEFAULT_WELCOME_TEXT
+
+
+def preview_welcome(federation: Federation, *, text: str | None) -> transactional.RenderedMail:
+    """The welcome mail as a new subscriber would get it with `text` (saved or a draft), with
+    an example unsubscribe link; the same rendering as the mail itself."""
+    base = get_settings().base_url
+    return transactional.render(
+        transactional.MailKind.WELCOME,
+        transactional.Branding.of(federation, base_url=base),
+        link=f"{base}/u/exempel",
+        text=welcome_body(text),
+    )
+
+
 @dataclass(frozen=True)
 class UnsubscribeResult:
     federation: Federation
@@ -451,7 +468,7 @@ async def build_transactional_mail(
         link = unsubscribe_url = f"{base}/u/{raw}"
         kind = transactional.MailKind.WELCOME
         valid_days = 0
-        text = federation.welcome_text or messages.DEFAULT_WELCOME_TEXT
+        text = welcome_body(federation.welcome_text)
     else:
         link = f"{base}/f/{federation.slug}/mina-uppgifter/{raw}"
         kind = transactional.MailKind.SELF_SERVICE

@@ -66,3 +66,22 @@ def render_staff_page(
     return render_page(
         request, f"redaktion/{template}", {"who": who, **context}, status_code=status_code
     )
+
+
+# A mail preview is the mail itself: its inline styles, no scripts, framed only by our pages.
+MAIL_PREVIEW_CSP = (
+    "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; "
+    "frame-ancestors 'self'"
+)
+
+
+def mail_preview(html: str) -> HTMLResponse:
+    """A rendered mail for Redaktionen's preview frames, never cached."""
+    return HTMLResponse(
+        html,
+        headers={
+            "Content-Security-Policy": MAIL_PREVIEW_CSP,
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

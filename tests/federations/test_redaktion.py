@@ -11,7 +11,7 @@ from app.audit.models import AuditAction, AuditEntry
 from app.federations.models import ApiKey, Federation
 from app.users.models import Membership, Role, User
 from tests.fixtures.factories import make_federation, make_key
-from tests.fixtures.staff import csrf_of, invite, signed_in_client
+from tests.fixtures.staff import as_role
 
 BASE = "/redaktion/installningar"
 FORM = {
@@ -32,15 +32,6 @@ FORM = {
 @pytest.fixture
 async def federation(session: AsyncSession) -> Federation:
     return await make_federation(session, "norr")
-
-
-async def as_role(
-    client: httpx.AsyncClient, session: AsyncSession, federation: Federation, role: Role
-) -> str:
-    client.cookies.clear()
-    email = f"{role}@{federation.slug}.example.se"
-    await invite(session, federation, email, role)
-    return csrf_of((await signed_in_client(client, session, email)).text)
 
 
 async def refreshed(session: AsyncSession, federation: Federation) -> Federation:

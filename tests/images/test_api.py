@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import random
 import re
-import struct
-import zlib
 
 import httpx
 import pytest
@@ -16,41 +14,7 @@ from app.body_limits import IMAGE_BODY_BYTES
 from app.config import get_settings
 from app.images.processing import MAX_UPLOAD_BYTES
 from tests.fixtures.factories import Tenant
-
-GPS_IFD = 0x8825
-ORIENTATION = 0x0112
-
-
-def _jpeg(width: int = 2400, height: int = 1600, *, orientation: int | None = None) -> bytes:
-    """A photo as a phone writes it: camera make, GPS position, maybe an orientation flag."""
-    image = Image.new("RGB", (width, height), (200, 120, 40))
-    for x in range(0, width, 40):
-        image.paste((20, 90, 160), (x, 0, x + 20, height))
-    exif = Image.Exif()
-    exif[0x010F] = "Telefonmakarna AB"
-    exif[GPS_IFD] = {1: "N", 2: (60.0, 36.0, 19.0), 3: "E", 4: (15.0, 37.0, 36.0)}
-    if orientation:
-        exif[ORIENTATION] = orientation
-    out = io.BytesIO()
-    image.save(out, format="JPEG", exif=exif.tobytes(), quality=90)
-    data = out.getvalue()
-    assert Image.open(io.BytesIO(data)).getexif().get_ifd(GPS_IFD)  # the input really has GPS
-    return data
-
-
-def _png(width: int, height: int, mode: str = "RGBA") -> bytes:
-    out = io.BytesIO()
-    Image.new(mode, (width, height), (0, 128, 0, 128) if mode == "RGBA" else 0).save(out, "PNG")
-    return out.getvalue()
-
-
-def _bomb(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims a huge size: decoding it would exhaust memory."""
-    data = bytearray(_png(8, 8, "L"))
-    ihdr = struct.pack(">II", width, height) + bytes(data[24:29])
-    data[16:29] = ihdr
-    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
-    return bytes(data)
+from tests.fixtures.images import GPS_IFD, bomb_png, gps_jpeg, png
 
 
 async def _upload(
@@ -74,7 +38,7 @@ class TestUpload:
     async def test_photo_is_scaled_and_loses_gps_and_camera_data(
         self, api: httpx.AsyncClient, tenant: Tenant
     ) -> None:
-        response = await _upload(api, tenant, _jpeg())
+        response = await _upload(api, tenant, gps_jpeg())
         assert response.status_code == 201, response.text
         body = response.json()
         assert (body["width"], body["height"], body["format"]) == (1200, 800, "jpeg")
@@ -95,13 +59,13 @@ class TestUpload:
     async def test_orientation_is_applied_before_the_metadata_goes(
         self, api: httpx.AsyncClient, tenant: Tenant
     ) -> None:
-        response = await _upload(api, tenant, _jpeg(800, 400, orientation=6))
+        response = await _upload(api, tenant, gps_jpeg(800, 400, orientation=6))
         assert (response.json()["width"], response.json()["height"]) == (400, 800)
 
     async def test_same_picture_twice_is_one_image(
         self, api: httpx.AsyncClient, tenant: Tenant
     ) -> None:
-        data = _jpeg(600, 400)
+        data = gps_jpeg(600, 400)
         first = (await _upload(api, tenant, data)).json()
         second = (await _upload(api, tenant, data)).json()
         assert first["id"] == second["id"]
@@ -111,7 +75,7 @@ class TestUpload:
         )
         assert [i["id"] for i in listed.json()["items"]] == [first["id"]]
 
-    async def test_webp_with_transparency_becomes_png(
+    async def test_webp_with_transparency_becomespng(
         self, api: httpx.AsyncClient, tenant: Tenant
     ) -> None:
         out = io.BytesIO()
@@ -126,7 +90,7 @@ class TestUpload:
     async def test_decompression_bomb_is_refused(
         self, api: httpx.AsyncClient, tenant: Tenant, side: int
     ) -> None:
-        response = await _upload(api, tenant, _bomb(side, side), filename="bomb.png")
+        response = await _upload(api, tenant, bomb_png(side, side), filename="bomb.png")
         assert response.status_code == 422
         assert response.json()["error"]["details"] == {"reason": "decompression_bomb"}
 
@@ -142,7 +106,7 @@ class TestUpload:
         assert response.json()["error"]["details"] == {"reason": "unsupported_image"}
 
     async def test_more_than_10_mb_is_413(self, api: httpx.AsyncClient, tenant: Tenant) -> None:
-        response = await _upload(api, tenant, _jpeg(64, 64) + b"\0" * MAX_UPLOAD_BYTES)
+        response = await _upload(api, tenant, gps_jpeg(64, 64) + b"\0" * MAX_UPLOAD_BYTES)
         assert response.status_code == 413
         assert response.json()["error"]["details"] == {"reason": "too_large"}
         # Far beyond it, the request is refused before its body is read.
@@ -164,7 +128,7 @@ class TestUpload:
     async def test_alt_text_is_required(
         self, api: httpx.AsyncClient, tenant: Tenant, alt: str
     ) -> None:
-        response = await _upload(api, tenant, _jpeg(64, 64), alt=alt)
+        response = await _upload(api, tenant, gps_jpeg(64, 64), alt=alt)
         assert response.status_code == 422
         assert "error" in response.json()
 
@@ -173,7 +137,7 @@ class TestIsolation:
     async def test_another_federations_address_and_list_show_nothing(
         self, api: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant
     ) -> None:
-        url = (await _upload(api, tenant, _jpeg(64, 64))).json()["url"]
+        url = (await _upload(api, tenant, gps_jpeg(64, 64))).json()["url"]
         path = url.removeprefix("https://nyhetsbrev.example.se")
         assert (await api.get(path)).status_code == 200
         foreign = path.replace(
@@ -188,7 +152,7 @@ class TestIsolation:
         assert listed.json()["items"] == []
         response = await api.post(
             f"/api/v1/federations/{tenant.federation.slug}/images",
-            files={"file": ("a.jpg", _jpeg(64, 64), "image/jpeg")},
+            files={"file": ("a.jpg", gps_jpeg(64, 64), "image/jpeg")},
             data={"alt_text": "x"},
             headers=other_tenant.headers,
         )
@@ -199,7 +163,7 @@ class TestInLetters:
     async def test_header_photo_replaces_the_artwork_with_outlook_sizes(
         self, api: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant
     ) -> None:
-        image = (await _upload(api, tenant, _jpeg(1500, 500), alt="Älven i morgonljus")).json()
+        image = (await _upload(api, tenant, gps_jpeg(1500, 500), alt="Älven i morgonljus")).json()
         created = await api.post(
             tenant.base,
             json={
@@ -239,7 +203,7 @@ class TestInLetters:
     async def test_uploaded_image_in_the_body_keeps_its_own_width(
         self, api: httpx.AsyncClient, tenant: Tenant
     ) -> None:
-        image = (await _upload(api, tenant, _jpeg(300, 200))).json()
+        image = (await _upload(api, tenant, gps_jpeg(300, 200))).json()
         created = await api.post(
             tenant.base,
             json={
@@ -257,17 +221,25 @@ class TestInLetters:
     async def test_logo_upload_sets_the_federation_logo(
         self, api: httpx.AsyncClient, tenant: Tenant
     ) -> None:
-        response = await _upload(api, tenant, _png(400, 120), path="logo", alt="Förbundets logga")
+        response = await _upload(api, tenant, png(400, 120), path="logo", alt="Förbundets logga")
         assert response.status_code == 201, response.text
         federation = await api.get(
             f"/api/v1/federations/{tenant.federation.slug}", headers=tenant.headers
         )
         assert federation.json()["logo_url"] == response.json()["url"]
+        log = await api.get(
+            f"/api/v1/federations/{tenant.federation.slug}/audit-log", headers=tenant.headers
+        )
+        changes = [(e["target_type"], e["summary"]) for e in log.json()["items"]]
+        assert changes[:2] == [
+            ("federation", "ändrade logo_url"),
+            ("image", "laddade upp en bild (400 x 120 px)"),
+        ]
 
     async def test_signature_portrait_beside_the_name(
         self, api: httpx.AsyncClient, tenant: Tenant
     ) -> None:
-        portrait = (await _upload(api, tenant, _jpeg(400, 400), alt="Karin Lind")).json()
+        portrait = (await _upload(api, tenant, gps_jpeg(400, 400), alt="Karin Lind")).json()
         created = await api.post(
             tenant.base,
             json={

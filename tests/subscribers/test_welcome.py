@@ -6,44 +6,15 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.delivery.models import Delivery, DeliveryKind
 from app.errors import NotFound
-from app.federations.models import Federation
-from app.subscribers import service, tokens
+from app.subscribers import service
 from app.subscribers.consent import Origin
-from app.subscribers.models import Subscriber, SubscriptionStatus
-from tests.fixtures.factories import make_federation
+from app.subscribers.models import SubscriptionStatus
+from tests.fixtures.factories import confirm_by_link, make_federation, welcome_deliveries
 
 ORIGIN = Origin(method="test")
-
-
-async def _confirm(session: AsyncSession, federation: Federation) -> Subscriber:
-    subscriber = Subscriber(
-        federation_id=federation.id,
-        email="anna@exempel.se",
-        name="Anna",
-        status=SubscriptionStatus.PENDING,
-        attributes={},
-    )
-    session.add(subscriber)
-    await session.flush()
-    token = await tokens.issue_confirm_token(session, subscriber=subscriber)
-    await service.confirm_subscription(
-        session, federation=federation, raw=tokens.raw_token(token), origin=ORIGIN
-    )
-    return subscriber
-
-
-async def _welcomes(session: AsyncSession, subscriber: Subscriber) -> list[Delivery]:
-    rows = await session.scalars(
-        select(Delivery).where(
-            Delivery.subscriber_id == subscriber.id, Delivery.kind == DeliveryKind.WELCOME
-        )
-    )
-    return list(rows)
 
 
 def _parse(raw: bytes) -> EmailMessage:
@@ -55,8 +26,8 @@ class TestWelcomeMail:
         self, session: AsyncSession
     ) -> None:
         federation = await make_federation(session, name="Samordningsförbundet Exempel")
-        subscriber = await _confirm(session, federation)
-        (welcome,) = await _welcomes(session, subscriber)
+        subscriber = await confirm_by_link(session, federation)
+        (welcome,) = await welcome_deliveries(session, subscriber)
         recipient, raw = await service.build_transactional_mail(session, delivery=welcome)
         assert recipient == "anna@exempel.se"
         msg = _parse(raw)
@@ -80,8 +51,8 @@ class TestWelcomeMail:
     ) -> None:
         federation = await make_federation(session)
         federation.welcome_text = "Hej och välkommen!\n\nVi skriver <b>fyra</b> gånger om året."
-        subscriber = await _confirm(session, federation)
-        (welcome,) = await _welcomes(session, subscriber)
+        subscriber = await confirm_by_link(session, federation)
+        (welcome,) = await welcome_deliveries(session, subscriber)
         _, raw = await service.build_transactional_mail(session, delivery=welcome)
         text, html = (part.get_content() for part in _parse(raw).iter_parts())
         assert "Vi skriver <b>fyra</b> gånger om året." in text
@@ -90,6 +61,6 @@ class TestWelcomeMail:
         assert "Tack för att du bekräftade" not in text
 
         other = await make_federation(session, "sf-tyst", welcome_enabled=False)
-        quiet = await _confirm(session, other)
+        quiet = await confirm_by_link(session, other)
         assert quiet.status == SubscriptionStatus.CONFIRMED
-        assert await _welcomes(session, quiet) == []
+        assert await welcome_deliveries(session, quiet) == []
