@@ -102,20 +102,29 @@ def error_json(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+STAFF_PREFIX = "/redaktion"
+
+
+def _is_staff(request: Request) -> bool:
+    path = request.url.path
+    return path == STAFF_PREFIX or path.startswith(STAFF_PREFIX + "/")
+
+
 def error_page(
     request: Request, status: int, page: str, headers: dict[str, str] | None = None
 ) -> Response:
+    """The Swedish error page: Redaktionen's layout under /redaktion, the visitors' elsewhere."""
     # The page renderer (app.web.pages.render_page) is wired in by app.main, so that errors,
     # which the web package imports, does not import it back.
     render_page: Callable[..., Response] = request.app.state.render_page
     text = messages.PAGES.get(page, messages.PAGES["bad_request"])
-    return render_page(
-        request,
-        "error.html",
-        {"title": text["title"], "message": text["message"]},
-        status_code=status,
-        headers=headers,
-    )
+    context: dict[str, Any] = {"title": text["title"], "message": text["message"]}
+    template = "error.html"
+    if _is_staff(request):
+        # Without the person (who=None, so no navigation): the session that read them may
+        # already be rolled back when a 500 is answered, and the page needs only a way back.
+        template, context["who"] = "redaktion/fel.html", None
+    return render_page(request, template, context, status_code=status, headers=headers)
 
 
 def _respond(
@@ -133,7 +142,7 @@ def _respond(
 
 
 def error_response(request: Request, exc: AppError) -> Response:
-    """The answer to an AppError: JSON for the API, a Swedish page for visitors."""
+    """The answer to an AppError: JSON for the API, a Swedish page for visitors and staff."""
     return _respond(
         request, exc.status_code, exc.code, exc.message, exc.page, exc.details, exc.headers
     )

@@ -16,7 +16,7 @@ from app.audit.models import AuditAction
 from app.campaigns import repository
 from app.campaigns.feed import FeedEntry, build_feed
 from app.campaigns.models import Campaign, CampaignStatus, Theme
-from app.campaigns.samples import SAMPLES
+from app.campaigns.samples import SAMPLES, sample_markdown
 from app.campaigns.schemas import BOUNCED, CampaignCreate, CampaignUpdate, DeliveryFilter
 from app.clock import now
 from app.config import get_settings
@@ -246,7 +246,8 @@ async def create_from_theme(
         subject=sample.subject,
         preheader=sample.preheader,
         theme=theme,
-        body_markdown=sample.body_markdown,
+        # The sample's illustrations live under this install's /static/demo/photos/.
+        body_markdown=sample_markdown(theme, get_settings().base_url),
     )
     return await create_campaign(session, federation=federation, data=data, actor=actor)
 

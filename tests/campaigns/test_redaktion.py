@@ -165,6 +165,18 @@ class TestWritingAsRedaktor:
             AuditAction.CAMPAIGN_TEST_SENT,
         ]
 
+    @pytest.mark.parametrize("theme", ["sommar", "jul", "arsskifte", "allman"])
+    async def test_a_new_draft_shows_its_sample_photos_without_warnings(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation, theme: str
+    ) -> None:
+        csrf = await as_person(client, session, federation, "red@example.se", Role.REDAKTOR)
+        campaign_id = await new_draft(client, csrf, theme)
+        body = (await campaign_row(session, campaign_id)).body_markdown
+        assert "{base}" not in body
+        assert "](https://nyhetsbrev.example.se/static/demo/photos/" in body
+        editor = await client.get(f"/redaktion/utskick/{campaign_id}")
+        assert "Kontrollera texten innan du skickar" not in editor.text
+
     async def test_a_redaktor_cannot_schedule(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
     ) -> None:
