@@ -3,126 +3,26 @@ axe-core in light and dark, 320 px and 200 % zoom, signs out."""
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
-import sys
 from datetime import timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 
-import aiosmtplib
 import pytest
 from playwright.async_api import Page, expect
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns.models import Campaign, CampaignStatus
 from app.clock import now
-from app.delivery.models import Delivery, DeliveryKind
-from app.federations.models import Federation
-from app.subscribers.models import Subscriber, SubscriptionStatus
-from app.users import service as users_service
-from tests.fixtures import ROOT
 from tests.fixtures.browser import LiveServer, assert_no_violations, seed_federation, tab_to
+from tests.fixtures.staff_browser import (
+    LINK_PATH,
+    add_subscribers,
+    invite_by_cli,
+    keyboard_sign_in,
+    newsletter,
+    sign_in_mail,
+)
 
 pytestmark = pytest.mark.browser
-
-LINK_PATH = r"/redaktion/logga-in/[A-Za-z0-9_-]{32}"
-
-
-def cli_env(live_server: LiveServer) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "NEWSLETTER_DATABASE_URL": live_server.database_url,
-        "NEWSLETTER_BASE_URL": live_server.base_url,
-        "NEWSLETTER_SMTP_PORT": str(live_server.smtp_port),
-        "NEWSLETTER_DEV": "false",
-    }
-    env.pop("NEWSLETTER_TEST_DATABASE_URL", None)
-    return env
-
-
-def newsletter(live_server: LiveServer, *args: str) -> None:
-    """Run the `newsletter` command against the live server's database and mail catcher."""
-    result = subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        cwd=ROOT, env=cli_env(live_server), capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-
-
-def invite_by_cli(live_server: LiveServer, email: str, slug: str, role: str) -> None:
-    newsletter(
-        live_server, "user", "invite", "--email", email, "--federation", slug, "--role", role
-    )
-
-
-async def sign_in_mail(live_server: LiveServer, email: str) -> EmailMessage:
-    """The newest sign-in mail for `email`, built from its outbox row and delivered over SMTP
-    to the server's catcher."""
-
-    async def build(session: AsyncSession) -> tuple[str, bytes]:
-        delivery = (
-            await session.execute(
-                select(Delivery)
-                .where(Delivery.kind == DeliveryKind.SIGN_IN, Delivery.to_address == email)
-                .order_by(Delivery.id.desc())
-                .limit(1)
-            )
-        ).scalar_one()
-        return await users_service.build_sign_in_mail(session, delivery=delivery)
-
-    recipient, raw = await live_server.seed(build)
-    await aiosmtplib.send(
-        raw,
-        sender="bounces@nyhetsbrev.example.se",
-        recipients=[recipient],
-        hostname="127.0.0.1",
-        port=live_server.smtp_port,
-    )
-    return message_from_bytes(raw, policy=policy.default)  # type: ignore[return-value]
-
-
-async def keyboard_sign_in(live_server: LiveServer, page: Page, email: str) -> None:
-    await page.goto(live_server.url("/redaktion/logga-in"))
-    await expect(page).to_have_title("Logga in \N{EN DASH} Redaktionen")
-    assert await tab_to(page, "#email") <= 3  # skip link, product name, the field
-    await page.keyboard.type(email)
-    await tab_to(page, "button[type=submit]")
-    assert await page.evaluate("document.activeElement.textContent") == "Skicka inloggningslänk"
-    await page.keyboard.press("Enter")
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Kolla din e-post")
-    mail = await sign_in_mail(live_server, email)
-    await page.goto(live_server.link_in(mail, LINK_PATH))
-    await tab_to(page, "button[type=submit]")
-    assert await page.evaluate("document.activeElement.textContent") == "Logga in"
-    outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
-    assert outline != "none", "keyboard focus must be visible"
-    await page.keyboard.press("Enter")
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Översikt")
-
-
-async def add_subscribers(live_server: LiveServer, slug: str, n: int) -> list[str]:
-    emails = [f"mottagare{i}-{slug}@exempel.se" for i in range(n)]
-
-    async def work(session: AsyncSession) -> None:
-        federation = (
-            await session.execute(select(Federation).where(Federation.slug == slug))
-        ).scalar_one()
-        for email in emails:
-            session.add(
-                Subscriber(
-                    federation_id=federation.id,
-                    email=email,
-                    name="Mottagare",
-                    status=SubscriptionStatus.CONFIRMED,
-                    confirmed_at=now(),
-                )
-            )
-
-    await live_server.seed(work)
-    return emails
 
 
 async def let_time_pass(live_server: LiveServer, campaign_id: int) -> None:

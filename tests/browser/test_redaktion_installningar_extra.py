@@ -8,8 +8,8 @@ import secrets
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.browser.test_redaktion import invite_by_cli, keyboard_sign_in, newsletter
 from tests.fixtures.browser import LiveServer, assert_no_violations, seed_federation
+from tests.fixtures.staff_browser import invite_by_cli, keyboard_sign_in, newsletter
 
 pytestmark = pytest.mark.browser
 

@@ -19,13 +19,13 @@ from app.federations.models import Federation
 from app.messages import PAGES, STAFF_ERRORS
 from app.subscribers.models import Subscriber
 from app.users.models import StaffSession, User
-from tests.browser.test_redaktion import (
+from tests.fixtures.browser import LiveServer, assert_no_violations, seed_federation
+from tests.fixtures.staff_browser import (
     LINK_PATH,
     add_subscribers,
     invite_by_cli,
     sign_in_mail,
 )
-from tests.fixtures.browser import LiveServer, assert_no_violations, seed_federation
 
 pytestmark = pytest.mark.browser
 

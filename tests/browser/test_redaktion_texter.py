@@ -8,9 +8,9 @@ import secrets
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.browser.test_redaktion import LINK_PATH, invite_by_cli, sign_in_mail
 from tests.fixtures.browser import LiveServer, assert_no_violations, seed_federation
 from tests.fixtures.images import bomb_png, gps_jpeg
+from tests.fixtures.staff_browser import LINK_PATH, invite_by_cli, sign_in_mail
 
 pytestmark = pytest.mark.browser
 

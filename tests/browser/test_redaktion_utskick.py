@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.campaigns.models import Campaign
 from app.federations.models import Federation
 from app.images import service as images_service
-from tests.browser.test_redaktion import invite_by_cli, keyboard_sign_in
 from tests.fixtures.browser import LiveServer, assert_no_violations, seed_federation
+from tests.fixtures.staff_browser import invite_by_cli, keyboard_sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.clock import now
 from app.federations.models import Federation
 from app.subscribers.models import BounceState, Subscriber, SubscriptionStatus
-from tests.browser.test_redaktion import LINK_PATH, invite_by_cli, sign_in_mail
 from tests.fixtures.browser import LiveServer, assert_no_violations, seed_federation
+from tests.fixtures.staff_browser import LINK_PATH, invite_by_cli, sign_in_mail
 
 pytestmark = pytest.mark.browser
 
