@@ -12,6 +12,7 @@ from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actors import Actor
 from app.campaigns.models import Campaign
 from app.federations.models import Federation
 from app.images import service as images_service
@@ -55,7 +56,11 @@ async def upload_photo(live_server: LiveServer, slug: str, alt: str) -> str:
         out = io.BytesIO()
         PilImage.new("RGB", (900, 300), (40, 120, 90)).save(out, "PNG")
         image = await images_service.upload_image(
-            session, federation=federation, data=out.getvalue(), alt_text=alt
+            session,
+            federation=federation,
+            data=out.getvalue(),
+            alt_text=alt,
+            actor=Actor.system("test"),
         )
         return image.digest
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
+from app.actors import Actor
 from app.audit.models import AuditEntry
 from app.campaigns.models import CampaignStatus, PreviewDraft
 from app.campaigns.service import PREVIEW_DRAFT_LIFETIME
@@ -44,7 +45,11 @@ def _png(color: tuple[int, int, int]) -> bytes:
 
 async def upload(session: AsyncSession, federation: Federation, alt: str, color: int) -> Image:
     image = await images_service.upload_image(
-        session, federation=federation, data=_png((color, 90, 40)), alt_text=alt
+        session,
+        federation=federation,
+        data=_png((color, 90, 40)),
+        alt_text=alt,
+        actor=Actor.system("test"),
     )
     await session.commit()
     return image
