@@ -1,6 +1,7 @@
 """Wires the domains into the delivery engine: the campaigns and subscribers builders go into
 the runner here, so delivery depends only on its own ports (app.delivery.ports). The CLI, the
-worker, the dev server and the web app's after-commit send call delivery through this module."""
+worker, the dev server and the web app's after-commit send call delivery through this module,
+and the worker loop runs the subscribers' CSV import jobs beside the dispatcher."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from app.campaigns.service import prepare_for_sending
 from app.delivery import recovery, runner
 from app.delivery.outcomes import DispatchReport
 from app.delivery.ports import MailBuilders
+from app.subscribers import import_jobs
 from app.subscribers.service import build_transactional_mail
 from app.users.service import build_sign_in_mail
 
@@ -52,8 +54,12 @@ async def run_worker_loop(
     interval: float = 2.0,
     on_tick: Callable[[DispatchReport], Awaitable[None]] | None = None,
 ) -> None:
-    """Dispatch in a loop until stop_event is set (the worker command, dev mode)."""
-    await runner.run_worker_loop(BUILDERS, stop_event, interval=interval, on_tick=on_tick)
+    """Dispatch and run CSV import jobs in a loop until stop_event is set (the worker command,
+    dev mode). The two loops run side by side: a long import never holds up a send."""
+    await asyncio.gather(
+        runner.run_worker_loop(BUILDERS, stop_event, interval=interval, on_tick=on_tick),
+        import_jobs.run_loop(stop_event, interval=interval),
+    )
 
 
 async def recover(

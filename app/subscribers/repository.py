@@ -1,8 +1,11 @@
 """Every query of the subscriber domain: subscribers, tokens, consent records, privacy notices,
-suppressions, and the set-based statements of import, export, erasure and retention.
+suppressions, import jobs, and the set-based statements of import, export, erasure and
+retention.
 
-Every query on tenant rows takes federation_id. The one exception is the lookup of a token by
-its hash: /u/{token} links carry no federation, and the hash itself names exactly one row."""
+Every query on tenant rows takes federation_id. The exceptions: the lookup of a token by its
+hash (/u/{token} links carry no federation, and the hash itself names exactly one row), and the
+worker's claim and bookkeeping of import jobs (a worker serves every federation; the job it
+claimed names its federation)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ from app.db import Base
 from app.delivery.models import Delivery, DeliveryKind
 from app.subscribers.models import (
     ConsentRecord,
+    ImportJob,
+    ImportJobStatus,
     PrivacyNotice,
     Subscriber,
     SubscriptionStatus,
@@ -466,3 +471,85 @@ async def status_counts(session: AsyncSession, *, federation_id: int) -> dict[st
         .group_by(Subscriber.status)
     )
     return {str(status): int(n) for status, n in result.all()}
+
+
+async def add_import_job(session: AsyncSession, job: ImportJob) -> ImportJob:
+    session.add(job)
+    await session.flush()
+    return job
+
+
+async def get_import_job(
+    session: AsyncSession, *, federation_id: int, job_id: int
+) -> ImportJob | None:
+    result = await session.execute(
+        select(ImportJob)
+        .where(ImportJob.federation_id == federation_id, ImportJob.id == job_id)
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def claim_import_job(
+    session: AsyncSession, *, owner: str, stale_before: datetime, at: datetime
+) -> ImportJob | None:
+    """Take the oldest queued job, or a running one whose holder stopped beating (crashed).
+
+    Cross-tenant by design: one worker serves every federation. SKIP LOCKED lets two workers
+    pass each other on PostgreSQL (SQLite ignores it, and its write lock serialises claims);
+    the conditional UPDATE is the claim itself on both, so a job is never taken twice."""
+    claimable = or_(
+        ImportJob.status == ImportJobStatus.QUEUED,
+        (ImportJob.status == ImportJobStatus.RUNNING) & (ImportJob.heartbeat_at < stale_before),
+    )
+    job_id = await session.scalar(
+        select(ImportJob.id)
+        .where(claimable)
+        .order_by(ImportJob.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if job_id is None:
+        return None
+    claimed = await session.execute(
+        update(ImportJob)
+        .where(ImportJob.id == job_id, claimable)
+        .values(
+            status=ImportJobStatus.RUNNING,
+            claimed_by=owner,
+            heartbeat_at=at,
+            attempts=ImportJob.attempts + 1,
+            started_at=func.coalesce(ImportJob.started_at, at),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    result = await session.execute(
+        select(ImportJob).where(ImportJob.id == job_id).execution_options(populate_existing=True)
+    )
+    return result.scalar_one()
+
+
+async def import_job_content(session: AsyncSession, *, job_id: int) -> bytes:
+    """The uploaded file of a job the caller has claimed."""
+    content = await session.scalar(select(ImportJob.content).where(ImportJob.id == job_id))
+    return content or b""
+
+
+async def update_claimed_import_job(
+    session: AsyncSession, *, job_id: int, owner: str, **changes: Any
+) -> bool:
+    """Change a job only while this worker still holds it; False when another worker took it
+    over (this one was presumed dead), so the caller must drop its work."""
+    result = await session.execute(
+        update(ImportJob)
+        .where(
+            ImportJob.id == job_id,
+            ImportJob.claimed_by == owner,
+            ImportJob.status == ImportJobStatus.RUNNING,
+        )
+        .values(**changes)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
