@@ -53,6 +53,10 @@ class _LostClaim(Exception):
     """Another worker took the job over; this one's uncommitted work is dropped."""
 
 
+class _Stopping(Exception):
+    """The worker is shutting down (SIGTERM): the job goes back to the queue at a checkpoint."""
+
+
 async def queue_import(
     session: AsyncSession,
     *,
@@ -128,10 +132,14 @@ def new_owner() -> str:
 
 
 async def run_next_job(
-    *, owner: str | None = None, sessionmaker: async_sessionmaker[AsyncSession] | None = None
+    *,
+    owner: str | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> int | None:
-    """Claim one queued (or abandoned) job and run it to its end; the job's id, or None when
-    there was nothing to do."""
+    """Claim one queued (or abandoned) job and run it to its end (or, once `stop` is set, to
+    its next checkpoint, where it is queued again for the next worker); the job's id, or None
+    when there was nothing to do."""
     owner = owner or new_owner()
     factory = sessionmaker or db.get_sessionmaker()
     async with factory() as session:
@@ -153,7 +161,9 @@ async def run_next_job(
             )
             return job.id
         try:
-            await _run(session, job, owner)
+            await _run(session, job, owner, stop)
+        except _Stopping:
+            await _requeue(session, job, owner)
         except _LostClaim:
             await session.rollback()
             log.warning("import job %s was taken over by another worker", job.id)
@@ -173,19 +183,22 @@ async def run_next_job(
                     "were imported.",
                 )
             else:
-                # Left for the next run, which resumes after the last checkpoint.
-                await repository.update_claimed_import_job(
-                    session,
-                    job_id=job.id,
-                    owner=owner,
-                    status=ImportJobStatus.QUEUED,
-                    claimed_by=None,
-                )
-                await session.commit()
+                await _requeue(session, job, owner)
         return job.id
 
 
-async def _run(session: AsyncSession, job: ImportJob, owner: str) -> None:
+async def _requeue(session: AsyncSession, job: ImportJob, owner: str) -> None:
+    """Leave the job for the next run, which resumes after the last checkpoint."""
+    await session.rollback()
+    await repository.update_claimed_import_job(
+        session, job_id=job.id, owner=owner, status=ImportJobStatus.QUEUED, claimed_by=None
+    )
+    await session.commit()
+
+
+async def _run(
+    session: AsyncSession, job: ImportJob, owner: str, stop: asyncio.Event | None
+) -> None:
     federation = await federation_service.get_federation_by_id(
         session, federation_id=job.federation_id
     )
@@ -200,6 +213,8 @@ async def _run(session: AsyncSession, job: ImportJob, owner: str) -> None:
         await session.commit()
         session.expunge_all()
         committed = report.rows
+        if stop is not None and stop.is_set():
+            raise _Stopping
 
     report = await importer.import_csv(
         session,
@@ -295,7 +310,7 @@ async def run_loop(
     owner = new_owner()
     while not stop.is_set():
         try:
-            ran = await run_next_job(owner=owner, sessionmaker=sessionmaker)
+            ran = await run_next_job(owner=owner, sessionmaker=sessionmaker, stop=stop)
         except Exception:
             log.exception("import worker failed; retrying in %s s", interval)
             ran = None

@@ -273,6 +273,25 @@ class TestCrashedWorker:
         assert "avbröts" in entry.summary
 
 
+class TestStoppingWorker:
+    async def test_sigterm_puts_the_job_back_at_a_checkpoint(
+        self, client: httpx.AsyncClient, session: AsyncSession, key: str, small_steps: None
+    ) -> None:
+        import asyncio
+
+        job = await queue(client, key, rows(95))
+        stop = asyncio.Event()
+        stop.set()
+        assert await import_jobs.run_next_job(owner="worker-1", stop=stop) == job["id"]
+        back = await poll(client, key, job["id"])
+        assert (back["status"], back["rows_done"]) == ("queued", 20)
+        assert await count(session) == 20
+        # The next worker takes it at once (no lease to wait for) and finishes it.
+        assert await import_jobs.run_next_job(owner="worker-2") == job["id"]
+        done = await poll(client, key, job["id"])
+        assert (done["status"], done["report"]["created"]) == ("done", 95)
+
+
 class TestWorkerLoop:
     async def test_the_worker_loop_runs_queued_jobs(
         self, committed: async_sessionmaker[AsyncSession]
