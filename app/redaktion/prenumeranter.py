@@ -18,7 +18,7 @@ from app.actors import Actor
 from app.errors import AppError
 from app.http import CommittingRoute, SessionDep
 from app.subscribers import export, import_jobs, rights, service
-from app.subscribers.models import ImportJob, ImportJobStatus, SubscriptionStatus
+from app.subscribers.models import ImportJobStatus, SubscriptionStatus
 from app.subscribers.schemas import (
     CreateMode,
     ListFilters,
@@ -211,8 +211,13 @@ async def import_subscribers(
     )
 
 
-def _job_context(job: ImportJob) -> dict[str, object]:
-    return {
+async def _job_page(
+    request: Request, staff: Staff, session: SessionDep, job_id: int, template: str
+) -> HTMLResponse:
+    job = await import_jobs.get_import_job(
+        session, federation_id=staff.federation.id, job_id=job_id
+    )
+    context = {
         "title": "Import av prenumeranter",
         "job": job,
         "report": import_jobs.job_report(job),
@@ -221,6 +226,7 @@ def _job_context(job: ImportJob) -> dict[str, object]:
         "failure": messages.IMPORT_FAILURES.get(job.failure or ""),
         "in_progress": job.status in (ImportJobStatus.QUEUED, ImportJobStatus.RUNNING),
     }
+    return render_staff_page(request, template, context, who=staff.who)
 
 
 @router.get(BASE + "/import/{job_id}")
@@ -228,12 +234,7 @@ async def import_job(
     request: Request, job_id: JobId, staff: RedaktorStaff, session: SessionDep
 ) -> HTMLResponse:
     """An import's progress, then its report."""
-    job = await import_jobs.get_import_job(
-        session, federation_id=staff.federation.id, job_id=job_id
-    )
-    return render_staff_page(
-        request, "prenumeranter_importjobb.html", _job_context(job), who=staff.who
-    )
+    return await _job_page(request, staff, session, job_id, "prenumeranter_importjobb.html")
 
 
 @router.get(BASE + "/import/{job_id}/framsteg")
@@ -241,10 +242,7 @@ async def import_job_progress(
     request: Request, job_id: JobId, staff: RedaktorStaff, session: SessionDep
 ) -> HTMLResponse:
     """The progress panel alone (htmx polls it; without JavaScript the page refreshes)."""
-    job = await import_jobs.get_import_job(
-        session, federation_id=staff.federation.id, job_id=job_id
-    )
-    return render_staff_page(request, "_import_framsteg.html", _job_context(job), who=staff.who)
+    return await _job_page(request, staff, session, job_id, "_import_framsteg.html")
 
 
 async def _detail(
