@@ -337,3 +337,83 @@ class TestWorkerLoop:
         assert status == "done"
         async with committed() as session:
             assert await count(session) == 3
+
+
+@pytest.mark.slow
+class TestKilledWorkerProcess:
+    async def test_a_killed_worker_leaves_its_checkpoint_and_the_job_resumes(
+        self, committed: async_sessionmaker[AsyncSession], frozen_clock: None
+    ) -> None:
+        """A real `newsletter worker` process, killed with SIGKILL after its first committed
+        checkpoint: what it committed stays, nothing else does, and the job resumes."""
+        import asyncio
+        import io
+        import os
+        import sys
+
+        from app.actors import Actor
+        from app.subscribers.schemas import CreateMode
+        from tests.fixtures import ROOT
+
+        n = 30_000
+        async with committed() as session:
+            federation = await make_federation(session, "sf-kill")
+            job = await import_jobs.queue_import(
+                session,
+                federation=federation,
+                source=io.BytesIO(rows(n)),
+                filename="stor.csv",
+                mode=CreateMode.CONFIRMED,
+                consent_note="Lista",
+                method="api_import",
+                actor=Actor.system("test"),
+            )
+            await session.commit()
+
+        async def state() -> tuple[str, int, int]:
+            async with committed() as session:
+                current = await import_jobs.get_import_job(
+                    session, federation_id=federation.id, job_id=job.id
+                )
+                return current.status, current.rows_done, await count(session)
+
+        url = committed.kw["bind"].url.render_as_string(hide_password=False)
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app.cli",
+            "worker",
+            "--interval",
+            "0.2",
+            env={**os.environ, "NEWSLETTER_DATABASE_URL": url},
+            cwd=ROOT,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            # A wait for the first checkpoint, not a timed assertion.
+            for _ in range(3000):
+                if (await state())[1] > 0:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            worker.kill()
+            await asyncio.wait_for(worker.wait(), timeout=30)
+        status, done_rows, stored = await state()
+        assert status == "running"
+        assert 0 < done_rows < n
+        assert stored == done_rows, "only committed checkpoints survive the kill"
+
+        clock.freeze(clock.now() + import_jobs.LEASE + timedelta(seconds=1))
+        assert await import_jobs.run_next_job(sessionmaker=committed) == job.id
+        status, done_rows, stored = await state()
+        assert (status, done_rows, stored) == ("done", n, n)
+        async with committed() as session:
+            final = import_jobs.job_report(
+                await import_jobs.get_import_job(
+                    session, federation_id=federation.id, job_id=job.id
+                )
+            )
+        assert final is not None
+        # Counted once: the rows before the checkpoint are not re-imported as "existing".
+        assert (final.rows, final.created, final.existing) == (n, n, 0)
