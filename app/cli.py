@@ -293,7 +293,8 @@ def dispatch(
 def worker(
     interval: Annotated[float, typer.Option(help="Seconds between dispatch runs.")] = 5.0,
 ) -> None:
-    """Dispatch in a loop; SIGTERM finishes messages in flight, requeues the rest, exits 0."""
+    """Dispatch and run CSV import jobs in a loop; SIGTERM finishes messages in flight,
+    requeues the rest (an import goes back to the queue at its next checkpoint), exits 0."""
     import signal
 
     from app import composition

@@ -1,6 +1,7 @@
 """Wires the domains into the delivery engine: the campaigns and subscribers builders go into
 the runner here, so delivery depends only on its own ports (app.delivery.ports). The CLI, the
-worker, the dev server and the web app's after-commit send call delivery through this module."""
+worker, the dev server and the web app's after-commit send call delivery through this module,
+and the worker loop runs the subscribers' CSV import jobs beside the dispatcher."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from app.delivery import recovery, runner
 from app.delivery.outcomes import DispatchReport
 from app.delivery.ports import MailBuilders
 from app.seasons.service import build_draft_notice_mail
+from app.subscribers import import_jobs
 from app.subscribers.service import build_transactional_mail
 from app.users.service import build_sign_in_mail
 
@@ -54,8 +56,12 @@ async def run_worker_loop(
     interval: float = 2.0,
     on_tick: Callable[[DispatchReport], Awaitable[None]] | None = None,
 ) -> None:
-    """Dispatch in a loop until stop_event is set (the worker command, dev mode)."""
-    await runner.run_worker_loop(BUILDERS, stop_event, interval=interval, on_tick=on_tick)
+    """Dispatch and run CSV import jobs in a loop until stop_event is set (the worker command,
+    dev mode). The two loops run side by side: a long import never holds up a send."""
+    await asyncio.gather(
+        runner.run_worker_loop(BUILDERS, stop_event, interval=interval, on_tick=on_tick),
+        import_jobs.run_loop(stop_event, interval=interval),
+    )
 
 
 async def recover(

@@ -244,6 +244,21 @@ IMPORT_PROBLEMS: dict[str, str] = {
     "too_long": "för långt värde",
     "malformed_row": "raden kunde inte läsas",
 }
+IMPORT_JOB_STATUSES: dict[str, str] = {
+    "queued": "Väntar på att starta",
+    "running": "Pågår",
+    "done": "Klar",
+    "failed": "Avbröts",
+}
+IMPORT_FAILURES: dict[str, str] = {
+    "interrupted": "Importen avbröts flera gånger innan den blev klar. Raderna som räknas nedan "
+    "hann läggas in; importera filen igen för att lägga till resten (de som redan finns "
+    "hoppas över).",
+    "invalid_file": "Filen gick inte att läsa hela vägen. Raderna som räknas nedan hann läggas "
+    "in; rätta filen och importera den igen.",
+    "error": "Importen avbröts av ett tekniskt fel. Raderna som räknas nedan hann läggas in; "
+    "försök igen om en stund eller kontakta den som driftar tjänsten.",
+}
 SUBSCRIBER_NOTICES: dict[str, str] = {
     "tillagd": "Prenumeranten är tillagd.",
     "sparad": "Ändringen är sparad.",

@@ -18,11 +18,10 @@ from app import messages
 from app.actors import Actor
 from app.errors import AppError
 from app.http import CommittingRoute, SessionDep
-from app.subscribers import export, importer, rights, service
-from app.subscribers.models import BounceState, SubscriptionStatus
+from app.subscribers import export, import_jobs, rights, service
+from app.subscribers.models import BounceState, ImportJobStatus, SubscriptionStatus
 from app.subscribers.schemas import (
     CreateMode,
-    ImportReport,
     ListFilters,
     StaffUnsubscribe,
     SubscriberCreate,
@@ -36,6 +35,7 @@ router = APIRouter(route_class=CommittingRoute, include_in_schema=False)
 
 BASE = "/redaktion/prenumeranter"
 SubscriberId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+JobId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 PAGE_SIZE = 50
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 # The list's "Visa" choice beside the statuses: addresses with a bounce state.
@@ -171,14 +171,14 @@ async def import_form(request: Request, staff: RedaktorStaff) -> HTMLResponse:
     return render_staff_page(
         request,
         "prenumeranter_import.html",
-        {"title": "Importera prenumeranter", "error": None, "report": None, "labels": {}},
+        {"title": "Importera prenumeranter", "error": None},
         who=staff.who,
     )
 
 
-async def _import(
+async def _queue(
     request: Request, staff: Staff, session: SessionDep, form: FormData
-) -> tuple[ImportReport | None, str | None]:
+) -> tuple[int | None, str | None]:
     fields = await verify_csrf(request, staff.who)
     upload = form.get("fil")
     mode = CreateMode.CONFIRMED if fields.get("mode") == "confirmed" else CreateMode.PENDING
@@ -188,46 +188,82 @@ async def _import(
     if mode is CreateMode.CONFIRMED and note is None:
         return None, "consent_note"
     try:
-        async with session.begin_nested():
-            report = await importer.import_csv(
-                session,
-                federation=staff.federation,
-                source=upload.file,
-                mode=mode,
-                consent_note=note,
-                method="staff_import",
-                actor=_actor(staff),
-            )
+        job = await import_jobs.queue_import(
+            session,
+            federation=staff.federation,
+            source=upload.file,
+            filename=upload.filename,
+            mode=mode,
+            consent_note=note,
+            method="staff_import",
+            actor=_actor(staff),
+        )
     except AppError:
         return None, "file"
-    return report, None
+    return job.id, None
 
 
 @router.post(BASE + "/import", response_model=None)
 async def import_subscribers(
     request: Request, staff: RedaktorStaff, session: SessionDep
 ) -> Response:
+    """Queue the file for the worker and show its job page (the import itself can take
+    minutes for a large file)."""
     declared = request.headers.get("content-length", "")
-    report: ImportReport | None = None
+    job_id: int | None = None
     error: str | None = "file"
     if not (declared.isdigit() and int(declared) > MAX_IMPORT_BYTES):
         form = await request.form(max_files=1, max_fields=10)
         try:
-            report, error = await _import(request, staff, session, form)
+            job_id, error = await _queue(request, staff, session, form)
         finally:
             await form.close()
+    if job_id is not None:
+        return RedirectResponse(f"{BASE}/import/{job_id}", status_code=303)
     return render_staff_page(
         request,
         "prenumeranter_import.html",
         {
             "title": "Importera prenumeranter",
             "error": messages.SUBSCRIBER_ERRORS.get(error or ""),
-            "report": report,
-            "labels": messages.IMPORT_PROBLEMS,
         },
         who=staff.who,
-        status_code=422 if error else 200,
+        status_code=422,
     )
+
+
+async def _job_page(
+    request: Request, staff: Staff, session: SessionDep, job_id: int, template: str
+) -> HTMLResponse:
+    job = await import_jobs.get_import_job(
+        session, federation_id=staff.federation.id, job_id=job_id
+    )
+    context = {
+        "title": "Import av prenumeranter",
+        "job": job,
+        "report": import_jobs.job_report(job),
+        "labels": messages.IMPORT_PROBLEMS,
+        "job_statuses": messages.IMPORT_JOB_STATUSES,
+        "failure": messages.IMPORT_FAILURES.get(job.failure or ""),
+        "in_progress": job.status in (ImportJobStatus.QUEUED, ImportJobStatus.RUNNING),
+    }
+    return render_staff_page(request, template, context, who=staff.who)
+
+
+@router.get(BASE + "/import/{job_id}")
+async def import_job(
+    request: Request, job_id: JobId, staff: RedaktorStaff, session: SessionDep
+) -> HTMLResponse:
+    """An import's progress, then its report."""
+    return await _job_page(request, staff, session, job_id, "prenumeranter_importjobb.html")
+
+
+@router.get(BASE + "/import/{job_id}/framsteg")
+async def import_job_progress(
+    request: Request, job_id: JobId, staff: RedaktorStaff, session: SessionDep
+) -> HTMLResponse:
+    """The progress panel alone (htmx polls it; without JavaScript the page refreshes)."""
+    return await _job_page(request, staff, session, job_id, "_import_framsteg.html")
 
 
 async def _detail(

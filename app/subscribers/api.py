@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.formparsers import MultiPartParser
 
 from app.errors import PayloadTooLarge, Unprocessable
 from app.federations.auth import CallerActor, CurrentFederation
 from app.http import CommittingRoute, SessionDep
 from app.openapi import IdPath, error_responses
-from app.subscribers import export, importer, rights, service
+from app.subscribers import export, import_jobs, importer, rights, service
 from app.subscribers.schemas import (
     ConfirmationQueued,
     CreateMode,
+    ImportJobRead,
     ImportReport,
     ListFilters,
     StaffUnsubscribe,
@@ -124,13 +125,34 @@ async def export_subscribers(
 
 @router.post(
     "/import",
-    responses=error_responses(401, 404, 413, 422),
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=None,
+    responses={
+        200: {"model": ImportReport, "description": "With `wait=true`: the finished import."},
+        202: {
+            "model": ImportJobRead,
+            "description": "The import is queued; follow Location for progress and report.",
+            "headers": {"Location": {"schema": {"type": "string"}}},
+        },
+        **error_responses(401, 404, 413, 422),
+    },
     summary="Import subscribers from CSV (multipart upload, at most 50 MB)",
+    description="The file is checked (encoding, header, CSV syntax) and queued: the answer is "
+    "202 with the job, and a worker imports it, committing as it goes. "
+    "`GET …/subscribers/imports/{job_id}` gives progress and, when done, the report. "
+    "`wait=true` imports within the request and answers 200 with the report, as the first "
+    "version of this endpoint did (for small files; a large one can outlast HTTP timeouts).",
     openapi_extra=_IMPORT_BODY,
 )
 async def import_subscribers(
-    request: Request, federation: CurrentFederation, session: SessionDep, actor: CallerActor
-) -> ImportReport:
+    request: Request,
+    federation: CurrentFederation,
+    session: SessionDep,
+    actor: CallerActor,
+    wait: Annotated[
+        bool, Query(description="Import within the request and answer with the report.")
+    ] = False,
+) -> JSONResponse:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_IMPORT_BYTES + _MULTIPART_SLACK:
         raise PayloadTooLarge("The file is larger than 50 MB.")
@@ -151,17 +173,47 @@ async def import_subscribers(
                 details=[{"loc": ["body", "mode"], "msg": "pending or confirmed"}],
             )
         note = form.get("consent_note")
-        return await importer.import_csv(
+        consent_note = note if isinstance(note, str) and note.strip() else None
+        if wait:
+            report = await importer.import_csv(
+                session,
+                federation=federation,
+                source=upload.file,
+                mode=CreateMode(str(raw_mode)),
+                consent_note=consent_note,
+                method="api_import",
+                actor=actor,
+            )
+            return JSONResponse(report.model_dump(mode="json"))
+        job = await import_jobs.queue_import(
             session,
             federation=federation,
             source=upload.file,
+            filename=upload.filename,
             mode=CreateMode(str(raw_mode)),
-            consent_note=note if isinstance(note, str) and note.strip() else None,
+            consent_note=consent_note,
             method="api_import",
             actor=actor,
         )
     finally:
         await form.close()
+    return JSONResponse(
+        import_jobs.job_read(job).model_dump(mode="json"),
+        status_code=status.HTTP_202_ACCEPTED,
+        headers={"Location": f"{router.prefix.format(slug=federation.slug)}/imports/{job.id}"},
+    )
+
+
+@router.get(
+    "/imports/{job_id}",
+    responses=error_responses(401, 404, 422),
+    summary="An import job: status, progress (rows_done of rows_total) and the report",
+)
+async def get_import_job(
+    job_id: IdPath, federation: CurrentFederation, session: SessionDep
+) -> ImportJobRead:
+    job = await import_jobs.get_import_job(session, federation_id=federation.id, job_id=job_id)
+    return import_jobs.job_read(job)
 
 
 async def _read_form(request: Request) -> Any:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import IO
@@ -75,6 +76,25 @@ class _State:
             self.report.problems.append(ImportProblem(line=line, reason=reason, detail=detail))
 
 
+def check_options(mode: CreateMode, consent_note: str | None) -> None:
+    """Refuse a confirmed import without a note on where consent was given."""
+    if mode is CreateMode.CONFIRMED and not (consent_note or "").strip():
+        raise Unprocessable(
+            "consent_note is required when importing as confirmed.",
+            details=[{"loc": ["body", "consent_note"], "msg": "required with mode confirmed"}],
+        )
+
+
+def count_rows(source: IO[bytes]) -> int:
+    """Read the whole file as the import will (encoding, header, CSV syntax) and count its
+    data rows; a file the import cannot read is refused here, before it is queued. Rewinds."""
+    start = source.tell()
+    with _csv_rows(source) as (_layout, rows):
+        total = sum(1 for _ in rows)
+    source.seek(start)
+    return total
+
+
 async def import_csv(
     session: AsyncSession,
     *,
@@ -84,41 +104,29 @@ async def import_csv(
     consent_note: str | None = None,
     method: str = "csv_import",
     on_batch: ProgressHook | None = None,
+    resume: ImportReport | None = None,
     actor: Actor,
 ) -> ImportReport:
     """Import subscribers from a CSV file with columns email, name and any others (kept as
     attributes). Existing subscribers are left exactly as they are; suppressed (erased)
-    addresses are reported and not added; invalid rows are reported by line."""
-    if mode is CreateMode.CONFIRMED and not (consent_note or "").strip():
-        raise Unprocessable(
-            "consent_note is required when importing as confirmed.",
-            details=[{"loc": ["body", "consent_note"], "msg": "required with mode confirmed"}],
-        )
-    text = io.TextIOWrapper(source, encoding=_encoding(source), newline="", errors="strict")
-    state = _State(
-        report=ImportReport(rows=0, created=0, existing=0, suppressed=0, invalid=0, problems=[])
-    )
-    try:
-        header_line = text.readline()
-        if not header_line.strip():
-            raise ImportFileError("The file is empty; the first line must name the columns.")
-        # Excel writes ";" in Swedish locales, "," elsewhere, and tab for "Unicode text".
-        delimiter = max((",", ";", "\t"), key=header_line.count)
-        header = [h.strip().lower() for h in next(csv.reader([header_line], delimiter=delimiter))]
-        email_col = next((i for i, h in enumerate(header) if h in EMAIL_HEADERS), None)
-        if email_col is None:
-            raise ImportFileError("The first line must name the columns and include email.")
-        name_col = next((i for i, h in enumerate(header) if h in NAME_HEADERS), None)
-        extra = [(i, h) for i, h in enumerate(header) if i not in (email_col, name_col) and h]
-        reader = csv.reader(text, delimiter=delimiter)
+    addresses are reported and not added; invalid rows are reported by line.
+
+    `resume` (the report at a committed checkpoint) skips the rows it counts, re-reading them
+    only to know which addresses the file already had."""
+    check_options(mode, consent_note)
+    state = _State(report=resume.model_copy(deep=True) if resume is not None else empty_report())
+    skip = state.report.rows
+    # Rows before the checkpoint go through validation again only to fill `seen`.
+    replay = _State(report=empty_report(), seen=state.seen)
+    with _csv_rows(source) as (layout, rows):
         batch: list[_Row] = []
-        for values in reader:
-            # The header was line 1; csv counts the lines it has read since.
-            line = reader.line_num + 1
-            if not any(v.strip() for v in values):
+        for line, values in rows:
+            if skip:
+                skip -= 1
+                _row(values, line, layout, replay)
                 continue
             state.report.rows += 1
-            row = _row(values, line, len(header), email_col, name_col, extra, state)
+            row = _row(values, line, layout, state)
             if row is None:
                 continue
             batch.append(row)
@@ -131,15 +139,6 @@ async def import_csv(
             await _write_batch(session, federation, batch, mode, consent_note, method, state)
         if on_batch is not None:
             await on_batch(state.report)
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(
-            f"The file is neither UTF-8 nor Windows-1252 text ({exc.reason})."
-        ) from None
-    except csv.Error as exc:
-        raise ImportFileError(f"The file is not valid CSV: {exc}.") from None
-    finally:
-        # Leave the caller's file open: TextIOWrapper would close it when collected.
-        text.detach()
     report = state.report
     await audit_service.record(
         session,
@@ -152,6 +151,56 @@ async def import_csv(
         ),
     )
     return report
+
+
+def empty_report() -> ImportReport:
+    return ImportReport(rows=0, created=0, existing=0, suppressed=0, invalid=0, problems=[])
+
+
+@dataclass(frozen=True)
+class _Layout:
+    width: int
+    email_col: int
+    name_col: int | None
+    extra: list[tuple[int, str]]
+
+
+@contextmanager
+def _csv_rows(source: IO[bytes]) -> Iterator[tuple[_Layout, Iterator[tuple[int, list[str]]]]]:
+    """The file's column layout and its non-blank rows with their line numbers; decoding and
+    CSV errors, also those met while iterating, become ImportFileError."""
+    text = io.TextIOWrapper(source, encoding=_encoding(source), newline="", errors="strict")
+    try:
+        header_line = text.readline()
+        if not header_line.strip():
+            raise ImportFileError("The file is empty; the first line must name the columns.")
+        # Excel writes ";" in Swedish locales, "," elsewhere, and tab for "Unicode text".
+        delimiter = max((",", ";", "\t"), key=header_line.count)
+        header = [h.strip().lower() for h in next(csv.reader([header_line], delimiter=delimiter))]
+        email_col = next((i for i, h in enumerate(header) if h in EMAIL_HEADERS), None)
+        if email_col is None:
+            raise ImportFileError("The first line must name the columns and include email.")
+        name_col = next((i for i, h in enumerate(header) if h in NAME_HEADERS), None)
+        extra = [(i, h) for i, h in enumerate(header) if i not in (email_col, name_col) and h]
+        layout = _Layout(width=len(header), email_col=email_col, name_col=name_col, extra=extra)
+        reader = csv.reader(text, delimiter=delimiter)
+
+        def rows() -> Iterator[tuple[int, list[str]]]:
+            for values in reader:
+                if any(v.strip() for v in values):
+                    # The header was line 1; csv counts the lines it has read since.
+                    yield reader.line_num + 1, values
+
+        yield layout, rows()
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(
+            f"The file is neither UTF-8 nor Windows-1252 text ({exc.reason})."
+        ) from None
+    except csv.Error as exc:
+        raise ImportFileError(f"The file is not valid CSV: {exc}.") from None
+    finally:
+        # Leave the caller's file open: TextIOWrapper would close it when collected.
+        text.detach()
 
 
 SNIFF_BYTES = 1 << 16
@@ -183,15 +232,8 @@ def _encoding(source: IO[bytes]) -> str:
     return encoding
 
 
-def _row(
-    values: list[str],
-    line: int,
-    width: int,
-    email_col: int,
-    name_col: int | None,
-    extra: list[tuple[int, str]],
-    state: _State,
-) -> _Row | None:
+def _row(values: list[str], line: int, layout: _Layout, state: _State) -> _Row | None:
+    width, email_col, name_col = layout.width, layout.email_col, layout.name_col
     if len(values) > width and any(v.strip() for v in values[width:]):
         state.problem(line, "malformed_row", f"{len(values)} fields, the header has {width}")
         return None
@@ -216,7 +258,7 @@ def _row(
     if len(name) > MAX_NAME_LENGTH:
         state.problem(line, "too_long", "name")
         return None
-    attributes = {h: values[i].strip() for i, h in extra if values[i].strip()}
+    attributes = {h: values[i].strip() for i, h in layout.extra if values[i].strip()}
     if any(len(v) > MAX_ATTRIBUTE_LENGTH for v in attributes.values()):
         state.problem(line, "too_long", "attribute")
         return None

@@ -1,4 +1,5 @@
-"""Tables: subscribers, tokens, consent_records, privacy_notices, suppressions, retention_runs."""
+"""Tables: subscribers, tokens, consent_records, privacy_notices, suppressions, retention_runs,
+import_jobs."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import now
@@ -30,6 +40,13 @@ class TokenPurpose(StrEnum):
     CONFIRM = "confirm"
     UNSUBSCRIBE = "unsubscribe"
     SELF_SERVICE = "self_service"
+
+
+class ImportJobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
 
 
 class ConsentEvent(StrEnum):
@@ -181,3 +198,45 @@ class RetentionRun(Base):
     ran_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
     kind: Mapped[str] = mapped_column(String(64))
     count: Mapped[int] = mapped_column(Integer)
+
+
+class ImportJob(Base):
+    """A CSV import run by a worker: the uploaded file itself (so any web instance can take the
+    upload and any worker can run it), the report so far and who holds it.
+
+    `report` is rewritten at every checkpoint in the same transaction as the rows it counts,
+    so a job taken over after a crash resumes exactly after the last committed row."""
+
+    __tablename__ = "import_jobs"
+    __table_args__ = (
+        Index("ix_import_jobs_status", "status", "id"),
+        enum_check("status", ImportJobStatus),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    federation_id: Mapped[int] = mapped_column(ForeignKey("federations.id", ondelete="CASCADE"))
+    status: Mapped[ImportJobStatus] = mapped_column(
+        enum_string(ImportJobStatus), default=ImportJobStatus.QUEUED
+    )
+    filename: Mapped[str | None] = mapped_column(String(255))
+    # The upload; emptied when the job ends (it holds personal data). Never loaded unless asked
+    # for: a progress poll must not read 50 MB.
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True, deferred_raiseload=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    consent_note: Mapped[str | None] = mapped_column(Text)
+    method: Mapped[str] = mapped_column(String(32))
+    rows_total: Mapped[int] = mapped_column(Integer)
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    failure: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Who asked, for the audit row written when the job ends.
+    actor_label: Mapped[str] = mapped_column(String(254))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=now)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -1,8 +1,11 @@
 """Every query of the subscriber domain: subscribers, tokens, consent records, privacy notices,
-suppressions, and the set-based statements of import, export, erasure and retention.
+suppressions, import jobs, and the set-based statements of import, export, erasure and
+retention.
 
-Every query on tenant rows takes federation_id. The one exception is the lookup of a token by
-its hash: /u/{token} links carry no federation, and the hash itself names exactly one row."""
+Every query on tenant rows takes federation_id. The exceptions: the lookup of a token by its
+hash (/u/{token} links carry no federation, and the hash itself names exactly one row), and the
+worker's claim and bookkeeping of import jobs (a worker serves every federation; the job it
+claimed names its federation)."""
 
 from __future__ import annotations
 
@@ -10,9 +13,21 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, column, delete, func, insert, or_, select, update, values
+from sqlalchemy import (
+    Select,
+    String,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.db import Base
@@ -20,6 +35,8 @@ from app.delivery.models import Delivery, DeliveryKind
 from app.subscribers.models import (
     BounceState,
     ConsentRecord,
+    ImportJob,
+    ImportJobStatus,
     PrivacyNotice,
     RetentionRun,
     Subscriber,
@@ -220,31 +237,42 @@ async def existing_emails(
     """Which of these mailboxes (email_key values) the federation already has."""
     if not lowered:
         return set()
-    lower_email = Subscriber.email_key
-    query = select(lower_email).where(Subscriber.federation_id == federation_id)
-    if session.get_bind().dialect.name == "postgresql":
-        # A hashed join against the batch as a VALUES list: PostgreSQL checks an IN list of
-        # 1000 parameters row by row, which made a 100k import quadratic (700 rows/s).
-        batch = values(column("e", String), name="batch").data([(e,) for e in lowered])
-        query = query.join(batch, lower_email == batch.c.e)
-    else:
-        # SQLite builds a temporary index for IN (…); it has no column list on VALUES aliases.
-        query = query.where(lower_email.in_(lowered))
-    result = await session.execute(query)
+    result = await session.execute(
+        select(Subscriber.email_key).where(
+            Subscriber.federation_id == federation_id,
+            _one_of(session, Subscriber.email_key, lowered),
+        )
+    )
     return {key for key in result.scalars() if key is not None}
 
 
 async def suppressed_hashes(
     session: AsyncSession, *, federation_id: int, hashes: Sequence[str]
 ) -> set[str]:
+    """Which of these address hashes the federation has suppressed (erased or blocked)."""
     if not hashes:
         return set()
     result = await session.execute(
         select(Suppression.email_hash).where(
-            Suppression.federation_id == federation_id, Suppression.email_hash.in_(hashes)
+            Suppression.federation_id == federation_id,
+            _one_of(session, Suppression.email_hash, hashes),
         )
     )
     return set(result.scalars())
+
+
+def _one_of(
+    session: AsyncSession, col: ColumnElement[Any] | InstrumentedAttribute[Any], keys: Sequence[str]
+) -> ColumnElement[bool]:
+    """`col` is one of a batch of keys, as one statement whatever the batch holds.
+
+    On PostgreSQL the batch is one array parameter (`= ANY($1)`): an index probe per key, and
+    the same statement text for every batch. (An IN list of 1000 parameters was checked row by
+    row, which made a 100k import quadratic; a VALUES list was compiled anew per batch, a
+    third of the import's time.) SQLite builds a temporary index for IN (…)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return col == any_(bindparam("keys", list(keys), type_=postgresql.ARRAY(String)))
+    return col.in_(keys)
 
 
 def _insert_ignoring_conflicts(session: AsyncSession, table: Any, keys: list[str]) -> Any:
@@ -465,3 +493,85 @@ async def recent_retention_runs(
         .limit(limit)
     )
     return result.scalars().all()
+
+
+async def add_import_job(session: AsyncSession, job: ImportJob) -> ImportJob:
+    session.add(job)
+    await session.flush()
+    return job
+
+
+async def get_import_job(
+    session: AsyncSession, *, federation_id: int, job_id: int
+) -> ImportJob | None:
+    result = await session.execute(
+        select(ImportJob)
+        .where(ImportJob.federation_id == federation_id, ImportJob.id == job_id)
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def claim_import_job(
+    session: AsyncSession, *, owner: str, stale_before: datetime, at: datetime
+) -> ImportJob | None:
+    """Take the oldest queued job, or a running one whose holder stopped beating (crashed).
+
+    Cross-tenant by design: one worker serves every federation. SKIP LOCKED lets two workers
+    pass each other on PostgreSQL (SQLite ignores it, and its write lock serialises claims);
+    the conditional UPDATE is the claim itself on both, so a job is never taken twice."""
+    claimable = or_(
+        ImportJob.status == ImportJobStatus.QUEUED,
+        (ImportJob.status == ImportJobStatus.RUNNING) & (ImportJob.heartbeat_at < stale_before),
+    )
+    job_id = await session.scalar(
+        select(ImportJob.id)
+        .where(claimable)
+        .order_by(ImportJob.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if job_id is None:
+        return None
+    claimed = await session.execute(
+        update(ImportJob)
+        .where(ImportJob.id == job_id, claimable)
+        .values(
+            status=ImportJobStatus.RUNNING,
+            claimed_by=owner,
+            heartbeat_at=at,
+            attempts=ImportJob.attempts + 1,
+            started_at=func.coalesce(ImportJob.started_at, at),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    result = await session.execute(
+        select(ImportJob).where(ImportJob.id == job_id).execution_options(populate_existing=True)
+    )
+    return result.scalar_one()
+
+
+async def import_job_content(session: AsyncSession, *, job_id: int) -> bytes:
+    """The uploaded file of a job the caller has claimed."""
+    content = await session.scalar(select(ImportJob.content).where(ImportJob.id == job_id))
+    return content or b""
+
+
+async def update_claimed_import_job(
+    session: AsyncSession, *, job_id: int, owner: str, **changes: Any
+) -> bool:
+    """Change a job only while this worker still holds it; False when another worker took it
+    over (this one was presumed dead), so the caller must drop its work."""
+    result = await session.execute(
+        update(ImportJob)
+        .where(
+            ImportJob.id == job_id,
+            ImportJob.claimed_by == owner,
+            ImportJob.status == ImportJobStatus.RUNNING,
+        )
+        .values(**changes)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]

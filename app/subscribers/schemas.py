@@ -9,7 +9,7 @@ from typing import Any, Literal, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.messages import SIGNUP_ACCEPTED
-from app.subscribers.models import BounceState, SubscriptionStatus
+from app.subscribers.models import BounceState, ImportJobStatus, SubscriptionStatus
 
 _ATTRIBUTES: Any = Field(
     default_factory=dict,
@@ -171,6 +171,29 @@ class ImportReport(BaseModel):
         description="One entry per row not imported for a reason other than already existing "
         "(at most 1000 listed)."
     )
+
+
+class ImportJobError(BaseModel):
+    code: Literal["interrupted", "invalid_file", "error"]
+    message: str
+
+
+class ImportJobRead(BaseModel):
+    """A CSV import run in the background: `rows_done` of `rows_total` is the progress; the
+    report is the final one when `status` is done, and what was imported before the failure
+    when it is failed."""
+
+    id: int
+    status: ImportJobStatus
+    filename: str | None
+    mode: CreateMode
+    rows_total: int = Field(description="Data rows in the file (header and blank lines excluded).")
+    rows_done: int = Field(description="Rows imported and committed so far.")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: ImportJobError | None = Field(description="Why the job failed (status failed).")
+    report: ImportReport | None = Field(description="Set when the job has ended.")
 
 
 class SignupRequest(BaseModel):

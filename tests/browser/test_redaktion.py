@@ -226,6 +226,10 @@ class TestStaffPagesAccessibility:
                     "buffer": b"email,name\nx@exempel.se,X\nfel,Y\n"}]
         )  # fmt: skip
         await page.get_by_role("button", name="Importera").click()
+        await expect(page.get_by_text("Väntar på att starta")).to_be_visible()
+        await assert_no_violations(live_server, page, f"import waiting ({scheme})")
+        await live_server.run_import_jobs()
+        # htmx polls the progress panel: the report appears without a reload.
         await expect(page.get_by_role("heading", name="Resultat")).to_be_visible()
         await assert_no_violations(live_server, page, f"import report ({scheme})")
         await page.get_by_role("link", name="Översikt").click()

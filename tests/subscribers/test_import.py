@@ -45,8 +45,14 @@ async def key(session: AsyncSession, alfa: Federation) -> str:
 async def upload(
     client: httpx.AsyncClient, key: str, content: bytes, **fields: str
 ) -> httpx.Response:
+    """The synchronous mode (`wait=true`), which answers with the report; the background job
+    that is the default is tested in test_import_jobs.py."""
     return await client.post(
-        URL, files={"file": ("lista.csv", content, "text/csv")}, data=fields, headers=bearer(key)
+        URL,
+        params={"wait": "true"},
+        files={"file": ("lista.csv", content, "text/csv")},
+        data=fields,
+        headers=bearer(key),
     )
 
 

@@ -82,7 +82,7 @@ class TestRefusedWithoutSmtpUtf8:
     ) -> None:
         csv = f"email,name\n{ADDRESS},Först\nandra@smörgås.se,Andra\n".encode()
         response = await client.post(
-            f"/api/v1/federations/{SLUG}/subscribers/import",
+            f"/api/v1/federations/{SLUG}/subscribers/import?wait=true",
             files={"file": ("lista.csv", csv, "text/csv")},
             headers=bearer(federation_key),
         )

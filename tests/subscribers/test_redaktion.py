@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditAction, AuditEntry
 from app.federations.models import Federation
-from app.subscribers.models import Subscriber
+from app.subscribers import import_jobs
+from app.subscribers.models import ImportJob, Subscriber
 from app.users.models import Role
 from tests.fixtures.factories import make_federation
 from tests.fixtures.staff import csrf_of, invite, signed_in_client
@@ -104,14 +105,33 @@ class TestSubscriberPages:
         csrf = await signed_in(client, session, federation)
         assert (await client.get(f"{BASE}/import")).status_code == 200
         csv = "email,name\nanna@example.se,Anna\ninte-en-adress,X\n"
-        report = await client.post(
+        queued = await client.post(
             f"{BASE}/import",
             data={"csrf": csrf, "mode": "confirmed", "consent_note": "Listan från mässan"},
             files={"fil": ("lista.csv", csv.encode(), "text/csv")},
         )
-        assert report.status_code == 200, report.text
+        assert queued.status_code == 303, queued.text
+        job_page = queued.headers["location"]
+        assert job_page.startswith(f"{BASE}/import/")
+        waiting = await client.get(job_page)
+        assert waiting.status_code == 200
+        assert waiting.headers["cache-control"] == "no-store"
+        assert "Väntar på att starta" in waiting.text
+        assert "0 av 2 rader klara" in waiting.text
+        # Without JavaScript the page refreshes itself; with it, htmx polls the panel.
+        assert '<noscript><meta http-equiv="refresh" content="3"></noscript>' in waiting.text
+        assert f'hx-get="{job_page}/framsteg"' in waiting.text
+        assert "Resultat" not in waiting.text
+
+        assert await import_jobs.run_next_job() is not None
+        panel = await client.get(f"{job_page}/framsteg")
+        assert "2 av 2 rader klara" in panel.text
+        assert "hx-get" not in panel.text, "polling stops when the job is done"
+        report = await client.get(job_page)
+        assert "Klar" in report.text
         assert "2 rader lästes: 1 nya" in report.text
         assert "Rad 3: ogiltig e-postadress" in report.text
+        assert 'http-equiv="refresh"' not in report.text
         exported = await client.get(f"{BASE}/export")
         assert exported.status_code == 200
         assert exported.headers["content-type"].startswith("text/csv")
@@ -120,7 +140,47 @@ class TestSubscriberPages:
             select(AuditEntry).where(AuditEntry.action == AuditAction.SUBSCRIBERS_IMPORTED)
         )
         assert entry is not None
+        assert entry.user_id is not None
         assert "anna" not in entry.summary
+
+    async def test_import_refuses_what_it_cannot_read(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await signed_in(client, session, federation)
+        for data, content in (
+            ({"csrf": csrf, "mode": "pending"}, b"namn\nAnna\n"),
+            ({"csrf": csrf, "mode": "confirmed"}, b"email\nanna@example.se\n"),
+        ):
+            refused = await client.post(
+                f"{BASE}/import", data=data, files={"fil": ("lista.csv", content, "text/csv")}
+            )
+            assert refused.status_code == 422
+            assert 'role="alert"' in refused.text
+        no_csrf = await client.post(
+            f"{BASE}/import",
+            data={"mode": "pending"},
+            files={"fil": ("lista.csv", b"email\nanna@example.se\n", "text/csv")},
+        )
+        assert no_csrf.status_code == 403
+        assert await session.scalar(select(func.count(ImportJob.id))) == 0
+
+    async def test_another_federations_import_job_is_404(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        soder = await make_federation(session, "soder")
+        theirs = await signed_in(client, session, soder)
+        queued = await client.post(
+            f"{BASE}/import",
+            data={"csrf": theirs, "mode": "pending"},
+            files={"fil": ("lista.csv", b"email\nhemlig@example.se\n", "text/csv")},
+        )
+        job_page = queued.headers["location"]
+        assert (await client.get(job_page)).status_code == 200
+        await signed_in(client, session, federation)
+        for path in (job_page, f"{job_page}/framsteg"):
+            response = await client.get(path)
+            assert response.status_code == 404
+            assert "lista.csv" not in response.text
 
     async def test_another_federations_subscriber_is_404(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
