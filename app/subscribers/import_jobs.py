@@ -16,7 +16,7 @@ import os
 import secrets
 import socket
 from datetime import timedelta
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -163,7 +163,7 @@ async def run_next_job(
         try:
             await _run(session, job, owner, stop)
         except _Stopping:
-            await _requeue(session, job, owner)
+            await _requeue(session, job, owner, stopped=True)
         except _LostClaim:
             await session.rollback()
             log.warning("import job %s was taken over by another worker", job.id)
@@ -187,12 +187,17 @@ async def run_next_job(
         return job.id
 
 
-async def _requeue(session: AsyncSession, job: ImportJob, owner: str) -> None:
-    """Leave the job for the next run, which resumes after the last checkpoint."""
+async def _requeue(
+    session: AsyncSession, job: ImportJob, owner: str, *, stopped: bool = False
+) -> None:
+    """Leave the job for the next run, which resumes after the last checkpoint. A run that
+    `stopped` when asked (SIGTERM, or a cron tick's time used up) is not an interrupted attempt:
+    a large import spread over many ticks must not fail as one that kept dying."""
     await session.rollback()
-    await repository.update_claimed_import_job(
-        session, job_id=job.id, owner=owner, status=ImportJobStatus.QUEUED, claimed_by=None
-    )
+    changes: dict[str, Any] = {"status": ImportJobStatus.QUEUED, "claimed_by": None}
+    if stopped:
+        changes["attempts"] = ImportJob.attempts - 1
+    await repository.update_claimed_import_job(session, job_id=job.id, owner=owner, **changes)
     await session.commit()
 
 
@@ -298,6 +303,35 @@ async def _fail(
 
 def _actor(job: ImportJob) -> Actor:
     return Actor(label=job.actor_label, user_id=job.user_id, api_key_id=job.api_key_id)
+
+
+async def run_queued(
+    *,
+    max_seconds: float | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+) -> list[int]:
+    """Run queued jobs until none is left (the cron tick's share: `newsletter dispatch` runs
+    them after sending). With `max_seconds`, a job still running then stops at its next
+    checkpoint and goes back to the queue, for the next tick or a worker to resume. The ids of
+    the jobs this call ran."""
+    stop = asyncio.Event()
+    timer = (
+        asyncio.get_running_loop().call_later(max(max_seconds, 0.0), stop.set)
+        if max_seconds is not None
+        else None
+    )
+    owner = new_owner()
+    ran: list[int] = []
+    try:
+        while not stop.is_set():
+            job_id = await run_next_job(owner=owner, sessionmaker=sessionmaker, stop=stop)
+            if job_id is None:
+                break
+            ran.append(job_id)
+    finally:
+        if timer is not None:
+            timer.cancel()
+    return ran
 
 
 async def run_loop(

@@ -67,6 +67,32 @@ async def count(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count(Subscriber.id))) or 0)
 
 
+async def queue_committed(
+    committed: async_sessionmaker[AsyncSession], slug: str, n: int = 3
+) -> tuple[Federation, ImportJob]:
+    """A federation and a queued import of n rows, committed for a worker in another process or
+    on other connections. Confirmed: no confirmation mails for a dispatcher to try to send."""
+    import io
+
+    from app.actors import Actor
+    from app.subscribers.schemas import CreateMode
+
+    async with committed() as session:
+        federation = await make_federation(session, slug)
+        job = await import_jobs.queue_import(
+            session,
+            federation=federation,
+            source=io.BytesIO(rows(n)),
+            filename="lista.csv",
+            mode=CreateMode.CONFIRMED,
+            consent_note="Lista",
+            method="api_import",
+            actor=Actor.system("test"),
+        )
+        await session.commit()
+    return federation, job
+
+
 @pytest.fixture
 def small_steps(monkeypatch: pytest.MonkeyPatch) -> None:
     """Batches of 10 rows and a checkpoint every 20, so a small file has several."""
@@ -292,6 +318,44 @@ class TestStoppingWorker:
         assert (done["status"], done["report"]["created"]) == ("done", 95)
 
 
+class TestCronDispatch:
+    """A cron-only install (SPEC: `newsletter dispatch` every minute) has no worker: each tick
+    runs queued imports in the time it has left, and a large import spreads over ticks."""
+
+    async def test_runs_stopped_by_time_are_not_interrupted_attempts(
+        self, client: httpx.AsyncClient, key: str, small_steps: None
+    ) -> None:
+        import asyncio
+
+        job = await queue(client, key, rows(200))
+        stop = asyncio.Event()
+        stop.set()
+        for tick in range(import_jobs.MAX_ATTEMPTS + 2):
+            assert await import_jobs.run_next_job(owner=f"tick-{tick}", stop=stop) == job["id"]
+            back = await poll(client, key, job["id"])
+            assert (back["status"], back["rows_done"]) == ("queued", 20 * (tick + 1))
+        assert await import_jobs.run_next_job(owner="last-tick") == job["id"]
+        done = await poll(client, key, job["id"])
+        assert (done["status"], done["report"]["created"]) == ("done", 200)
+
+    async def test_newsletter_dispatch_runs_queued_imports(
+        self, committed: async_sessionmaker[AsyncSession]
+    ) -> None:
+        from tests.fixtures.cli import newsletter
+
+        federation, job = await queue_committed(committed, "sf-cron")
+        url = committed.kw["bind"].url.render_as_string(hide_password=False)
+        result = newsletter(url, "dispatch", "--max-seconds", "50")
+        assert result.returncode == 0, result.stderr
+        assert "imports run: 1" in result.stdout
+        async with committed() as session:
+            found = await import_jobs.get_import_job(
+                session, federation_id=federation.id, job_id=job.id
+            )
+            assert found.status == "done"
+            assert await count(session) == 3
+
+
 class TestWorkerLoop:
     async def test_the_worker_loop_runs_queued_jobs(
         self, committed: async_sessionmaker[AsyncSession]
@@ -299,26 +363,10 @@ class TestWorkerLoop:
         """The loop of `newsletter worker` and dev mode, on a database with real commits (the
         dispatcher beside it uses connections of its own)."""
         import asyncio
-        import io
 
         from app import composition
-        from app.actors import Actor
-        from app.subscribers.schemas import CreateMode
 
-        async with committed() as session:
-            federation = await make_federation(session, "sf-loop")
-            job = await import_jobs.queue_import(
-                session,
-                federation=federation,
-                source=io.BytesIO(rows(3)),
-                filename="lista.csv",
-                # Confirmed: no confirmation mails for the dispatcher beside it to try to send.
-                mode=CreateMode.CONFIRMED,
-                consent_note="Lista",
-                method="api_import",
-                actor=Actor.system("test"),
-            )
-            await session.commit()
+        federation, job = await queue_committed(committed, "sf-loop")
         stop = asyncio.Event()
         loop = asyncio.create_task(composition.run_worker_loop(stop, interval=0.05))
         status = None
@@ -347,28 +395,13 @@ class TestKilledWorkerProcess:
         """A real `newsletter worker` process, killed with SIGKILL after its first committed
         checkpoint: what it committed stays, nothing else does, and the job resumes."""
         import asyncio
-        import io
         import os
         import sys
 
-        from app.actors import Actor
-        from app.subscribers.schemas import CreateMode
         from tests.fixtures import ROOT
 
-        n = 30_000
-        async with committed() as session:
-            federation = await make_federation(session, "sf-kill")
-            job = await import_jobs.queue_import(
-                session,
-                federation=federation,
-                source=io.BytesIO(rows(n)),
-                filename="stor.csv",
-                mode=CreateMode.CONFIRMED,
-                consent_note="Lista",
-                method="api_import",
-                actor=Actor.system("test"),
-            )
-            await session.commit()
+        n = 100_000  # long enough that the kill lands mid-import on a fast, idle machine
+        federation, job = await queue_committed(committed, "sf-kill", n)
 
         async def state() -> tuple[str, int, int]:
             async with committed() as session:
