@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import TextClause, bindparam, text
 
 from app import db
 from tests.fixtures import ROOT
@@ -44,6 +44,12 @@ async def _count(url: str, sql: str) -> int:
         value = await conn.scalar(text(sql))
     await engine.dispose()
     return int(value or 0)
+
+
+def _stamped(sql: str, *names: str) -> TextClause:
+    """Raw SQL whose timestamp parameters go through the app's UTC type (on SQLite a string:
+    Python 3.12 deprecates sqlite3's own datetime adapter)."""
+    return text(sql).bindparams(*(bindparam(n, type_=db.UtcDateTime()) for n in names))
 
 
 class TestConcurrentCaseVariants:
@@ -131,21 +137,25 @@ class TestMigrationMergesDuplicates:
         ]
         async with engine.begin() as conn:
             await conn.execute(
-                text(
+                _stamped(
                     "INSERT INTO federations (id, slug, name, from_email, from_name, "
                     "postal_address, brand_color, accent_color, timezone, frame_ancestors, "
                     "created_at, updated_at) VALUES (1, 'sf-m', 'M', 'a@m.se', 'M', 'Box 1', "
-                    "'#1f5f8b', '#f2c14e', 'Europe/Stockholm', '[]', :t, :t)"
+                    "'#1f5f8b', '#f2c14e', 'Europe/Stockholm', '[]', :t, :t)",
+                    "t",
                 ),
                 {"t": t0},
             )
             for id_, email, status, created, confirmed, unsubscribed in subscribers:
                 await conn.execute(
-                    text(
+                    _stamped(
                         "INSERT INTO subscribers (id, federation_id, email, status, attributes, "
                         "bounce_state, bounce_count, created_at, updated_at, confirmed_at, "
                         "unsubscribed_at) VALUES (:id, 1, :email, :status, '{}', 'ok', 0, :c, "
-                        ":c, :confirmed, :unsubscribed)"
+                        ":c, :confirmed, :unsubscribed)",
+                        "c",
+                        "confirmed",
+                        "unsubscribed",
                     ),
                     {
                         "id": id_,
@@ -157,17 +167,19 @@ class TestMigrationMergesDuplicates:
                     },
                 )
                 await conn.execute(
-                    text(
+                    _stamped(
                         "INSERT INTO consent_records (federation_id, subscriber_id, event, "
-                        "occurred_at, method) VALUES (1, :id, 'signup', :c, 'form')"
+                        "occurred_at, method) VALUES (1, :id, 'signup', :c, 'form')",
+                        "c",
                     ),
                     {"id": id_, "c": created},
                 )
                 if id_ in (1, 2, 3):
                     await conn.execute(
-                        text(
+                        _stamped(
                             "INSERT INTO tokens (federation_id, subscriber_id, purpose, seed, "
-                            "token_hash, created_at) VALUES (1, :id, 'unsubscribe', :s, :h, :c)"
+                            "token_hash, created_at) VALUES (1, :id, 'unsubscribe', :s, :h, :c)",
+                            "c",
                         ),
                         {"id": id_, "s": f"seed{id_}", "h": f"hash{id_}", "c": created},
                     )
