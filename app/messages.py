@@ -101,11 +101,13 @@ AUDIT_ACTIONS: dict[str, str] = {
     "campaign_paused": "Pausade ett utskick",
     "campaign_resumed": "Återupptog ett utskick",
     "campaign_requeued": "Skickade om okända utfall",
+    "campaign_deleted": "Tog bort ett utkast",
     "subscriber_added": "Lade till en prenumerant",
     "subscribers_imported": "Importerade prenumeranter",
     "subscriber_edited": "Ändrade en prenumerant",
     "subscriber_erased": "Raderade en prenumerant",
     "settings_changed": "Ändrade inställningar",
+    "image_uploaded": "Laddade upp en bild",
     "api_key_created": "Skapade en API-nyckel",
     "api_key_revoked": "Återkallade en API-nyckel",
     "federation_created": "Skapade ett förbund",
@@ -140,6 +142,12 @@ STAFF_NOTICES: dict[str, str] = {
     "avbrutet": "Utskicket är avbrutet. Mejl som inte redan lämnats till mejlservern skickas inte.",
     "aterupptaget": "Utskicket fortsätter.",
     "omkoat": "Mejlen med okänt utfall skickas igen.",
+    "pausat": "Utskicket är pausat. Mejl som redan lämnats till mejlservern går fram; resten "
+    "väntar tills du fortsätter.",
+    "avschemalagt": "Utskicket är taget tillbaka till utkast. Inget skickas.",
+    "skickas": "Utskicket skickas inom någon minut.",
+    "kopierat": "Det här är en kopia: ett nytt utkast med samma innehåll.",
+    "borttaget": "Utkastet är borttaget.",
 }
 STAFF_ERRORS: dict[str, str] = {
     "approval_needed": "Förbundet kräver fyra ögon: en annan ansvarig måste godkänna just den "

@@ -110,9 +110,11 @@ async def update_campaign(
 
 @router.delete("/{campaign_id}", status_code=204, responses=STATE_ERRORS, summary="Delete a draft")
 async def delete_campaign(
-    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep
+    campaign_id: IdPath, federation: CurrentFederation, session: SessionDep, actor: CallerActor
 ) -> Response:
-    await service.delete_campaign(session, federation_id=federation.id, campaign_id=campaign_id)
+    await service.delete_campaign(
+        session, federation_id=federation.id, campaign_id=campaign_id, actor=actor
+    )
     return Response(status_code=204)
 
 

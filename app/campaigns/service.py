@@ -376,10 +376,13 @@ def needs_approval(federation: Federation, campaign: Campaign) -> bool:
     return federation.four_eyes and campaign.approved_version != campaign.version
 
 
-async def delete_campaign(session: AsyncSession, *, federation_id: int, campaign_id: int) -> None:
-    """Delete a draft."""
+async def delete_campaign(
+    session: AsyncSession, *, federation_id: int, campaign_id: int, actor: Actor
+) -> None:
+    """Delete a draft (the audit row keeps its subject and id)."""
     campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
     _require_draft(campaign)
+    await _audit(session, actor, AuditAction.CAMPAIGN_DELETED, campaign)
     await repository.delete(session, campaign)
 
 

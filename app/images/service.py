@@ -66,12 +66,10 @@ async def upload_image(
             data=processed.data,
         ),
     )
-    # The image library is part of the federation's settings: no action of its own in the log
-    # (that would need a new CHECK value), the target type tells an upload apart.
     await audit_service.record(
         session,
         actor=actor,
-        action=AuditAction.SETTINGS_CHANGED,
+        action=AuditAction.IMAGE_UPLOADED,
         federation_id=federation.id,
         target_type="image",
         target_id=image.id,

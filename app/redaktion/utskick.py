@@ -69,13 +69,19 @@ def _themes() -> list[tuple[str, str]]:
 
 
 @router.get(BASE)
-async def campaign_list(request: Request, staff: CurrentStaff, session: SessionDep) -> HTMLResponse:
+async def campaign_list(
+    request: Request,
+    staff: CurrentStaff,
+    session: SessionDep,
+    klart: Annotated[str | None, Query(max_length=20)] = None,
+) -> HTMLResponse:
     campaigns = await service.list_campaigns(session, federation_id=staff.federation.id)
     return render_staff_page(
         request,
         "utskick_lista.html",
         {
             "title": "Utskick",
+            "notice": messages.STAFF_NOTICES.get(klart or ""),
             "campaigns": campaigns,
             "status_labels": messages.CAMPAIGN_STATUS,
             "zone": staff.federation.timezone,
@@ -389,9 +395,11 @@ def _when(fields: dict[str, str], zone: str) -> datetime | None:
     return datetime.combine(day, clock, tzinfo=ZoneInfo(zone))
 
 
-async def _act(session: SessionDep, campaign_id: int, ok: str, work: Any) -> Response:
+async def _act(
+    session: SessionDep, campaign_id: int, ok: str, work: Any, *, then: str | None = None
+) -> Response:
     """Run one service call; a refusal becomes a notice on the campaign's page (and nothing of
-    it is committed), a 404 stays a 404."""
+    it is committed), a 404 stays a 404. Done: the campaign's page with notice `ok`, or `then`."""
     try:
         async with session.begin_nested():
             await work
@@ -399,6 +407,8 @@ async def _act(session: SessionDep, campaign_id: int, ok: str, work: Any) -> Res
         if exc.status_code == 404:
             raise
         return _back(campaign_id, fel=_error_key(exc))
+    if then is not None:
+        return RedirectResponse(f"{then}?klart={ok}", status_code=303)
     return _back(campaign_id, klart=ok)
 
 
@@ -446,11 +456,75 @@ async def schedule(
     )
 
 
+@router.post(BASE + "/{campaign_id}/skicka-nu", response_model=None)
+async def send_now(
+    request: Request, campaign_id: CampaignId, staff: AnsvarigStaff, session: SessionDep
+) -> Response:
+    """Schedule for the next dispatcher tick (the API's send-now; four eyes hold the same)."""
+    await verify_csrf(request, staff.who)
+    return await _act(
+        session,
+        campaign_id,
+        "skickas",
+        service.schedule_now(
+            session, federation=staff.federation, campaign_id=campaign_id, actor=_actor(staff)
+        ),
+    )
+
+
+@router.post(BASE + "/{campaign_id}/kopiera", response_model=None)
+async def duplicate(
+    request: Request, campaign_id: CampaignId, staff: RedaktorStaff, session: SessionDep
+) -> Response:
+    """A new draft with the campaign's content (any state: last year's letter as a start)."""
+    await verify_csrf(request, staff.who)
+    copy = await service.duplicate_campaign(
+        session, federation=staff.federation, campaign_id=campaign_id, actor=_actor(staff)
+    )
+    return _back(copy.id, klart="kopierat")
+
+
+@router.get(BASE + "/{campaign_id}/ta-bort")
+async def delete_confirmation(
+    request: Request, campaign_id: CampaignId, staff: RedaktorStaff, session: SessionDep
+) -> Response:
+    campaign = await service.get_campaign(
+        session, federation_id=staff.federation.id, campaign_id=campaign_id
+    )
+    if campaign.status != CampaignStatus.DRAFT:
+        return _back(campaign_id, fel="state")
+    return render_staff_page(
+        request,
+        "utskick_ta_bort.html",
+        {"title": "Ta bort utkast", "c": campaign},
+        who=staff.who,
+    )
+
+
+@router.post(BASE + "/{campaign_id}/ta-bort", response_model=None)
+async def delete(
+    request: Request, campaign_id: CampaignId, staff: RedaktorStaff, session: SessionDep
+) -> Response:
+    """Delete a draft; any other state is refused on the campaign's page."""
+    await verify_csrf(request, staff.who)
+    return await _act(
+        session,
+        campaign_id,
+        "borttaget",
+        service.delete_campaign(
+            session, federation_id=staff.federation.id, campaign_id=campaign_id, actor=_actor(staff)
+        ),
+        then=BASE,
+    )
+
+
 # The state changes that take nothing but the campaign: path word → (notice, use case).
 STATE_ACTIONS: dict[str, tuple[str, Callable[..., Awaitable[object]]]] = {
     "avbryt": ("avbrutet", service.cancel_campaign),
     "ateruppta": ("aterupptaget", service.resume_campaign),
     "skicka-om-okanda": ("omkoat", service.requeue_unknown),
+    "pausa": ("pausat", service.pause_campaign),
+    "avschemalagg": ("avschemalagt", service.unschedule_campaign),
 }
 
 
@@ -463,7 +537,7 @@ async def change_state(
     staff: AnsvarigStaff,
     session: SessionDep,
 ) -> Response:
-    """Cancel, resume, or send the unknown outcomes again."""
+    """Cancel, resume, pause, take back to draft, or send the unknown outcomes again."""
     if action not in STATE_ACTIONS:
         raise NotFound()
     await verify_csrf(request, staff.who)

@@ -334,6 +334,119 @@ class TestFourEyes:
         assert entry.actor_label.startswith("API-nyckel kansliet")
 
 
+class TestEveryApiStateChangeInThePages:
+    """What `POST …/campaigns/{id}/unschedule|pause|send-now|duplicate` and `DELETE` do, done
+    from the campaign's page, by the roles that may."""
+
+    async def test_unschedule_send_now_and_pause(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await as_person(client, session, federation, "chef@example.se", Role.ANSVARIG)
+        campaign_id = await new_draft(client, csrf)
+        await schedule(client, csrf, campaign_id)
+        page = await client.get(f"/redaktion/utskick/{campaign_id}")
+        assert "Ta tillbaka till utkast" in page.text
+        back = await client.post(
+            f"/redaktion/utskick/{campaign_id}/avschemalagg", data={"csrf": csrf}
+        )
+        assert back.headers["location"].endswith("?klart=avschemalagt")
+        row = await campaign_row(session, campaign_id)
+        assert (row.status, row.send_at) == (CampaignStatus.DRAFT, None)
+
+        now_ = await client.post(f"/redaktion/utskick/{campaign_id}/skicka-nu", data={"csrf": csrf})
+        assert now_.headers["location"].endswith("?klart=skickas")
+        assert (await campaign_row(session, campaign_id)).status == CampaignStatus.SCHEDULED
+
+        # Pausing needs a campaign that is sending; a scheduled one is refused on its page.
+        refused = await client.post(f"/redaktion/utskick/{campaign_id}/pausa", data={"csrf": csrf})
+        assert refused.headers["location"].endswith("?fel=state")
+        row = await campaign_row(session, campaign_id)
+        row.status = CampaignStatus.SENDING
+        await session.commit()
+        assert "Pausa" in (await client.get(f"/redaktion/utskick/{campaign_id}")).text
+        paused = await client.post(f"/redaktion/utskick/{campaign_id}/pausa", data={"csrf": csrf})
+        assert paused.headers["location"].endswith("?klart=pausat")
+        assert (await campaign_row(session, campaign_id)).status == CampaignStatus.PAUSED
+        actions = (
+            await session.scalars(
+                select(AuditEntry.action)
+                .where(AuditEntry.target_id == campaign_id)
+                .order_by(AuditEntry.id)
+            )
+        ).all()
+        assert actions[-3:] == [
+            AuditAction.CAMPAIGN_UNSCHEDULED,
+            AuditAction.CAMPAIGN_SCHEDULED,
+            AuditAction.CAMPAIGN_PAUSED,
+        ]
+
+    async def test_send_now_keeps_four_eyes_and_a_redaktor_cannot(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await as_person(client, session, federation, "red@example.se", Role.REDAKTOR)
+        campaign_id = await new_draft(client, csrf)
+        refused = await client.post(
+            f"/redaktion/utskick/{campaign_id}/skicka-nu", data={"csrf": csrf}
+        )
+        assert refused.status_code == 403
+        federation.four_eyes = True
+        await session.commit()
+        csrf = await as_person(client, session, federation, "chef@example.se", Role.ANSVARIG)
+        own = await new_draft(client, csrf)
+        held = await client.post(f"/redaktion/utskick/{own}/skicka-nu", data={"csrf": csrf})
+        assert held.headers["location"].endswith("?fel=approval_needed")
+        assert (await campaign_row(session, own)).status == CampaignStatus.DRAFT
+
+    async def test_a_redaktor_copies_and_deletes_drafts(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await as_person(client, session, federation, "red@example.se", Role.REDAKTOR)
+        campaign_id = await new_draft(client, csrf)
+        await save(client, csrf, campaign_id, "Årets text, att återanvända.")
+        copied = await client.post(f"/redaktion/utskick/{campaign_id}/kopiera", data={"csrf": csrf})
+        copy_id = int(copied.headers["location"].split("?")[0].rsplit("/", 1)[1])
+        assert copy_id != campaign_id
+        assert copied.headers["location"].endswith("?klart=kopierat")
+        copy = await campaign_row(session, copy_id)
+        assert (copy.body_markdown, copy.version, copy.status) == (
+            "Årets text, att återanvända.",
+            1,
+            CampaignStatus.DRAFT,
+        )
+
+        confirm = await client.get(f"/redaktion/utskick/{copy_id}/ta-bort")
+        assert confirm.status_code == 200
+        assert "Ja, ta bort" in confirm.text
+        without_token = await client.post(f"/redaktion/utskick/{copy_id}/ta-bort", data={})
+        assert without_token.status_code == 403
+        assert await session.get(Campaign, copy_id) is not None
+        gone = await client.post(f"/redaktion/utskick/{copy_id}/ta-bort", data={"csrf": csrf})
+        assert gone.headers["location"] == "/redaktion/utskick?klart=borttaget"
+        session.expunge_all()
+        assert await session.get(Campaign, copy_id) is None
+        assert "Utkastet är borttaget." in (await client.get(gone.headers["location"])).text
+        entry = (
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.action == AuditAction.CAMPAIGN_DELETED)
+            )
+        ).one()
+        assert (entry.target_id, "Sommarhälsning" in entry.summary) == (copy_id, True)
+
+    async def test_only_drafts_are_deleted(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await as_person(client, session, federation, "chef@example.se", Role.ANSVARIG)
+        campaign_id = await new_draft(client, csrf)
+        await schedule(client, csrf, campaign_id)
+        page = await client.get(f"/redaktion/utskick/{campaign_id}/ta-bort")
+        assert page.headers["location"].endswith("?fel=state")
+        refused = await client.post(
+            f"/redaktion/utskick/{campaign_id}/ta-bort", data={"csrf": csrf}
+        )
+        assert refused.headers["location"].endswith("?fel=state")
+        assert (await campaign_row(session, campaign_id)).status == CampaignStatus.SCHEDULED
+
+
 class TestFederationIsolation:
     async def test_every_page_and_action_of_another_federation_is_404(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
@@ -343,10 +456,22 @@ class TestFederationIsolation:
         their_id = await new_draft(client, theirs)
         mine = await as_person(client, session, federation, "n@example.se", Role.ADMIN)
         base = f"/redaktion/utskick/{their_id}"
-        for path in (base, base + "/forhandsvisning", base + "/framsteg"):
+        for path in (base, base + "/forhandsvisning", base + "/framsteg", base + "/ta-bort"):
             assert (await client.get(path)).status_code == 404, path
         assert (await save(client, mine, their_id, "Kapat")).status_code == 404
-        for action in ("test", "godkann", "schemalagg", "avbryt", "ateruppta", "skicka-om-okanda"):
+        for action in (
+            "test",
+            "godkann",
+            "schemalagg",
+            "avbryt",
+            "ateruppta",
+            "skicka-om-okanda",
+            "pausa",
+            "avschemalagg",
+            "skicka-nu",
+            "kopiera",
+            "ta-bort",
+        ):
             answer = await client.post(
                 f"{base}/{action}",
                 data={

@@ -133,8 +133,13 @@ class TestRoles:
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
     ) -> None:
         csrf = await as_role(client, session, federation, Role.ANSVARIG)
+        overview = await client.get("/redaktion")
+        assert (
+            f'<a href="{BASE}">Årsplan</a>' in overview.text
+        )  # in the menu, without Inställningar
         page = await client.get(BASE)
         assert page.status_code == 200
+        assert f'<a href="{BASE}" aria-current="page">Årsplan</a>' in page.text
         assert "Lägg till i årsplanen" not in page.text
         assert (await client.post(BASE, data={"csrf": csrf, **SOMMAR})).status_code == 403
         assert await rules_of(session, federation) == []

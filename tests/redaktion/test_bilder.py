@@ -88,7 +88,7 @@ class TestUploadFromThePage:
             )
         )
         assert entry is not None
-        assert (entry.action, entry.target_id) == (AuditAction.SETTINGS_CHANGED, image.id)
+        assert (entry.action, entry.target_id) == (AuditAction.IMAGE_UPLOADED, image.id)
         assert entry.actor_label == "redaktor@norr.example.se"
 
     async def test_a_decompression_bomb_gets_a_swedish_error(
