@@ -190,6 +190,9 @@ class TestStaffPagesAccessibility:
         await assert_no_violations(live_server, page, f"campaign editor ({scheme})")
         await page.get_by_text("Hjälp med formatering").click()
         await assert_no_violations(live_server, page, f"editor with help open ({scheme})")
+        await page.get_by_role("link", name="Ta bort utkastet …").click()
+        await assert_no_violations(live_server, page, f"delete draft confirmation ({scheme})")
+        await page.get_by_role("link", name="Nej, tillbaka").click()
         await page.get_by_role("link", name="Alla utskick").click()
         await assert_no_violations(live_server, page, f"campaign list ({scheme})")
         # The admin's federation, for Inställningar.
