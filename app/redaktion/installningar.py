@@ -42,9 +42,21 @@ TEXT_FIELDS = (
     "brand_color",
     "accent_color",
     "timezone",
+    "default_sign_off",
+    "default_signature_name",
+    "default_signature_title",
 )
 # Optional columns: an empty field clears them.
-OPTIONAL = {"reply_to", "contact_email", "website_url", "logo_url"}
+OPTIONAL = {
+    "reply_to",
+    "contact_email",
+    "website_url",
+    "logo_url",
+    "default_signature_name",
+    "default_signature_title",
+}
+# How new letters end (`default_sign_off`): the theme's line (null), none (empty), or the text.
+SIGN_OFF_CHOICES = ("tema", "ingen", "egen")
 NOTICES = {
     "sparat": "Inställningarna är sparade.",
     "inbjuden": "Personen är inbjuden och har fått en inloggningslänk.",
@@ -61,7 +73,20 @@ def _actor(staff: Staff) -> Actor:
 
 
 def _values(federation: Federation) -> dict[str, str]:
-    return {f: str(getattr(federation, f) or "") for f in TEXT_FIELDS}
+    values = {f: str(getattr(federation, f) or "") for f in TEXT_FIELDS}
+    sign_off = federation.default_sign_off
+    values["sign_off_choice"] = "tema" if sign_off is None else "egen" if sign_off else "ingen"
+    return values
+
+
+def _sign_off(values: dict[str, str]) -> str | None:
+    """The form's choice as `default_sign_off` takes it (null: the theme's, empty: none)."""
+    choice = values.get("sign_off_choice")
+    if choice == "ingen":
+        return ""
+    if choice == "egen" and values.get("default_sign_off"):
+        return values["default_sign_off"]
+    return None
 
 
 def _colour_check(values: dict[str, str]) -> list[dict[str, Any]]:
@@ -137,10 +162,14 @@ async def settings_page(request: Request, staff: AdminStaff, session: SessionDep
 async def save_settings(request: Request, staff: AdminStaff, session: SessionDep) -> Response:
     fields = await verify_csrf(request, staff.who)
     values = {f: fields.get(f, "").strip() for f in TEXT_FIELDS}
+    choice = fields.get("sign_off_choice", "")
+    values["sign_off_choice"] = choice if choice in SIGN_OFF_CHOICES else "tema"
     if fields.get("atgard") == "kontrollera":
         # Only the contrast check: nothing is saved.
         return await _page(request, staff, session, values=values)
     changes: dict[str, Any] = {f: (v or None) if f in OPTIONAL else v for f, v in values.items()}
+    del changes["sign_off_choice"]
+    changes["default_sign_off"] = _sign_off(values)
     changes["four_eyes"] = fields.get("four_eyes") == "ja"
     try:
         update = FederationUpdate.model_validate(changes)

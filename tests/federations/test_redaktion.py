@@ -87,6 +87,57 @@ class TestSettings:
         assert (await refreshed(session, federation)).name != "Nytt"
 
 
+class TestHowLettersEnd:
+    async def test_the_default_closing_theme_none_or_own_and_the_signature(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await as_role(client, session, federation, Role.ADMIN)
+        own = {
+            "sign_off_choice": "egen",
+            "default_sign_off": "Vänliga hälsningar",
+            "default_signature_name": "Karin Berg",
+            "default_signature_title": "Förbundschef",
+        }
+        saved = await client.post(BASE, data={"csrf": csrf, **FORM, **own})
+        assert saved.headers["location"] == f"{BASE}?klart=sparat"
+        federation = await refreshed(session, federation)
+        assert (
+            federation.default_sign_off,
+            federation.default_signature_name,
+            federation.default_signature_title,
+        ) == ("Vänliga hälsningar", "Karin Berg", "Förbundschef")
+        page = await client.get(BASE)
+        assert 'value="egen" checked' in page.text
+        assert 'value="Karin Berg"' in page.text
+
+        # "Ingen": an empty closing (no line at all), not the theme's.
+        await client.post(BASE, data={"csrf": csrf, **FORM, **own, "sign_off_choice": "ingen"})
+        assert (await refreshed(session, federation)).default_sign_off == ""
+        # "Tema": null, the theme's own line; the text typed beside it is not kept.
+        await client.post(BASE, data={"csrf": csrf, **FORM, **own, "sign_off_choice": "tema"})
+        federation = await refreshed(session, federation)
+        assert federation.default_sign_off is None
+        assert 'value="tema" checked' in (await client.get(BASE)).text
+
+    async def test_a_too_long_closing_saves_nothing(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await as_role(client, session, federation, Role.ADMIN)
+        answer = await client.post(
+            BASE,
+            data={
+                "csrf": csrf,
+                **FORM,
+                "name": "Nytt",
+                "sign_off_choice": "egen",
+                "default_sign_off": "x" * 301,
+            },
+        )
+        assert answer.status_code == 422
+        assert "egen avslutning" in answer.text
+        assert (await refreshed(session, federation)).name != "Nytt"
+
+
 class TestPeopleAndKeys:
     async def test_invite_change_role_and_keep_one_admin(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
