@@ -129,13 +129,18 @@ def _saved_values(federation: Federation, campaign: Campaign) -> dict[str, str]:
     for key in IMAGE_FIELDS:
         image_id = getattr(campaign, key)
         values[key] = "" if image_id is None else str(image_id)
+    values["publish_in_archive"] = "ja" if campaign.publish_in_archive else "nej"
     return values
 
 
 def _form_values(fields: dict[str, str]) -> dict[str, str]:
     """The editor's fields as posted (a field the form did not send is left unchanged)."""
     keys = (*TEXT_FIELDS, *CLOSING_FIELDS, *IMAGE_FIELDS)
-    return {key: fields[key].replace("\r\n", "\n") for key in keys if key in fields}
+    values = {key: fields[key].replace("\r\n", "\n") for key in keys if key in fields}
+    # An unticked checkbox sends nothing: the hidden `arkiv_visas` says the form had it.
+    if "arkiv_visas" in fields:
+        values["publish_in_archive"] = "ja" if fields.get("publish_in_archive") == "ja" else "nej"
+    return values
 
 
 def _changes(federation: Federation, campaign: Campaign, values: dict[str, str]) -> CampaignUpdate:
@@ -153,6 +158,8 @@ def _changes(federation: Federation, campaign: Campaign, values: dict[str, str])
     for key in IMAGE_FIELDS:
         if key in values:
             data[key] = int(values[key]) if values[key] else None
+    if "publish_in_archive" in values:
+        data["publish_in_archive"] = values["publish_in_archive"] == "ja"
     return CampaignUpdate.model_validate(data)
 
 

@@ -334,6 +334,33 @@ class TestFourEyes:
         assert entry.actor_label.startswith("API-nyckel kansliet")
 
 
+class TestArchiveChoice:
+    async def test_the_editor_keeps_a_letter_out_of_the_archive_and_back(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await as_person(client, session, federation, "red@example.se", Role.REDAKTOR)
+        campaign_id = await new_draft(client, csrf)
+        page = await client.get(f"/redaktion/utskick/{campaign_id}")
+        assert 'name="publish_in_archive" value="ja" checked' in page.text
+        form = {
+            "csrf": csrf,
+            "subject": "Sommarhälsning",
+            "preheader": "Hej",
+            "theme": "sommar",
+            "body_markdown": "Text.",
+            "arkiv_visas": "1",
+        }
+        unticked = await client.post(f"/redaktion/utskick/{campaign_id}", data=form)
+        assert unticked.status_code == 303, unticked.text
+        assert (await campaign_row(session, campaign_id)).publish_in_archive is False
+        # A form without the checkbox (an older page, or the API's partial change) leaves it.
+        await save(client, csrf, campaign_id, "Annan text.")
+        assert (await campaign_row(session, campaign_id)).publish_in_archive is False
+        ticked = {**form, "publish_in_archive": "ja"}
+        await client.post(f"/redaktion/utskick/{campaign_id}", data=ticked)
+        assert (await campaign_row(session, campaign_id)).publish_in_archive is True
+
+
 class TestEveryApiStateChangeInThePages:
     """What `POST …/campaigns/{id}/unschedule|pause|send-now|duplicate` and `DELETE` do, done
     from the campaign's page, by the roles that may."""
