@@ -258,3 +258,41 @@ class TestStaffPagesAccessibility:
         assert box is not None
         assert box["x"] + box["width"] <= css_width
         assert box["height"] >= 44
+
+    @pytest.mark.parametrize(("width", "zoom"), [(320, 1.0), (1280, 2.0)])
+    async def test_every_main_staff_page_reflows(
+        self, live_server: LiveServer, browser_page: Page, width: int, zoom: float
+    ) -> None:
+        """Nothing scrolls sideways on the pages an admin works in, the editor included (its
+        600 px preview frame scrolls inside its own region)."""
+        page = browser_page
+        slug = await seed_federation(live_server)
+        email = f"bred-{secrets.token_hex(3)}@exempel.se"
+        invite_by_cli(live_server, email, slug, "admin")
+        await keyboard_sign_in(live_server, page, email)
+        await page.get_by_role("link", name="Utskick", exact=True).click()
+        await page.get_by_role("link", name="Nytt utskick").click()
+        await page.get_by_role("button", name="Skapa utkast").click()
+        editor = page.url
+        css_width = int(width / zoom)
+        await page.set_viewport_size({"width": css_width, "height": 800})
+        paths = [
+            editor,
+            "/redaktion/utskick",
+            "/redaktion/utskick/nytt",
+            "/redaktion/prenumeranter",
+            "/redaktion/prenumeranter/ny",
+            "/redaktion/prenumeranter/import",
+            "/redaktion/handelselogg",
+            "/redaktion/installningar",
+            "/redaktion/installningar/bilder",
+            "/redaktion/installningar/texter",
+            "/redaktion/installningar/arsplan",
+            "/redaktion/installningar/inbaddning",
+        ]
+        wide = []
+        for path in paths:
+            await page.goto(path if path.startswith("http") else live_server.url(path))
+            if not await page.evaluate(f"document.documentElement.scrollWidth <= {css_width}"):
+                wide.append(path)
+        assert wide == [], f"scroll sideways at {css_width} px: {wide}"
