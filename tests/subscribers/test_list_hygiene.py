@@ -169,6 +169,7 @@ class TestErasedPersonComesBack:
         assert back.status == SubscriptionStatus.PENDING
         still = await client.post(
             f"{BASE}/import",
+            params={"wait": "true"},
             files={"file": ("l.csv", b"email\nanna@exempel.se\n", "text/csv")},
             headers=key,
         )
