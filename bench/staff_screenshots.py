@@ -27,6 +27,10 @@ PAGES = {
     "skickat": "/redaktion/utskick/{sent}",
     "prenumeranter": "/redaktion/prenumeranter",
     "installningar": "/redaktion/installningar",
+    "bilder": "/redaktion/installningar/bilder",
+    "texter": "/redaktion/installningar/texter",
+    "arsplan": "/redaktion/installningar/arsplan",
+    "inbaddning": "/redaktion/installningar/inbaddning",
     "handelselogg": "/redaktion/handelselogg",
 }
 
