@@ -551,7 +551,8 @@ def purge() -> None:
     out.print(
         f"purged {summary.unconfirmed} unconfirmed sign-ups, {summary.unsubscribed} "
         f"unsubscribed subscribers, {summary.tokens} expired tokens, "
-        f"pruned client data on {summary.client_data} consent records",
+        f"pruned client data on {summary.client_data} consent records, "
+        f"deleted {summary.audit} audit log rows",
         markup=False,
         highlight=False,
     )

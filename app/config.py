@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     expired_token_retention_days: int = Field(7, ge=0)
     store_ip_and_user_agent: bool = False
     ip_retention_days: int = Field(90, ge=1)
+    # The audit log (who changed what; staff names, never subscriber addresses) is deleted this
+    # long after each row: two full years of seasonal letters, and the time to answer a question
+    # about one of them.
+    audit_retention_days: int = Field(730, ge=1)
     # Abuse controls on the public form.
     form_min_seconds: float = Field(2.0, ge=0)
     form_max_age_hours: int = Field(24, ge=1)

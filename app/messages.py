@@ -344,4 +344,5 @@ RETENTION_KINDS: dict[str, str] = {
     "unsubscribed_subscribers": "Avslutade prenumeranter",
     "expired_tokens": "Utgångna länkar",
     "consent_client_data": "IP-adress och webbläsare i samtyckesuppgifter",
+    "audit_log": "Händelseloggen",
 }

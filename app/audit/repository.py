@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditAction, AuditEntry
@@ -34,3 +35,21 @@ async def list_entries(
         query = query.where(AuditEntry.id < before_id)
     result = await session.execute(query.order_by(AuditEntry.id.desc()).limit(limit))
     return result.scalars().all()
+
+
+async def delete_older_than(
+    session: AsyncSession, *, federation_id: int | None, before: datetime
+) -> int:
+    """Delete one federation's rows (None: the install-wide ones) written before `before`.
+    Rows are never changed; the retention rule is the only thing that removes them."""
+    owner = (
+        AuditEntry.federation_id.is_(None)
+        if federation_id is None
+        else AuditEntry.federation_id == federation_id
+    )
+    result = await session.execute(
+        delete(AuditEntry)
+        .where(owner, AuditEntry.at < before)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

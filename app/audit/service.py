@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,3 +74,8 @@ async def list_log(
     items = rows[:limit]
     more = len(rows) > limit
     return Page(items=items, next_cursor=encode_cursor(CURSOR_KIND, items[-1].id) if more else None)
+
+
+async def purge(session: AsyncSession, *, federation_id: int | None, before: datetime) -> int:
+    """The retention rule for the log (see app.subscribers.retention.purge)."""
+    return await repository.delete_older_than(session, federation_id=federation_id, before=before)

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import service as audit_service
 from app.clock import now
 from app.config import get_settings
 from app.federations import service as federation_service
@@ -26,6 +27,7 @@ class PurgeSummary:
     unsubscribed: int = 0
     tokens: int = 0
     client_data: int = 0
+    audit: int = 0
 
 
 async def purge(session: AsyncSession) -> PurgeSummary:
@@ -36,13 +38,16 @@ async def purge(session: AsyncSession) -> PurgeSummary:
     - subscribers unsubscribed longer ago than the federation's unsubscribed_retention_days
       (default: the setting) are deleted the same way;
     - tokens expired more than expired_token_retention_days ago are deleted;
-    - IP address and user agent on consent records older than ip_retention_days are cleared.
+    - IP address and user agent on consent records older than ip_retention_days are cleared;
+    - audit log rows older than audit_retention_days are deleted (also the install-wide ones,
+      logged as a run without a federation).
     Each federation gets one RetentionRun row per rule, also when nothing was due, so the
     log shows that the rule ran (Swedish archive law may require the decision per federation).
     """
     settings = get_settings()
     current = now()
     summary = PurgeSummary()
+    audit_cutoff = current - timedelta(days=settings.audit_retention_days)
     for federation in await federation_service.list_federations(session):
         fid = federation.id
         unconfirmed = 0
@@ -80,11 +85,13 @@ async def purge(session: AsyncSession) -> PurgeSummary:
             federation_id=fid,
             occurred_before=current - timedelta(days=settings.ip_retention_days),
         )
+        audit = await audit_service.purge(session, federation_id=fid, before=audit_cutoff)
         for kind, count in (
             ("unconfirmed_subscribers", unconfirmed),
             ("unsubscribed_subscribers", unsubscribed),
             ("expired_tokens", tokens),
             ("consent_client_data", client_data),
+            ("audit_log", audit),
         ):
             session.add(RetentionRun(federation_id=fid, ran_at=current, kind=kind, count=count))
         log.info(
@@ -99,6 +106,12 @@ async def purge(session: AsyncSession) -> PurgeSummary:
         summary.unsubscribed += unsubscribed
         summary.tokens += tokens
         summary.client_data += client_data
+        summary.audit += audit
+    install_wide = await audit_service.purge(session, federation_id=None, before=audit_cutoff)
+    session.add(
+        RetentionRun(federation_id=None, ran_at=current, kind="audit_log", count=install_wide)
+    )
+    summary.audit += install_wide
     await session.flush()
     return summary
 

@@ -1,5 +1,5 @@
 """Retention (`newsletter purge`): unconfirmed sign-ups, unsubscribed subscribers, expired
-tokens, client data; logged."""
+tokens, client data, the audit log; logged."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.actors import Actor
+from app.audit import service as audit_service
+from app.audit.models import AuditAction, AuditEntry
 from app.delivery.models import Delivery, DeliveryKind
 from app.federations.models import Federation
 from app.subscribers import retention
@@ -69,7 +71,11 @@ async def test_purge_applies_each_rule_once(
     assert summary.client_data == 0  # consent records are 31 days old; IP kept for 90
 
     runs = (await session.scalars(select(RetentionRun).order_by(RetentionRun.kind))).all()
-    assert [(r.federation_id, r.kind, r.count) for r in runs] == [
+    assert [(r.federation_id, r.kind, r.count) for r in runs if r.federation_id is None] == [
+        (None, "audit_log", 0)
+    ]
+    assert [(r.federation_id, r.kind, r.count) for r in runs if r.federation_id is not None] == [
+        (alfa.id, "audit_log", 0),
         (alfa.id, "consent_client_data", 0),
         (alfa.id, "expired_tokens", 0),
         (alfa.id, "unconfirmed_subscribers", 1),
@@ -89,7 +95,8 @@ async def test_purge_applies_each_rule_once(
     # Idempotent: nothing more to do.
     last = await retention.purge(session)
     assert (last.unconfirmed, last.tokens, last.client_data) == (0, 0, 0)
-    assert await session.scalar(select(func.count(RetentionRun.id))) == 16
+    # Four runs, each: five rules for the federation and the install-wide audit rows.
+    assert await session.scalar(select(func.count(RetentionRun.id))) == 24
 
 
 async def test_expired_tokens_are_deleted_after_the_grace_period(
@@ -146,3 +153,51 @@ async def test_unsubscribed_are_purged_after_the_federations_period(
     clock.freeze(T0 + timedelta(days=366))
     assert (await retention.purge(session)).unsubscribed == 1
     assert set(await session.scalars(select(Subscriber.id))) == {stays}
+
+
+async def test_audit_rows_past_their_period_are_deleted_and_the_run_logged(
+    session: AsyncSession, alfa: Federation, frozen_clock: None
+) -> None:
+    """AUDIT_RETENTION_DAYS (730): the federation's rows and the install-wide ones (an install
+    admin's sign-in without a federation) go when due; newer rows and other rules stay."""
+    beta = await make_federation(session, "sf-beta")
+    clock.freeze(T0)
+    for federation_id in (alfa.id, beta.id, None):
+        await audit_service.record(
+            session,
+            actor=Actor.system("test"),
+            action=AuditAction.SETTINGS_CHANGED,
+            federation_id=federation_id,
+            summary="gammal",
+        )
+    clock.freeze(T0 + timedelta(days=400))
+    await audit_service.record(
+        session,
+        actor=Actor.system("test"),
+        action=AuditAction.SETTINGS_CHANGED,
+        federation_id=alfa.id,
+        summary="nyare",
+    )
+    await session.commit()
+
+    clock.freeze(T0 + timedelta(days=729))
+    assert (await retention.purge(session)).audit == 0
+    clock.freeze(T0 + timedelta(days=731))
+    summary = await retention.purge(session)
+    await session.commit()
+
+    assert summary.audit == 3
+    left = (await session.scalars(select(AuditEntry.summary))).all()
+    assert left == ["nyare"]
+    runs = (
+        await session.scalars(
+            select(RetentionRun).where(
+                RetentionRun.kind == "audit_log", RetentionRun.ran_at == clock.now()
+            )
+        )
+    ).all()
+    assert sorted((r.federation_id or 0, r.count) for r in runs) == [
+        (0, 1),
+        (alfa.id, 1),
+        (beta.id, 1),
+    ]
