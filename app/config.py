@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     smtputf8: bool = False
     smtp_max_connections: int = Field(8, ge=1, le=256)
     smtp_timeout: float = Field(60, gt=0)
+    # MAIL FROM, RCPT TO and DATA in one write when the relay offers PIPELINING (RFC 2920).
+    smtp_pipelining: bool = True
     # The name given in EHLO; default: the host of BASE_URL.
     smtp_ehlo_name: str | None = None
     send_rate_per_second: float = Field(0, ge=0)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -452,10 +453,31 @@ async def federations(session: AsyncSession, *, ids: Iterable[int]) -> list[Fede
 async def write_results(
     session: AsyncSession, *, owner: str | None, rows: Sequence[ResultRow], now: datetime
 ) -> int:
-    """Record outcomes for many deliveries in one executemany; only rows still claimed by this
+    """Record outcomes for many deliveries in one statement; only rows still claimed by this
     dispatcher (owner None: any row still `sending`, used by recovery)."""
     if not rows:
         return 0
+    if session.get_bind().dialect.name == "postgresql":
+        # One UPDATE … FROM unnest(arrays): one statement text for every batch and nine
+        # parameters, instead of a parameter set per row through SQLAlchemy's executemany
+        # (a dispatcher writes a batch per round of its connections).
+        result = await session.execute(
+            _RESULTS_FROM_ARRAYS if owner is not None else _RESULTS_FROM_ARRAYS_ANY_OWNER,
+            {
+                "ids": [row.delivery_id for row in rows],
+                "statuses": [row.status.value for row in rows],
+                "nexts": [row.next_attempt_at for row in rows],
+                "sent": [row.sent_at for row in rows],
+                "codes": [row.code for row in rows],
+                "enhanced": [row.enhanced for row in rows],
+                "replies": [row.reply for row in rows],
+                "queue_ids": [row.queue_id for row in rows],
+                "deltas": [row.attempts_delta for row in rows],
+                "owner": owner,
+                "now": now,
+            },
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
     t = cast(Table, Delivery.__table__)
     conditions = [t.c.id == bindparam("b_id"), t.c.status == DeliveryStatus.SENDING.value]
     if owner is not None:
@@ -493,6 +515,23 @@ async def write_results(
     ]
     result = await conn.execute(stmt, params)
     return int(result.rowcount or 0)
+
+
+_RESULTS_SQL = """
+UPDATE deliveries AS d SET
+    status = v.status, next_attempt_at = v.next_attempt_at, sent_at = v.sent_at,
+    smtp_code = v.code, enhanced_code = v.enhanced, smtp_reply = v.reply,
+    queue_id = v.queue_id, attempts = d.attempts + v.delta, lease_until = NULL,
+    updated_at = CAST(:now AS timestamptz)
+FROM unnest(
+    CAST(:ids AS bigint[]), CAST(:statuses AS varchar[]), CAST(:nexts AS timestamptz[]),
+    CAST(:sent AS timestamptz[]), CAST(:codes AS integer[]), CAST(:enhanced AS varchar[]),
+    CAST(:replies AS text[]), CAST(:queue_ids AS varchar[]), CAST(:deltas AS integer[])
+) AS v(id, status, next_attempt_at, sent_at, code, enhanced, reply, queue_id, delta)
+WHERE d.id = v.id AND d.status = 'sending'"""
+_RESULTS_FROM_ARRAYS = text(_RESULTS_SQL + " AND d.claimed_by = CAST(:owner AS varchar)")
+# Recovery writes for any owner; the unused :owner is bound as NULL and ignored.
+_RESULTS_FROM_ARRAYS_ANY_OWNER = text(_RESULTS_SQL + " AND CAST(:owner AS varchar) IS NULL")
 
 
 async def insert_queued(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
@@ -627,17 +666,29 @@ async def mark_on_wire(
     session: AsyncSession, *, owner: str, ids: Sequence[int], now: datetime
 ) -> None:
     """One statement for a round of connections about to start DATA."""
-    if ids:
-        await session.execute(
-            update(Delivery)
-            .where(
-                Delivery.id.in_(ids),
-                Delivery.claimed_by == owner,
-                Delivery.status == DeliveryStatus.SENDING,
-            )
-            .values(wire_at=now)
-            .execution_options(synchronize_session=False)
+    if not ids:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        # An array parameter: the same statement text whatever the round holds.
+        await session.execute(_WIRE_FROM_ARRAY, {"ids": list(ids), "owner": owner, "now": now})
+        return
+    await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id.in_(ids),
+            Delivery.claimed_by == owner,
+            Delivery.status == DeliveryStatus.SENDING,
         )
+        .values(wire_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_WIRE_FROM_ARRAY = text(
+    "UPDATE deliveries SET wire_at = CAST(:now AS timestamptz) "
+    "WHERE id = ANY(CAST(:ids AS bigint[])) AND claimed_by = CAST(:owner AS varchar) "
+    "AND status = 'sending'"
+)
 
 
 async def campaign_progress(

@@ -497,3 +497,93 @@ class TestConfirmations:
         await session.refresh(delivery)
         assert delivery.status == DeliveryStatus.SUPPRESSED
         assert not fault_smtp.delivered
+
+
+class TestWritingResults:
+    """The outbox writes of a dispatcher run (set-based on PostgreSQL, one row at a time on
+    SQLite): a result or a wire mark lands only on a row the run still holds."""
+
+    async def _held(self, session: AsyncSession) -> list[int]:
+        world = await make_world(session, n=4)
+        campaign = await make_campaign(session, world.federation)
+        await repo.start_campaign(
+            session, federation_id=world.federation.id, campaign_id=campaign.id, now=now()
+        )
+        rows = await campaign_deliveries(session, campaign.id)
+        ids = [rows[i].id for i in world.ids]
+        # Rows 0 and 1 held by run "a", row 2 by run "b" (it took over), row 3 still queued.
+        for delivery_id, owner in zip(ids, ["a", "a", "b"], strict=False):
+            delivery = await session.get(Delivery, delivery_id)
+            assert delivery is not None
+            delivery.status = DeliveryStatus.SENDING
+            delivery.claimed_by = owner
+        await session.flush()
+        return ids
+
+    @staticmethod
+    def _result(delivery_id: int, status: DeliveryStatus) -> repo.ResultRow:
+        ts = now()
+        return repo.ResultRow(
+            delivery_id=delivery_id,
+            status=status,
+            next_attempt_at=ts + timedelta(minutes=5),
+            sent_at=ts if status is DeliveryStatus.SENT else None,
+            code=250 if status is DeliveryStatus.SENT else 451,
+            enhanced="2.0.0" if status is DeliveryStatus.SENT else "4.3.0",
+            reply="250 2.0.0 Ok: queued as K1" if status is DeliveryStatus.SENT else "451 vänta",
+            queue_id="K1" if status is DeliveryStatus.SENT else None,
+            attempts_delta=1,
+        )
+
+    async def _row(self, session: AsyncSession, delivery_id: int) -> Delivery:
+        delivery = await session.get(Delivery, delivery_id, populate_existing=True)
+        assert delivery is not None
+        return delivery
+
+    async def test_a_result_lands_only_on_rows_its_run_still_holds(
+        self, session: AsyncSession
+    ) -> None:
+        ids = await self._held(session)
+        ts = now()
+        rows = [
+            self._result(ids[0], DeliveryStatus.SENT),
+            self._result(ids[1], DeliveryStatus.DEFERRED),
+            self._result(ids[2], DeliveryStatus.SENT),
+            self._result(ids[3], DeliveryStatus.SENT),
+        ]
+
+        written = await repo.write_results(session, owner="a", rows=rows, now=ts)
+
+        assert written == 2
+        sent = await self._row(session, ids[0])
+        assert (sent.status, sent.smtp_code, sent.enhanced_code) == (
+            DeliveryStatus.SENT,
+            250,
+            "2.0.0",
+        )
+        assert (sent.queue_id, sent.attempts, sent.lease_until) == ("K1", 1, None)
+        assert sent.smtp_reply == "250 2.0.0 Ok: queued as K1"
+        assert sent.sent_at is not None
+        deferred = await self._row(session, ids[1])
+        assert (deferred.status, deferred.smtp_reply) == (DeliveryStatus.DEFERRED, "451 vänta")
+        assert deferred.next_attempt_at > ts
+        # Another run's row and a row nobody holds are left as they were.
+        assert (await self._row(session, ids[2])).status == DeliveryStatus.SENDING
+        assert (await self._row(session, ids[3])).status == DeliveryStatus.QUEUED
+
+        # Recovery (owner None) writes any row still `sending`, whoever held it.
+        recovered = [self._result(i, DeliveryStatus.DEFERRED) for i in ids]
+        assert await repo.write_results(session, owner=None, rows=recovered, now=ts) == 1
+        assert (await self._row(session, ids[2])).status == DeliveryStatus.DEFERRED
+        assert (await self._row(session, ids[0])).status == DeliveryStatus.SENT
+
+    async def test_the_wire_mark_lands_only_on_rows_its_run_still_holds(
+        self, session: AsyncSession
+    ) -> None:
+        ids = await self._held(session)
+        ts = now()
+
+        await repo.mark_on_wire(session, owner="a", ids=ids, now=ts)
+
+        marked = [(await self._row(session, i)).wire_at is not None for i in ids]
+        assert marked == [True, True, False, False]
