@@ -5,17 +5,29 @@ one packet, a reply cut mid-line, multi-line replies, silence, a closed connecti
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import random
+import ssl
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from aiosmtplib.email import quote_address
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from app.config import SmtpSecurity
+from app.delivery import smtp as smtp_module
 from app.delivery.smtp import Connection, Outcome, Relay, mailbox_path
 from app.rendering.wire import to_wire
+from tests.fixtures.smtp import SmtpRecorder, free_port
 
 MESSAGE = to_wire(b"Subject: Hej\r\n\r\nEn rad.\r\n")
 GREETING = b"220 relay.example.se ESMTP\r\n"
@@ -278,3 +290,75 @@ def _outcome(quote: Callable[[str], str], address: str) -> str | type[Exception]
         return quote(address)
     except Exception as exc:
         return type(exc)
+
+
+class TestPipelinedOverTls:
+    async def test_the_group_and_the_message_go_through_starttls(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # The reader stands in for aiosmtplib's protocol on the TLS transport and hands it
+        # back; three messages on one session prove both directions keep working.
+        cert, key = _self_signed(tmp_path)
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        recorder = SmtpRecorder()
+        recorder.offer_pipelining = True
+        port = free_port()
+        controller = Controller(
+            recorder, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True
+        )
+        groups = []
+        real = smtp_module._pipelined
+
+        async def counted(*args: Any) -> Any:
+            groups.append(args[1])
+            return await real(*args)
+
+        monkeypatch.setattr(smtp_module, "_pipelined", counted)
+        controller.start()
+        try:
+            relay = Relay("127.0.0.1", port, SmtpSecurity.STARTTLS, None, None, 5.0, "t.example.se")
+            conn = Connection(relay)
+            results = [
+                await conn.send("a@b.se", f"m{i}@example.se", MESSAGE, on_wire=lambda: None)
+                for i in range(3)
+            ]
+            await conn.close()
+        finally:
+            controller.stop()
+        assert [r.outcome for r in results] == [Outcome.SENT] * 3
+        assert sorted(recorder.delivered) == [f"m{i}@example.se" for i in range(3)]
+        assert len(groups) == 3
+        assert all(g.endswith(b"DATA\r\n") for g in groups)
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    today = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(today - timedelta(days=1))
+        .not_valid_after(today + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
