@@ -201,6 +201,18 @@ class TestQueueImport:
         assert confirmed_without_note.status_code == 422
         assert await session.scalar(select(func.count(ImportJob.id))) == 0
 
+    async def test_a_row_with_nul_is_a_problem_of_the_report_not_a_failed_job(
+        self, client: httpx.AsyncClient, session: AsyncSession, key: str
+    ) -> None:
+        job = await queue(client, key, b"email,name\nanna@example.se,An\x00na\nbo@example.se,Bo\n")
+        assert await import_jobs.run_next_job() == job["id"]
+        done = await poll(client, key, job["id"])
+        assert (done["status"], done["error"]) == ("done", None)
+        assert done["report"]["problems"] == [
+            {"line": 2, "reason": "malformed_row", "detail": "a NUL character (U+0000)"}
+        ]
+        assert await count(session) == 1
+
     async def test_confirmed_mode_is_kept_on_the_job(
         self, client: httpx.AsyncClient, session: AsyncSession, key: str
     ) -> None:
