@@ -311,6 +311,32 @@ class TestCrashedWorker:
         assert "avbröts" in entry.summary
 
 
+class TestFailingJob:
+    async def test_an_error_before_the_first_checkpoint_retries_then_fails_the_job(
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        key: str,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """An unexpected error (not a crash: the worker lives on) while the job is still
+        attached to the worker's session, which the rollback expires."""
+
+        async def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+            raise RuntimeError("the database said no")
+
+        monkeypatch.setattr(importer, "_write_batch", failing)
+        job = await queue(client, key, rows(3))
+        for attempt in range(1, import_jobs.MAX_ATTEMPTS):
+            assert await import_jobs.run_next_job(owner=f"worker-{attempt}") == job["id"]
+            again = await poll(client, key, job["id"])
+            assert (again["status"], again["rows_done"]) == ("queued", 0)
+        assert await import_jobs.run_next_job(owner="worker-last") == job["id"]
+        failed = await poll(client, key, job["id"])
+        assert (failed["status"], failed["error"]["code"]) == ("failed", "error")
+        assert await count(session) == 0
+
+
 class TestStoppingWorker:
     async def test_sigterm_puts_the_job_back_at_a_checkpoint(
         self, client: httpx.AsyncClient, session: AsyncSession, key: str, small_steps: None
