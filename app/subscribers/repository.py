@@ -440,6 +440,8 @@ async def _import_in_steps(
     )
     hashes = set(found.scalars())
     suppressed = [i for i, r in enumerate(rows) if r.email_hash in hashes]
+    if len(suppressed) == len(rows):
+        return ImportOutcome(created=0, suppressed=suppressed, confirm_tokens={})
     subscribers = Base.metadata.tables["subscribers"]
     # Core inserts on the Table (not the ORM entity): the ORM's bulk path costs more than the
     # database does at this size. No conflict target, as on PostgreSQL: another spelling of

@@ -399,6 +399,14 @@ class TestSuppressedAddresses:
             *(f"{c}@example.se" for c in "abcd"),
         }
 
+    async def test_a_batch_of_nothing_but_suppressed_addresses(
+        self, session: AsyncSession, alfa: Federation
+    ) -> None:
+        await suppress(session, alfa, "sparrad@example.se")
+        report = await import_file(session, alfa, "email\nsparrad@example.se\n")
+        assert (report.created, report.suppressed, report.problems[0].line) == (0, 1, 2)
+        assert await subscribers(session) == {}
+
 
 class TestWhatEachNewSubscriberGets:
     async def test_tokens_consent_and_mail_for_exactly_the_created_subscribers(
