@@ -150,6 +150,10 @@ async def run_next_job(
         await session.commit()
         if job is None:
             return None
+        # Detached, as every checkpoint leaves it: a rollback expires what the session holds,
+        # and the error paths below read the job after one (an expired attribute would be
+        # loaded by lazy IO, which async SQLAlchemy refuses).
+        session.expunge(job)
         if job.attempts > MAX_ATTEMPTS:
             await _fail(
                 session,

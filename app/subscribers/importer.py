@@ -1,8 +1,9 @@
 """CSV import of subscribers: streamed, validated per row, written in set-based batches.
 
-A file is read once, row by row; every BATCH_SIZE valid rows cost a fixed handful of
-statements (which addresses exist, which are suppressed, then multi-row INSERTs of
-subscribers, tokens, consent records and confirmation mails), whatever the batch holds.
+A file is read once, row by row; every BATCH_SIZE valid rows cost a fixed number of
+statements whatever the batch holds (on PostgreSQL one for the subscribers, their tokens and
+consent records, and one for the confirmation mails of a pending import; see
+repository.import_batch).
 Memory stays flat: only the current batch and a bounded problem list are kept, plus a set of
 the addresses seen so far (to report duplicates within the file)."""
 
@@ -31,7 +32,7 @@ from app.errors import Unprocessable
 from app.federations.models import Federation
 from app.security import email_hash
 from app.subscribers import repository
-from app.subscribers.models import ConsentEvent, SubscriptionStatus, TokenPurpose, token_row
+from app.subscribers.models import SubscriptionStatus
 from app.subscribers.schemas import (
     CreateMode,
     ImportProblem,
@@ -174,6 +175,12 @@ def _csv_rows(source: IO[bytes]) -> Iterator[tuple[_Layout, Iterator[tuple[int, 
         header_line = text.readline()
         if not header_line.strip():
             raise ImportFileError("The file is empty; the first line must name the columns.")
+        if "\x00" in header_line:
+            # Every other byte of a UTF-16 file (Excel's "Unicode text") is NUL.
+            raise ImportFileError(
+                "The first line contains NUL characters (U+0000), which CSV text never has; "
+                "a file saved as UTF-16 does. Save it as CSV UTF-8."
+            )
         # Excel writes ";" in Swedish locales, "," elsewhere, and tab for "Unicode text".
         delimiter = max((",", ";", "\t"), key=header_line.count)
         header = [h.strip().lower() for h in next(csv.reader([header_line], delimiter=delimiter))]
@@ -237,6 +244,10 @@ def _row(values: list[str], line: int, layout: _Layout, state: _State) -> _Row |
     if len(values) > width and any(v.strip() for v in values[width:]):
         state.problem(line, "malformed_row", f"{len(values)} fields, the header has {width}")
         return None
+    if "\x00" in "".join(values):
+        # PostgreSQL text cannot hold NUL; this row is refused alone, not the whole file.
+        state.problem(line, "malformed_row", "a NUL character (U+0000)")
+        return None
     values = values + [""] * (width - len(values))
     raw_email = values[email_col].strip()
     if not raw_email:
@@ -276,87 +287,39 @@ async def _write_batch(
     state: _State,
 ) -> None:
     fid = federation.id
-    existing = await repository.existing_emails(
-        session, federation_id=fid, lowered=[r.email.lower() for r in batch]
-    )
-    hashes = {r.email: email_hash(fid, r.email) for r in batch}
-    suppressed = await repository.suppressed_hashes(
-        session, federation_id=fid, hashes=list(hashes.values())
-    )
     current = now()
     confirmed = mode is CreateMode.CONFIRMED
-    new_rows = []
-    for r in batch:
-        if hashes[r.email] in suppressed:
-            state.problem(r.line, "suppressed")
-        elif r.email.lower() in existing:
-            state.report.existing += 1
-        else:
-            new_rows.append(
-                {
-                    "federation_id": fid,
-                    "email": r.email,
-                    "name": r.name,
-                    "attributes": r.attributes,
-                    "status": SubscriptionStatus.CONFIRMED
-                    if confirmed
-                    else SubscriptionStatus.PENDING,
-                    "bounce_state": "ok",
-                    "bounce_count": 0,
-                    "created_at": current,
-                    "updated_at": current,
-                    "confirmed_at": current if confirmed else None,
-                }
-            )
-    inserted = await repository.insert_subscribers(session, new_rows)
-    # Rows skipped by the insert were added by someone else since the lookup above.
-    state.report.existing += len(new_rows) - len(inserted)
-    state.report.created += len(inserted)
-    if not inserted:
-        return
-    ids = [subscriber_id for subscriber_id, _ in inserted]
-    await repository.insert_tokens_returning(
-        session,
-        [
-            token_row(
-                federation_id=fid,
-                subscriber_id=i,
-                purpose=TokenPurpose.UNSUBSCRIBE,
-                expires_at=None,
-            )
-            for i in ids
-        ],
-    )
-    await repository.insert_consent_records(
-        session,
-        [
-            {
-                "federation_id": fid,
-                "subscriber_id": i,
-                "event": ConsentEvent.IMPORT,
-                "occurred_at": current,
-                "method": method,
-                "note": consent_note,
-            }
-            for i in ids
-        ],
-    )
-    if confirmed:
-        return
-    expires = current + timedelta(days=get_settings().confirmation_token_days)
-    confirm_tokens = await repository.insert_tokens_returning(
-        session,
-        [
-            token_row(
-                federation_id=fid, subscriber_id=i, purpose=TokenPurpose.CONFIRM, expires_at=expires
-            )
-            for i in ids
-        ],
-    )
-    await delivery_service.enqueue_transactional_bulk(
+    outcome = await repository.import_batch(
         session,
         federation_id=fid,
-        kind=DeliveryKind.CONFIRMATION,
-        tokens={i: confirm_tokens[i] for i in ids},
-        at=current,
+        rows=[
+            repository.ImportRow(
+                email=r.email,
+                name=r.name,
+                attributes=r.attributes,
+                email_hash=email_hash(fid, r.email),
+            )
+            for r in batch
+        ],
+        options=repository.ImportOptions(
+            status=SubscriptionStatus.CONFIRMED if confirmed else SubscriptionStatus.PENDING,
+            at=current,
+            method=method,
+            note=consent_note,
+            confirm_expires_at=None
+            if confirmed
+            else current + timedelta(days=get_settings().confirmation_token_days),
+        ),
     )
+    for i in outcome.suppressed:
+        state.problem(batch[i].line, "suppressed")
+    state.report.created += outcome.created
+    state.report.existing += len(batch) - outcome.created - len(outcome.suppressed)
+    if outcome.confirm_tokens:
+        await delivery_service.enqueue_transactional_bulk(
+            session,
+            federation_id=fid,
+            kind=DeliveryKind.CONFIRMATION,
+            tokens=outcome.confirm_tokens,
+            at=current,
+        )

@@ -119,20 +119,27 @@ class Token(Base):
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+def token_secret() -> tuple[str, str]:
+    """A fresh token's seed and the hash stored for it: the one place a seed is drawn and its
+    hash computed (token_row, and the import's set-based insert, which takes them as arrays)."""
+    seed = new_seed()
+    return seed, token_hash(token_from_seed(seed))
+
+
 def token_row(
     *, federation_id: int, subscriber_id: int, purpose: TokenPurpose, expires_at: datetime | None
 ) -> dict[str, Any]:
-    """The columns of a fresh token: the one place a seed is drawn and its hash computed.
+    """The columns of a fresh token.
 
     Bulk writers insert the dict as it is; others build `Token(**token_row(...))`. It lives
     beside the table so the dispatcher can issue tokens without importing subscriber logic."""
-    seed = new_seed()
+    seed, digest = token_secret()
     return {
         "federation_id": federation_id,
         "subscriber_id": subscriber_id,
         "purpose": purpose,
         "seed": seed,
-        "token_hash": token_hash(token_from_seed(seed)),
+        "token_hash": digest,
         "created_at": now(),
         "expires_at": expires_at,
     }

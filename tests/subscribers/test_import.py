@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import httpx
 import psutil
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import clock
 from app.actors import Actor
 from app.delivery.models import Delivery, DeliveryKind
 from app.federations.models import Federation
-from app.subscribers import importer
+from app.security import email_hash
+from app.subscribers import importer, repository
+from app.subscribers import tokens as token_service
 from app.subscribers.models import ConsentEvent, ConsentRecord, Subscriber, Token, TokenPurpose
-from app.subscribers.schemas import CreateMode
+from app.subscribers.schemas import CreateMode, ImportReport
 from tests.fixtures.factories import bearer, make_federation, make_key
 
 URL = "/api/v1/federations/sf-alfa/subscribers/import"
@@ -285,3 +289,209 @@ class TestImportService:
         # the rows (or the ORM objects) would add well over 100 MB.
         growth = max(rss[10:]) - rss[10]
         assert growth < 40 * 1024 * 1024, growth
+
+
+async def import_file(
+    session: AsyncSession,
+    federation: Federation,
+    content: str,
+    mode: CreateMode = CreateMode.CONFIRMED,
+) -> ImportReport:
+    report = await importer.import_csv(
+        session,
+        federation=federation,
+        source=io.BytesIO(content.encode()),
+        mode=mode,
+        consent_note="Lista från årsmötet",
+        actor=Actor.system("test"),
+    )
+    await session.commit()
+    return report
+
+
+async def suppress(session: AsyncSession, federation: Federation, email: str) -> None:
+    await repository.add_suppression(
+        session,
+        federation_id=federation.id,
+        email_hash=email_hash(federation.id, email),
+        reason="erased",
+        at=clock.now(),
+    )
+    await session.commit()
+
+
+@pytest.fixture
+def batches_of_four(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importer, "BATCH_SIZE", 4)
+
+
+class TestExistingAddresses:
+    async def test_another_spelling_of_an_address_there_is_existing_not_a_second_subscriber(
+        self, session: AsyncSession, alfa: Federation, batches_of_four: None
+    ) -> None:
+        await import_file(session, alfa, "email\nAnna.Berg@Example.se\n")
+        report = await import_file(
+            session,
+            alfa,
+            "email\nbo@example.se\nanna.berg@example.se\ncecilia@example.se\n",
+        )
+        assert (report.created, report.existing, report.problems) == (2, 1, [])
+        stored = await subscribers(session)
+        assert set(stored) == {"Anna.Berg@example.se", "bo@example.se", "cecilia@example.se"}
+
+    @pytest.mark.postgres
+    async def test_an_address_another_transaction_commits_meanwhile_is_existing(
+        self, committed: async_sessionmaker[AsyncSession]
+    ) -> None:
+        """The insert meets a row another transaction has written but not yet committed: it
+        waits for that transaction and then skips the row (a lookup first, then an insert,
+        would have found nothing and failed on the unique index)."""
+        async with committed() as setup:
+            federation = await make_federation(setup, "sf-alfa")
+        async with committed() as other, committed() as importing, committed() as watcher:
+            other.add(Subscriber(federation_id=federation.id, email="ANNA@example.se"))
+            await other.flush()
+            running = asyncio.create_task(
+                import_file(importing, federation, "email\nbo@example.se\nanna@example.se\n")
+            )
+            while not await watcher.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ):
+                assert not running.done(), running.result()
+                await asyncio.sleep(0.01)
+            await other.commit()
+            report = await running
+        assert (report.created, report.existing) == (1, 1)
+        async with committed() as check:
+            emails = await check.scalars(select(Subscriber.email).order_by(Subscriber.email))
+            assert list(emails) == ["ANNA@example.se", "bo@example.se"]
+
+
+class TestSuppressedAddresses:
+    async def test_suppressed_addresses_inside_a_batch_are_reported_by_line(
+        self, session: AsyncSession, alfa: Federation, batches_of_four: None
+    ) -> None:
+        await import_file(session, alfa, "email\nbefintlig@example.se\n")
+        await suppress(session, alfa, "sparrad@example.se")
+        await suppress(session, alfa, "Borttagen@example.se")
+        report = await import_file(
+            session,
+            alfa,
+            "email\n"
+            "a@example.se\n"  # line 2
+            "sparrad@example.se\n"  # line 3: suppressed, in the first batch of four
+            "BEFINTLIG@example.se\n"
+            "b@example.se\n"
+            "c@example.se\n"  # line 6: the second batch
+            "borttagen@EXAMPLE.se\n"  # line 7: suppressed under another spelling
+            "d@example.se\n",
+        )
+        assert [(p.line, p.reason) for p in report.problems] == [
+            (3, "suppressed"),
+            (7, "suppressed"),
+        ]
+        assert (report.created, report.existing, report.suppressed) == (4, 1, 2)
+        assert set(await subscribers(session)) == {
+            "befintlig@example.se",
+            *(f"{c}@example.se" for c in "abcd"),
+        }
+
+    async def test_a_batch_of_nothing_but_suppressed_addresses(
+        self, session: AsyncSession, alfa: Federation
+    ) -> None:
+        await suppress(session, alfa, "sparrad@example.se")
+        report = await import_file(session, alfa, "email\nsparrad@example.se\n")
+        assert (report.created, report.suppressed, report.problems[0].line) == (0, 1, 2)
+        assert await subscribers(session) == {}
+
+
+class TestWhatEachNewSubscriberGets:
+    async def test_tokens_consent_and_mail_for_exactly_the_created_subscribers(
+        self, session: AsyncSession, alfa: Federation, batches_of_four: None
+    ) -> None:
+        await import_file(session, alfa, "email\nfanns@example.se\n")
+        before = await subscribers(session)
+        await suppress(session, alfa, "sparrad@example.se")
+        at = clock.now()
+        report = await import_file(
+            session,
+            alfa,
+            "email\nny1@example.se\nFANNS@example.se\nsparrad@example.se\nny2@example.se\n"
+            "ny3@example.se\n",
+            mode=CreateMode.PENDING,
+        )
+        assert (report.created, report.existing, report.suppressed) == (3, 1, 1)
+        created = {s.id: s for e, s in (await subscribers(session)).items() if e not in before}
+        assert {s.email for s in created.values()} == {f"ny{i}@example.se" for i in (1, 2, 3)}
+        assert {s.status for s in created.values()} == {"pending"}
+
+        tokens = list(await session.scalars(select(Token).where(Token.subscriber_id.in_(created))))
+        assert sorted((t.subscriber_id, t.purpose) for t in tokens) == sorted(
+            (i, p) for i in created for p in (TokenPurpose.UNSUBSCRIBE, TokenPurpose.CONFIRM)
+        )
+        for token in tokens:
+            # The stored hash is that of the link the seed makes: the link works.
+            found = await token_service.find_token(
+                session, token_service.raw_token(token), purpose=token.purpose
+            )
+            assert found.id == token.id
+            assert (token.expires_at is None) == (token.purpose == TokenPurpose.UNSUBSCRIBE)
+        confirm = {t.subscriber_id: t.id for t in tokens if t.purpose == TokenPurpose.CONFIRM}
+        assert all(t.expires_at is None or t.expires_at > at for t in tokens)
+
+        records = list(
+            await session.scalars(select(ConsentRecord).where(ConsentRecord.occurred_at >= at))
+        )
+        assert sorted(r.subscriber_id for r in records) == sorted(created)
+        assert {(r.event, r.method, r.note) for r in records} == {
+            (ConsentEvent.IMPORT, "csv_import", "Lista från årsmötet")
+        }
+
+        mails = (
+            await session.execute(
+                select(Delivery.subscriber_id, Delivery.token_id).where(
+                    Delivery.kind == DeliveryKind.CONFIRMATION
+                )
+            )
+        ).all()
+        assert sorted(mails) == sorted(confirm.items())
+
+    async def test_confirmed_import_gives_no_confirm_token_and_no_mail(
+        self, session: AsyncSession, alfa: Federation, batches_of_four: None
+    ) -> None:
+        report = await import_file(session, alfa, "email\na@example.se\nb@example.se\n")
+        assert report.created == 2
+        purposes = list(await session.scalars(select(Token.purpose)))
+        assert purposes == [TokenPurpose.UNSUBSCRIBE] * 2
+        assert await session.scalar(select(func.count(Delivery.id))) == 0
+        stored = await subscribers(session)
+        assert all(s.confirmed_at is not None for s in stored.values())
+
+
+class TestNulCharacters:
+    async def test_a_row_with_nul_is_reported_and_the_others_imported(
+        self, client: httpx.AsyncClient, session: AsyncSession, key: str
+    ) -> None:
+        content = b"email,name\nanna@example.se,Anna\nbo@example.se,B\x00o\ncecilia@example.se,C\n"
+        response = await upload(client, key, content)
+        assert response.status_code == 200, response.text
+        report = response.json()
+        assert (report["created"], report["invalid"]) == (2, 1)
+        assert report["problems"] == [
+            {"line": 3, "reason": "malformed_row", "detail": "a NUL character (U+0000)"}
+        ]
+        assert set(await subscribers(session)) == {"anna@example.se", "cecilia@example.se"}
+
+    async def test_a_utf16_file_is_refused_with_the_reason(
+        self, client: httpx.AsyncClient, session: AsyncSession, key: str
+    ) -> None:
+        content = "email\tname\nanna@example.se\tAnna\n".encode("utf-16")
+        response = await upload(client, key, content)
+        assert response.status_code == 422
+        error = response.json()["error"]
+        assert error["code"] == "invalid_file"
+        assert "UTF-16" in error["message"]
+        assert await session.scalar(select(func.count(Subscriber.id))) == 0

@@ -201,6 +201,18 @@ class TestQueueImport:
         assert confirmed_without_note.status_code == 422
         assert await session.scalar(select(func.count(ImportJob.id))) == 0
 
+    async def test_a_row_with_nul_is_a_problem_of_the_report_not_a_failed_job(
+        self, client: httpx.AsyncClient, session: AsyncSession, key: str
+    ) -> None:
+        job = await queue(client, key, b"email,name\nanna@example.se,An\x00na\nbo@example.se,Bo\n")
+        assert await import_jobs.run_next_job() == job["id"]
+        done = await poll(client, key, job["id"])
+        assert (done["status"], done["error"]) == ("done", None)
+        assert done["report"]["problems"] == [
+            {"line": 2, "reason": "malformed_row", "detail": "a NUL character (U+0000)"}
+        ]
+        assert await count(session) == 1
+
     async def test_confirmed_mode_is_kept_on_the_job(
         self, client: httpx.AsyncClient, session: AsyncSession, key: str
     ) -> None:
@@ -297,6 +309,32 @@ class TestCrashedWorker:
         )
         assert entry is not None
         assert "avbröts" in entry.summary
+
+
+class TestFailingJob:
+    async def test_an_error_before_the_first_checkpoint_retries_then_fails_the_job(
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        key: str,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """An unexpected error (not a crash: the worker lives on) while the job is still
+        attached to the worker's session, which the rollback expires."""
+
+        async def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+            raise RuntimeError("the database said no")
+
+        monkeypatch.setattr(importer, "_write_batch", failing)
+        job = await queue(client, key, rows(3))
+        for attempt in range(1, import_jobs.MAX_ATTEMPTS):
+            assert await import_jobs.run_next_job(owner=f"worker-{attempt}") == job["id"]
+            again = await poll(client, key, job["id"])
+            assert (again["status"], again["rows_done"]) == ("queued", 0)
+        assert await import_jobs.run_next_job(owner="worker-last") == job["id"]
+        failed = await poll(client, key, job["id"])
+        assert (failed["status"], failed["error"]["code"]) == ("failed", "error")
+        assert await count(session) == 0
 
 
 class TestStoppingWorker:
