@@ -84,23 +84,8 @@ async def enqueue_transactional_bulk(
     at: datetime,
 ) -> None:
     """The bulk variant for the importer: one row per subscriber id → token id, one INSERT."""
-    await repo.insert_queued(
-        session,
-        [
-            {
-                "federation_id": federation_id,
-                "kind": _transactional(kind),
-                "subscriber_id": subscriber_id,
-                "token_id": token_id,
-                "status": DeliveryStatus.QUEUED,
-                "priority": Priority.TRANSACTIONAL,
-                "attempts": 0,
-                "next_attempt_at": at,
-                "created_at": at,
-                "updated_at": at,
-            }
-            for subscriber_id, token_id in tokens.items()
-        ],
+    await repo.insert_queued_for_tokens(
+        session, federation_id=federation_id, kind=_transactional(kind), tokens=tokens, at=at
     )
 
 
