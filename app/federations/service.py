@@ -104,6 +104,12 @@ async def public_federation_by_id(session: AsyncSession, federation_id: int) -> 
     return await _public_by_id.get(federation_id, load)
 
 
+def cached_public_federation(slug: str) -> Federation | None:
+    """The federation public_federation would answer now, from the cache alone: None when the
+    slug is unknown or its entry is missing or older than the cache's MAX_AGE_SECONDS."""
+    return _public_by_slug.peek(slug)
+
+
 def _detached(session: AsyncSession, federation: Federation | None) -> Federation | None:
     if federation is not None:
         session.expunge(federation)

@@ -94,6 +94,11 @@ async def current_notice(session: AsyncSession, *, federation: Federation) -> Pr
     return notice
 
 
+def cached_current_notice(federation: Federation) -> PrivacyNotice | None:
+    """The notice current_notice would answer now, from the cache alone (None when cold)."""
+    return _current.peek(federation.id)
+
+
 class NoticeChanged(Conflict):
     code = "notice_changed"
     default_message = "Someone saved a new version at the same moment; reload and try again."
@@ -144,7 +149,7 @@ async def stamped_notice(
     session: AsyncSession, *, federation: Federation, notice_id: int
 ) -> PrivacyNotice | None:
     """The notice a form stamp names, if it is this federation's."""
-    current = _current.peek(federation.id)
+    current = cached_current_notice(federation)
     if current is not None and current.id == notice_id:
         return current
     return await repository.get_privacy_notice(
