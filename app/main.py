@@ -86,7 +86,7 @@ def create_app(*, embedded_services: bool = True) -> FastAPI:
     )
     app.state.embedded_services = embedded_services
     app.fast_path = FastPath(subscribers_public.FAST_ROUTES)
-    app.state.send_now = composition.send_now
+    app.state.send_now = composition.send_after_commit
     app.state.render_page = render_page
     errors.install_handlers(app)
     openapi.install(app)

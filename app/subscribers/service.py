@@ -221,7 +221,7 @@ async def _create_pending(
         if existing is None:
             raise
         return existing
-    await tokens.issue_unsubscribe_token(session, subscriber=subscriber)
+    tokens.add_unsubscribe_token(session, subscriber=subscriber)
     return subscriber
 
 
@@ -230,22 +230,16 @@ async def _queue_confirmation(session: AsyncSession, *, subscriber: Subscriber) 
     counted over every `+tag` spelling of it, so sub-addresses cannot multiply the mails."""
     settings = get_settings()
     current = now()
-    mailbox = addresses.mailbox(subscriber.email)
-    week = await repository.count_confirmation_mails_since(
-        session,
-        federation_id=subscriber.federation_id,
-        mailbox=mailbox,
-        since=current - timedelta(days=7),
-    )
-    if week >= settings.confirmation_mails_per_week:
-        return None
-    day = await repository.count_confirmation_mails_since(
-        session,
-        federation_id=subscriber.federation_id,
-        mailbox=mailbox,
-        since=current - timedelta(days=1),
-    )
-    if day >= settings.confirmation_mails_per_day:
+    # No flush for this query: what is pending (tokens, the consent record) cannot change the
+    # counts, and goes to the database in the one flush below.
+    with session.no_autoflush:
+        week, day = await repository.count_confirmation_mails(
+            session,
+            federation_id=subscriber.federation_id,
+            mailbox=addresses.mailbox(subscriber.email),
+            since=[current - timedelta(days=7), current - timedelta(days=1)],
+        )
+    if week >= settings.confirmation_mails_per_week or day >= settings.confirmation_mails_per_day:
         return None
     token = await tokens.issue_confirm_token(session, subscriber=subscriber)
     delivery = await delivery_service.enqueue_transactional(
@@ -455,7 +449,6 @@ async def build_transactional_mail(
     settings = get_settings()
     base = settings.base_url
     raw = tokens.raw_token(token)
-    unsubscribe_url = None
     text = ""
     if purpose is TokenPurpose.CONFIRM:
         link = f"{base}/f/{federation.slug}/bekrafta/{raw}"
@@ -465,7 +458,7 @@ async def build_transactional_mail(
         # A subscriber who left before the welcome went out gets none.
         if subscriber.status != SubscriptionStatus.CONFIRMED:
             raise NotFound("the subscriber is no longer confirmed")
-        link = unsubscribe_url = f"{base}/u/{raw}"
+        link = f"{base}/u/{raw}"
         kind = transactional.MailKind.WELCOME
         valid_days = 0
         text = welcome_body(federation.welcome_text)
@@ -473,20 +466,17 @@ async def build_transactional_mail(
         link = f"{base}/f/{federation.slug}/mina-uppgifter/{raw}"
         kind = transactional.MailKind.SELF_SERVICE
         valid_days = settings.self_service_token_days
-    mail = transactional.render(
+    message = transactional.message(
         kind,
         transactional.Branding.of(federation, base_url=base),
+        transactional.Sender.of(federation),
         link=link,
-        valid_days=valid_days,
-        text=text,
-    )
-    message = transactional.build_message(
-        mail,
-        sender=transactional.Sender.of(federation),
         to=subscriber.email,
         at=now(),
         dkim=dkim_key(federation.from_email.rpartition("@")[2]),
-        unsubscribe_url=unsubscribe_url,
+        valid_days=valid_days,
+        text=text,
+        list_unsubscribe=purpose is TokenPurpose.UNSUBSCRIBE,
     )
     return subscriber.email, message
 

@@ -70,6 +70,19 @@ async def issue_unsubscribe_token(session: AsyncSession, *, subscriber: Subscrib
     return raw_token(token)
 
 
+def add_unsubscribe_token(session: AsyncSession, *, subscriber: Subscriber) -> None:
+    """issue_unsubscribe_token for a subscriber created in this transaction, who cannot have
+    one yet: added without a lookup, written with the session's next flush."""
+    session.add(
+        new_token(
+            federation_id=subscriber.federation_id,
+            subscriber_id=subscriber.id,
+            purpose=TokenPurpose.UNSUBSCRIBE,
+            expires_at=None,
+        )
+    )
+
+
 async def find_token(
     session: AsyncSession,
     raw: str,
