@@ -16,8 +16,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from typing import Any
 
-# (delivery ids, an event to set once their claim is committed or has failed): a run that
-# catches its own errors (runner.send_batch).
+# (delivery ids, an event to set once their claim is committed or has failed, whatever
+# happens): a run that catches its own errors (runner.send_batch).
 SendBatch = Callable[[Sequence[int], asyncio.Event], Coroutine[Any, Any, None]]
 
 
@@ -33,12 +33,15 @@ class AfterCommitSends:
         """Send this delivery soon, with whatever else is waiting; return once its run ended."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        self._waiting.append((delivery_id, done))
         claimer = self._claimer
-        # (A claimer of another loop is a test's that ended: it will never run again.)
-        if claimer is None or claimer.done() or claimer.get_loop() is not loop:
+        if claimer is not None and claimer.get_loop() is not loop:
+            # A loop that ended (a test's): its claimer and callers will never run again.
+            claimer, self._waiting = None, []
+        self._waiting.append((delivery_id, done))
+        if claimer is None or claimer.done():
             self._claimer = loop.create_task(self._claim_batches())
-        await asyncio.shield(done)
+        # The run goes on if this caller is cancelled: it belongs to the batch, not to it.
+        await done
 
     async def _claim_batches(self) -> None:
         while self._waiting:
@@ -50,10 +53,8 @@ class AfterCommitSends:
             self._runs.add(run)
             run.add_done_callback(self._runs.discard)
             run.add_done_callback(partial(_finish, batch))
-            # The next batch starts once this one has claimed: meanwhile it grows.
-            waiting_for_claim = asyncio.ensure_future(claimed.wait())
-            await asyncio.wait({run, waiting_for_claim}, return_when=asyncio.FIRST_COMPLETED)
-            waiting_for_claim.cancel()
+            # The next batch starts once this one has claimed (or failed to): meanwhile it grows.
+            await claimed.wait()
 
 
 def _finish(batch: Sequence[tuple[int, asyncio.Future[None]]], _run: asyncio.Task[None]) -> None:
