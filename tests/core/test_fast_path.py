@@ -17,12 +17,14 @@ from tests.fixtures.factories import bearer, make_federation, make_key
 
 FORM = "/f/norr/prenumerera"
 TEMPLATE = "/f/{slug}/prenumerera"
+CSS = "/f/norr/stil.css"
+CSS_TEMPLATE = "/f/{slug}/stil.css"
 GIVEN_ID = {"X-Request-ID": "besok-42"}
 
 
-def cached_answers() -> float:
-    value = REGISTRY.get_sample_value("newsletter_http_cached_answers_total", {"route": TEMPLATE})
-    return value or 0.0
+def cached_answers(template: str = TEMPLATE) -> float:
+    labels = {"route": template}
+    return REGISTRY.get_sample_value("newsletter_http_cached_answers_total", labels) or 0.0
 
 
 def requests_counted(method: str, status: str) -> float:
@@ -47,11 +49,12 @@ async def both(
     client: httpx.AsyncClient, route_client: httpx.AsyncClient, method: str, url: str, **kw: object
 ) -> tuple[httpx.Response, httpx.Response, bool]:
     """(fast path's answer, route's answer, whether the fast path answered the first)."""
-    before = cached_answers()
+    before = cached_answers() + cached_answers(CSS_TEMPLATE)
     fast = await client.request(method, url, **kw)  # type: ignore[arg-type]
-    answered = cached_answers() == before + 1
+    answered = cached_answers() + cached_answers(CSS_TEMPLATE) == before + 1
     route = await route_client.request(method, url, **kw)  # type: ignore[arg-type]
-    assert cached_answers() == before + answered, "the app without a fast path used it"
+    after = cached_answers() + cached_answers(CSS_TEMPLATE)
+    assert after == before + answered, "the app without a fast path used it"
     return fast, route, answered
 
 
@@ -96,6 +99,15 @@ class TestSameAnswer:
             assert name in names
         assert fast.headers["x-request-id"] == "besok-42"
         assert "frame-ancestors https://norr.example.se" in fast.headers["content-security-policy"]
+
+    async def test_the_brand_stylesheet_is_the_routes(
+        self, warm: httpx.AsyncClient, route_client: httpx.AsyncClient
+    ) -> None:
+        fast, route, answered = await both(warm, route_client, "GET", CSS, headers=GIVEN_ID)
+        assert answered
+        assert_same(fast, route)
+        assert fast.headers["content-type"] == "text/css; charset=utf-8"
+        assert fast.text.startswith(":root{--brand:#")
 
     async def test_a_query_string_changes_nothing(
         self, warm: httpx.AsyncClient, route_client: httpx.AsyncClient
@@ -143,6 +155,9 @@ class TestLeftToTheRoute:
             ("GET", FORM, {"content": b"x" * 100_000}),
             ("POST", FORM, {"data": {"email": "anna@example.se"}}),
             ("OPTIONS", FORM, {}),
+            ("HEAD", CSS, {}),
+            ("POST", CSS, {}),
+            ("GET", "/f/okand/stil.css", {}),
         ],
     )
     async def test_what_the_caches_cannot_answer_goes_through_the_stack(
@@ -174,12 +189,18 @@ class TestChanges:
         self, warm: httpx.AsyncClient, session: AsyncSession
     ) -> None:
         admin = await make_key(session, None)
+        assert (await warm.get(CSS)).status_code == 200
         patched = await warm.patch(
             "/api/v1/federations/norr",
-            json={"name": "Samordningsförbundet Nytt", "frame_ancestors": []},
+            json={
+                "name": "Samordningsförbundet Nytt",
+                "frame_ancestors": [],
+                "brand_color": "#8b1f1f",
+            },
             headers=bearer(admin),
         )
         assert patched.status_code == 200, patched.text
+        assert "--brand:#8b1f1f" in (await warm.get(CSS)).text
         before = cached_answers()
         for _ in range(2):
             page = await warm.get(FORM)
