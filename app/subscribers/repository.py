@@ -88,6 +88,23 @@ async def find_token_by_hash(session: AsyncSession, digest: str) -> Token | None
     return result.scalar_one_or_none()
 
 
+async def find_token_with_subscriber(
+    session: AsyncSession, digest: str
+) -> tuple[Token, Subscriber | None] | None:
+    """The token by hash and its subscriber (of the token's own federation), in one query."""
+    result = await session.execute(
+        select(Token, Subscriber)
+        .outerjoin(
+            Subscriber,
+            (Subscriber.id == Token.subscriber_id)
+            & (Subscriber.federation_id == Token.federation_id),
+        )
+        .where(Token.token_hash == digest)
+    )
+    row = result.one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
 async def get_subscriber_token(
     session: AsyncSession, *, federation_id: int, subscriber_id: int, purpose: TokenPurpose
 ) -> Token | None:

@@ -260,14 +260,9 @@ async def _confirmable(
 
     A used link still answers "already confirmed" while the subscription stands; once the
     person has unsubscribed, an old confirmation link must not sign them up again."""
-    token = await tokens.find_token(
+    token, subscriber = await tokens.find_token_and_subscriber(
         session, raw, purpose=TokenPurpose.CONFIRM, federation_id=federation.id
     )
-    subscriber = await repository.get_subscriber(
-        session, federation_id=federation.id, subscriber_id=token.subscriber_id
-    )
-    if subscriber is None:
-        raise NotFound()
     if subscriber.status == SubscriptionStatus.CONFIRMED:
         return token, subscriber, True
     if subscriber.status == SubscriptionStatus.PENDING and token.used_at is None:
@@ -349,12 +344,11 @@ class UnsubscribeResult:
 
 
 async def _unsubscribable(session: AsyncSession, raw: str) -> tuple[Federation, Subscriber]:
-    token = await tokens.find_token(session, raw, purpose=TokenPurpose.UNSUBSCRIBE)
-    federation = await federation_service.public_federation_by_id(session, token.federation_id)
-    subscriber = await repository.get_subscriber(
-        session, federation_id=token.federation_id, subscriber_id=token.subscriber_id
+    token, subscriber = await tokens.find_token_and_subscriber(
+        session, raw, purpose=TokenPurpose.UNSUBSCRIBE
     )
-    if federation is None or subscriber is None:
+    federation = await federation_service.public_federation_by_id(session, token.federation_id)
+    if federation is None:
         raise NotFound()
     return federation, subscriber
 
