@@ -96,7 +96,8 @@ async def public_federation(session: AsyncSession, *, slug: str) -> Federation |
 
 
 async def public_federation_by_id(session: AsyncSession, federation_id: int) -> Federation | None:
-    """find_federation_by_id for the visitor pages (see public_federation)."""
+    """find_federation_by_id for the visitor pages and the mails they cause (see
+    public_federation)."""
 
     async def load() -> Federation | None:
         return _detached(session, await repository.get_by_id(session, federation_id))

@@ -121,11 +121,21 @@ async def get_subscriber_token(
     return result.scalar_one_or_none()
 
 
-async def get_token(session: AsyncSession, *, federation_id: int, token_id: int) -> Token | None:
+async def get_token_with_subscriber(
+    session: AsyncSession, *, federation_id: int, token_id: int
+) -> tuple[Token, Subscriber | None] | None:
+    """The token and the subscriber it belongs to, in one query."""
     result = await session.execute(
-        select(Token).where(Token.federation_id == federation_id, Token.id == token_id)
+        select(Token, Subscriber)
+        .outerjoin(
+            Subscriber,
+            (Subscriber.id == Token.subscriber_id)
+            & (Subscriber.federation_id == Token.federation_id),
+        )
+        .where(Token.federation_id == federation_id, Token.id == token_id)
     )
-    return result.scalar_one_or_none()
+    row = result.one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 async def latest_privacy_notice(

@@ -417,27 +417,22 @@ async def build_transactional_mail(
     purpose = purposes.get(DeliveryKind(delivery.kind))
     if purpose is None:
         raise Unprocessable(f"not a transactional delivery: {delivery.kind}")
-    federation = await federation_service.find_federation_by_id(session, delivery.federation_id)
-    subscriber = (
-        await repository.get_subscriber(
-            session, federation_id=delivery.federation_id, subscriber_id=delivery.subscriber_id
-        )
-        if delivery.subscriber_id is not None
-        else None
-    )
-    token = (
-        await repository.get_token(
+    # The same cached copy the visitor pages show (a burst of sign-ups sends many mails).
+    federation = await federation_service.public_federation_by_id(session, delivery.federation_id)
+    found = (
+        await repository.get_token_with_subscriber(
             session, federation_id=delivery.federation_id, token_id=delivery.token_id
         )
         if delivery.token_id is not None
         else None
     )
+    token, subscriber = found if found is not None else (None, None)
     if (
         federation is None
         or subscriber is None
         or token is None
         or token.purpose != purpose
-        or token.subscriber_id != subscriber.id
+        or subscriber.id != delivery.subscriber_id
     ):
         raise NotFound("the delivery's subscriber or token no longer exists")
     settings = get_settings()
