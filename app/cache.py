@@ -4,9 +4,10 @@ so other worker processes see a change too."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +38,9 @@ class Cache(Generic[V]):
         self.keep_none = keep_none
         self.clock = clock or (lambda: monotonic())
         self._entries: dict[Hashable, tuple[float, V]] = {}
+        # Loads under way: a busy page's requests that find the entry old share one read
+        # instead of all reading (and rendering) at once, a stall every MAX_AGE_SECONDS.
+        self._loading: dict[Hashable, asyncio.Future[tuple[bool, V | None]]] = {}
         self._generation = 0
         _ALL.append(self)
 
@@ -45,8 +49,28 @@ class Cache(Generic[V]):
         current = self.clock()
         if entry is not None and current - entry[0] < MAX_AGE_SECONDS:
             return entry[1]
+        flight = self._loading.get(key)
+        if flight is not None:
+            # shield: a reader that gives up must not cancel the others' answer.
+            loaded, shared = await asyncio.shield(flight)
+            if loaded:
+                return cast(V, shared)
+            # The load failed for its own request: read for this one.
+        return await self._load(key, load, current)
+
+    async def _load(self, key: Hashable, load: Callable[[], Awaitable[V]], current: float) -> V:
         generation = self._generation
-        value = await load()
+        flight: asyncio.Future[tuple[bool, V | None]] = asyncio.get_running_loop().create_future()
+        self._loading[key] = flight
+        value: V | None = None
+        loaded = False
+        try:
+            value = await load()
+            loaded = True
+        finally:
+            flight.set_result((loaded, value))
+            if self._loading.get(key) is flight:
+                del self._loading[key]
         # A change committed while this load ran cleared the cache: keep no value read before it.
         if generation == self._generation and (value is not None or self.keep_none):
             if len(self._entries) >= MAX_ENTRIES:
@@ -64,6 +88,8 @@ class Cache(Generic[V]):
     def clear(self) -> None:
         self._generation += 1
         self._entries.clear()
+        # A reader after the change must not share a load that began before it.
+        self._loading.clear()
 
 
 _ALL: list[Cache[Any]] = []

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.campaigns.service import prepare_for_sending
 from app.delivery import recovery, runner
+from app.delivery.after_commit import AfterCommitSends
 from app.delivery.outcomes import DispatchReport
 from app.delivery.ports import MailBuilders
 from app.seasons.service import build_draft_notice_mail
@@ -47,8 +48,19 @@ async def dispatch_once(
 
 
 async def send_now(delivery_id: int) -> None:
-    """Best-effort immediate send of one delivery (the web app's after-commit send)."""
+    """Best-effort immediate send of one delivery (the CLI's, after its commit)."""
     await runner.send_now(BUILDERS, delivery_id)
+
+
+_after_commit = AfterCommitSends(
+    lambda ids, claimed: runner.send_batch(BUILDERS, ids, claimed=claimed)
+)
+
+
+async def send_after_commit(delivery_id: int) -> None:
+    """The web app's best-effort send right after a commit, coalesced with the others of this
+    process (app.delivery.after_commit); the dispatcher sends what it could not."""
+    await _after_commit.send(delivery_id)
 
 
 async def run_worker_loop(

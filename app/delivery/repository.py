@@ -204,7 +204,7 @@ async def claim(
     now: datetime,
     limit: int,
     federation_id: int | None = None,
-    delivery_id: int | None = None,
+    delivery_ids: Sequence[int] | None = None,
 ) -> list[int]:
     """Mark due deliveries `sending` for this dispatcher, most urgent first.
 
@@ -214,8 +214,8 @@ async def claim(
     pick = select(Delivery.id).where(_due_filter(now))
     if federation_id is not None:
         pick = pick.where(Delivery.federation_id == federation_id)
-    if delivery_id is not None:
-        pick = pick.where(Delivery.id == delivery_id)
+    if delivery_ids is not None:
+        pick = pick.where(Delivery.id.in_(delivery_ids))
     pick = pick.order_by(Delivery.priority, Delivery.next_attempt_at, Delivery.id).limit(limit)
     if _is_pg(session):
         pick = pick.with_for_update(skip_locked=True)

@@ -122,18 +122,24 @@ class Run:
             return True
         return self.deadline is not None and time.monotonic() >= self.deadline
 
-    async def run(self, *, only_delivery: int | None = None) -> DispatchReport:
+    async def run(
+        self, *, only: Sequence[int] | None = None, claimed: asyncio.Event | None = None
+    ) -> DispatchReport:
+        """Send what is due, or with `only` just those deliveries (one claim, then send);
+        `claimed` is set once that claim is committed (or the run ended without one)."""
         started = time.monotonic()
         self.journal = Journal(self.settings.journal_dir, self.owner)
         clean = False
         workers = [asyncio.create_task(self._worker()) for _ in range(self.connections)]
         try:
-            if only_delivery is None:
+            if only is None:
                 await self._recover()
                 await self._start_campaigns()
-            await self._loop(only_delivery)
+            await self._loop(only, claimed)
             clean = True
         finally:
+            if claimed is not None:
+                claimed.set()
             self.suppression.close()
             _fail_waiting(self.wire_waiting)
             for _ in workers:
@@ -141,7 +147,9 @@ class Run:
             await asyncio.gather(*workers, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await self._flush(final=True)
-            if clean:
+            # Only the dispatcher's own runs finish campaigns: one of given deliveries (the web
+            # app's sends after a commit) leaves that to them.
+            if clean and only is None:
                 with contextlib.suppress(Exception):
                     await self._finish_campaigns()
             # Keep the journal when results could not be written: recovery folds it later.
@@ -149,7 +157,7 @@ class Run:
             self.report.elapsed = time.monotonic() - started
         return self.report
 
-    async def _loop(self, only_delivery: int | None) -> None:
+    async def _loop(self, only: Sequence[int] | None, claimed: asyncio.Event | None) -> None:
         exhausted = False
         low_water = max(self.connections * 4, BATCH_SIZE // 2)
         last_flush = time.monotonic()
@@ -175,8 +183,10 @@ class Run:
                 await self._flush()
                 last_flush = time.monotonic()
             if not exhausted and self.queue.qsize() < low_water:
-                claimed = await self._claim(only_delivery)
-                if claimed == 0 or only_delivery is not None:
+                count = await self._claim(only)
+                if claimed is not None:
+                    claimed.set()
+                if count == 0 or only is not None:
                     exhausted = True
                 continue
             if exhausted and self.queue.empty() and self.in_flight == 0:
@@ -184,7 +194,7 @@ class Run:
                     return
                 await self._flush()
                 continue
-            if only_delivery is None and time.monotonic() - last_recovery >= RECOVERY_EVERY_SECONDS:
+            if only is None and time.monotonic() - last_recovery >= RECOVERY_EVERY_SECONDS:
                 await self._recover()
                 last_recovery = time.monotonic()
             with contextlib.suppress(TimeoutError):
@@ -252,19 +262,19 @@ class Run:
             await repo.cancel_waiting(session, now=ts)
             await session.commit()
 
-    async def _claim(self, only_delivery: int | None) -> int:
+    async def _claim(self, only: Sequence[int] | None) -> int:
         ts = now()
         lease_until = ts + timedelta(seconds=self.settings.lease_seconds)
         async with self.sessionmaker() as session:
             ids: list[int] = []
-            if only_delivery is not None:
+            if only is not None:
                 ids = await repo.claim(
                     session,
                     owner=self.owner,
                     lease_until=lease_until,
                     now=ts,
-                    limit=1,
-                    delivery_id=only_delivery,
+                    limit=len(only),
+                    delivery_ids=only,
                 )
             else:
                 feds = await repo.active_federations(session, now=ts)
@@ -615,19 +625,31 @@ async def dispatch_once(
 
 
 async def send_now(builders: MailBuilders, delivery_id: int) -> None:
-    """Best-effort immediate send of one delivery (after a sign-up commits). Claims the row
-    like any dispatcher, so a concurrently running dispatcher never sends it twice; on any
+    """Best-effort immediate send of one delivery (after the commit that queued it). Claims the
+    row like any dispatcher, so a concurrently running dispatcher never sends it twice; on any
     failure it stays queued or deferred for the next tick."""
+    await send_batch(builders, [delivery_id])
+
+
+async def send_batch(
+    builders: MailBuilders, delivery_ids: Sequence[int], *, claimed: asyncio.Event | None = None
+) -> None:
+    """send_now for several deliveries in one run: one claim, connections shared, one group
+    commit per round of messages. `claimed` is set once the claim is committed (or failed)."""
     try:
+        settings = get_settings()
         run = Run(
             builders=builders,
-            settings=get_settings(),
+            settings=settings,
             sessionmaker=get_sessionmaker(),
-            connections=1,
+            connections=min(len(delivery_ids), settings.smtp_max_connections),
         )
-        await run.run(only_delivery=delivery_id)
+        await run.run(only=delivery_ids, claimed=claimed)
     except Exception:
-        log.exception("send_now(%s) failed; the dispatcher will retry", delivery_id)
+        log.exception("sending %s now failed; the dispatcher will retry", list(delivery_ids))
+    finally:
+        if claimed is not None:
+            claimed.set()
 
 
 async def run_worker_loop(

@@ -96,12 +96,19 @@ async def public_federation(session: AsyncSession, *, slug: str) -> Federation |
 
 
 async def public_federation_by_id(session: AsyncSession, federation_id: int) -> Federation | None:
-    """find_federation_by_id for the visitor pages (see public_federation)."""
+    """find_federation_by_id for the visitor pages and the mails they cause (see
+    public_federation)."""
 
     async def load() -> Federation | None:
         return _detached(session, await repository.get_by_id(session, federation_id))
 
     return await _public_by_id.get(federation_id, load)
+
+
+def cached_public_federation(slug: str) -> Federation | None:
+    """The federation public_federation would answer now, from the cache alone: None when the
+    slug is unknown or its entry is missing or older than the cache's MAX_AGE_SECONDS."""
+    return _public_by_slug.peek(slug)
 
 
 def _detached(session: AsyncSession, federation: Federation | None) -> Federation | None:

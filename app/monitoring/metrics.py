@@ -27,6 +27,13 @@ HTTP_DURATION = Histogram(
     ["route"],
     registry=REGISTRY,
 )
+HTTP_CACHED = Counter(
+    "newsletter_http_cached_answers",
+    "Of newsletter_http_requests, those answered from the in-process page caches before the "
+    "framework (app/fast_path.py), by route template.",
+    ["route"],
+    registry=REGISTRY,
+)
 BUILD_INFO = Gauge(
     "newsletter_build_info",
     "The running version (always 1).",

@@ -17,6 +17,18 @@ HEADER = b"x-request-id"
 _VALID_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 
+def request_id_for(given: bytes) -> str:
+    """The request's id: the X-Request-ID it came with when that is plain, else a new one."""
+    return given.decode() if _VALID_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def observe(method: str, template: str, status: int, started: float) -> None:
+    """Count one answered request under its route template (never the path: paths carry
+    tokens and would grow without bound as labels; unmatched paths share one label)."""
+    HTTP_REQUESTS.labels(method, template, str(status)).inc()
+    HTTP_DURATION.labels(template).observe(time.perf_counter() - started)
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -25,8 +37,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(HEADER, b"")
-        rid = given.decode() if _VALID_ID.fullmatch(given) else uuid.uuid4().hex
+        rid = request_id_for(dict(scope["headers"]).get(HEADER, b""))
         token = request_id.set(rid)
         status = [500]
         started = time.perf_counter()
@@ -40,10 +51,8 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            # The route template, never the path: paths carry tokens and would grow without
-            # bound as labels. Unmatched paths (404s) share one label.
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            HTTP_REQUESTS.labels(scope["method"], template, str(status[0])).inc()
-            HTTP_DURATION.labels(template).observe(time.perf_counter() - started)
+            observe(
+                scope["method"], getattr(route, "path", None) or "unmatched", status[0], started
+            )
             request_id.reset(token)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from email import policy
-from email.headerregistry import Address
-from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,7 +17,17 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from app.rendering.colors import contrast, readable_on
 from app.rendering.header_text import header_safe
-from app.rendering.mail import DkimKey, sign_message
+from app.rendering.mail import (
+    _CONTROL,
+    MAX_LINE,
+    DkimKey,
+    RenderError,
+    _address,
+    _crlf_body,
+    _header,
+    _Template,
+    sign_message,
+)
 from app.resources import EMAIL_TEMPLATES_DIR
 
 TEMPLATE_DIR = EMAIL_TEMPLATES_DIR / "transactional"
@@ -137,6 +146,75 @@ def render(
     return RenderedMail(subject=subject, text=text, html=_inliner.inline(html))
 
 
+# Slots in a prepared message, filled per mail (see mail._Template). The link's slot is in the
+# rendered bodies, so the bodies are rendered and CSS-inlined once per federation's look.
+_NONCE = secrets.token_hex(6)
+_SLOTS = {key: f"NB{_NONCE}Q{key}Q".encode() for key in ("to", "date", "msgid", "link")}
+# What a link may hold to go into the text part, the HTML part and a header as it is.
+_SAFE_LINK = re.compile(r"https?://[A-Za-z0-9._~:/?#\[\]@!$()*+,;=%-]+")
+_MIME_PART = b'Content-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'
+
+
+def _assemble(mail: RenderedMail, *, sender: Sender, list_unsubscribe: str | None) -> bytes:
+    """The whole message with the To, Date and Message-ID slots in it: built by hand like a
+    campaign's (app.rendering.mail), UTF-8 bodies with 8bit transfer encoding in CRLF lines
+    short enough for a link to be filled in."""
+    head = b"".join(
+        [
+            _header("Subject", mail.subject),
+            f"From: {_address(sender.from_name, sender.from_email)}\r\n".encode(),
+            b"To: " + _SLOTS["to"] + b"\r\n",
+            (f"Reply-To: {header_safe(sender.reply_to)}\r\n".encode() if sender.reply_to else b""),
+            b"Date: " + _SLOTS["date"] + b"\r\n",
+            b"Message-ID: " + _SLOTS["msgid"] + b"\r\n",
+            b"Auto-Submitted: auto-generated\r\n",
+            # On one line: a folded List-Unsubscribe breaks one-click at some providers.
+            (
+                f"List-Unsubscribe: <{list_unsubscribe}>\r\n".encode()
+                + b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+                if list_unsubscribe
+                else b""
+            ),
+            b"MIME-Version: 1.0\r\n",
+        ]
+    )
+    text_body, html_body = _crlf_body(mail.text), _crlf_body(mail.html)
+    boundary = f"=_nb_{secrets.token_hex(12)}".encode()
+    if boundary in text_body or boundary in html_body:
+        raise RenderError("boundary collision")
+    body = b"".join(
+        [
+            b'Content-Type: multipart/alternative; boundary="' + boundary + b'"\r\n\r\n',
+            b"--" + boundary + b"\r\n",
+            _MIME_PART % b"plain",
+            text_body,
+            b"\r\n--" + boundary + b"\r\n",
+            _MIME_PART % b"html",
+            html_body,
+            b"\r\n--" + boundary + b"--\r\n",
+        ]
+    )
+    return head + body
+
+
+def _fill(
+    template: _Template, *, sender: Sender, to: str, at: datetime, link: str, dkim: DkimKey | None
+) -> bytes:
+    if _CONTROL.search(to) or any(ch in to for ch in '<>,;" '):
+        raise RenderError("invalid recipient address")
+    message = template.fill(
+        {
+            "to": to.encode(),
+            "date": format_datetime(at.astimezone(ZoneInfo(sender.timezone))).encode(),
+            "msgid": make_msgid(domain=sender.from_email.rpartition("@")[2]).encode(),
+            "link": link.encode(),
+        }
+    )
+    if max(map(len, message.split(b"\r\n"))) > MAX_LINE:
+        raise RenderError("a line of the mail is too long for e-mail")
+    return message if dkim is None else sign_message(message, dkim)
+
+
 def build_message(
     mail: RenderedMail,
     *,
@@ -152,25 +230,72 @@ def build_message(
     List-Unsubscribe only with `unsubscribe_url` (the welcome mail, which belongs to the
     list): a confirmation is not a list message, and a fake one-click header would invite
     providers to post to a link that unsubscribes nothing."""
-    # A folded List-Unsubscribe breaks one-click at some providers: keep it on one line.
-    chosen = policy.SMTP.clone(max_line_length=998) if unsubscribe_url else policy.SMTP
-    msg = EmailMessage(policy=chosen)
-    msg["Subject"] = header_safe(mail.subject)
-    msg["From"] = Address(display_name=header_safe(sender.from_name), addr_spec=sender.from_email)
-    msg["To"] = to
-    if sender.reply_to:
-        msg["Reply-To"] = sender.reply_to
-    msg["Date"] = format_datetime(at.astimezone(ZoneInfo(sender.timezone)))
-    msg["Message-ID"] = make_msgid(domain=sender.from_email.rpartition("@")[2])
-    msg["Auto-Submitted"] = "auto-generated"
-    if unsubscribe_url:
-        msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg["MIME-Version"] = "1.0"
-    msg.set_content(mail.text, subtype="plain", charset="utf-8")
-    msg.add_alternative(mail.html, subtype="html", charset="utf-8")
-    message = msg.as_bytes(policy=chosen)
-    return message if dkim is None else sign_message(message, dkim)
+    template = _Template.build(
+        _assemble(mail, sender=sender, list_unsubscribe=unsubscribe_url), _SLOTS
+    )
+    return _fill(template, sender=sender, to=to, at=at, link="", dkim=dkim)
+
+
+@lru_cache(maxsize=256)
+def _prepared(
+    kind: MailKind,
+    branding: Branding,
+    sender: Sender,
+    *,
+    valid_days: int,
+    valid_minutes: int,
+    text: str,
+    title: str,
+    list_unsubscribe: bool,
+) -> _Template:
+    """A mail rendered, inlined and assembled with its link left as a slot. Keyed by every
+    value that goes into it, so an edited federation simply makes another key."""
+    link = _SLOTS["link"].decode()
+    mail = render(
+        kind,
+        branding,
+        link=link,
+        valid_days=valid_days,
+        valid_minutes=valid_minutes,
+        text=text,
+        title=title,
+    )
+    message = _assemble(mail, sender=sender, list_unsubscribe=link if list_unsubscribe else None)
+    return _Template.build(message, _SLOTS)
+
+
+def message(
+    kind: MailKind,
+    branding: Branding,
+    sender: Sender,
+    *,
+    link: str,
+    to: str,
+    at: datetime,
+    dkim: DkimKey | None,
+    valid_days: int = 0,
+    valid_minutes: int = 0,
+    text: str = "",
+    title: str = "",
+    list_unsubscribe: bool = False,
+) -> bytes:
+    """render() and build_message() in one step, the same mail, from a message prepared once
+    per look of the federation and kind (a busy sign-up form sends the same mail but for its
+    link, address, date and id); `list_unsubscribe`: the link is also the List-Unsubscribe
+    address (the welcome mail)."""
+    if not _SAFE_LINK.fullmatch(link):
+        raise RenderError("the link cannot go into the mail as it is")
+    template = _prepared(
+        kind,
+        branding,
+        sender,
+        valid_days=valid_days,
+        valid_minutes=valid_minutes,
+        text=text,
+        title=title,
+        list_unsubscribe=list_unsubscribe,
+    )
+    return _fill(template, sender=sender, to=to, at=at, link=link, dkim=dkim)
 
 
 def staff_message(
@@ -187,11 +312,14 @@ def staff_message(
 ) -> bytes:
     """A mail from the federation to a staff address (sign-in link, draft notice), rendered
     and built in one step: no list headers, DKIM-signed when a key is given."""
-    mail = render(
+    return message(
         kind,
         Branding.of(federation, base_url=base_url),
+        Sender.of(federation),
         link=link,
+        to=to,
+        at=at,
+        dkim=dkim,
         valid_minutes=valid_minutes,
         title=title,
     )
-    return build_message(mail, sender=Sender.of(federation), to=to, at=at, dkim=dkim)

@@ -62,8 +62,8 @@ def default_notice_texts(federation: Federation) -> tuple[str, str]:
 _current: Cache[PrivacyNotice | None] = Cache("current privacy notice", keep_none=False)
 
 
-async def current_notice(session: AsyncSession, *, federation: Federation) -> PrivacyNotice:
-    """The federation's newest privacy notice; version 1 is created from the default text."""
+async def _cached_latest(session: AsyncSession, federation: Federation) -> PrivacyNotice | None:
+    """The newest notice through the cache; None when the federation has none yet."""
 
     async def load() -> PrivacyNotice | None:
         latest = await repository.latest_privacy_notice(session, federation_id=federation.id)
@@ -71,7 +71,12 @@ async def current_notice(session: AsyncSession, *, federation: Federation) -> Pr
             session.expunge(latest)
         return latest
 
-    notice = await _current.get(federation.id, load)
+    return await _current.get(federation.id, load)
+
+
+async def current_notice(session: AsyncSession, *, federation: Federation) -> PrivacyNotice:
+    """The federation's newest privacy notice; version 1 is created from the default text."""
+    notice = await _cached_latest(session, federation)
     if notice is not None:
         return notice
     form_text, privacy_text = default_notice_texts(federation)
@@ -92,6 +97,11 @@ async def current_notice(session: AsyncSession, *, federation: Federation) -> Pr
             raise
         return existing
     return notice
+
+
+def cached_current_notice(federation: Federation) -> PrivacyNotice | None:
+    """The notice current_notice would answer now, from the cache alone (None when cold)."""
+    return _current.peek(federation.id)
 
 
 class NoticeChanged(Conflict):
@@ -144,7 +154,8 @@ async def stamped_notice(
     session: AsyncSession, *, federation: Federation, notice_id: int
 ) -> PrivacyNotice | None:
     """The notice a form stamp names, if it is this federation's."""
-    current = _current.peek(federation.id)
+    # Nearly every stamp names the current notice: read from the cache, not per sign-up.
+    current = await _cached_latest(session, federation)
     if current is not None and current.id == notice_id:
         return current
     return await repository.get_privacy_notice(

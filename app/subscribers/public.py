@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -14,6 +16,8 @@ from app.cache import Cache
 from app.config import get_settings
 from app.db import MAX_ROW_ID
 from app.errors import AppError, NotFound, Unprocessable
+from app.fast_path import CachedPage, FastRoute
+from app.federations import service as federation_service
 from app.federations.models import Federation
 from app.http import CommittingRoute, SessionDep, client_ip, form_fields, send_after_commit
 from app.messages import CONSENT_EVENTS, PAGES, SUBSCRIPTION_STATUSES, TEST_UNSUBSCRIBE, TITLES
@@ -86,23 +90,56 @@ async def _form_page(
 # version and privacy notice, split where the stamp goes. The key holds the federation's
 # updated_at, so an edit shows as soon as the federation is read again (see public_federation).
 _STAMP_SLOT = f"stamp{secrets.token_hex(8)}"
-_blank_forms: Cache[tuple[bytes, bytes, dict[str, str]]] = Cache("blank sign-up forms")
+SIGNUP_FORM_PATH = "/f/{slug}/prenumerera"
 
 
-@router.api_route("/f/{slug}/prenumerera", methods=PAGE_METHODS, include_in_schema=False)
+@dataclass(frozen=True)
+class _BlankForm:
+    head: bytes
+    tail: bytes
+    headers: dict[str, str]  # without Content-Length
+
+    def page(self, stamp: str) -> bytes:
+        return self.head + stamp.encode() + self.tail
+
+    @cached_property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        # As Starlette's Response encodes them.
+        return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
+
+
+_blank_forms: Cache[_BlankForm] = Cache("blank sign-up forms")
+
+
+@router.api_route(SIGNUP_FORM_PATH, methods=PAGE_METHODS, include_in_schema=False)
 async def signup_form(slug: str, request: Request, session: SessionDep) -> Response:
     federation = await service.get_public_federation(session, slug)
     form = await service.prepare_signup_form(session, federation=federation)
 
-    async def render() -> tuple[bytes, bytes, dict[str, str]]:
+    async def render() -> _BlankForm:
         page = await _form_page(request, session, federation, stamp=_STAMP_SLOT)
         head, _, tail = bytes(page.body).partition(_STAMP_SLOT.encode())
         headers = {k: v for k, v in page.headers.items() if k != "content-length"}
-        return head, tail, headers
+        return _BlankForm(head, tail, headers)
 
     key = (federation.id, federation.updated_at, form.notice.id)
-    head, tail, headers = await _blank_forms.get(key, render)
-    return Response(head + form.stamp.encode() + tail, headers=headers)
+    blank = await _blank_forms.get(key, render)
+    return Response(blank.page(form.stamp), headers=blank.headers)
+
+
+def cached_signup_form(slug: str) -> CachedPage | None:
+    """signup_form's answer from the caches alone (app/fast_path.py), or None when one of them
+    is cold or the slug is unknown: the route then reads, renders and fills them."""
+    federation = federation_service.cached_public_federation(slug)
+    if federation is None:
+        return None
+    notice = consent.cached_current_notice(federation)
+    if notice is None:
+        return None
+    blank = _blank_forms.peek((federation.id, federation.updated_at, notice.id))
+    if blank is None:
+        return None
+    return CachedPage(200, blank.raw_headers, blank.page(consent.make_stamp(notice)))
 
 
 @router.post("/f/{slug}/prenumerera", include_in_schema=False)
@@ -332,13 +369,36 @@ async def privacy_page(
     )
 
 
-@router.get("/f/{slug}/stil.css", include_in_schema=False)
-async def brand_css(slug: str, session: SessionDep) -> Response:
+BRAND_CSS_PATH = "/f/{slug}/stil.css"
+# In the order Response keeps them, Content-Length then added last, as the fast path does.
+_CSS_HEADERS = {"Cache-Control": "public, max-age=300", "Content-Type": "text/css; charset=utf-8"}
+_RAW_CSS_HEADERS = [(k.lower().encode(), v.encode()) for k, v in _CSS_HEADERS.items()]
+
+
+def _brand_css(federation: Federation) -> bytes:
     # Brand colours as a stylesheet, since the pages' CSP allows no inline style.
-    federation = await service.get_public_federation(session, slug)
     b = Branding.of(federation, base_url="")
-    css = f":root{{--brand:{b.brand};--on-brand:{b.on_brand};--action:{b.action};}}\n"
-    return Response(css, media_type="text/css", headers={"Cache-Control": "public, max-age=300"})
+    return f":root{{--brand:{b.brand};--on-brand:{b.on_brand};--action:{b.action};}}\n".encode()
+
+
+@router.get(BRAND_CSS_PATH, include_in_schema=False)
+async def brand_css(slug: str, session: SessionDep) -> Response:
+    federation = await service.get_public_federation(session, slug)
+    return Response(_brand_css(federation), headers=_CSS_HEADERS)
+
+
+def cached_brand_css(slug: str) -> CachedPage | None:
+    """brand_css's answer from the cached federation (app/fast_path.py), or None."""
+    federation = federation_service.cached_public_federation(slug)
+    if federation is None:
+        return None
+    return CachedPage(200, _RAW_CSS_HEADERS, _brand_css(federation))
+
+
+FAST_ROUTES = (
+    FastRoute(SIGNUP_FORM_PATH, frozenset(PAGE_METHODS), cached_signup_form),
+    FastRoute(BRAND_CSS_PATH, frozenset({"GET"}), cached_brand_css),
+)
 
 
 def _own_data_form(

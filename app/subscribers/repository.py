@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -93,6 +94,23 @@ async def find_token_by_hash(session: AsyncSession, digest: str) -> Token | None
     return result.scalar_one_or_none()
 
 
+async def find_token_with_subscriber(
+    session: AsyncSession, digest: str
+) -> tuple[Token, Subscriber | None] | None:
+    """The token by hash and its subscriber (of the token's own federation), in one query."""
+    result = await session.execute(
+        select(Token, Subscriber)
+        .outerjoin(
+            Subscriber,
+            (Subscriber.id == Token.subscriber_id)
+            & (Subscriber.federation_id == Token.federation_id),
+        )
+        .where(Token.token_hash == digest)
+    )
+    row = result.one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
 async def get_subscriber_token(
     session: AsyncSession, *, federation_id: int, subscriber_id: int, purpose: TokenPurpose
 ) -> Token | None:
@@ -109,11 +127,21 @@ async def get_subscriber_token(
     return result.scalar_one_or_none()
 
 
-async def get_token(session: AsyncSession, *, federation_id: int, token_id: int) -> Token | None:
+async def get_token_with_subscriber(
+    session: AsyncSession, *, federation_id: int, token_id: int
+) -> tuple[Token, Subscriber | None] | None:
+    """The token and the subscriber it belongs to, in one query."""
     result = await session.execute(
-        select(Token).where(Token.federation_id == federation_id, Token.id == token_id)
+        select(Token, Subscriber)
+        .outerjoin(
+            Subscriber,
+            (Subscriber.id == Token.subscriber_id)
+            & (Subscriber.federation_id == Token.federation_id),
+        )
+        .where(Token.federation_id == federation_id, Token.id == token_id)
     )
-    return result.scalar_one_or_none()
+    row = result.one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 async def latest_privacy_notice(
@@ -158,27 +186,28 @@ async def consent_records(
     return list(result.scalars())
 
 
-async def count_confirmation_mails_since(
-    session: AsyncSession, *, federation_id: int, mailbox: str, since: datetime
-) -> int:
-    """Confirmation mails queued since `since` to a mailbox (see app.addresses.mailbox) under
-    any of its spellings: the address itself or any `+tag` sub-address of it."""
+async def count_confirmation_mails(
+    session: AsyncSession, *, federation_id: int, mailbox: str, since: Sequence[datetime]
+) -> list[int]:
+    """Confirmation mails queued to a mailbox (see app.addresses.mailbox) under any of its
+    spellings, the address itself or any `+tag` sub-address of it: one count per moment in
+    `since` (mails queued after it), all in one query."""
     local, _, domain = mailbox.rpartition("@")
     tagged = f"{_escape_like(local)}+%@{_escape_like(domain)}"
     # Counts queued rows too: the cool-down is about mails promised, not mails delivered,
     # otherwise twenty quick posts would queue twenty mails before the first is sent.
     result = await session.execute(
-        select(func.count(Delivery.id))
+        select(*(func.count(case((Delivery.created_at > at, 1))) for at in since))
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(
             Delivery.federation_id == federation_id,
             Subscriber.federation_id == federation_id,
             or_(Subscriber.email_key == mailbox, Subscriber.email_key.like(tagged, escape="\\")),
             Delivery.kind == DeliveryKind.CONFIRMATION,
-            Delivery.created_at > since,
+            Delivery.created_at > min(since),
         )
     )
-    return int(result.scalar_one())
+    return [int(n) for n in result.one()]
 
 
 def _escape_like(text: str) -> str:

@@ -17,7 +17,6 @@ from app.clock import now
 from app.config import get_settings
 from app.delivery import service as delivery_service
 from app.delivery.models import DeliveryKind
-from app.errors import NotFound
 from app.federations.models import Federation
 from app.security import email_hash
 from app.subscribers import repository, tokens
@@ -73,14 +72,9 @@ async def request_link(
 
 
 async def _subscriber_for(session: AsyncSession, *, federation: Federation, raw: str) -> Subscriber:
-    token = await tokens.find_token(
+    _, subscriber = await tokens.find_token_and_subscriber(
         session, raw, purpose=TokenPurpose.SELF_SERVICE, federation_id=federation.id
     )
-    subscriber = await repository.get_subscriber(
-        session, federation_id=federation.id, subscriber_id=token.subscriber_id
-    )
-    if subscriber is None:
-        raise NotFound()
     return subscriber
 
 

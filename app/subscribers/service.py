@@ -221,7 +221,7 @@ async def _create_pending(
         if existing is None:
             raise
         return existing
-    await tokens.issue_unsubscribe_token(session, subscriber=subscriber)
+    tokens.add_unsubscribe_token(session, subscriber=subscriber)
     return subscriber
 
 
@@ -230,22 +230,16 @@ async def _queue_confirmation(session: AsyncSession, *, subscriber: Subscriber) 
     counted over every `+tag` spelling of it, so sub-addresses cannot multiply the mails."""
     settings = get_settings()
     current = now()
-    mailbox = addresses.mailbox(subscriber.email)
-    week = await repository.count_confirmation_mails_since(
-        session,
-        federation_id=subscriber.federation_id,
-        mailbox=mailbox,
-        since=current - timedelta(days=7),
-    )
-    if week >= settings.confirmation_mails_per_week:
-        return None
-    day = await repository.count_confirmation_mails_since(
-        session,
-        federation_id=subscriber.federation_id,
-        mailbox=mailbox,
-        since=current - timedelta(days=1),
-    )
-    if day >= settings.confirmation_mails_per_day:
+    # No flush for this query: what is pending (tokens, the consent record) cannot change the
+    # counts, and goes to the database in the one flush below.
+    with session.no_autoflush:
+        week, day = await repository.count_confirmation_mails(
+            session,
+            federation_id=subscriber.federation_id,
+            mailbox=addresses.mailbox(subscriber.email),
+            since=[current - timedelta(days=7), current - timedelta(days=1)],
+        )
+    if week >= settings.confirmation_mails_per_week or day >= settings.confirmation_mails_per_day:
         return None
     token = await tokens.issue_confirm_token(session, subscriber=subscriber)
     delivery = await delivery_service.enqueue_transactional(
@@ -266,14 +260,9 @@ async def _confirmable(
 
     A used link still answers "already confirmed" while the subscription stands; once the
     person has unsubscribed, an old confirmation link must not sign them up again."""
-    token = await tokens.find_token(
+    token, subscriber = await tokens.find_token_and_subscriber(
         session, raw, purpose=TokenPurpose.CONFIRM, federation_id=federation.id
     )
-    subscriber = await repository.get_subscriber(
-        session, federation_id=federation.id, subscriber_id=token.subscriber_id
-    )
-    if subscriber is None:
-        raise NotFound()
     if subscriber.status == SubscriptionStatus.CONFIRMED:
         return token, subscriber, True
     if subscriber.status == SubscriptionStatus.PENDING and token.used_at is None:
@@ -355,12 +344,11 @@ class UnsubscribeResult:
 
 
 async def _unsubscribable(session: AsyncSession, raw: str) -> tuple[Federation, Subscriber]:
-    token = await tokens.find_token(session, raw, purpose=TokenPurpose.UNSUBSCRIBE)
-    federation = await federation_service.public_federation_by_id(session, token.federation_id)
-    subscriber = await repository.get_subscriber(
-        session, federation_id=token.federation_id, subscriber_id=token.subscriber_id
+    token, subscriber = await tokens.find_token_and_subscriber(
+        session, raw, purpose=TokenPurpose.UNSUBSCRIBE
     )
-    if federation is None or subscriber is None:
+    federation = await federation_service.public_federation_by_id(session, token.federation_id)
+    if federation is None:
         raise NotFound()
     return federation, subscriber
 
@@ -429,33 +417,27 @@ async def build_transactional_mail(
     purpose = purposes.get(DeliveryKind(delivery.kind))
     if purpose is None:
         raise Unprocessable(f"not a transactional delivery: {delivery.kind}")
-    federation = await federation_service.find_federation_by_id(session, delivery.federation_id)
-    subscriber = (
-        await repository.get_subscriber(
-            session, federation_id=delivery.federation_id, subscriber_id=delivery.subscriber_id
-        )
-        if delivery.subscriber_id is not None
-        else None
-    )
-    token = (
-        await repository.get_token(
+    # The same cached copy the visitor pages show (a burst of sign-ups sends many mails).
+    federation = await federation_service.public_federation_by_id(session, delivery.federation_id)
+    found = (
+        await repository.get_token_with_subscriber(
             session, federation_id=delivery.federation_id, token_id=delivery.token_id
         )
         if delivery.token_id is not None
         else None
     )
+    token, subscriber = found if found is not None else (None, None)
     if (
         federation is None
         or subscriber is None
         or token is None
         or token.purpose != purpose
-        or token.subscriber_id != subscriber.id
+        or subscriber.id != delivery.subscriber_id
     ):
         raise NotFound("the delivery's subscriber or token no longer exists")
     settings = get_settings()
     base = settings.base_url
     raw = tokens.raw_token(token)
-    unsubscribe_url = None
     text = ""
     if purpose is TokenPurpose.CONFIRM:
         link = f"{base}/f/{federation.slug}/bekrafta/{raw}"
@@ -465,7 +447,7 @@ async def build_transactional_mail(
         # A subscriber who left before the welcome went out gets none.
         if subscriber.status != SubscriptionStatus.CONFIRMED:
             raise NotFound("the subscriber is no longer confirmed")
-        link = unsubscribe_url = f"{base}/u/{raw}"
+        link = f"{base}/u/{raw}"
         kind = transactional.MailKind.WELCOME
         valid_days = 0
         text = welcome_body(federation.welcome_text)
@@ -473,20 +455,17 @@ async def build_transactional_mail(
         link = f"{base}/f/{federation.slug}/mina-uppgifter/{raw}"
         kind = transactional.MailKind.SELF_SERVICE
         valid_days = settings.self_service_token_days
-    mail = transactional.render(
+    message = transactional.message(
         kind,
         transactional.Branding.of(federation, base_url=base),
+        transactional.Sender.of(federation),
         link=link,
-        valid_days=valid_days,
-        text=text,
-    )
-    message = transactional.build_message(
-        mail,
-        sender=transactional.Sender.of(federation),
         to=subscriber.email,
         at=now(),
         dkim=dkim_key(federation.from_email.rpartition("@")[2]),
-        unsubscribe_url=unsubscribe_url,
+        valid_days=valid_days,
+        text=text,
+        list_unsubscribe=purpose is TokenPurpose.UNSUBSCRIBE,
     )
     return subscriber.email, message
 

@@ -70,6 +70,19 @@ async def issue_unsubscribe_token(session: AsyncSession, *, subscriber: Subscrib
     return raw_token(token)
 
 
+def add_unsubscribe_token(session: AsyncSession, *, subscriber: Subscriber) -> None:
+    """issue_unsubscribe_token for a subscriber created in this transaction, who cannot have
+    one yet: added without a lookup, written with the session's next flush."""
+    session.add(
+        new_token(
+            federation_id=subscriber.federation_id,
+            subscriber_id=subscriber.id,
+            purpose=TokenPurpose.UNSUBSCRIBE,
+            expires_at=None,
+        )
+    )
+
+
 async def find_token(
     session: AsyncSession,
     raw: str,
@@ -86,6 +99,32 @@ async def find_token(
     if digest is None:
         raise NotFound()
     token = await repository.find_token_by_hash(session, digest)
+    return _live(token, digest, purpose=purpose, federation_id=federation_id)
+
+
+async def find_token_and_subscriber(
+    session: AsyncSession,
+    raw: str,
+    *,
+    purpose: TokenPurpose,
+    federation_id: int | None = None,
+) -> tuple[Token, Subscriber]:
+    """find_token and the token's subscriber, read together (the link pages need both), or
+    the same NotFound when either is missing."""
+    digest = link_token_digest(raw)
+    if digest is None:
+        raise NotFound()
+    found = await repository.find_token_with_subscriber(session, digest)
+    token, subscriber = found if found is not None else (None, None)
+    live = _live(token, digest, purpose=purpose, federation_id=federation_id)
+    if subscriber is None:
+        raise NotFound()
+    return live, subscriber
+
+
+def _live(
+    token: Token | None, digest: str, *, purpose: TokenPurpose, federation_id: int | None
+) -> Token:
     if (
         token is None
         # Lookup by hash is an index probe; the compare after it is constant-time anyway.

@@ -4,6 +4,10 @@ gets a stamp of their own."""
 
 from __future__ import annotations
 
+import json
+import re
+import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
@@ -16,6 +20,7 @@ from app.clock import now
 from app.federations.models import Federation
 from app.subscribers.models import PrivacyNotice
 from tests.fixtures.factories import bearer, federation_data, make_federation, make_key
+from tests.fixtures.live import Install, create_api_key, create_federation, installation
 from tests.subscribers.test_public_flow import STAMP_RE
 
 FORM = "/f/norr/prenumerera"
@@ -118,3 +123,94 @@ class TestStamps:
             )
             assert response.status_code == 200, response.text
             assert "Kolla din inkorg" in response.text
+
+
+def _cached_answers(client: httpx.Client) -> float:
+    """The server's count of form pages answered by its fast path (from /metrics)."""
+    text = client.get("/metrics").text
+    sample = 'newsletter_http_cached_answers_total{route="/f/{slug}/prenumerera"}'
+    match = re.search(rf"^{re.escape(sample)} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def _access_line(install: Install, name: str, rid: str) -> dict[str, str]:
+    lines = [json.loads(line) for line in install.log(name).splitlines() if line.startswith("{")]
+    found = [e for e in lines if e.get("request_id") == rid and e["logger"] == "uvicorn.access"]
+    assert len(found) == 1, install.log(name)[-3000:]
+    return {k: v for k, v in found[0].items() if k != "time"}
+
+
+def _until(check: Callable[[], bool], what: str) -> None:
+    """Poll until `check()` holds; the deadline only ends a test that would otherwise hang."""
+    deadline = time.monotonic() + 60
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+class TestTwoServers:
+    """Two `newsletter serve` processes on one database, as two workers behind one proxy: each
+    answers the form from its own caches and its fast path."""
+
+    def test_the_fast_answer_is_the_routes_and_a_change_reaches_the_other(
+        self, backend: str
+    ) -> None:
+        with installation(backend, "fastpath") as install:
+            create_federation(install, "norr")
+            _, admin = create_api_key(install, "--admin")
+            a = install.serve(workers=1, name="a")
+            b = install.serve(workers=1, name="b")
+            with httpx.Client(base_url=a) as at_a, httpx.Client(base_url=b) as at_b:
+                # B's first visitor goes through the route (cold caches), the next one gets
+                # the fast path's answer: the same but for the stamp, and the same access line
+                # (one kept-alive connection, so even the client port is the same).
+                route = at_b.get(FORM, headers={"X-Request-ID": "genom-routen"})
+                assert _cached_answers(at_b) == 0
+                fast = at_b.get(FORM, headers={"X-Request-ID": "ur-cachen"})
+                assert _cached_answers(at_b) == 1
+                assert fast.status_code == route.status_code == 200
+                ignored = {"date", "x-request-id"}
+                assert [h for h in fast.headers.raw if h[0].decode().lower() not in ignored] == [
+                    h for h in route.headers.raw if h[0].decode().lower() not in ignored
+                ]
+                assert fast.headers["x-request-id"] == "ur-cachen"
+                assert STAMP_RE.sub("", fast.text) == STAMP_RE.sub("", route.text)
+                assert STAMP_RE.search(fast.text)
+                routed = _access_line(install, "b", "genom-routen")
+                served = _access_line(install, "b", "ur-cachen")
+                assert served == {**routed, "request_id": "ur-cachen"}
+                assert "/f/norr/prenumerera" in served["message"]
+
+                # A makes the changes: a new name and a new notice version show there at once,
+                # from the route and then from the fast path again.
+                patched = at_a.patch(
+                    "/api/v1/federations/norr",
+                    json={"name": "Samordningsförbundet Nytt"},
+                    headers=bearer(admin),
+                )
+                assert patched.status_code == 200, patched.text
+                published = at_a.post(
+                    "/api/v1/federations/norr/privacy-notices",
+                    json={"form_text": "Ja, version två.", "privacy_text": "Ny text.\n"},
+                    headers=bearer(admin),
+                )
+                assert published.status_code == 201, published.text
+                fast_at_a = _cached_answers(at_a)
+                for _ in range(2):
+                    page = at_a.get(FORM).text
+                    assert "Samordningsförbundet Nytt" in page
+                    assert "(version 2)" in page
+                assert _cached_answers(at_a) == fast_at_a + 1
+
+                # B sees them once its caches are older than their maximum age, and then
+                # answers the new page from its fast path.
+                def changed_at_b() -> bool:
+                    page = at_b.get(FORM).text
+                    return "Samordningsförbundet Nytt" in page and "(version 2)" in page
+
+                _until(changed_at_b, "B kept showing the old form")
+                fast_at_b = _cached_answers(at_b)
+                page = at_b.get(FORM).text
+                assert "Samordningsförbundet Nytt" in page
+                assert "(version 2)" in page
+                assert _cached_answers(at_b) == fast_at_b + 1
