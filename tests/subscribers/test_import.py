@@ -354,16 +354,29 @@ class TestExistingAddresses:
             running = asyncio.create_task(
                 import_file(importing, federation, "email\nbo@example.se\nanna@example.se\n")
             )
-            while not await watcher.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            ):
+            # Bounded waits: a hang (seen once on Python 3.13, not reproduced) fails here with
+            # what the database was doing, instead of stalling the whole suite.
+            for _ in range(3000):
+                if await watcher.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                ):
+                    break
                 assert not running.done(), running.result()
                 await asyncio.sleep(0.01)
             await other.commit()
-            report = await running
+            try:
+                report = await asyncio.wait_for(running, timeout=60)
+            except TimeoutError:
+                activity = await watcher.execute(
+                    text(
+                        "SELECT state, wait_event_type, wait_event, left(query, 120) "
+                        "FROM pg_stat_activity WHERE datname = current_database()"
+                    )
+                )
+                raise AssertionError(f"the import did not finish: {activity.all()}") from None
         assert (report.created, report.existing) == (1, 1)
         async with committed() as check:
             emails = await check.scalars(select(Subscriber.email).order_by(Subscriber.email))
