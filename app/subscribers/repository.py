@@ -98,17 +98,7 @@ async def find_token_with_subscriber(
     session: AsyncSession, digest: str
 ) -> tuple[Token, Subscriber | None] | None:
     """The token by hash and its subscriber (of the token's own federation), in one query."""
-    result = await session.execute(
-        select(Token, Subscriber)
-        .outerjoin(
-            Subscriber,
-            (Subscriber.id == Token.subscriber_id)
-            & (Subscriber.federation_id == Token.federation_id),
-        )
-        .where(Token.token_hash == digest)
-    )
-    row = result.one_or_none()
-    return None if row is None else (row[0], row[1])
+    return await _token_with_subscriber(session, Token.token_hash == digest)
 
 
 async def get_subscriber_token(
@@ -131,6 +121,15 @@ async def get_token_with_subscriber(
     session: AsyncSession, *, federation_id: int, token_id: int
 ) -> tuple[Token, Subscriber | None] | None:
     """The token and the subscriber it belongs to, in one query."""
+    return await _token_with_subscriber(
+        session, Token.federation_id == federation_id, Token.id == token_id
+    )
+
+
+async def _token_with_subscriber(
+    session: AsyncSession, *where: ColumnElement[bool]
+) -> tuple[Token, Subscriber | None] | None:
+    """A token and its subscriber, who must be of the token's own federation."""
     result = await session.execute(
         select(Token, Subscriber)
         .outerjoin(
@@ -138,7 +137,7 @@ async def get_token_with_subscriber(
             (Subscriber.id == Token.subscriber_id)
             & (Subscriber.federation_id == Token.federation_id),
         )
-        .where(Token.federation_id == federation_id, Token.id == token_id)
+        .where(*where)
     )
     row = result.one_or_none()
     return None if row is None else (row[0], row[1])

@@ -188,25 +188,31 @@ class TestPipelinedGroup:
 
 
 class TestPipelinedRefusals:
-    async def test_a_refused_sender_is_judged_by_the_mail_reply_and_nothing_goes_out(
-        self,
+    @pytest.mark.parametrize(
+        ("group", "outcome", "reply"),
+        [
+            (
+                b"550 5.7.1 Sender refused\r\n503 5.5.1 Need MAIL\r\n503 5.5.1 Need RCPT\r\n",
+                Outcome.SENDER_BLOCKED,
+                "550 5.7.1",
+            ),
+            (
+                b"250 Ok\r\n550 5.1.1 No such user\r\n554 5.5.1 No valid recipients\r\n",
+                Outcome.FAILED,
+                "550 5.1.1",
+            ),
+            (b"250 Ok\r\n250 Ok\r\n451 4.3.0 Not now\r\n", Outcome.DEFERRED, "451 4.3.0"),
+        ],
+        ids=["sender", "recipient", "data-command"],
+    )
+    async def test_a_refusal_is_judged_by_the_first_refused_reply_and_nothing_goes_out(
+        self, group: bytes, outcome: Outcome, reply: str
     ) -> None:
-        group = [b"550 5.7.1 Sender refused\r\n503 5.5.1 Need MAIL\r\n503 5.5.1 Need RCPT\r\n"]
-        scripted, server = await serve(Script(group=group))
+        scripted, server = await serve(Script(group=[group]))
         async with server:
-            outcome, reply, marks = await send(scripted)
-        assert outcome is Outcome.SENDER_BLOCKED
-        assert reply.startswith("550 5.7.1")
-        assert marks == []
-        assert scripted.messages == []
-
-    async def test_a_refused_recipient_is_judged_by_the_rcpt_reply(self) -> None:
-        group = [b"250 Ok\r\n550 5.1.1 No such user\r\n554 5.5.1 No valid recipients\r\n"]
-        scripted, server = await serve(Script(group=group))
-        async with server:
-            outcome, reply, marks = await send(scripted)
-        assert outcome is Outcome.FAILED
-        assert reply.startswith("550 5.1.1")
+            got, got_reply, marks = await send(scripted)
+        assert got is outcome
+        assert got_reply.startswith(reply)
         assert marks == []
         assert scripted.messages == []
 
@@ -224,16 +230,6 @@ class TestPipelinedRefusals:
         assert reply.startswith("450 4.2.0")
         assert marks == []
         assert scripted.messages == [b".\r\n"]
-
-    async def test_a_refused_data_command_sends_nothing(self) -> None:
-        group = [b"250 Ok\r\n250 Ok\r\n451 4.3.0 Not now\r\n"]
-        scripted, server = await serve(Script(group=group))
-        async with server:
-            outcome, reply, marks = await send(scripted)
-        assert outcome is Outcome.DEFERRED
-        assert reply.startswith("451 4.3.0")
-        assert marks == []
-        assert scripted.messages == []
 
 
 class TestPipelinedLosses:
