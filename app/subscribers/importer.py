@@ -4,11 +4,13 @@ A file is read once, row by row; every BATCH_SIZE valid rows cost a fixed number
 statements whatever the batch holds (on PostgreSQL one for the subscribers, their tokens and
 consent records, and one for the confirmation mails of a pending import; see
 repository.import_batch).
-Memory stays flat: only the current batch and a bounded problem list are kept, plus a set of
-the addresses seen so far (to report duplicates within the file)."""
+The next batch is read while one is written (_Writer). Memory stays flat: only two batches
+and a bounded problem list are kept, plus a set of the addresses seen so far (to report
+duplicates within the file)."""
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import csv
 import io
@@ -16,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import IO
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +44,8 @@ from app.subscribers.schemas import (
 )
 
 BATCH_SIZE = 1000
+# While a batch is being written, the reading lets it take its next step every so many rows.
+YIELD_EVERY_ROWS = 50
 MAX_PROBLEMS_LISTED = 1000
 MAX_NAME_LENGTH = 200
 MAX_ATTRIBUTE_LENGTH = 1000
@@ -119,27 +124,31 @@ async def import_csv(
     skip = state.report.rows
     # Rows before the checkpoint go through validation again only to fill `seen`.
     replay = _State(report=empty_report(), seen=state.seen)
-    with _csv_rows(source) as (layout, rows):
-        batch: list[_Row] = []
-        for line, values in rows:
-            if skip:
-                skip -= 1
-                _row(values, line, layout, replay)
-                continue
-            state.report.rows += 1
-            row = _row(values, line, layout, state)
-            if row is None:
-                continue
-            batch.append(row)
-            if len(batch) >= BATCH_SIZE:
-                await _write_batch(session, federation, batch, mode, consent_note, method, state)
-                batch = []
-                if on_batch is not None:
-                    await on_batch(state.report)
-        if batch:
-            await _write_batch(session, federation, batch, mode, consent_note, method, state)
-        if on_batch is not None:
-            await on_batch(state.report)
+    writer = _Writer(session, federation, mode, consent_note, method, state, on_batch)
+    try:
+        with _csv_rows(source) as (layout, rows):
+            # The rows read since the last batch was handed over: counted into the report when
+            # their batch is written, so a checkpoint never counts a row that is not.
+            parsed = _State(report=empty_report(), seen=state.seen)
+            batch: list[_Row] = []
+            for line, values in rows:
+                if skip:
+                    skip -= 1
+                    _row(values, line, layout, replay)
+                    continue
+                parsed.report.rows += 1
+                row = _row(values, line, layout, parsed)
+                if row is not None:
+                    batch.append(row)
+                if len(batch) >= BATCH_SIZE:
+                    await writer.write(batch, parsed.report)
+                    batch, parsed = [], _State(report=empty_report(), seen=state.seen)
+                elif parsed.report.rows % YIELD_EVERY_ROWS == 0 and writer.busy():
+                    await asyncio.sleep(0)  # the batch being written takes its next step
+            await writer.write(batch, parsed.report)
+            await writer.wait()
+    finally:
+        await writer.settle()
     report = state.report
     await audit_service.record(
         session,
@@ -277,13 +286,71 @@ def _row(values: list[str], line: int, layout: _Layout, state: _State) -> _Row |
     return _Row(line=line, email=email, name=name or None, attributes=attributes)
 
 
+class _Writer:
+    """Writes batches one at a time, in order, while the caller reads the next one: the
+    database works on batch n while Python validates the rows of batch n+1 (they took turns
+    before, and their times added up). A batch's read rows go into the report just before it
+    is written, and the progress hook runs after it, so checkpoints count exactly the rows
+    that are written."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        federation: Federation,
+        mode: CreateMode,
+        consent_note: str | None,
+        method: str,
+        state: _State,
+        on_batch: ProgressHook | None,
+    ) -> None:
+        self._write = partial(_write_batch, session, federation, mode, consent_note, method)
+        self._state = state
+        self._on_batch = on_batch
+        self._task: asyncio.Task[None] | None = None
+
+    def busy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def write(self, batch: list[_Row], parsed: ImportReport) -> None:
+        """Wait for the batch before (its error is raised here), then start this one."""
+        await self.wait()
+        self._task = asyncio.create_task(self._batch(batch, parsed))
+
+    async def wait(self) -> None:
+        if self._task is not None:
+            task, self._task = self._task, None
+            await task
+
+    async def settle(self) -> None:
+        """After an error: let a batch under way end before the session is touched again."""
+        if self._task is not None:
+            task, self._task = self._task, None
+            await asyncio.wait([task])
+            if not task.cancelled():
+                task.exception()  # the caller's error is the one raised; this one is retrieved
+
+    async def _batch(self, batch: list[_Row], parsed: ImportReport) -> None:
+        _add_read_rows(self._state.report, parsed)
+        if batch:
+            await self._write(batch, self._state)
+        if self._on_batch is not None:
+            await self._on_batch(self._state.report)
+
+
+def _add_read_rows(report: ImportReport, parsed: ImportReport) -> None:
+    report.rows += parsed.rows
+    report.invalid += parsed.invalid
+    room = MAX_PROBLEMS_LISTED - len(report.problems)
+    report.problems.extend(parsed.problems[: max(room, 0)])
+
+
 async def _write_batch(
     session: AsyncSession,
     federation: Federation,
-    batch: list[_Row],
     mode: CreateMode,
     consent_note: str | None,
     method: str,
+    batch: list[_Row],
     state: _State,
 ) -> None:
     fid = federation.id

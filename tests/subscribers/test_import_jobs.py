@@ -3,6 +3,7 @@ federations, and a worker that dies mid-import (resumed, or failed visibly)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
@@ -309,6 +310,94 @@ class TestCrashedWorker:
         )
         assert entry is not None
         assert "avbröts" in entry.summary
+
+
+class TestReadingWhileWriting:
+    """The next batch is read and checked while one is written; a checkpoint still counts only
+    the rows that are written."""
+
+    async def test_the_next_batch_is_read_while_one_is_written(
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        key: str,
+        small_steps: None,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        job = await queue(client, key, rows(35))
+        read = 0
+        real_row = importer._row
+
+        def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+            nonlocal read
+            read += 1
+            return real_row(*args, **kwargs)
+
+        read_at_write: list[int] = []
+        saved: list[int] = []
+
+        async def writing(*args, **kwargs):  # type: ignore[no-untyped-def]
+            # The first batch waits until reading has gone past it: with one batch written at
+            # a time and nothing read meanwhile, this would time out.
+            if not read_at_write:
+                async with asyncio.timeout(10):
+                    while read <= importer.BATCH_SIZE:
+                        await asyncio.sleep(0.001)
+            read_at_write.append(read)
+            await REAL_WRITE_BATCH(*args, **kwargs)
+
+        real_save = import_jobs._save
+
+        async def saving(session_, job_, owner, report, **changes):  # type: ignore[no-untyped-def]
+            saved.append(report.rows)
+            # A checkpoint counts the rows that are in the database, not the ones read.
+            assert report.rows == report.created == await count(session_)
+            await real_save(session_, job_, owner, report, **changes)
+
+        monkeypatch.setattr(importer, "_row", counting)
+        monkeypatch.setattr(importer, "_write_batch", writing)
+        monkeypatch.setattr(import_jobs, "_save", saving)
+        assert await import_jobs.run_next_job() == job["id"]
+        assert read_at_write[0] > importer.BATCH_SIZE
+        assert saved == [20, 35]
+        done = await poll(client, key, job["id"])
+        assert (done["status"], done["rows_done"], done["report"]["created"]) == ("done", 35, 35)
+        assert await count(session) == 35
+
+    async def test_a_file_error_while_a_batch_is_written_is_raised_after_that_batch(
+        self,
+        session: AsyncSession,
+        alfa: Federation,
+        small_steps: None,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """The CSV turns bad after the first batch: the error is the file's, raised once the
+        batch under way has ended (the session is never used by two at once)."""
+        import io
+
+        from app.actors import Actor
+        from app.subscribers.schemas import CreateMode
+
+        ended: list[str] = []
+
+        async def writing(*args, **kwargs):  # type: ignore[no-untyped-def]
+            await asyncio.sleep(0.05)  # still under way when the reading fails
+            await REAL_WRITE_BATCH(*args, **kwargs)
+            ended.append("written")
+
+        monkeypatch.setattr(importer, "_write_batch", writing)
+        # A field over the csv module's limit (131,072 characters) in row 13.
+        bad = rows(12) + b'"' + b"x" * 200_000 + b'@example.se",Lang\n'
+        with pytest.raises(importer.ImportFileError):
+            await importer.import_csv(
+                session,
+                federation=alfa,
+                source=io.BytesIO(bad),
+                mode=CreateMode.CONFIRMED,
+                consent_note="Lista",
+                actor=Actor.system("test"),
+            )
+        assert ended == ["written"]
 
 
 class TestFailingJob:
