@@ -326,11 +326,14 @@ class TestReadingWhileWriting:
     ) -> None:
         job = await queue(client, key, rows(35))
         read = 0
+        past_first_batch = asyncio.Event()
         real_row = importer._row
 
         def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
             nonlocal read
             read += 1
+            if read > importer.BATCH_SIZE:
+                past_first_batch.set()
             return real_row(*args, **kwargs)
 
         read_at_write: list[int] = []
@@ -341,8 +344,7 @@ class TestReadingWhileWriting:
             # a time and nothing read meanwhile, this would time out.
             if not read_at_write:
                 async with asyncio.timeout(10):
-                    while read <= importer.BATCH_SIZE:
-                        await asyncio.sleep(0.001)
+                    await past_first_batch.wait()
             read_at_write.append(read)
             await REAL_WRITE_BATCH(*args, **kwargs)
 
