@@ -23,7 +23,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.campaigns.models import Campaign, CampaignStatus
 from app.db import UtcDateTime
@@ -463,19 +463,7 @@ async def write_results(
         # (a dispatcher writes a batch per round of its connections).
         result = await session.execute(
             _RESULTS_FROM_ARRAYS if owner is not None else _RESULTS_FROM_ARRAYS_ANY_OWNER,
-            {
-                "ids": [row.delivery_id for row in rows],
-                "statuses": [row.status.value for row in rows],
-                "nexts": [row.next_attempt_at for row in rows],
-                "sent": [row.sent_at for row in rows],
-                "codes": [row.code for row in rows],
-                "enhanced": [row.enhanced for row in rows],
-                "replies": [row.reply for row in rows],
-                "queue_ids": [row.queue_id for row in rows],
-                "deltas": [row.attempts_delta for row in rows],
-                "owner": owner,
-                "now": now,
-            },
+            _result_arrays(rows, owner=owner, now=now),
         )
         return int(getattr(result, "rowcount", 0) or 0)
     t = cast(Table, Delivery.__table__)
@@ -517,7 +505,13 @@ async def write_results(
     return int(result.rowcount or 0)
 
 
-_RESULTS_SQL = """
+# Rows are found by primary key, never through the status index: `(status = 'sending') IS
+# TRUE` is a filter the planner cannot turn into an index condition. With a plain
+# `status = 'sending'` it chose ix_deliveries_due (the statistics say few rows are sending),
+# whose 'sending' range keeps an entry for every row that has passed through it until VACUUM:
+# 5 ms a round in PostgreSQL by the middle of a 10,000-recipient campaign, against 0.8 ms.
+_SENDING = "(d.status = 'sending') IS TRUE"
+_RESULTS_SQL = f"""
 UPDATE deliveries AS d SET
     status = v.status, next_attempt_at = v.next_attempt_at, sent_at = v.sent_at,
     smtp_code = v.code, enhanced_code = v.enhanced, smtp_reply = v.reply,
@@ -528,10 +522,55 @@ FROM unnest(
     CAST(:sent AS timestamptz[]), CAST(:codes AS integer[]), CAST(:enhanced AS varchar[]),
     CAST(:replies AS text[]), CAST(:queue_ids AS varchar[]), CAST(:deltas AS integer[])
 ) AS v(id, status, next_attempt_at, sent_at, code, enhanced, reply, queue_id, delta)
-WHERE d.id = v.id AND d.status = 'sending'"""
+WHERE d.id = v.id AND {_SENDING}"""
 _RESULTS_FROM_ARRAYS = text(_RESULTS_SQL + " AND d.claimed_by = CAST(:owner AS varchar)")
 # Recovery writes for any owner; the unused :owner is bound as NULL and ignored.
 _RESULTS_FROM_ARRAYS_ANY_OWNER = text(_RESULTS_SQL + " AND CAST(:owner AS varchar) IS NULL")
+_WIRE_SQL = f"""
+UPDATE deliveries AS d SET wire_at = CAST(:now AS timestamptz)
+FROM unnest(CAST(:wire AS bigint[])) AS w(id)
+WHERE d.id = w.id AND d.claimed_by = CAST(:owner AS varchar) AND {_SENDING}"""
+
+
+def _result_arrays(
+    rows: Sequence[ResultRow], *, owner: str | None, now: datetime
+) -> dict[str, Any]:
+    return {
+        "ids": [row.delivery_id for row in rows],
+        "statuses": [row.status.value for row in rows],
+        "nexts": [row.next_attempt_at for row in rows],
+        "sent": [row.sent_at for row in rows],
+        "codes": [row.code for row in rows],
+        "enhanced": [row.enhanced for row in rows],
+        "replies": [row.reply for row in rows],
+        "queue_ids": [row.queue_id for row in rows],
+        "deltas": [row.attempts_delta for row in rows],
+        "owner": owner,
+        "now": now,
+    }
+
+
+async def write_round(
+    db: AsyncSession | AsyncConnection,
+    *,
+    owner: str,
+    rows: Sequence[ResultRow],
+    wire: Sequence[int],
+    now: datetime,
+) -> None:
+    """A dispatcher's round on PostgreSQL: the results so far and the wire marks of the
+    deliveries about to start DATA, in one statement. Alone on a connection in autocommit it
+    is its own transaction (one round trip); in a session it is part of the session's. The two
+    sets never share a row: a delivery has a result only after its mark was committed."""
+    await db.execute(_ROUND, {**_result_arrays(rows, owner=owner, now=now), "wire": list(wire)})
+
+
+_ROUND = text(
+    f"""
+WITH results AS ({_RESULTS_SQL} AND d.claimed_by = CAST(:owner AS varchar) RETURNING d.id),
+wire AS ({_WIRE_SQL} RETURNING d.id)
+SELECT (SELECT count(*) FROM results) AS results, (SELECT count(*) FROM wire) AS wire"""
+)
 
 
 async def insert_queued_for_tokens(
@@ -722,7 +761,7 @@ async def mark_on_wire(
         return
     if session.get_bind().dialect.name == "postgresql":
         # An array parameter: the same statement text whatever the round holds.
-        await session.execute(_WIRE_FROM_ARRAY, {"ids": list(ids), "owner": owner, "now": now})
+        await session.execute(_WIRE_FROM_ARRAY, {"wire": list(ids), "owner": owner, "now": now})
         return
     await session.execute(
         update(Delivery)
@@ -736,11 +775,7 @@ async def mark_on_wire(
     )
 
 
-_WIRE_FROM_ARRAY = text(
-    "UPDATE deliveries SET wire_at = CAST(:now AS timestamptz) "
-    "WHERE id = ANY(CAST(:ids AS bigint[])) AND claimed_by = CAST(:owner AS varchar) "
-    "AND status = 'sending'"
-)
+_WIRE_FROM_ARRAY = text(_WIRE_SQL)
 
 
 async def campaign_progress(

@@ -8,7 +8,7 @@ from email import message_from_bytes, policy
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import clock, composition
@@ -587,3 +587,119 @@ class TestWritingResults:
 
         marked = [(await self._row(session, i)).wire_at is not None for i in ids]
         assert marked == [True, True, False, False]
+
+    @pytest.mark.postgres
+    async def test_a_round_is_one_statement_for_results_and_wire_marks(
+        self, session: AsyncSession
+    ) -> None:
+        ids = await self._held(session)
+        statements: list[str] = []
+
+        def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+            statements.append(statement)
+
+        bind = (await session.connection()).sync_connection
+        assert bind is not None
+        event.listen(bind, "before_cursor_execute", count)
+        try:
+            await repo.write_round(
+                session,
+                owner="a",
+                rows=[
+                    self._result(ids[0], DeliveryStatus.SENT),
+                    self._result(ids[2], DeliveryStatus.SENT),
+                ],
+                wire=[ids[1], ids[3]],
+                now=now(),
+            )
+        finally:
+            event.remove(bind, "before_cursor_execute", count)
+
+        assert len(statements) == 1
+        assert (await self._row(session, ids[0])).status == DeliveryStatus.SENT
+        marked = await self._row(session, ids[1])
+        assert (marked.status, marked.wire_at is not None) == (DeliveryStatus.SENDING, True)
+        # Run "b"'s row and the queued one are left alone, results and marks alike.
+        assert (await self._row(session, ids[2])).status == DeliveryStatus.SENDING
+        assert (await self._row(session, ids[3])).wire_at is None
+
+    @pytest.mark.postgres
+    async def test_a_round_finds_its_rows_by_primary_key(self, session: AsyncSession) -> None:
+        """The plan PostgreSQL keeps for the round never reads the status index, whose
+        'sending' range holds an entry for every row that has passed through it (5 ms a round
+        by the middle of a 10,000-recipient campaign, bench/results-speed.md)."""
+        ids = await self._held(session)
+        # Many rows that were sent, few sending, analysed: the statistics of a campaign under way.
+        await session.execute(
+            text(
+                "INSERT INTO deliveries (federation_id, kind, campaign_id, subscriber_id, status, "
+                "priority, attempts, next_attempt_at, created_at, updated_at) "
+                "SELECT federation_id, 'confirmation', NULL, subscriber_id, 'sent', priority, 1, "
+                "next_attempt_at, created_at, updated_at "
+                "FROM deliveries, generate_series(1, 20000) WHERE id = :id"
+            ),
+            {"id": ids[3]},
+        )
+        await session.execute(text("ANALYZE deliveries"))
+        await session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        compiled = repo._ROUND.compile(dialect=session.get_bind().dialect)
+        literal = {
+            "ids": "ARRAY[1]",
+            "statuses": "ARRAY['sent']",
+            "nexts": "ARRAY[now()]",
+            "sent": "ARRAY[now()]",
+            "codes": "ARRAY[250]",
+            "enhanced": "ARRAY['2.0.0']",
+            "replies": "ARRAY['ok']",
+            "queue_ids": "ARRAY['K1']",
+            "deltas": "ARRAY[1]",
+            "owner": "'a'",
+            "now": "now()",
+            "wire": "ARRAY[2]",
+        }
+        conn = await session.connection()
+        await conn.exec_driver_sql(f"PREPARE round_plan AS {compiled}")
+        arguments = ", ".join(literal[name] for name in compiled.positiontup or ())
+        explained = await conn.exec_driver_sql(f"EXPLAIN EXECUTE round_plan({arguments})")
+        plan = "\n".join(explained.scalars())
+        await conn.exec_driver_sql("DEALLOCATE round_plan")
+        assert "ix_deliveries_due" not in plan, plan
+        assert plan.count("pk_deliveries") == 2, plan
+
+    @pytest.mark.postgres
+    async def test_a_lost_database_connection_mid_run_loses_and_repeats_nothing(
+        self, committed: async_sessionmaker[AsyncSession], fault_smtp: SmtpRecorder
+    ) -> None:
+        """The run's own connection for its rounds is killed while the campaign goes out (a
+        database restart would do the same): the round goes again on a fresh connection, the
+        run finishes, and every subscriber has exactly one mail."""
+        async with committed() as session:
+            world = await make_world(session, n=30)
+            world.federation.send_rate_per_second = 15.0  # two seconds of sending
+            await make_campaign(session, world.federation)
+            await session.commit()
+        run = asyncio.create_task(composition.dispatch_once())
+        for _ in range(3000):  # until a few are out (at most 30 s)
+            if sum(fault_smtp.delivered.values()) >= 5 or run.done():
+                break
+            await asyncio.sleep(0.01)
+        async with committed() as session:
+            killed = await session.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND query LIKE '%WITH results AS%'"
+                )
+            )
+        assert killed == 1
+        report = await run
+
+        assert report.sent == 30
+        assert fault_smtp.delivered == {world.address(i): 1 for i in range(30)}
+        async with committed() as session:
+            statuses = (
+                await session.scalars(
+                    select(Delivery.status).where(Delivery.federation_id == world.federation.id)
+                )
+            ).all()
+        assert statuses == [DeliveryStatus.SENT] * 30
