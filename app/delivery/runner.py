@@ -124,6 +124,10 @@ class Run:
         self.progress_at = float("-inf")
         self.journal: Journal | None = None
         self.round_connection: AsyncConnection | None = None
+        # Only the dispatcher's own runs hold a connection for their rounds: the web app's
+        # sends after a commit may overlap in numbers (a silent relay holds each up to the
+        # SMTP timeout) and would take the pool's connections from the requests.
+        self.holds_connection = False
 
     # -- lifecycle
 
@@ -138,6 +142,7 @@ class Run:
         """Send what is due, or with `only` just those deliveries (one claim, then send);
         `claimed` is set once that claim is committed (or the run ended without one)."""
         started = time.monotonic()
+        self.holds_connection = only is None
         self.journal = Journal(self.settings.journal_dir, self.owner)
         clean = False
         workers = [asyncio.create_task(self._worker()) for _ in range(self.connections)]
@@ -577,9 +582,11 @@ class Run:
         """The run's own PostgreSQL connection for its rounds, in autocommit: a round is then
         one statement and one round trip, with no pool check-out, ping, BEGIN or COMMIT (they
         were four of the five round trips of each group commit, and the commits were most of
-        the dispatcher's wall time). None where the app's sessions are not an engine's
-        (tests bind them to one outer transaction) or the database is SQLite."""
+        the dispatcher's wall time). None for the web app's runs, where the app's sessions
+        are not an engine's (tests bind them to one outer transaction) and on SQLite."""
         if self.round_connection is None:
+            if not self.holds_connection:
+                return None
             bind = self.sessionmaker.kw.get("bind")
             if not isinstance(bind, AsyncEngine) or bind.dialect.name != "postgresql":
                 return None

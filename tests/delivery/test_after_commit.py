@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Sequence
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -143,3 +144,50 @@ class TestSignUpsAtOnce:
                 select(Delivery.status, func.count()).group_by(Delivery.status)
             )
             assert dict(statuses.all()) == {DeliveryStatus.SENT: len(addresses)}
+
+    @pytest.mark.postgres
+    async def test_only_the_dispatchers_runs_hold_a_connection_for_their_rounds(
+        self,
+        committed: async_sessionmaker[AsyncSession],
+        smtp_server: SmtpRecorder,
+        configure: Configure,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A sign-up's send writes its rounds through a session (a pool connection only for
+        the moment of the write: many such runs can wait on a slow relay at once); the
+        dispatcher's run writes them on the connection it holds."""
+        from app import composition
+        from app.delivery import repository
+        from app.main import create_app
+        from tests.fixtures.factories import make_campaign, make_world
+
+        writers: list[str] = []
+        real = repository.write_round
+
+        async def spying(db, **kwargs):  # type: ignore[no-untyped-def]
+            writers.append(type(db).__name__)
+            await real(db, **kwargs)
+
+        monkeypatch.setattr(repository, "write_round", spying)
+        configure(form_min_seconds="0")
+        async with committed() as session:
+            world = await make_world(session, n=2)
+            await make_campaign(session, world.federation)
+            await session.commit()
+        app = create_app(embedded_services=False)
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="https://n.example.se") as c:
+            slug = world.federation.slug
+            stamp = (await c.get(f"/api/v1/public/{slug}/stamp")).json()["stamp"]
+            answer = await c.post(
+                f"/api/v1/public/{slug}/subscriptions",
+                json={"email": "ny@example.se", "consent": True, "stamp": stamp},
+            )
+        assert answer.status_code == 202
+        assert smtp_server.delivered["ny@example.se"] == 1
+        assert set(writers) == {"AsyncSession"}
+
+        writers.clear()
+        report = await composition.dispatch_once()
+        assert report.sent == 2
+        assert set(writers) == {"AsyncConnection"}
