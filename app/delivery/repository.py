@@ -457,7 +457,7 @@ async def write_results(
     dispatcher (owner None: any row still `sending`, used by recovery)."""
     if not rows:
         return 0
-    if session.get_bind().dialect.name == "postgresql":
+    if _is_pg(session):
         # One UPDATE … FROM unnest(arrays): one statement text for every batch and nine
         # parameters, instead of a parameter set per row through SQLAlchemy's executemany
         # (a dispatcher writes a batch per round of its connections).
@@ -558,18 +558,24 @@ async def write_round(
     wire: Sequence[int],
     now: datetime,
 ) -> None:
-    """A dispatcher's round on PostgreSQL: the results so far and the wire marks of the
-    deliveries about to start DATA, in one statement. Alone on a connection in autocommit it
-    is its own transaction (one round trip); in a session it is part of the session's. The two
-    sets never share a row: a delivery has a result only after its mark was committed."""
+    """A dispatcher's round: the results so far and the wire marks of the deliveries about to
+    start DATA. On PostgreSQL one statement: alone on a connection in autocommit it is its own
+    transaction (one round trip); in a session it is part of the session's. The two sets never
+    share a row: a delivery has a result only after its mark was committed. On SQLite (always
+    a session) the two writes in turn."""
+    if isinstance(db, AsyncSession) and not _is_pg(db):
+        await write_results(db, owner=owner, rows=rows, now=now)
+        await mark_on_wire(db, owner=owner, ids=wire, now=now)
+        return
     await db.execute(_ROUND, {**_result_arrays(rows, owner=owner, now=now), "wire": list(wire)})
 
 
+# Data-modifying CTEs run whether or not the main query reads them.
 _ROUND = text(
     f"""
-WITH results AS ({_RESULTS_SQL} AND d.claimed_by = CAST(:owner AS varchar) RETURNING d.id),
-wire AS ({_WIRE_SQL} RETURNING d.id)
-SELECT (SELECT count(*) FROM results) AS results, (SELECT count(*) FROM wire) AS wire"""
+WITH results AS ({_RESULTS_SQL} AND d.claimed_by = CAST(:owner AS varchar)),
+wire AS ({_WIRE_SQL})
+SELECT 1"""
 )
 
 
@@ -759,7 +765,7 @@ async def mark_on_wire(
     """One statement for a round of connections about to start DATA."""
     if not ids:
         return
-    if session.get_bind().dialect.name == "postgresql":
+    if _is_pg(session):
         # An array parameter: the same statement text whatever the round holds.
         await session.execute(_WIRE_FROM_ARRAY, {"wire": list(ids), "owner": owner, "now": now})
         return

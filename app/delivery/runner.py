@@ -560,13 +560,7 @@ class Run:
     async def _write_in_session(self, settled: Settled, wire: Sequence[int], ts: datetime) -> None:
         report = self.report
         async with self.sessionmaker() as session:
-            if _is_postgresql(session):
-                await repo.write_round(
-                    session, owner=self.owner, rows=settled.rows, wire=wire, now=ts
-                )
-            else:
-                await repo.write_results(session, owner=self.owner, rows=settled.rows, now=ts)
-                await repo.mark_on_wire(session, owner=self.owner, ids=wire, now=ts)
+            await repo.write_round(session, owner=self.owner, rows=settled.rows, wire=wire, now=ts)
             await repo.record_bounces(session, hard=settled.hard, soft=settled.soft, now=ts)
             if self.pause_reasons:
                 paused = await repo.pause_campaigns(session, reasons=self.pause_reasons, now=ts)
@@ -660,10 +654,6 @@ class Run:
 
 class WireNotMarked(Exception):
     """The run is ending (or its database failed) before the mark: nothing went out."""
-
-
-def _is_postgresql(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def _fail_waiting(waiting: dict[int, asyncio.Future[None]]) -> None:

@@ -366,6 +366,8 @@ class TestExistingAddresses:
                     break
                 assert not running.done(), running.result()
                 await asyncio.sleep(0.01)
+            else:
+                raise AssertionError("the import never waited for the other transaction")
             await other.commit()
             try:
                 report = await asyncio.wait_for(running, timeout=60)
