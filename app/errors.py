@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
-
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from typing import TYPE_CHECKING, Any
 
 from app import messages
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse, Response
+
+# The web framework is imported where an answer is made, not here: the dispatcher and the CLI
+# import the errors too, and FastAPI was a tenth of a `newsletter dispatch` start-up.
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +101,8 @@ def _wants_json(request: Request) -> bool:
 def error_json(
     status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    from fastapi.responses import JSONResponse
+
     body = {"error": {"code": code, "message": message, "details": details}}
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -150,6 +155,8 @@ def error_response(request: Request, exc: AppError) -> Response:
 
 def install_handlers(app: FastAPI) -> None:
     """Register the handlers so no stack trace ever reaches a client."""
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:

@@ -38,7 +38,8 @@ from app.subscribers import api as subscribers_api
 from app.subscribers import privacy_api as subscribers_privacy_api
 from app.subscribers import public as subscribers_public
 from app.users import pages as users_pages
-from app.web.pages import STATIC_DIR, render_page
+from app.web import STATIC_DIR
+from app.web.pages import render_page
 
 
 class App(FastAPI):

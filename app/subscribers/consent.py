@@ -21,7 +21,7 @@ from app.federations.models import Federation
 from app.security import sign, unsign
 from app.subscribers import repository
 from app.subscribers.models import ConsentEvent, ConsentRecord, PrivacyNotice
-from app.web.pages import TEMPLATE_DIR
+from app.web import TEMPLATE_DIR
 
 # Plain-text templates (Markdown and the consent sentence): no HTML autoescape here, the
 # Markdown renderer below has raw HTML switched off, so nothing in them becomes markup.

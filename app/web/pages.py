@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import Request
@@ -12,9 +11,7 @@ from jinja2 import StrictUndefined
 
 from app.federations.schemas import normal_origin
 from app.messages import swedish_datetime
-
-TEMPLATE_DIR = Path(__file__).parent / "templates"
-STATIC_DIR = Path(__file__).parent / "static"
+from app.web import TEMPLATE_DIR
 
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
 templates.env.undefined = StrictUndefined

@@ -27,3 +27,19 @@ class TestUnknownVariables:
         warnings = [line for line in result.stderr.splitlines() if "SECUND" in line]
         assert len(warnings) == 1
         assert "did you mean NEWSLETTER_SEND_RATE_PER_SECOND?" in warnings[0]
+
+
+class TestDispatcherStartUp:
+    def test_a_dispatch_run_does_not_import_the_web_framework(self, tmp_path: Path) -> None:
+        # cron starts `newsletter dispatch` every minute; FastAPI was a tenth of its start-up.
+        url = f"sqlite+aiosqlite:///{tmp_path}/tick.db"
+        assert newsletter(url, "db", "upgrade").returncode == 0
+        result = newsletter(url, "dispatch", PYTHONPROFILEIMPORTTIME="1")
+        assert result.returncode == 0, result.stderr
+        imported = {
+            line.rsplit("|", 1)[-1].strip()
+            for line in result.stderr.splitlines()
+            if line.startswith("import time:")
+        }
+        assert {"app.delivery.runner", "app.subscribers.consent"} <= imported
+        assert {"fastapi", "starlette"} & imported == set()
