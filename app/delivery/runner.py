@@ -124,6 +124,7 @@ class Run:
         self.progress_at = float("-inf")
         self.journal: Journal | None = None
         self.round_connection: AsyncConnection | None = None
+        self.claiming: asyncio.Task[int] | None = None
         # Only the dispatcher's own runs hold a connection for their rounds: the web app's
         # sends after a commit may overlap in numbers (a silent relay holds each up to the
         # SMTP timeout) and would take the pool's connections from the requests.
@@ -153,6 +154,12 @@ class Run:
             await self._loop(only, claimed)
             clean = True
         finally:
+            if self.claiming is not None:
+                # Ended by an error while a claim was under way: let the claim end (its rows
+                # are committed and queued, then released below like the rest of the queue).
+                await asyncio.wait([self.claiming])
+                if not self.claiming.cancelled():
+                    self.claiming.exception()  # the run's own error is the one raised
             if claimed is not None:
                 claimed.set()
             self.suppression.close()
@@ -178,10 +185,21 @@ class Run:
         low_water = max(self.connections * 4, BATCH_SIZE // 2)
         last_flush = time.monotonic()
         last_recovery = time.monotonic()
+
+        def after_claim(count: int) -> bool:
+            """Whether claiming is over."""
+            if claimed is not None:
+                claimed.set()
+            return count == 0 or only is not None
+
         while True:
             # Cleared before the work, not after it: a worker's signal during the work (a
             # result, a wish to go on the wire) then ends the wait below at once.
             self.wake.clear()
+            if self.claiming is not None and self.claiming.done():
+                task, self.claiming = self.claiming, None
+                # A failed claim ends the run, as it always did.
+                exhausted = after_claim(task.result()) or exhausted
             if self.wire_waiting:
                 await self._group_commit()
             if self.suppression.due():
@@ -198,14 +216,18 @@ class Run:
             ):
                 await self._flush()
                 last_flush = time.monotonic()
-            if not exhausted and self.queue.qsize() < low_water:
-                count = await self._claim(only)
-                if claimed is not None:
-                    claimed.set()
-                if count == 0 or only is not None:
-                    exhausted = True
+            if not exhausted and self.claiming is None and self.queue.qsize() < low_water:
+                if await self._round_connection() is None:
+                    exhausted = after_claim(await self._claim(only))
+                    continue
+                # With rounds on a connection of their own, the claim (its queries, and
+                # building up to 500 messages) runs beside this loop: the rounds of the
+                # connections still sending go on meanwhile instead of all of them waiting for
+                # it. It ends by waking the loop.
+                self.claiming = asyncio.create_task(self._claim(only))
+                self.claiming.add_done_callback(lambda _: self.wake.set())
                 continue
-            if exhausted and self.queue.empty() and self.in_flight == 0:
+            if exhausted and self.claiming is None and self.queue.empty() and self.in_flight == 0:
                 if not self.results:
                     return
                 await self._flush()

@@ -703,3 +703,45 @@ class TestWritingResults:
                 )
             ).all()
         assert statuses == [DeliveryStatus.SENT] * 30
+
+    @pytest.mark.postgres
+    async def test_rounds_go_on_while_the_next_batch_is_claimed(
+        self,
+        committed: async_sessionmaker[AsyncSession],
+        fault_smtp: SmtpRecorder,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """With rounds on the run's own connection, a claim (its queries and building its
+        messages) no longer stops every connection waiting for its wire mark."""
+        from app.delivery import runner
+
+        monkeypatch.setattr(runner, "BATCH_SIZE", 20)  # claims of 20, a new one below 16 queued
+        async with committed() as session:
+            world = await make_world(session, n=80)
+            await make_campaign(session, world.federation)
+            await session.commit()
+        claiming = 0
+        rounds_during_claims = 0
+        real_claim, real_round = runner.Run._claim, repo.write_round
+
+        async def claim(self, only):  # type: ignore[no-untyped-def]
+            nonlocal claiming
+            claiming += 1
+            try:
+                await asyncio.sleep(0.05)  # a claim that takes a while: a large batch
+                return await real_claim(self, only)
+            finally:
+                claiming -= 1
+
+        async def write_round(db, **kwargs):  # type: ignore[no-untyped-def]
+            nonlocal rounds_during_claims
+            rounds_during_claims += claiming > 0 and bool(kwargs["wire"])
+            await real_round(db, **kwargs)
+
+        monkeypatch.setattr(runner.Run, "_claim", claim)
+        monkeypatch.setattr(repo, "write_round", write_round)
+        report = await composition.dispatch_once()
+
+        assert report.sent == 80
+        assert fault_smtp.delivered == {world.address(i): 1 for i in range(80)}
+        assert rounds_during_claims > 0
