@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite+aiosqlite:///var/newsletter.db"
+    # Connections each process keeps open, and how many more it may open under load (closed
+    # again when they come back to a full pool: a busy worker above the pool size opens and
+    # closes a connection every few requests).
+    database_pool_size: int = Field(5, ge=1, le=1000)
+    database_max_overflow: int = Field(10, ge=0, le=1000)
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str = ""
     smtp_host: str = "127.0.0.1"

@@ -156,7 +156,12 @@ def get_engine() -> AsyncEngine:
                 from pathlib import Path
 
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-        _engine = make_engine(settings.database_url, pool_pre_ping=True)
+        _engine = make_engine(
+            settings.database_url,
+            pool_pre_ping=True,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
     return _engine
 
 

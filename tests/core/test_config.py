@@ -1,10 +1,14 @@
 """Configuration: bad values stop start-up with one line naming the variable."""
 
+import asyncio
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from sqlalchemy.pool import QueuePool
 
+from app import db
 from app.config import ConfigError, get_settings
 
 
@@ -28,6 +32,8 @@ class TestSettings:
             ("NEWSLETTER_DATABASE_URL", "mysql://x"),
             ("NEWSLETTER_TIMEZONE", "Mars/Olympus"),
             ("NEWSLETTER_SMTP_MAX_CONNECTIONS", "0"),
+            ("NEWSLETTER_DATABASE_POOL_SIZE", "0"),
+            ("NEWSLETTER_DATABASE_MAX_OVERFLOW", "-1"),
         ],
     )
     def test_bad_value_names_the_variable(
@@ -89,4 +95,24 @@ class TestSettings:
             assert get_settings().base_url == "http://127.0.0.1:8000"
         finally:
             monkeypatch.undo()
+            get_settings.cache_clear()
+
+
+class TestDatabasePool:
+    def test_the_app_engine_takes_the_pool_size_and_overflow(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        monkeypatch.setenv("NEWSLETTER_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/pool.db")
+        monkeypatch.setenv("NEWSLETTER_DATABASE_POOL_SIZE", "7")
+        monkeypatch.setenv("NEWSLETTER_DATABASE_MAX_OVERFLOW", "3")
+        monkeypatch.setattr(db, "_engine", None)
+        get_settings.cache_clear()
+        try:
+            engine = db.get_engine()
+            pool = engine.pool
+            assert isinstance(pool, QueuePool)
+            assert pool.size() == 7
+            assert pool._max_overflow == 3  # no public reader for the limit
+            asyncio.run(engine.dispose())
+        finally:
             get_settings.cache_clear()
