@@ -235,13 +235,15 @@ class TestCrashSafety:
             )
             assert await count_unknown(factory) - unknown_before <= CONNECTIONS
 
-        # The kills landed mid-run: claimed rows were put back, journalled sends kept.
+        # The kills landed mid-run: claimed rows were put back, rows on the wire are unknown.
         assert recovered["requeued"] > 0
         assert recovered["unknown"] > 0
-        if shared_disk:
-            assert recovered["sent"] > 0
-        else:
+        if not shared_disk:
             assert recovered["sent"] == 0  # no journal was seen: the database decided
+        # With the journal, a kill between a relay's 250 and the round that records it leaves
+        # a send only the journal knows; whether one of the kills lands there is timing (the
+        # rounds come every few milliseconds), so what recovery does with it is pinned in
+        # test_recovery.py, and here only "never twice" and the bound on unknowns.
         print(f"recovered after {KILLS} kills: {dict(recovered)}")  # noqa: T201
         final = start_dispatcher(env)
         assert final.wait(timeout=60) == 0

@@ -1,0 +1,115 @@
+"""Recovery from a stopped dispatcher's journal, row by row, in process on both databases.
+
+The kill test (test_crash.py, PostgreSQL) shows recovery under real kills; whether one of its
+kills lands between a relay's 250 and the round that records it is a matter of timing, so what
+the journal decides for each phase is pinned here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app import composition
+from app.campaigns.models import Campaign, CampaignStatus
+from app.clock import now
+from app.config import get_settings
+from app.delivery.journal import SUFFIX, Journal, Phase
+from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
+from app.delivery.recovery import RECOVERED_SENT_REPLY
+from tests.fixtures.factories import make_campaign, make_world
+
+DEAD = "vm-dead-0001"
+
+
+class TestRecoveryFromTheJournal:
+    """What a stopped dispatcher's journal decides for each of its rows."""
+
+    async def _sending(
+        self, session: AsyncSession, *, wire: list[bool]
+    ) -> tuple[list[int], Campaign]:
+        world = await make_world(session, n=len(wire), slug="sf-journal")
+        campaign = await make_campaign(session, world.federation, status=CampaignStatus.SENDING)
+        ts = now()
+        rows = [
+            Delivery(
+                federation_id=world.federation.id,
+                kind=DeliveryKind.CAMPAIGN,
+                campaign_id=campaign.id,
+                subscriber_id=subscriber_id,
+                status=DeliveryStatus.SENDING,
+                attempts=1,
+                claimed_by=DEAD,
+                # A lease that has not run out: only the abandoned journal says it died.
+                lease_until=ts + timedelta(minutes=10),
+                wire_at=ts if on_wire else None,
+            )
+            for subscriber_id, on_wire in zip(world.ids, wire, strict=True)
+        ]
+        session.add_all(rows)
+        await session.commit()
+        return [row.id for row in rows], campaign
+
+    @pytest.fixture
+    def journal_dir(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+        monkeypatch.setenv("NEWSLETTER_JOURNAL_DIR", str(tmp_path))
+        get_settings.cache_clear()
+        yield tmp_path
+        get_settings.cache_clear()
+
+    async def test_each_phase_settles_its_row(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
+        journal_dir: Path,
+    ) -> None:
+        ids, _ = await self._sending(session, wire=[True, True, True, False, False])
+        accepted, on_wire, marked_only, refused, never = ids
+        (journal_dir / f"{DEAD}{SUFFIX}").write_text(
+            f"{accepted}\tw\n{accepted}\ts\tQ4711\n{on_wire}\tw\n{refused}\td\n{never}\t"
+        )  # the last line torn by the kill
+        report = await composition.recover(sessionmaker=sessionmaker)
+
+        found = {
+            row.id: row
+            for row in (
+                await session.execute(select(Delivery).execution_options(populate_existing=True))
+            ).scalars()
+        }
+        assert found[accepted].status == DeliveryStatus.SENT
+        assert found[accepted].queue_id == "Q4711"
+        assert found[accepted].smtp_reply == RECOVERED_SENT_REPLY
+        # On the wire by the journal, or by the database's mark alone: unknown, never resent.
+        assert found[on_wire].status == DeliveryStatus.UNKNOWN
+        assert found[marked_only].status == DeliveryStatus.UNKNOWN
+        # Nothing went out: back to the queue, the claim's attempt given back.
+        assert {found[refused].status, found[never].status} == {DeliveryStatus.QUEUED}
+        assert found[never].attempts == 0
+        assert (report.recovered_sent, report.recovered_unknown, report.recovered_requeued) == (
+            1,
+            2,
+            2,
+        )
+
+    async def test_a_live_dispatchers_rows_are_left_alone(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
+        journal_dir: Path,
+    ) -> None:
+        ids, _ = await self._sending(session, wire=[True, False])
+        live = Journal(journal_dir, DEAD)  # holds the lock, as a running dispatcher does
+        try:
+            live.mark(ids[0], Phase.SENT, "Q1")
+            report = await composition.recover(sessionmaker=sessionmaker)
+        finally:
+            live.close(remove=False)
+        statuses_now = (
+            await session.execute(select(Delivery.status).execution_options(populate_existing=True))
+        ).scalars()
+        assert set(statuses_now) == {DeliveryStatus.SENDING}
+        assert report.recovered_sent == report.recovered_unknown == report.recovered_requeued == 0
