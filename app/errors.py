@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from fastapi.responses import JSONResponse, Response
 
 # The web framework is imported where an answer is made, not here: the dispatcher and the CLI
-# import the errors too, and FastAPI was a tenth of a `newsletter dispatch` start-up.
+# import the errors too, and FastAPI was a sixth of a `newsletter dispatch` start-up.
 
 log = logging.getLogger(__name__)
 

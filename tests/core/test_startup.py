@@ -31,7 +31,7 @@ class TestUnknownVariables:
 
 class TestDispatcherStartUp:
     def test_a_dispatch_run_does_not_import_the_web_framework(self, tmp_path: Path) -> None:
-        # cron starts `newsletter dispatch` every minute; FastAPI was a tenth of its start-up.
+        # cron starts `newsletter dispatch` every minute; FastAPI was a sixth of its start-up.
         url = f"sqlite+aiosqlite:///{tmp_path}/tick.db"
         assert newsletter(url, "db", "upgrade").returncode == 0
         result = newsletter(url, "dispatch", PYTHONPROFILEIMPORTTIME="1")
