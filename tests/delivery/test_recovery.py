@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import composition
-from app.campaigns.models import Campaign, CampaignStatus
+from app.campaigns.models import CampaignStatus
 from app.clock import now
 from app.config import get_settings
 from app.delivery.journal import SUFFIX, Journal, Phase
@@ -29,9 +29,8 @@ DEAD = "vm-dead-0001"
 class TestRecoveryFromTheJournal:
     """What a stopped dispatcher's journal decides for each of its rows."""
 
-    async def _sending(
-        self, session: AsyncSession, *, wire: list[bool]
-    ) -> tuple[list[int], Campaign]:
+    async def _sending(self, session: AsyncSession, *, wire: list[bool]) -> list[int]:
+        """Rows `sending` for the dead dispatcher, marked on the wire where `wire` says."""
         world = await make_world(session, n=len(wire), slug="sf-journal")
         campaign = await make_campaign(session, world.federation, status=CampaignStatus.SENDING)
         ts = now()
@@ -52,7 +51,7 @@ class TestRecoveryFromTheJournal:
         ]
         session.add_all(rows)
         await session.commit()
-        return [row.id for row in rows], campaign
+        return [row.id for row in rows]
 
     @pytest.fixture
     def journal_dir(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
@@ -67,7 +66,7 @@ class TestRecoveryFromTheJournal:
         session: AsyncSession,
         journal_dir: Path,
     ) -> None:
-        ids, _ = await self._sending(session, wire=[True, True, True, False, False])
+        ids = await self._sending(session, wire=[True, True, True, False, False])
         accepted, on_wire, marked_only, refused, never = ids
         (journal_dir / f"{DEAD}{SUFFIX}").write_text(
             f"{accepted}\tw\n{accepted}\ts\tQ4711\n{on_wire}\tw\n{refused}\td\n{never}\t"
@@ -101,7 +100,7 @@ class TestRecoveryFromTheJournal:
         session: AsyncSession,
         journal_dir: Path,
     ) -> None:
-        ids, _ = await self._sending(session, wire=[True, False])
+        ids = await self._sending(session, wire=[True, False])
         live = Journal(journal_dir, DEAD)  # holds the lock, as a running dispatcher does
         try:
             live.mark(ids[0], Phase.SENT, "Q1")
