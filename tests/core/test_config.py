@@ -107,12 +107,12 @@ class TestDatabasePool:
         monkeypatch.setenv("NEWSLETTER_DATABASE_MAX_OVERFLOW", "3")
         monkeypatch.setattr(db, "_engine", None)
         get_settings.cache_clear()
+        engine = db.get_engine()
         try:
-            engine = db.get_engine()
             pool = engine.pool
             assert isinstance(pool, QueuePool)
             assert pool.size() == 7
             assert pool._max_overflow == 3  # no public reader for the limit
-            asyncio.run(engine.dispose())
         finally:
+            asyncio.run(engine.dispose())
             get_settings.cache_clear()
