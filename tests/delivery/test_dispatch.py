@@ -32,7 +32,7 @@ from app.subscribers.models import (
 )
 from tests.fixtures.checks import campaign_deliveries
 from tests.fixtures.factories import bearer, make_campaign, make_federation, make_key, make_world
-from tests.fixtures.smtp import SmtpRecorder
+from tests.fixtures.smtp import SmtpRecorder, short_smtp_timeout
 
 BASE_URL = "https://nyhetsbrev.example.se"
 
@@ -226,8 +226,13 @@ class TestFaults:
         assert fault_smtp.delivered[world.address(1)] == 1
 
     async def test_silence_after_final_dot_is_unknown_and_not_resent(
-        self, session: AsyncSession, fault_smtp: SmtpRecorder, frozen_clock: None
+        self,
+        session: AsyncSession,
+        fault_smtp: SmtpRecorder,
+        frozen_clock: None,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
+        short_smtp_timeout(monkeypatch, 1.0)
         world = await make_world(session, n=2)
         target = world.address(0)
         fault_smtp.fail(target, "hang:2.5")
