@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,7 +11,6 @@ from typing import Any, cast
 from sqlalchemy import (
     Table,
     and_,
-    bindparam,
     case,
     exists,
     func,
@@ -73,8 +73,12 @@ class ClaimedRow:
     token_seed: str | None
 
 
-def _is_pg(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
+def _dialect(db: AsyncSession | AsyncConnection) -> Any:
+    return db.dialect if isinstance(db, AsyncConnection) else db.get_bind().dialect
+
+
+def _is_pg(db: AsyncSession | AsyncConnection) -> bool:
+    return bool(_dialect(db).name == "postgresql")
 
 
 def _recipients(federation_id: int) -> Any:
@@ -451,7 +455,11 @@ async def federations(session: AsyncSession, *, ids: Iterable[int]) -> list[Fede
 
 
 async def write_results(
-    session: AsyncSession, *, owner: str | None, rows: Sequence[ResultRow], now: datetime
+    session: AsyncSession | AsyncConnection,
+    *,
+    owner: str | None,
+    rows: Sequence[ResultRow],
+    now: datetime,
 ) -> int:
     """Record outcomes for many deliveries in one statement; only rows still claimed by this
     dispatcher (owner None: any row still `sending`, used by recovery)."""
@@ -466,43 +474,55 @@ async def write_results(
             _result_arrays(rows, owner=owner, now=now),
         )
         return int(getattr(result, "rowcount", 0) or 0)
-    t = cast(Table, Delivery.__table__)
-    conditions = [t.c.id == bindparam("b_id"), t.c.status == DeliveryStatus.SENDING.value]
-    if owner is not None:
-        conditions.append(t.c.claimed_by == owner)
-    stmt = (
-        update(t)
-        .where(*conditions)
-        .values(
-            status=bindparam("b_status"),
-            next_attempt_at=bindparam("b_next"),
-            sent_at=bindparam("b_sent_at"),
-            smtp_code=bindparam("b_code"),
-            enhanced_code=bindparam("b_enhanced"),
-            smtp_reply=bindparam("b_reply"),
-            queue_id=bindparam("b_queue_id"),
-            attempts=t.c.attempts + bindparam("b_attempts_delta"),
-            lease_until=None,
-            updated_at=now,
-        )
+    # SQLite: one UPDATE … FROM json_each(a JSON list of rows), one statement text and two
+    # parameters, instead of SQLAlchemy's executemany with a parameter set per row.
+    stamp = _sqlite_datetime(session)
+    payload = json.dumps(
+        [
+            [
+                row.delivery_id,
+                row.status.value,
+                stamp(row.next_attempt_at),
+                stamp(row.sent_at),
+                row.code,
+                row.enhanced,
+                row.reply,
+                row.queue_id,
+                row.attempts_delta,
+            ]
+            for row in rows
+        ],
+        ensure_ascii=False,
     )
-    conn = await session.connection()
-    params = [
-        {
-            "b_id": row.delivery_id,
-            "b_status": row.status.value,
-            "b_next": row.next_attempt_at,
-            "b_sent_at": row.sent_at,
-            "b_code": row.code,
-            "b_enhanced": row.enhanced,
-            "b_reply": row.reply,
-            "b_queue_id": row.queue_id,
-            "b_attempts_delta": row.attempts_delta,
-        }
-        for row in rows
-    ]
-    result = await conn.execute(stmt, params)
-    return int(result.rowcount or 0)
+    result = await session.execute(
+        _SQLITE_RESULTS if owner is not None else _SQLITE_RESULTS_ANY_OWNER,
+        {"rows": payload, "owner": owner, "now": stamp(now)},
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _sqlite_datetime(db: AsyncSession | AsyncConnection) -> Any:
+    """A UTC column's value as SQLite stores it (the same text SQLAlchemy binds)."""
+    dialect = _dialect(db)
+    processor = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert processor is not None
+    return processor
+
+
+# `+status`: rows are found by primary key, not through ix_deliveries_due's 'sending' range
+# (which SQLite's planner chose without statistics, scanning the list once per sending row).
+_SQLITE_RESULTS_SQL = """
+UPDATE deliveries SET
+    status = json_extract(v.value, '$[1]'), next_attempt_at = json_extract(v.value, '$[2]'),
+    sent_at = json_extract(v.value, '$[3]'), smtp_code = json_extract(v.value, '$[4]'),
+    enhanced_code = json_extract(v.value, '$[5]'), smtp_reply = json_extract(v.value, '$[6]'),
+    queue_id = json_extract(v.value, '$[7]'),
+    attempts = deliveries.attempts + json_extract(v.value, '$[8]'),
+    lease_until = NULL, updated_at = :now
+FROM json_each(:rows) AS v
+WHERE deliveries.id = json_extract(v.value, '$[0]') AND +deliveries.status = 'sending'"""
+_SQLITE_RESULTS = text(_SQLITE_RESULTS_SQL + " AND deliveries.claimed_by = :owner")
+_SQLITE_RESULTS_ANY_OWNER = text(_SQLITE_RESULTS_SQL + " AND :owner IS NULL")
 
 
 # Rows are found by primary key, never through the status index: `(status = 'sending') IS
@@ -561,9 +581,9 @@ async def write_round(
     """A dispatcher's round: the results so far and the wire marks of the deliveries about to
     start DATA. On PostgreSQL one statement: alone on a connection in autocommit it is its own
     transaction (one round trip); in a session it is part of the session's. The two sets never
-    share a row: a delivery has a result only after its mark was committed. On SQLite (always
-    a session) the two writes in turn."""
-    if isinstance(db, AsyncSession) and not _is_pg(db):
+    share a row: a delivery has a result only after its mark was committed. On SQLite the two
+    writes in turn, in the transaction of the session or connection given."""
+    if not _is_pg(db):
         await write_results(db, owner=owner, rows=rows, now=now)
         await mark_on_wire(db, owner=owner, ids=wire, now=now)
         return
@@ -760,28 +780,26 @@ async def sending_ids(session: AsyncSession, *, owner: str) -> dict[int, bool]:
 
 
 async def mark_on_wire(
-    session: AsyncSession, *, owner: str, ids: Sequence[int], now: datetime
+    db: AsyncSession | AsyncConnection, *, owner: str, ids: Sequence[int], now: datetime
 ) -> None:
-    """One statement for a round of connections about to start DATA."""
+    """One statement for a round of connections about to start DATA; an array (PostgreSQL)
+    or a JSON list (SQLite): the same statement text whatever the round holds."""
     if not ids:
         return
-    if _is_pg(session):
-        # An array parameter: the same statement text whatever the round holds.
-        await session.execute(_WIRE_FROM_ARRAY, {"wire": list(ids), "owner": owner, "now": now})
+    if _is_pg(db):
+        await db.execute(_WIRE_FROM_ARRAY, {"wire": list(ids), "owner": owner, "now": now})
         return
-    await session.execute(
-        update(Delivery)
-        .where(
-            Delivery.id.in_(ids),
-            Delivery.claimed_by == owner,
-            Delivery.status == DeliveryStatus.SENDING,
-        )
-        .values(wire_at=now)
-        .execution_options(synchronize_session=False)
+    await db.execute(
+        _SQLITE_WIRE,
+        {"wire": json.dumps(list(ids)), "owner": owner, "now": _sqlite_datetime(db)(now)},
     )
 
 
 _WIRE_FROM_ARRAY = text(_WIRE_SQL)
+_SQLITE_WIRE = text(
+    "UPDATE deliveries SET wire_at = :now WHERE id IN (SELECT value FROM json_each(:wire)) "
+    "AND claimed_by = :owner AND +status = 'sending'"
+)
 
 
 async def campaign_progress(

@@ -217,7 +217,7 @@ class Run:
                 await self._flush()
                 last_flush = time.monotonic()
             if not exhausted and self.claiming is None and self.queue.qsize() < low_water:
-                if await self._round_connection() is None:
+                if not await self._claims_beside():
                     exhausted = after_claim(await self._claim(only))
                     continue
                 # With rounds on a connection of their own, the claim (its queries, and
@@ -595,20 +595,31 @@ class Run:
             await session.commit()
 
     async def _round_connection(self) -> AsyncConnection | None:
-        """The run's own PostgreSQL connection for its rounds, in autocommit: a round is then
-        one statement and one round trip, with no pool check-out, ping, BEGIN or COMMIT (they
-        were four of the five round trips of each group commit, and the commits were most of
-        the dispatcher's wall time). None for the web app's runs, where the app's sessions
-        are not an engine's (tests bind them to one outer transaction) and on SQLite."""
+        """The run's own connection for its rounds: no pool check-out, ping or session per
+        round. On PostgreSQL in autocommit, so a round is one statement and one round trip
+        (the check-out, ping, BEGIN and COMMIT were four of the five round trips of each group
+        commit, and the commits were most of the dispatcher's wall time); on SQLite a
+        transaction of its two statements, each a hop to the driver's thread. None for the
+        web app's runs, where the app's sessions are not an engine's (tests bind them to one
+        outer transaction)."""
         if self.round_connection is None:
             if not self.holds_connection:
                 return None
             bind = self.sessionmaker.kw.get("bind")
-            if not isinstance(bind, AsyncEngine) or bind.dialect.name != "postgresql":
+            if not isinstance(bind, AsyncEngine):
                 return None
             connection = await bind.connect()
-            self.round_connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            if bind.dialect.name == "postgresql":
+                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            self.round_connection = connection
         return self.round_connection
+
+    async def _claims_beside(self) -> bool:
+        """Whether a claim runs beside the loop: with rounds on a PostgreSQL connection of
+        their own. SQLite has one writer: a claim's transaction beside the loop would hold the
+        lock every round needs, so there the loop claims in line."""
+        connection = await self._round_connection()
+        return connection is not None and connection.dialect.name == "postgresql"
 
     async def _write_round(
         self,

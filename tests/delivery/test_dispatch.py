@@ -8,14 +8,16 @@ from email import message_from_bytes, policy
 
 import httpx
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import app.models  # noqa: F401  (every table in Base.metadata)
 from app import clock, composition
 from app.actors import Actor
 from app.campaigns import service as campaigns_service
 from app.campaigns.models import CampaignStatus
 from app.clock import now
+from app.db import Base
 from app.delivery import repository as repo
 from app.delivery import service
 from app.delivery.bounces import parse_verp, verp_address
@@ -505,7 +507,7 @@ class TestConfirmations:
 
 
 class TestWritingResults:
-    """The outbox writes of a dispatcher run (set-based on PostgreSQL, one row at a time on
+    """The outbox writes of a dispatcher run (set-based: arrays on PostgreSQL, JSON lists on
     SQLite): a result or a wire mark lands only on a row the run still holds."""
 
     async def _held(self, session: AsyncSession) -> list[int]:
@@ -670,6 +672,38 @@ class TestWritingResults:
         await conn.exec_driver_sql("DEALLOCATE round_plan")
         assert "ix_deliveries_due" not in plan, plan
         assert plan.count("pk_deliveries") == 2, plan
+
+    @pytest.mark.parametrize("statistics", [False, True], ids=["no-statistics", "analysed"])
+    def test_sqlite_rounds_find_their_rows_by_primary_key(self, statistics: bool) -> None:
+        """SQLite's round statements read each listed id by primary key: without `+status`
+        its planner chose ix_deliveries_due's 'sending' range (no statistics) and scanned the
+        JSON list once per row in it."""
+        engine = create_engine("sqlite://")
+        Base.metadata.create_all(engine)
+        with engine.begin() as conn:
+            if statistics:
+                # A campaign under way: many rows sent, a few sending (foreign keys are off).
+                conn.exec_driver_sql(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                    "WHERE i < 2000) INSERT INTO deliveries (federation_id, kind, status, "
+                    "priority, attempts, next_attempt_at, created_at, updated_at) SELECT 1, "
+                    "'confirmation', CASE WHEN i % 100 = 0 THEN 'sending' ELSE 'sent' END, "
+                    "1, 1, '2026-01-01', '2026-01-01', '2026-01-01' FROM n"
+                )
+                conn.exec_driver_sql("ANALYZE")
+            for statement in (repo._SQLITE_RESULTS, repo._SQLITE_WIRE):
+                sql = str(statement)
+                for name in ("rows", "wire", "owner", "now"):
+                    sql = sql.replace(f":{name}", "?")
+                plan = [
+                    row[3]
+                    for row in conn.exec_driver_sql(
+                        f"EXPLAIN QUERY PLAN {sql}", ("[]", "o", "x")[: sql.count("?")]
+                    )
+                ]
+                assert any("deliveries USING INTEGER PRIMARY KEY" in step for step in plan), plan
+                assert not any("ix_deliveries_due" in step for step in plan), plan
+        engine.dispose()
 
     @pytest.mark.postgres
     async def test_a_lost_database_connection_mid_run_loses_and_repeats_nothing(
