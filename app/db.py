@@ -114,6 +114,18 @@ SQLITE_BUSY_SECONDS = 30
 MAX_ROW_ID = 2**31 - 1
 
 
+def sqlite_pragmas(dbapi_conn: Any) -> None:
+    """Every SQLite connection's settings: the engine's, and a dispatcher's own round writer
+    (app.delivery.sqlite_rounds)."""
+    # The driver's own transaction handling breaks SAVEPOINT; SQLAlchemy emits BEGIN.
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create an engine; SQLite gets WAL, foreign keys and writes that wait their turn."""
     if url.startswith("sqlite"):
@@ -124,13 +136,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            # The driver's own transaction handling breaks SAVEPOINT; SQLAlchemy emits BEGIN.
-            dbapi_conn.isolation_level = None
-            cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
+            sqlite_pragmas(dbapi_conn)
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -476,8 +477,25 @@ async def write_results(
         return int(getattr(result, "rowcount", 0) or 0)
     # SQLite: one UPDATE … FROM json_each(a JSON list of rows), one statement text and two
     # parameters, instead of SQLAlchemy's executemany with a parameter set per row.
-    stamp = _sqlite_datetime(session)
-    payload = json.dumps(
+    stamp = sqlite_stamp(_dialect(session))
+    result = await session.execute(
+        _SQLITE_RESULTS if owner is not None else _SQLITE_RESULTS_ANY_OWNER,
+        {"rows": _sqlite_result_list(rows, stamp), "owner": owner, "now": stamp(now)},
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def sqlite_stamp(dialect: Any) -> Callable[[datetime | None], str | None]:
+    """A UTC column's value as SQLite stores it (the same text SQLAlchemy binds)."""
+    processor = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert processor is not None
+    return cast(Callable[[datetime | None], str | None], processor)
+
+
+def _sqlite_result_list(
+    rows: Sequence[ResultRow], stamp: Callable[[datetime | None], str | None]
+) -> str:
+    return json.dumps(
         [
             [
                 row.delivery_id,
@@ -494,19 +512,37 @@ async def write_results(
         ],
         ensure_ascii=False,
     )
-    result = await session.execute(
-        _SQLITE_RESULTS if owner is not None else _SQLITE_RESULTS_ANY_OWNER,
-        {"rows": payload, "owner": owner, "now": stamp(now)},
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _sqlite_datetime(db: AsyncSession | AsyncConnection) -> Any:
-    """A UTC column's value as SQLite stores it (the same text SQLAlchemy binds)."""
-    dialect = _dialect(db)
-    processor = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
-    assert processor is not None
-    return processor
+def write_round_sqlite(
+    conn: sqlite3.Connection,
+    *,
+    owner: str,
+    rows: Sequence[ResultRow],
+    wire: Sequence[int],
+    now: datetime,
+    stamp: Callable[[datetime | None], str | None],
+) -> None:
+    """A dispatcher's round on SQLite, on a plain sqlite3 connection in its own thread
+    (app.delivery.sqlite_rounds): the statements of write_results and mark_on_wire in one
+    transaction, the whole round one hand-off to that thread."""
+    at = stamp(now)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if rows:
+            conn.execute(
+                _SQLITE_RESULTS.text,
+                {"rows": _sqlite_result_list(rows, stamp), "owner": owner, "now": at},
+            )
+        if wire:
+            conn.execute(
+                _SQLITE_WIRE.text, {"wire": json.dumps(list(wire)), "owner": owner, "now": at}
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 # `+status`: rows are found by primary key, not through ix_deliveries_due's 'sending' range
@@ -791,7 +827,7 @@ async def mark_on_wire(
         return
     await db.execute(
         _SQLITE_WIRE,
-        {"wire": json.dumps(list(ids)), "owner": owner, "now": _sqlite_datetime(db)(now)},
+        {"wire": json.dumps(list(ids)), "owner": owner, "now": sqlite_stamp(_dialect(db))(now)},
     )
 
 

@@ -44,6 +44,7 @@ from app.delivery.ports import MailBuilders, PreparedCampaign
 from app.delivery.ratelimit import TokenBucket
 from app.delivery.recovery import recover_stopped
 from app.delivery.smtp import Connection, Outcome, Relay, Result
+from app.delivery.sqlite_rounds import SqliteRounds
 from app.delivery.suppression import Suppression
 from app.federations.models import Federation
 from app.rendering.wire import to_wire
@@ -123,7 +124,7 @@ class Run:
         self.wire_waiting: dict[int, asyncio.Future[None]] = {}
         self.progress_at = float("-inf")
         self.journal: Journal | None = None
-        self.round_connection: AsyncConnection | None = None
+        self.round_connection: AsyncConnection | SqliteRounds | None = None
         self.claiming: asyncio.Task[int] | None = None
         # Only the dispatcher's own runs hold a connection for their rounds: the web app's
         # sends after a commit may overlap in numbers (a silent relay holds each up to the
@@ -594,40 +595,48 @@ class Run:
                 self.pause_reasons = {}
             await session.commit()
 
-    async def _round_connection(self) -> AsyncConnection | None:
+    async def _round_connection(self) -> AsyncConnection | SqliteRounds | None:
         """The run's own connection for its rounds: no pool check-out, ping or session per
         round. On PostgreSQL in autocommit, so a round is one statement and one round trip
         (the check-out, ping, BEGIN and COMMIT were four of the five round trips of each group
-        commit, and the commits were most of the dispatcher's wall time); on SQLite a
-        transaction of its two statements, each a hop to the driver's thread. None for the
-        web app's runs, where the app's sessions are not an engine's (tests bind them to one
-        outer transaction)."""
+        commit, and the commits were most of the dispatcher's wall time); on SQLite a plain
+        connection in a thread of its own, a round one hand-off to it (app.delivery.
+        sqlite_rounds). None for the web app's runs, where the app's sessions are not an
+        engine's (tests bind them to one outer transaction), and for a SQLite database no
+        second connection can open (in memory)."""
         if self.round_connection is None:
             if not self.holds_connection:
                 return None
             bind = self.sessionmaker.kw.get("bind")
             if not isinstance(bind, AsyncEngine):
                 return None
+            if bind.dialect.name == "sqlite":
+                self.round_connection = SqliteRounds.for_engine(bind)
+                return self.round_connection
             connection = await bind.connect()
-            if bind.dialect.name == "postgresql":
-                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            self.round_connection = connection
+            self.round_connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
         return self.round_connection
 
     async def _claims_beside(self) -> bool:
         """Whether a claim runs beside the loop: with rounds on a PostgreSQL connection of
         their own. SQLite has one writer: a claim's transaction beside the loop would hold the
         lock every round needs, so there the loop claims in line."""
-        connection = await self._round_connection()
-        return connection is not None and connection.dialect.name == "postgresql"
+        return isinstance(await self._round_connection(), AsyncConnection)
 
     async def _write_round(
         self,
-        connection: AsyncConnection,
+        connection: AsyncConnection | SqliteRounds,
         rows: Sequence[repo.ResultRow],
         wire: Sequence[int],
         ts: datetime,
     ) -> None:
+        if isinstance(connection, SqliteRounds):
+            try:
+                await connection.write(owner=self.owner, rows=rows, wire=wire, now=ts)
+            except BaseException:
+                await self._close_round_connection()  # a fresh one for the next round
+                raise
+            return
         for attempt in (1, 2):
             try:
                 await repo.write_round(connection, owner=self.owner, rows=rows, wire=wire, now=ts)
@@ -647,7 +656,7 @@ class Run:
                     raise
                 log.warning("database connection lost during a round; writing it again")
                 fresh = await self._round_connection()
-                assert fresh is not None
+                assert isinstance(fresh, AsyncConnection)
                 connection = fresh
 
     async def _close_round_connection(self) -> None:

@@ -33,7 +33,14 @@ from app.subscribers.models import (
     token_row,
 )
 from tests.fixtures.checks import campaign_deliveries
-from tests.fixtures.factories import bearer, make_campaign, make_federation, make_key, make_world
+from tests.fixtures.factories import (
+    bearer,
+    make_campaign,
+    make_federation,
+    make_key,
+    make_world,
+    result_row,
+)
 from tests.fixtures.smtp import SmtpRecorder, short_smtp_timeout
 
 BASE_URL = "https://nyhetsbrev.example.se"
@@ -527,21 +534,6 @@ class TestWritingResults:
         await session.flush()
         return ids
 
-    @staticmethod
-    def _result(delivery_id: int, status: DeliveryStatus) -> repo.ResultRow:
-        ts = now()
-        return repo.ResultRow(
-            delivery_id=delivery_id,
-            status=status,
-            next_attempt_at=ts + timedelta(minutes=5),
-            sent_at=ts if status is DeliveryStatus.SENT else None,
-            code=250 if status is DeliveryStatus.SENT else 451,
-            enhanced="2.0.0" if status is DeliveryStatus.SENT else "4.3.0",
-            reply="250 2.0.0 Ok: queued as K1" if status is DeliveryStatus.SENT else "451 vänta",
-            queue_id="K1" if status is DeliveryStatus.SENT else None,
-            attempts_delta=1,
-        )
-
     async def _row(self, session: AsyncSession, delivery_id: int) -> Delivery:
         delivery = await session.get(Delivery, delivery_id, populate_existing=True)
         assert delivery is not None
@@ -553,10 +545,10 @@ class TestWritingResults:
         ids = await self._held(session)
         ts = now()
         rows = [
-            self._result(ids[0], DeliveryStatus.SENT),
-            self._result(ids[1], DeliveryStatus.DEFERRED),
-            self._result(ids[2], DeliveryStatus.SENT),
-            self._result(ids[3], DeliveryStatus.SENT),
+            result_row(ids[0], DeliveryStatus.SENT),
+            result_row(ids[1], DeliveryStatus.DEFERRED),
+            result_row(ids[2], DeliveryStatus.SENT),
+            result_row(ids[3], DeliveryStatus.SENT),
         ]
 
         written = await repo.write_results(session, owner="a", rows=rows, now=ts)
@@ -579,7 +571,7 @@ class TestWritingResults:
         assert (await self._row(session, ids[3])).status == DeliveryStatus.QUEUED
 
         # Recovery (owner None) writes any row still `sending`, whoever held it.
-        recovered = [self._result(i, DeliveryStatus.DEFERRED) for i in ids]
+        recovered = [result_row(i, DeliveryStatus.DEFERRED) for i in ids]
         assert await repo.write_results(session, owner=None, rows=recovered, now=ts) == 1
         assert (await self._row(session, ids[2])).status == DeliveryStatus.DEFERRED
         assert (await self._row(session, ids[0])).status == DeliveryStatus.SENT
@@ -613,8 +605,8 @@ class TestWritingResults:
                 session,
                 owner="a",
                 rows=[
-                    self._result(ids[0], DeliveryStatus.SENT),
-                    self._result(ids[2], DeliveryStatus.SENT),
+                    result_row(ids[0], DeliveryStatus.SENT),
+                    result_row(ids[2], DeliveryStatus.SENT),
                 ],
                 wire=[ids[1], ids[3]],
                 now=now(),
@@ -752,8 +744,8 @@ class TestWritingResults:
     ) -> None:
         """With rounds on the run's own connection, a claim (its queries and building its
         messages) no longer stops every connection waiting for its wire mark. On SQLite the
-        rounds are on a held connection too, but a claim stays in the loop: its transaction
-        would hold the one writer lock every round needs."""
+        rounds have a connection of their own too (app.delivery.sqlite_rounds), but a claim
+        stays in the loop: its transaction would hold the one writer lock every round needs."""
         from app.delivery import runner
 
         monkeypatch.setattr(runner, "BATCH_SIZE", 20)  # claims of 20, a new one below 16 queued
@@ -765,6 +757,7 @@ class TestWritingResults:
         rounds_during_claims = 0
         rounds_on_held_connection = 0
         real_claim, real_round = runner.Run._claim, repo.write_round
+        real_sqlite_round = repo.write_round_sqlite
 
         async def claim(self, only):  # type: ignore[no-untyped-def]
             nonlocal claiming
@@ -781,8 +774,16 @@ class TestWritingResults:
             rounds_on_held_connection += isinstance(db, AsyncConnection)
             await real_round(db, **kwargs)
 
+        def write_round_sqlite(conn, **kwargs):  # type: ignore[no-untyped-def]
+            # Runs in the round writer's thread; the loop waits for it meanwhile.
+            nonlocal rounds_during_claims, rounds_on_held_connection
+            rounds_during_claims += claiming > 0 and bool(kwargs["wire"])
+            rounds_on_held_connection += 1
+            real_sqlite_round(conn, **kwargs)
+
         monkeypatch.setattr(runner.Run, "_claim", claim)
         monkeypatch.setattr(repo, "write_round", write_round)
+        monkeypatch.setattr(repo, "write_round_sqlite", write_round_sqlite)
         report = await composition.dispatch_once()
 
         assert report.sent == 80
