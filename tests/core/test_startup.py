@@ -30,7 +30,9 @@ class TestUnknownVariables:
 
 
 class TestDispatcherStartUp:
-    def test_a_dispatch_run_does_not_import_the_web_framework(self, tmp_path: Path) -> None:
+    def test_a_dispatch_run_imports_neither_the_web_framework_nor_unused_builders(
+        self, tmp_path: Path
+    ) -> None:
         # cron starts `newsletter dispatch` every minute; FastAPI was a sixth of its start-up.
         url = f"sqlite+aiosqlite:///{tmp_path}/tick.db"
         assert newsletter(url, "db", "upgrade").returncode == 0
@@ -41,5 +43,8 @@ class TestDispatcherStartUp:
             for line in result.stderr.splitlines()
             if line.startswith("import time:")
         }
-        assert {"app.delivery.runner", "app.subscribers.consent"} <= imported
+        assert {"app.delivery.runner", "app.campaigns.service"} <= imported
         assert {"fastapi", "starlette"} & imported == set()
+        # The builders of mail other than campaigns come when first called (app.composition).
+        lazy = {"app.subscribers.service", "app.users.service", "app.seasons.service"}
+        assert lazy & imported == set()
