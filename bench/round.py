@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -45,18 +44,6 @@ async def _timed(rounds: int, one: Callable[[], Awaitable[object]]) -> tuple[flo
         (time.process_time() - cpu) / rounds * 1e6,
         (time.perf_counter() - wall) / rounds * 1e6,
     )
-
-
-def _positional(sql: str) -> tuple[str, list[str]]:
-    """`:name` parameters as asyncpg's `$n`, and the names in their order."""
-    names: list[str] = []
-
-    def number(match: re.Match[str]) -> str:
-        if match.group(1) not in names:
-            names.append(match.group(1))
-        return f"${names.index(match.group(1)) + 1}"
-
-    return re.sub(r"(?<!:):(\w+)", number, sql), names
 
 
 async def main() -> None:
@@ -94,7 +81,7 @@ async def main() -> None:
 
         raw = (await connection.get_raw_connection()).driver_connection
         assert raw is not None
-        sql, names = _positional(str(repo._ROUND.text))
+        sql, names = repo.positional(str(repo._ROUND.text))
         statement = await raw.prepare(sql)
         values = {**repo._result_arrays(rows, owner="bench", now=at), "wire": wire}
 

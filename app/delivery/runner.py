@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiosmtplib
 from sqlalchemy.exc import DBAPIError
@@ -125,6 +126,7 @@ class Run:
         self.progress_at = float("-inf")
         self.journal: Journal | None = None
         self.round_connection: AsyncConnection | SqliteRounds | None = None
+        self.round_driver: Any = None
         self.claiming: asyncio.Task[int] | None = None
         # Only the dispatcher's own runs hold a connection for their rounds: the web app's
         # sends after a commit may overlap in numbers (a silent relay holds each up to the
@@ -614,7 +616,10 @@ class Run:
                 self.round_connection = SqliteRounds.for_engine(bind)
                 return self.round_connection
             connection = await bind.connect()
-            self.round_connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            # Rounds go through asyncpg itself (repo.write_round_asyncpg).
+            self.round_driver = (await connection.get_raw_connection()).driver_connection
+            self.round_connection = connection
         return self.round_connection
 
     async def _claims_beside(self) -> bool:
@@ -639,21 +644,27 @@ class Run:
             return
         for attempt in (1, 2):
             try:
-                await repo.write_round(connection, owner=self.owner, rows=rows, wire=wire, now=ts)
-                await connection.commit()  # ends SQLAlchemy's own transaction; nothing is sent
+                await repo.write_round_asyncpg(
+                    self.round_driver, owner=self.owner, rows=rows, wire=wire, now=ts
+                )
                 return
             except BaseException as exc:
+                # A lost connection (a database restart, a killed backend): asyncpg's
+                # connection has closed under it, SQLAlchemy's own test for a disconnect. It
+                # is what the pool's ping caught when each round checked one out: the round
+                # goes again, once, on a fresh one. Writing it twice is harmless: only rows
+                # still `sending` and held by this run take a result, and a wire mark is set
+                # again to the same time.
+                lost = bool(self.round_driver.is_closed())
                 # Never reused after an error.
                 self.round_connection = None
                 with contextlib.suppress(Exception):
                     await connection.invalidate()
-                # A lost connection (a database restart, a killed backend) is what the pool's
-                # ping caught when each round checked one out: the round goes again, once, on a
-                # fresh one. Writing it twice is harmless: only rows still `sending` and held
-                # by this run take a result, and a wire mark is set again to the same time.
-                lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
-                if not lost or attempt == 2:
+                if not isinstance(exc, Exception):
                     raise
+                error = DBAPIError("write_round", None, exc, connection_invalidated=lost)
+                if not lost or attempt == 2:
+                    raise error from exc
                 log.warning("database connection lost during a round; writing it again")
                 fresh = await self._round_connection()
                 assert isinstance(fresh, AsyncConnection)

@@ -155,20 +155,25 @@ class TestSignUpsAtOnce:
     ) -> None:
         """A sign-up's send writes its rounds through a session (a pool connection only for
         the moment of the write: many such runs can wait on a slow relay at once); the
-        dispatcher's run writes them on the connection it holds."""
+        dispatcher's run writes them on the connection it holds, through asyncpg itself."""
         from app import composition
         from app.delivery import repository
         from app.main import create_app
         from tests.fixtures.factories import make_campaign, make_world
 
         writers: list[str] = []
-        real = repository.write_round
+        real, real_own = repository.write_round, repository.write_round_asyncpg
 
         async def spying(db, **kwargs):  # type: ignore[no-untyped-def]
             writers.append(type(db).__name__)
             await real(db, **kwargs)
 
+        async def spying_own(driver, **kwargs):  # type: ignore[no-untyped-def]
+            writers.append(f"own {type(driver).__module__.partition('.')[0]}")
+            await real_own(driver, **kwargs)
+
         monkeypatch.setattr(repository, "write_round", spying)
+        monkeypatch.setattr(repository, "write_round_asyncpg", spying_own)
         configure(form_min_seconds="0")
         async with committed() as session:
             world = await make_world(session, n=2)
@@ -190,4 +195,5 @@ class TestSignUpsAtOnce:
         writers.clear()
         report = await composition.dispatch_once()
         assert report.sent == 2
-        assert set(writers) == {"AsyncConnection"}
+        # Its own connection, the statement sent through asyncpg itself.
+        assert set(writers) == {"own asyncpg"}

@@ -757,7 +757,7 @@ class TestWritingResults:
         rounds_during_claims = 0
         rounds_on_held_connection = 0
         real_claim, real_round = runner.Run._claim, repo.write_round
-        real_sqlite_round = repo.write_round_sqlite
+        real_sqlite_round, real_asyncpg_round = repo.write_round_sqlite, repo.write_round_asyncpg
 
         async def claim(self, only):  # type: ignore[no-untyped-def]
             nonlocal claiming
@@ -774,6 +774,12 @@ class TestWritingResults:
             rounds_on_held_connection += isinstance(db, AsyncConnection)
             await real_round(db, **kwargs)
 
+        async def write_round_asyncpg(driver, **kwargs):  # type: ignore[no-untyped-def]
+            nonlocal rounds_during_claims, rounds_on_held_connection
+            rounds_during_claims += claiming > 0 and bool(kwargs["wire"])
+            rounds_on_held_connection += 1
+            await real_asyncpg_round(driver, **kwargs)
+
         def write_round_sqlite(conn, **kwargs):  # type: ignore[no-untyped-def]
             # Runs in the round writer's thread; the loop waits for it meanwhile.
             nonlocal rounds_during_claims, rounds_on_held_connection
@@ -784,6 +790,7 @@ class TestWritingResults:
         monkeypatch.setattr(runner.Run, "_claim", claim)
         monkeypatch.setattr(repo, "write_round", write_round)
         monkeypatch.setattr(repo, "write_round_sqlite", write_round_sqlite)
+        monkeypatch.setattr(repo, "write_round_asyncpg", write_round_asyncpg)
         report = await composition.dispatch_once()
 
         assert report.sent == 80
