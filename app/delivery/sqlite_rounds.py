@@ -4,8 +4,9 @@ Through SQLAlchemy and aiosqlite a round was about a dozen hand-offs between the
 the driver's thread (a cursor, each statement and its result, BEGIN, COMMIT), each waking the
 loop; here the whole round (BEGIN IMMEDIATE, the results, the wire marks, COMMIT) runs as one
 call on a plain sqlite3 connection with the engine's settings (app.db.sqlite_pragmas), opened,
-used and closed in one thread. 10,000 mails of 20 KB: dispatcher CPU 5.5 s -> 4.4 s
-(bench/results-speed.md). Errors come back as SQLAlchemy's DBAPIError, as from the engine.
+used and closed in one thread. 10,000 mails of 20 KB: dispatcher CPU 5.5 s -> 3.9 to 4.3 s,
+ratio 0.23 -> 0.32 to 0.35 (bench/results-speed.md). Errors come back as SQLAlchemy's
+DBAPIError, as from the engine.
 """
 
 from __future__ import annotations
