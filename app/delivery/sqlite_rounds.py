@@ -49,7 +49,11 @@ class SqliteRounds:
 
     def _open(self) -> None:
         conn = sqlite3.connect(self.path, timeout=SQLITE_BUSY_SECONDS)
-        sqlite_pragmas(conn)
+        try:
+            sqlite_pragmas(conn)
+        except BaseException:
+            conn.close()
+            raise
         self.conn = conn
 
     async def write(

@@ -4,6 +4,7 @@ sqlite_rounds): what lands where, what a failure leaves, and which engines get o
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,7 @@ async def test_a_round_lands_only_on_rows_its_run_still_holds(tmp_path: Path) ->
     )
     assert (rows[ids[1]].status, rows[ids[1]].wire_at) == (DeliveryStatus.SENDING, ts)
     # Stored as the same text SQLAlchemy writes, so SQL compares them as times (`<= now`).
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         stored = conn.execute(
             "SELECT wire_at, updated_at, next_attempt_at FROM deliveries WHERE id IN (?, ?)",
             (ids[0], ids[1]),
@@ -131,11 +132,12 @@ async def test_a_statement_that_fails_leaves_nothing_written(tmp_path: Path) -> 
     """The results went in, the marks failed: the transaction is rolled back whole."""
     path = tmp_path / "rounds.db"
     ids = _database(path)
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         conn.execute(
             "CREATE TRIGGER refuse_marks BEFORE UPDATE OF wire_at ON deliveries "
             "BEGIN SELECT RAISE(ABORT, 'no marks today'); END"
         )
+        conn.commit()
     rounds = _rounds(path)
     try:
         with pytest.raises(DBAPIError, match="no marks today"):
