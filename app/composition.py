@@ -18,8 +18,8 @@ from app.delivery.outcomes import DispatchReport
 from app.delivery.ports import MailBuilders
 
 # The builders of mail other than campaigns are imported when first called: a cron tick of
-# `newsletter dispatch` that sends a campaign never needs them, and their services (with the
-# API schemas and validators they import) were about 0.13 s of its start-up (README, speed).
+# `newsletter dispatch` that sends a campaign never needs them, and importing their services
+# cost it about 0.05 s of CPU (bench/results-speed.md, "Session of 2026-11-27, third").
 
 
 async def _transactional(session: AsyncSession, *, delivery: Delivery) -> tuple[str, bytes]:

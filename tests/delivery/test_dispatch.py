@@ -34,12 +34,12 @@ from app.subscribers.models import (
 )
 from tests.fixtures.checks import campaign_deliveries
 from tests.fixtures.factories import (
+    attempt_result,
     bearer,
     make_campaign,
     make_federation,
     make_key,
     make_world,
-    result_row,
 )
 from tests.fixtures.smtp import SmtpRecorder, short_smtp_timeout
 
@@ -545,10 +545,10 @@ class TestWritingResults:
         ids = await self._held(session)
         ts = now()
         rows = [
-            result_row(ids[0], DeliveryStatus.SENT),
-            result_row(ids[1], DeliveryStatus.DEFERRED),
-            result_row(ids[2], DeliveryStatus.SENT),
-            result_row(ids[3], DeliveryStatus.SENT),
+            attempt_result(ids[0], DeliveryStatus.SENT),
+            attempt_result(ids[1], DeliveryStatus.DEFERRED),
+            attempt_result(ids[2], DeliveryStatus.SENT),
+            attempt_result(ids[3], DeliveryStatus.SENT),
         ]
 
         written = await repo.write_results(session, owner="a", rows=rows, now=ts)
@@ -571,7 +571,7 @@ class TestWritingResults:
         assert (await self._row(session, ids[3])).status == DeliveryStatus.QUEUED
 
         # Recovery (owner None) writes any row still `sending`, whoever held it.
-        recovered = [result_row(i, DeliveryStatus.DEFERRED) for i in ids]
+        recovered = [attempt_result(i, DeliveryStatus.DEFERRED) for i in ids]
         assert await repo.write_results(session, owner=None, rows=recovered, now=ts) == 1
         assert (await self._row(session, ids[2])).status == DeliveryStatus.DEFERRED
         assert (await self._row(session, ids[0])).status == DeliveryStatus.SENT
@@ -605,8 +605,8 @@ class TestWritingResults:
                 session,
                 owner="a",
                 rows=[
-                    result_row(ids[0], DeliveryStatus.SENT),
-                    result_row(ids[2], DeliveryStatus.SENT),
+                    attempt_result(ids[0], DeliveryStatus.SENT),
+                    attempt_result(ids[2], DeliveryStatus.SENT),
                 ],
                 wire=[ids[1], ids[3]],
                 now=now(),

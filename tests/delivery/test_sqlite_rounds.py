@@ -18,7 +18,7 @@ from app.db import Base, make_engine
 from app.delivery import sqlite_rounds
 from app.delivery.models import Delivery, DeliveryStatus
 from app.delivery.sqlite_rounds import SqliteRounds
-from tests.fixtures.factories import result_row
+from tests.fixtures.factories import attempt_result
 
 
 def _database(path: Path) -> list[int]:
@@ -62,8 +62,8 @@ async def test_a_round_lands_only_on_rows_its_run_still_holds(tmp_path: Path) ->
     ids = _database(path)
     ts = now()
     sent, deferred = (
-        result_row(ids[0], DeliveryStatus.SENT),
-        result_row(ids[2], DeliveryStatus.SENT),
+        attempt_result(ids[0], DeliveryStatus.SENT),
+        attempt_result(ids[2], DeliveryStatus.SENT),
     )
     rounds = _rounds(path)
     try:
@@ -113,13 +113,16 @@ async def test_a_locked_database_fails_the_round_whole_and_the_next_one_goes(
     try:
         with pytest.raises(DBAPIError, match="locked"):
             await rounds.write(
-                owner="a", rows=[result_row(ids[0], DeliveryStatus.SENT)], wire=[ids[1]], now=now()
+                owner="a",
+                rows=[attempt_result(ids[0], DeliveryStatus.SENT)],
+                wire=[ids[1]],
+                now=now(),
             )
         assert _rows(path)[ids[0]].status == DeliveryStatus.SENDING
         holder.execute("ROLLBACK")
 
         await rounds.write(
-            owner="a", rows=[result_row(ids[0], DeliveryStatus.SENT)], wire=[ids[1]], now=now()
+            owner="a", rows=[attempt_result(ids[0], DeliveryStatus.SENT)], wire=[ids[1]], now=now()
         )
     finally:
         holder.close()
@@ -142,11 +145,14 @@ async def test_a_statement_that_fails_leaves_nothing_written(tmp_path: Path) -> 
     try:
         with pytest.raises(DBAPIError, match="no marks today"):
             await rounds.write(
-                owner="a", rows=[result_row(ids[0], DeliveryStatus.SENT)], wire=[ids[1]], now=now()
+                owner="a",
+                rows=[attempt_result(ids[0], DeliveryStatus.SENT)],
+                wire=[ids[1]],
+                now=now(),
             )
         # The connection is usable after the rollback.
         await rounds.write(
-            owner="a", rows=[result_row(ids[0], DeliveryStatus.SENT)], wire=[], now=now()
+            owner="a", rows=[attempt_result(ids[0], DeliveryStatus.SENT)], wire=[], now=now()
         )
     finally:
         await rounds.close()
