@@ -3,16 +3,33 @@ the database at scrape time)."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.delivery.outcomes import REPLY_CLASSES
+
+
+class _SmtpReplies(Collector):
+    """The dispatchers' reply counts (app.delivery.outcomes.REPLY_CLASSES), read at scrape
+    time: the dispatcher counts in a plain Counter and never imports prometheus_client."""
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "newsletter_smtp_replies",
+            "SMTP replies received by dispatchers in this process, by class (2xx, 4xx, 5xx, none).",
+            labels=["reply_class"],
+        )
+        for reply_class, count in sorted(REPLY_CLASSES.items()):
+            family.add_metric([reply_class], count)
+        yield family
+
+
 REGISTRY = CollectorRegistry()
-SMTP_REPLIES = Counter(
-    "newsletter_smtp_replies",
-    "SMTP replies received by dispatchers in this process, by class (2xx, 4xx, 5xx, none).",
-    ["reply_class"],
-    registry=REGISTRY,
-)
+REGISTRY.register(_SmtpReplies())
 DELIVERIES = Gauge(
     "newsletter_deliveries",
     "Deliveries by federation and state.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 
 BACKOFF_BASE_SECONDS = 60.0
 BACKOFF_CAP_SECONDS = 3600.0
+# SMTP replies received by dispatchers in this process, by class (2xx, 4xx, 5xx, none):
+# /metrics exposes them (app.delivery.metrics). A plain counter, so that a cron dispatcher,
+# whose counts nobody scrapes, does not import prometheus_client (0.07 s of its start-up).
+REPLY_CLASSES: Counter[str] = Counter()
 
 
 @dataclass

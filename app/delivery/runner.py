@@ -27,12 +27,12 @@ from app import messages
 from app.clock import now
 from app.config import Settings, get_settings
 from app.db import get_sessionmaker
-from app.delivery import metrics
 from app.delivery import repository as repo
 from app.delivery.bounces import verp_address
 from app.delivery.journal import Journal, Phase
 from app.delivery.models import TRANSACTIONAL_KINDS, Delivery, DeliveryKind, DeliveryStatus
 from app.delivery.outcomes import (
+    REPLY_CLASSES,
     DispatchReport,
     Item,
     Settled,
@@ -453,7 +453,7 @@ class Run:
                 finally:
                     self.in_flight -= 1
                 self._done(item, result)
-                metrics.SMTP_REPLIES.labels(reply_class=result.reply_class).inc()
+                REPLY_CLASSES[result.reply_class] += 1
                 self.wake.set()
         finally:
             if connection is not None:

@@ -534,6 +534,26 @@ class TestWritingResults:
         await session.flush()
         return ids
 
+    async def _many_sent(self, session: AsyncSession, model_id: int) -> None:
+        """Many rows that were sent, few sending, analysed: the statistics of a campaign under
+        way (copies of delivery `model_id`)."""
+        numbers = (
+            "generate_series(1, 20000) AS n"
+            if session.get_bind().dialect.name == "postgresql"
+            else "(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
+            "SELECT i FROM n) AS n"
+        )
+        await session.execute(
+            text(
+                "INSERT INTO deliveries (federation_id, kind, campaign_id, subscriber_id, status, "
+                "priority, attempts, next_attempt_at, created_at, updated_at) "
+                "SELECT federation_id, 'confirmation', NULL, subscriber_id, 'sent', priority, 1, "
+                f"next_attempt_at, created_at, updated_at FROM deliveries, {numbers} WHERE id = :id"
+            ),
+            {"id": model_id},
+        )
+        await session.execute(text("ANALYZE deliveries"))
+
     async def _row(self, session: AsyncSession, delivery_id: int) -> Delivery:
         delivery = await session.get(Delivery, delivery_id, populate_existing=True)
         assert delivery is not None
@@ -628,18 +648,7 @@ class TestWritingResults:
         'sending' range holds an entry for every row that has passed through it (5 ms a round
         by the middle of a 10,000-recipient campaign, bench/results-speed.md)."""
         ids = await self._held(session)
-        # Many rows that were sent, few sending, analysed: the statistics of a campaign under way.
-        await session.execute(
-            text(
-                "INSERT INTO deliveries (federation_id, kind, campaign_id, subscriber_id, status, "
-                "priority, attempts, next_attempt_at, created_at, updated_at) "
-                "SELECT federation_id, 'confirmation', NULL, subscriber_id, 'sent', priority, 1, "
-                "next_attempt_at, created_at, updated_at "
-                "FROM deliveries, generate_series(1, 20000) WHERE id = :id"
-            ),
-            {"id": ids[3]},
-        )
-        await session.execute(text("ANALYZE deliveries"))
+        await self._many_sent(session, ids[3])
         await session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
         compiled = repo._ROUND.compile(dialect=session.get_bind().dialect)
         literal = {
@@ -664,6 +673,59 @@ class TestWritingResults:
         await conn.exec_driver_sql("DEALLOCATE round_plan")
         assert "ix_deliveries_due" not in plan, plan
         assert plan.count("pk_deliveries") == 2, plan
+
+    async def test_a_claims_reads_find_their_rows_by_primary_key(
+        self, session: AsyncSession
+    ) -> None:
+        """The statements a claim runs over its ids (suppression, tokens, loading) find them by
+        primary key, never through the status index's 'sending' range, which keeps an entry
+        for every row that has passed through it; on PostgreSQL the ids are one array
+        parameter, and both the first (custom) plans and the generic one kept later hold."""
+        ids = await self._held(session)
+        await self._many_sent(session, ids[3])
+        statements: list[tuple[str, tuple[object, ...]]] = []
+        engine = session.get_bind()
+
+        def capture(*args: object) -> None:
+            statement, parameters = args[2], args[3]
+            assert isinstance(statement, str)
+            assert isinstance(parameters, tuple | list)
+            if "deliveries" in statement and not statement.startswith("INSERT"):
+                statements.append((statement, tuple(parameters)))
+
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
+            await repo.settle_unsendable(session, ids=ids[:2], now=now())
+            await repo.ensure_unsubscribe_tokens(session, ids=ids[:2])
+            await repo.load_claimed(session, ids=ids[:2], owner="a")
+        finally:
+            event.remove(engine, "before_cursor_execute", capture)
+        assert len(statements) == 4
+        conn = await session.connection()
+        plans: list[str] = []
+        for statement, parameters in statements:
+            if conn.dialect.name == "sqlite":
+                explained = await conn.exec_driver_sql(
+                    f"EXPLAIN QUERY PLAN {statement}", parameters
+                )
+                plans.append("\n".join(row[3] for row in explained))
+                continue
+            # One parameter for the ids, however many there are.
+            assert statement.count("ANY (") == 1, statement
+            await conn.exec_driver_sql(f"PREPARE claim_plan AS {statement}")
+            arguments = ", ".join(map(_sql_literal, parameters))
+            for mode in ("custom", "generic"):
+                await conn.exec_driver_sql(f"SET LOCAL plan_cache_mode = force_{mode}_plan")
+                explained = await conn.exec_driver_sql(f"EXPLAIN EXECUTE claim_plan({arguments})")
+                plans.append("\n".join(explained.scalars()))
+            await conn.exec_driver_sql("DEALLOCATE claim_plan")
+        for plan in plans:
+            assert "ix_deliveries_due" not in plan, plan
+            # By primary key; the cancelled campaigns' rows by campaign.
+            assert any(
+                index in plan
+                for index in ("pk_deliveries", "INTEGER PRIMARY KEY", "ix_deliveries_campaign_id")
+            ), plan
 
     @pytest.mark.parametrize("statistics", [False, True], ids=["no-statistics", "analysed"])
     def test_sqlite_rounds_find_their_rows_by_primary_key(self, statistics: bool) -> None:
@@ -800,3 +862,14 @@ class TestWritingResults:
             assert rounds_during_claims > 0
         else:
             assert rounds_during_claims == 0
+
+
+def _sql_literal(value: object) -> str:
+    """A bound value written into SQL, for EXPLAIN EXECUTE of a captured statement."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, list | tuple):
+        return "ARRAY[" + ", ".join(map(_sql_literal, value)) + "]"
+    if isinstance(value, bool | int | float):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
