@@ -1,8 +1,10 @@
 """Benchmark one dispatcher round on PostgreSQL: the statement `repo.write_round` sends (results
 and wire marks, here for 8 deliveries each, none of which exist, so nothing changes), written
 as the dispatcher writes it (SQLAlchemy, an AsyncConnection in autocommit) and on the same
-server through asyncpg directly (one prepared statement). Prints CPU and wall microseconds per
-round for both: what SQLAlchemy's layer costs each round.
+server through asyncpg directly (one prepared statement), the latter also with the generic plan
+the dispatcher's round connection keeps (plan_cache_mode). Prints CPU and wall microseconds
+per round for each: what SQLAlchemy's layer costs each round, and what planning every round
+again costs the server (the wall time is mostly the server's).
 
     .venv/bin/python bench/round.py --pg-url postgresql+asyncpg://postgres@127.0.0.1:5432/db \
         [--rounds 2000] [--rows 8]
@@ -90,6 +92,15 @@ async def main() -> None:
 
         cpu, wall = await _timed(args.rounds, through_asyncpg)
         print(f"asyncpg prepared statement: {cpu:.0f} µs CPU, {wall:.0f} µs wall per round")
+
+        # As the dispatcher's round connection: one generic plan, not a fresh plan per round.
+        await raw.execute("SET plan_cache_mode = force_generic_plan")
+        cpu, wall = await _timed(args.rounds, through_asyncpg)
+        print(
+            f"asyncpg prepared statement, generic plan: {cpu:.0f} µs CPU, {wall:.0f} µs wall "
+            "per round"
+        )
+        await raw.execute("RESET plan_cache_mode")
         await connection.close()
     finally:
         await engine.dispose()

@@ -863,6 +863,38 @@ class TestWritingResults:
         else:
             assert rounds_during_claims == 0
 
+    @pytest.mark.postgres
+    async def test_rounds_keep_one_plan_and_give_their_connection_back_as_they_found_it(
+        self,
+        committed: async_sessionmaker[AsyncSession],
+        fault_smtp: SmtpRecorder,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """The round connection keeps the generic plan (no planning per round), and the pool
+        gets it back with the server's default, so no other query inherits the setting."""
+        async with committed() as session:
+            world = await make_world(session, n=12)
+            await make_campaign(session, world.federation)
+            await session.commit()
+        modes: list[str] = []
+        drivers: list[object] = []
+        real_round = repo.write_round_asyncpg
+
+        async def write_round_asyncpg(driver, **kwargs):  # type: ignore[no-untyped-def]
+            modes.append(await driver.fetchval("SHOW plan_cache_mode"))
+            drivers.append(driver)
+            await real_round(driver, **kwargs)
+
+        monkeypatch.setattr(repo, "write_round_asyncpg", write_round_asyncpg)
+        report = await composition.dispatch_once()
+
+        assert report.sent == 12
+        assert modes
+        assert set(modes) == {"force_generic_plan"}
+        driver = drivers[-1]
+        assert not driver.is_closed()  # type: ignore[attr-defined]
+        assert await driver.fetchval("SHOW plan_cache_mode") == "auto"  # type: ignore[attr-defined]
+
 
 def _sql_literal(value: object) -> str:
     """A bound value written into SQL, for EXPLAIN EXECUTE of a captured statement."""
