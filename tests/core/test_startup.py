@@ -51,3 +51,28 @@ class TestDispatcherStartUp:
         # Nobody scrapes a cron dispatcher's counters (app.delivery.outcomes.REPLY_CLASSES),
         # and only a DKIM signer needs dkimpy and dnspython: 0.07 and 0.1 s of CPU.
         assert {"prometheus_client", "dkim", "dns"} & imported == set()
+
+    def test_a_dispatch_run_freezes_its_start_up_before_the_work(self, tmp_path: Path) -> None:
+        """What start-up made is frozen for the cyclic collector (gc.freeze) once the campaign
+        path is imported and before the run: the collector's walk over it at exit was a
+        quarter of an empty cron tick."""
+        url = f"sqlite+aiosqlite:///{tmp_path}/tick.db"
+        assert newsletter(url, "db", "upgrade").returncode == 0
+        probe = tmp_path / "probe"
+        probe.mkdir()
+        (probe / "sitecustomize.py").write_text(
+            "import gc, sys\n"
+            "_freeze = gc.freeze\n"
+            "def freeze():\n"
+            "    _freeze()\n"
+            '    sys.stderr.write(f"FROZEN {gc.get_freeze_count()} '
+            "{'app.campaigns.service' in sys.modules}\\n\")\n"
+            "gc.freeze = freeze\n"
+        )
+        result = newsletter(url, "dispatch", PYTHONPATH=str(probe))
+        assert result.returncode == 0, result.stderr
+        frozen = [line.split() for line in result.stderr.splitlines() if line.startswith("FROZEN")]
+        assert len(frozen) == 1, result.stderr
+        count, campaign_path_loaded = frozen[0][1:]
+        assert int(count) > 10_000
+        assert campaign_path_loaded == "True"
