@@ -91,7 +91,7 @@ def _among(
 ) -> ColumnElement[bool]:
     """`column IN ids` for the hundreds of ids of a claim. On PostgreSQL one array parameter
     (`= ANY`): SQLAlchemy renders an IN list's parameters one by one at every execution (with
-    500 ids, a tenth of the sender's CPU went there); SQLite has no arrays."""
+    500 ids, 6 % of the dispatcher's CPU went there); SQLite has no arrays."""
     if _is_pg(db):
         return column == any_(literal(list(ids), postgresql.ARRAY(column.type)))
     return column.in_(ids)

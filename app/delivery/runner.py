@@ -685,7 +685,6 @@ class Run:
                     except Exception:
                         # Not back to the pool with the round's setting: the pool drops it.
                         await connection.invalidate()
-                        raise
                 await connection.close()
 
     async def _report_progress(self) -> None:

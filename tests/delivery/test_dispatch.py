@@ -895,6 +895,41 @@ class TestWritingResults:
         assert not driver.is_closed()  # type: ignore[attr-defined]
         assert await driver.fetchval("SHOW plan_cache_mode") == "auto"  # type: ignore[attr-defined]
 
+    @pytest.mark.postgres
+    async def test_a_round_connection_that_cannot_be_reset_is_dropped_not_pooled(
+        self,
+        committed: async_sessionmaker[AsyncSession],
+        fault_smtp: SmtpRecorder,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """The round connection dies after the last round (a database restart): the reset
+        fails, the run still ends normally, and the connection goes back to no one."""
+        from app.delivery import runner
+
+        async with committed() as session:
+            world = await make_world(session, n=6)
+            await make_campaign(session, world.federation)
+            await session.commit()
+        real_close = runner.Run._close_round_connection
+
+        async def close_after_a_restart(self):  # type: ignore[no-untyped-def]
+            if self.round_driver is not None and not self.round_driver.is_closed():
+                async with committed() as other:
+                    await other.execute(
+                        text("SELECT pg_terminate_backend(:pid)"),
+                        {"pid": self.round_driver.get_server_pid()},
+                    )
+            await real_close(self)
+
+        monkeypatch.setattr(runner.Run, "_close_round_connection", close_after_a_restart)
+        report = await composition.dispatch_once()
+
+        assert report.sent == 6
+        engine = committed.kw["bind"]
+        assert engine.pool.checkedout() == 0
+        async with committed() as session:
+            assert (await session.execute(text("SHOW plan_cache_mode"))).scalar() == "auto"
+
 
 def _sql_literal(value: object) -> str:
     """A bound value written into SQL, for EXPLAIN EXECUTE of a captured statement."""
