@@ -243,7 +243,9 @@ class TestPipelinedLosses:
     ) -> None:
         scripted, server = await serve(Script(group=packets))
         async with server:
-            outcome, reply, marks = await send(scripted, relay_timeout=0.5)
+            # The relay's timeout must end the silent group; the outer one only keeps a broken
+            # timeout from hanging the suite.
+            outcome, reply, marks = await asyncio.wait_for(send(scripted, relay_timeout=0.5), 10)
         # The message never went: nothing on the wire, safe to send again.
         assert outcome is Outcome.DEFERRED
         assert "before DATA" in reply
