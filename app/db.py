@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import CheckConstraint, DateTime, Dialect, MetaData, String, TypeDecorator, event
 from sqlalchemy.ext.asyncio import (
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql import Select
 
 from app.config import get_settings
 from app.errors import Unprocessable
@@ -150,6 +151,25 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+SelectT = TypeVar("SelectT", bound=Select[Any])
+
+
+def lock_for_change(stmt: SelectT) -> SelectT:
+    """Read a row that this transaction is about to check and change.
+
+    On PostgreSQL (read committed) a request that reads a row, checks its state and writes it
+    back can interleave with another request doing the same: the second's UPDATE waits for the
+    first's commit and then writes over a state its check never saw (a draft edited after it
+    was scheduled), or finds the row deleted (a 500). FOR NO KEY UPDATE takes at the read the
+    lock the UPDATE would take anyway, so the other request waits before its own read and then
+    sees the committed state (or no row: NotFound). It does not block rows inserted that refer
+    to this one (their foreign key takes KEY SHARE). `populate_existing` refreshes an object the
+    session had already loaded before the lock. SQLite renders no lock: its writes are
+    serialized from BEGIN IMMEDIATE on (make_engine)."""
+    # key_share without read is FOR NO KEY UPDATE in SQLAlchemy's PostgreSQL dialect.
+    return stmt.with_for_update(key_share=True).execution_options(populate_existing=True)
 
 
 def get_engine() -> AsyncEngine:

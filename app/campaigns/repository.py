@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns.models import Campaign, CampaignStatus, PreviewDraft
+from app.db import lock_for_change
 from app.delivery.models import Delivery, DeliveryKind
 
 ARCHIVED = (CampaignStatus.SENDING, CampaignStatus.SENT)
@@ -23,10 +24,15 @@ async def add(session: AsyncSession, campaign: Campaign) -> Campaign:
     return campaign
 
 
-async def get(session: AsyncSession, *, federation_id: int, campaign_id: int) -> Campaign | None:
-    result = await session.execute(
-        select(Campaign).where(Campaign.id == campaign_id, Campaign.federation_id == federation_id)
+async def get(
+    session: AsyncSession, *, federation_id: int, campaign_id: int, lock: bool = False
+) -> Campaign | None:
+    """The federation's campaign; `lock` when the caller checks its state and changes it
+    (app.db.lock_for_change)."""
+    stmt = select(Campaign).where(
+        Campaign.id == campaign_id, Campaign.federation_id == federation_id
     )
+    result = await session.execute(lock_for_change(stmt) if lock else stmt)
     return result.scalar_one_or_none()
 
 

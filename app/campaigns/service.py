@@ -161,8 +161,16 @@ async def _prepare(
     return prepared
 
 
-async def _get(session: AsyncSession, *, federation_id: int, campaign_id: int) -> Campaign:
-    campaign = await repository.get(session, federation_id=federation_id, campaign_id=campaign_id)
+async def _get(
+    session: AsyncSession, *, federation_id: int, campaign_id: int, lock: bool = False
+) -> Campaign:
+    """The campaign or NotFound; `lock` in every change that checks the campaign's state or
+    adds rows that refer to it, so that concurrent changes take turns (app.db.lock_for_change).
+    Not in requeue_unknown: it changes deliveries before the campaign, in the order the
+    dispatcher's rounds lock them, and a lock on the campaign first could deadlock with one."""
+    campaign = await repository.get(
+        session, federation_id=federation_id, campaign_id=campaign_id, lock=lock
+    )
     if campaign is None:
         raise NotFound("Campaign not found.")
     return campaign
@@ -285,7 +293,7 @@ async def update_campaign(
 ) -> Campaign:
     """Change a draft; whether a letter shows in the archive may change at any time. Any real
     change to the letter is a new version, which withdraws an approval."""
-    campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
+    campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id, lock=True)
     changed = await _apply(session, federation=federation, campaign=campaign, data=data)
     await _prepare(session, campaign, federation)
     if not changed:
@@ -354,7 +362,7 @@ async def approve_campaign(
 ) -> Campaign:
     """Approve the version the approver saw (four eyes). Only a person, and not one who wrote
     or last edited it; a version that changed meanwhile is refused."""
-    campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
+    campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id, lock=True)
     _require_draft(campaign)
     if actor.user_id is None:
         raise Forbidden("Only a person can approve a campaign.")
@@ -380,7 +388,7 @@ async def delete_campaign(
     session: AsyncSession, *, federation_id: int, campaign_id: int, actor: Actor
 ) -> None:
     """Delete a draft (the audit row keeps its subject and id)."""
-    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id, lock=True)
     _require_draft(campaign)
     await _audit(session, actor, AuditAction.CAMPAIGN_DELETED, campaign)
     await repository.delete(session, campaign)
@@ -416,7 +424,7 @@ async def store_preview_draft(
 
     Refused as a save would be (not a draft, not the federation's image, does not render),
     but nothing of the campaign changes: no new version, no audit entry."""
-    campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
+    campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id, lock=True)
     unsaved = await _unsaved(session, federation=federation, campaign=campaign, data=data)
     await _prepare(session, unsaved, federation)
     at = now()
@@ -467,7 +475,7 @@ async def send_test(
     actor: Actor,
 ) -> list[Delivery]:
     """Queue the campaign to up to ten staff addresses (not counted in the statistics)."""
-    campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
+    campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id, lock=True)
     await _prepare(session, campaign, federation)
     unique = list(dict.fromkeys(a.strip() for a in addresses))
     deliveries = await delivery_service.enqueue_test(
@@ -526,7 +534,7 @@ async def unschedule_campaign(
     session: AsyncSession, *, federation_id: int, campaign_id: int, actor: Actor
 ) -> Campaign:
     """Take a scheduled campaign back to draft; nothing is sent."""
-    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id, lock=True)
     _require_status(campaign, CampaignStatus.SCHEDULED, "unscheduled")
     campaign.status = CampaignStatus.DRAFT
     campaign.send_at = None
@@ -554,7 +562,7 @@ async def pause_campaign(
     session: AsyncSession, *, federation_id: int, campaign_id: int, actor: Actor
 ) -> Campaign:
     """Stop a sending campaign after the mail already handed over; resume continues it."""
-    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id, lock=True)
     _require_status(campaign, CampaignStatus.SENDING, "paused")
     campaign.status = CampaignStatus.PAUSED
     campaign.paused_reason = messages.PAUSED_BY_STAFF
@@ -576,7 +584,7 @@ async def schedule_now(
 async def _schedule(
     session: AsyncSession, *, federation: Federation, campaign_id: int, at: datetime, actor: Actor
 ) -> Campaign:
-    campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id)
+    campaign = await _get(session, federation_id=federation.id, campaign_id=campaign_id, lock=True)
     if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
         raise Conflict(
             f"The campaign is {campaign.status}; only drafts and scheduled campaigns can be "
@@ -607,7 +615,7 @@ async def cancel_campaign(
     session: AsyncSession, *, federation_id: int, campaign_id: int, actor: Actor
 ) -> Campaign:
     """Stop a campaign; mail not yet handed to the relay is not sent."""
-    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id, lock=True)
     if campaign.status not in CANCELLABLE:
         raise Conflict(
             f"The campaign is {campaign.status} and cannot be cancelled.",
@@ -625,9 +633,7 @@ async def resume_campaign(
     session: AsyncSession, *, federation_id: int, campaign_id: int, actor: Actor
 ) -> Campaign:
     """Resume a campaign the dispatcher paused (the relay refused the sender, 5.7.x)."""
-    campaign = await repository.get(session, federation_id=federation_id, campaign_id=campaign_id)
-    if campaign is None:
-        raise NotFound()
+    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id, lock=True)
     if campaign.status != CampaignStatus.PAUSED:
         raise Conflict(messages.CAMPAIGN_NOT_PAUSED)
     campaign.status = CampaignStatus.SENDING

@@ -34,7 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.db import Base, UtcDateTime
+from app.db import Base, UtcDateTime, lock_for_change
 from app.delivery.models import Delivery, DeliveryKind
 from app.subscribers.models import (
     BounceState,
@@ -57,13 +57,14 @@ from app.subscribers.schemas import ListFilters
 
 
 async def get_subscriber(
-    session: AsyncSession, *, federation_id: int, subscriber_id: int
+    session: AsyncSession, *, federation_id: int, subscriber_id: int, lock: bool = False
 ) -> Subscriber | None:
-    result = await session.execute(
-        select(Subscriber).where(
-            Subscriber.federation_id == federation_id, Subscriber.id == subscriber_id
-        )
+    """The federation's subscriber; `lock` when the caller checks and changes it
+    (app.db.lock_for_change)."""
+    stmt = select(Subscriber).where(
+        Subscriber.federation_id == federation_id, Subscriber.id == subscriber_id
     )
+    result = await session.execute(lock_for_change(stmt) if lock else stmt)
     return result.scalar_one_or_none()
 
 

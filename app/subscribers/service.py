@@ -495,10 +495,14 @@ async def list_subscribers(
 
 
 async def get_subscriber(
-    session: AsyncSession, *, federation: Federation, subscriber_id: int
+    session: AsyncSession, *, federation: Federation, subscriber_id: int, lock: bool = False
 ) -> Subscriber:
+    """The subscriber or NotFound; `lock` in staff changes, so that one erased meanwhile is
+    NotFound rather than an UPDATE that matches no row (app.db.lock_for_change). Not in the
+    erasure: it changes the deliveries before the subscriber, in the order the dispatcher's
+    rounds lock them, and a lock on the subscriber first could deadlock with one."""
     subscriber = await repository.get_subscriber(
-        session, federation_id=federation.id, subscriber_id=subscriber_id
+        session, federation_id=federation.id, subscriber_id=subscriber_id, lock=lock
     )
     if subscriber is None:
         raise NotFound("Subscriber not found.")
@@ -557,7 +561,9 @@ async def unsubscribe_on_request(
     actor: Actor,
 ) -> Subscriber:
     """Unsubscribe someone who asked staff to (by phone, by mail); nothing is erased."""
-    subscriber = await get_subscriber(session, federation=federation, subscriber_id=subscriber_id)
+    subscriber = await get_subscriber(
+        session, federation=federation, subscriber_id=subscriber_id, lock=True
+    )
     if subscriber.status != SubscriptionStatus.UNSUBSCRIBED:
         await _end_subscription(session, subscriber=subscriber, origin=STAFF_ORIGIN, note=note)
         await _audit_edit(
@@ -581,7 +587,9 @@ async def resend_confirmation(
 ) -> int:
     """Queue a new confirmation mail to a pending subscriber (the same daily and weekly limits
     as the public form); the delivery id."""
-    subscriber = await get_subscriber(session, federation=federation, subscriber_id=subscriber_id)
+    subscriber = await get_subscriber(
+        session, federation=federation, subscriber_id=subscriber_id, lock=True
+    )
     if subscriber.status != SubscriptionStatus.PENDING:
         raise NotPending(details={"status": str(subscriber.status)})
     delivery_id = await _queue_confirmation(session, subscriber=subscriber)
@@ -598,7 +606,9 @@ async def reset_bounces(
     session: AsyncSession, *, federation: Federation, subscriber_id: int, actor: Actor
 ) -> Subscriber:
     """Clear a bounce state after the address was fixed (a full mailbox emptied, a typo)."""
-    subscriber = await get_subscriber(session, federation=federation, subscriber_id=subscriber_id)
+    subscriber = await get_subscriber(
+        session, federation=federation, subscriber_id=subscriber_id, lock=True
+    )
     subscriber.bounce_state = BounceState.OK
     subscriber.bounce_count = 0
     subscriber.updated_at = now()
@@ -673,7 +683,9 @@ async def update_subscriber(
     actor: Actor,
 ) -> Subscriber:
     """Change name and attributes (the address and status follow the subscriber's own acts)."""
-    subscriber = await get_subscriber(session, federation=federation, subscriber_id=subscriber_id)
+    subscriber = await get_subscriber(
+        session, federation=federation, subscriber_id=subscriber_id, lock=True
+    )
     values = changes.model_dump(exclude_unset=True)
     if "name" in values:
         subscriber.name = values["name"] or None

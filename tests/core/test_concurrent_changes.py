@@ -1,0 +1,230 @@
+"""Staff changes that read a row, check it and write it take turns with each other.
+
+On PostgreSQL (read committed) the second of two such changes used to read the row before the
+first committed and write after it: an edit that found a subscriber erased meanwhile was a 500
+(an UPDATE that matched no row; schemathesis found it with two workers), an edit of a draft that
+was scheduled meanwhile changed a scheduled letter behind its approval, and a test send of a
+draft deleted meanwhile failed on the foreign key. Each test here holds the first change open on
+one connection, starts the second on another, waits until PostgreSQL shows it waiting for a
+lock, commits the first and looks at what the second did. On SQLite the second transaction
+waits at BEGIN IMMEDIATE, so the outcome is the same by construction; the tests run there too
+to keep it so."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.actors import Actor
+from app.audit.models import AuditAction, AuditEntry
+from app.campaigns import service as campaigns
+from app.campaigns.models import Campaign, CampaignStatus
+from app.campaigns.schemas import CampaignUpdate
+from app.delivery.models import Delivery
+from app.errors import Conflict, NotFound
+from app.federations.models import Federation
+from app.subscribers import rights
+from app.subscribers import service as subscribers
+from app.subscribers.models import Subscriber, SubscriptionStatus
+from app.subscribers.schemas import SubscriberUpdate
+from tests.fixtures.factories import add_campaign, make_federation
+
+ACTOR = Actor(label="test")
+Change = Callable[[AsyncSession], Awaitable[Any]]
+
+
+async def _second_waits_for_first(
+    committed: async_sessionmaker[AsyncSession], backend: str, first: Change, second: Change
+) -> Any:
+    """Run `first` and keep it uncommitted, start `second` on another connection, commit
+    `first` once `second` waits for it (PostgreSQL), and give what `second` returned or raised
+    (its transaction committed if it returned)."""
+
+    async def run_second() -> Any:
+        async with committed() as session:
+            result = await second(session)
+            await session.commit()
+            return result
+
+    async with committed() as holder, committed() as watcher:
+        await first(holder)
+        running = asyncio.create_task(run_second())
+        if backend == "postgresql":
+            # Bounded: a second change that never waits fails here, not by hanging the suite.
+            for _ in range(3000):
+                waiting = await watcher.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                )
+                await watcher.rollback()
+                if waiting:
+                    break
+                assert not running.done(), "the second change did not wait for the first"
+                await asyncio.sleep(0.01)
+            else:
+                raise AssertionError("the second change never waited for the first")
+        else:
+            await asyncio.sleep(0.05)
+        await holder.commit()
+    return await asyncio.wait_for(running, timeout=60)
+
+
+async def _federation_with_subscriber(
+    committed: async_sessionmaker[AsyncSession],
+) -> tuple[Federation, int]:
+    async with committed() as setup:
+        federation = await make_federation(setup, "sf-turer")
+        subscriber = Subscriber(
+            federation_id=federation.id,
+            email="turer@example.se",
+            name="Tove Turer",
+            status=SubscriptionStatus.CONFIRMED,
+            confirmed_at=func.now(),
+        )
+        setup.add(subscriber)
+        await setup.commit()
+        return federation, subscriber.id
+
+
+def _erase(federation: Federation, subscriber_id: int) -> Change:
+    async def erase(session: AsyncSession) -> None:
+        await rights.erase_subscriber(
+            session, federation=federation, subscriber_id=subscriber_id, actor=ACTOR
+        )
+
+    return erase
+
+
+async def _audited(session: AsyncSession, action: AuditAction) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == action)
+        )
+        or 0
+    )
+
+
+class TestSubscriberChanges:
+    async def test_an_edit_of_a_subscriber_erased_meanwhile_is_not_found(
+        self, committed: async_sessionmaker[AsyncSession], backend: str
+    ) -> None:
+        federation, subscriber_id = await _federation_with_subscriber(committed)
+
+        async def edit(session: AsyncSession) -> Subscriber:
+            return await subscribers.update_subscriber(
+                session,
+                federation=federation,
+                subscriber_id=subscriber_id,
+                changes=SubscriberUpdate(name="Anna Berg", attributes={"kommun": "Umeå"}),
+                actor=ACTOR,
+            )
+
+        with pytest.raises(NotFound):
+            await _second_waits_for_first(
+                committed, backend, _erase(federation, subscriber_id), edit
+            )
+        async with committed() as check:
+            assert await check.get(Subscriber, subscriber_id) is None
+            assert await _audited(check, AuditAction.SUBSCRIBER_EDITED) == 0
+
+    async def test_a_subscriber_edited_meanwhile_is_erased_after_the_edit(
+        self, committed: async_sessionmaker[AsyncSession], backend: str
+    ) -> None:
+        """The other order: the erasure waits for the edit and then removes the edited row."""
+        federation, subscriber_id = await _federation_with_subscriber(committed)
+
+        async def edit(session: AsyncSession) -> None:
+            await subscribers.reset_bounces(
+                session, federation=federation, subscriber_id=subscriber_id, actor=ACTOR
+            )
+
+        await _second_waits_for_first(committed, backend, edit, _erase(federation, subscriber_id))
+        async with committed() as check:
+            assert await check.get(Subscriber, subscriber_id) is None
+            assert await _audited(check, AuditAction.SUBSCRIBER_ERASED) == 1
+
+
+class TestCampaignChanges:
+    async def _draft(self, committed: async_sessionmaker[AsyncSession]) -> tuple[Federation, int]:
+        """An approved draft in a federation with four eyes, and one confirmed recipient."""
+        federation, _ = await _federation_with_subscriber(committed)
+        async with committed() as setup:
+            stored = await setup.get(Federation, federation.id)
+            assert stored is not None
+            stored.four_eyes = True
+            await setup.commit()
+            federation = stored
+            campaign = await add_campaign(setup, federation)
+            campaign.version = 1
+            campaign.approved_version = 1
+            await setup.commit()
+            return federation, campaign.id
+
+    async def test_a_draft_scheduled_meanwhile_is_not_edited(
+        self, committed: async_sessionmaker[AsyncSession], backend: str
+    ) -> None:
+        """Otherwise the scheduled letter goes out with text nobody approved."""
+        federation, campaign_id = await self._draft(committed)
+
+        async def schedule(session: AsyncSession) -> None:
+            await campaigns.schedule_now(
+                session, federation=federation, campaign_id=campaign_id, actor=ACTOR
+            )
+
+        async def edit(session: AsyncSession) -> tuple[Campaign, Campaign]:
+            # As the Redaktion's pages do: the campaign is read (unlocked, a draft then) before
+            # the change, which must still see the state committed while it waited.
+            shown = await campaigns.get_campaign(
+                session, federation_id=federation.id, campaign_id=campaign_id
+            )
+            # (On SQLite this read already waits at BEGIN IMMEDIATE and finds it scheduled.)
+            assert backend == "sqlite" or shown.status == CampaignStatus.DRAFT
+            # The page keeps its object while it acts, so the session's identity map has it.
+            return shown, await campaigns.update_campaign(
+                session,
+                federation=federation,
+                campaign_id=campaign_id,
+                data=CampaignUpdate(subject="Ny rubrik som ingen har godkänt"),
+                actor=ACTOR,
+            )
+
+        with pytest.raises(Conflict):
+            await _second_waits_for_first(committed, backend, schedule, edit)
+        async with committed() as check:
+            campaign = await check.get(Campaign, campaign_id)
+            assert campaign is not None
+            assert campaign.status == CampaignStatus.SCHEDULED
+            assert (campaign.version, campaign.approved_version) == (1, 1)
+            assert campaign.subject != "Ny rubrik som ingen har godkänt"
+
+    async def test_a_test_send_of_a_draft_deleted_meanwhile_is_not_found(
+        self, committed: async_sessionmaker[AsyncSession], backend: str
+    ) -> None:
+        federation, campaign_id = await self._draft(committed)
+
+        async def delete(session: AsyncSession) -> None:
+            await campaigns.delete_campaign(
+                session, federation_id=federation.id, campaign_id=campaign_id, actor=ACTOR
+            )
+
+        async def test_send(session: AsyncSession) -> list[Delivery]:
+            return await campaigns.send_test(
+                session,
+                federation=federation,
+                campaign_id=campaign_id,
+                addresses=["kansliet@sf-turer.example.se"],
+                actor=ACTOR,
+            )
+
+        with pytest.raises(NotFound):
+            await _second_waits_for_first(committed, backend, delete, test_send)
+        async with committed() as check:
+            assert await check.get(Campaign, campaign_id) is None
+            assert await check.scalar(select(func.count()).select_from(Delivery)) == 0
