@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import lock_for_change
 from app.federations.models import Federation
-from app.users.models import Membership, SignInToken, StaffSession, User
+from app.users.models import Membership, Role, SignInToken, StaffSession, User
 
 
 async def user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -26,15 +27,39 @@ async def add(session: AsyncSession, row: User | Membership | SignInToken | Staf
     await session.flush()
 
 
+async def take_turn_with_people(session: AsyncSession, *, federation_id: int) -> None:
+    """Wait for any other change to this federation's people to commit (app.db.lock_for_change,
+    on the federation's row): the last-admin rule reads every membership, so two admins who
+    demote each other at once must not both see the other still an admin."""
+    await session.execute(
+        lock_for_change(select(Federation.id).where(Federation.id == federation_id))
+    )
+
+
 async def membership(
-    session: AsyncSession, *, federation_id: int, user_id: int
+    session: AsyncSession, *, federation_id: int, user_id: int, lock: bool = False
 ) -> Membership | None:
-    result = await session.execute(
-        select(Membership).where(
-            Membership.federation_id == federation_id, Membership.user_id == user_id
+    """The person's membership; `lock` when the caller checks and changes it."""
+    stmt = select(Membership).where(
+        Membership.federation_id == federation_id, Membership.user_id == user_id
+    )
+    result = await session.execute(lock_for_change(stmt) if lock else stmt)
+    return result.scalar_one_or_none()
+
+
+async def other_admins(session: AsyncSession, *, federation_id: int, besides: int) -> int:
+    """How many admins the federation has besides one membership (counted in the database,
+    not from objects the session may have loaded before a concurrent change)."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(
+            Membership.federation_id == federation_id,
+            Membership.role == Role.ADMIN,
+            Membership.id != besides,
         )
     )
-    return result.scalar_one_or_none()
+    return int(count or 0)
 
 
 async def memberships_of(

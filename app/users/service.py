@@ -129,7 +129,12 @@ async def people_of(
 
 
 async def _member(session: AsyncSession, *, federation: Federation, user_id: int) -> Membership:
-    member = await repository.membership(session, federation_id=federation.id, user_id=user_id)
+    """The person's membership, to change: after any other change to the federation's people
+    has committed, so a person removed meanwhile is NotFound."""
+    await repository.take_turn_with_people(session, federation_id=federation.id)
+    member = await repository.membership(
+        session, federation_id=federation.id, user_id=user_id, lock=True
+    )
     if member is None:
         raise NotFound()
     return member
@@ -141,12 +146,7 @@ async def _keeps_an_admin(
     """Refuse a change that would leave the federation without an admin."""
     if leaving.role != Role.ADMIN:
         return
-    admins = [
-        m
-        for _, m in await repository.people_of(session, federation_id=federation.id)
-        if m.role == Role.ADMIN and m.id != leaving.id
-    ]
-    if not admins:
+    if not await repository.other_admins(session, federation_id=federation.id, besides=leaving.id):
         raise Conflict(messages.LAST_ADMIN, details={"code": "last_admin"})
 
 

@@ -32,6 +32,8 @@ from app.subscribers import rights
 from app.subscribers import service as subscribers
 from app.subscribers.models import Subscriber, SubscriptionStatus
 from app.subscribers.schemas import SubscriberUpdate
+from app.users import service as people
+from app.users.models import Membership, Role, User
 from tests.fixtures.factories import add_campaign, make_federation
 
 ACTOR = Actor(label="test")
@@ -228,3 +230,84 @@ class TestCampaignChanges:
         async with committed() as check:
             assert await check.get(Campaign, campaign_id) is None
             assert await check.scalar(select(func.count()).select_from(Delivery)) == 0
+
+
+class TestPeopleChanges:
+    async def _two_admins(
+        self, committed: async_sessionmaker[AsyncSession]
+    ) -> tuple[Federation, int, int]:
+        federation, _ = await _federation_with_subscriber(committed)
+        async with committed() as setup:
+            ids = []
+            for email in ("adam@sf-turer.example.se", "berit@sf-turer.example.se"):
+                user = User(email=email, name=email.split("@")[0])
+                setup.add(user)
+                await setup.flush()
+                setup.add(Membership(user_id=user.id, federation_id=federation.id, role=Role.ADMIN))
+                ids.append(user.id)
+            await setup.commit()
+        return federation, ids[0], ids[1]
+
+    async def test_two_admins_who_demote_each_other_at_once_leave_one_admin(
+        self, committed: async_sessionmaker[AsyncSession], backend: str
+    ) -> None:
+        """The last-admin rule counts every membership: the second demotion must count after
+        the first has committed, or both see the other still an admin."""
+        federation, adam, berit = await self._two_admins(committed)
+
+        def demote(user_id: int) -> Change:
+            async def change(session: AsyncSession) -> None:
+                await people.change_role(
+                    session, federation=federation, user_id=user_id, role=Role.REDAKTOR, actor=ACTOR
+                )
+
+            return change
+
+        with pytest.raises(Conflict):
+            await _second_waits_for_first(committed, backend, demote(adam), demote(berit))
+        async with committed() as check:
+            roles = dict((await check.execute(select(Membership.user_id, Membership.role))).all())
+        assert roles == {adam: Role.REDAKTOR, berit: Role.ADMIN}
+
+    async def test_a_role_change_of_a_person_removed_meanwhile_is_not_found(
+        self, committed: async_sessionmaker[AsyncSession], backend: str
+    ) -> None:
+        federation, adam, berit = await self._two_admins(committed)
+
+        async def remove(session: AsyncSession) -> None:
+            await people.remove_person(session, federation=federation, user_id=adam, actor=ACTOR)
+
+        async def promote(session: AsyncSession) -> None:
+            # The page has the membership loaded (its list of people) before it acts.
+            listed = await people.people_of(session, federation=federation)
+            assert listed
+            await people.change_role(
+                session, federation=federation, user_id=adam, role=Role.ANSVARIG, actor=ACTOR
+            )
+
+        with pytest.raises(NotFound):
+            await _second_waits_for_first(committed, backend, remove, promote)
+        async with committed() as check:
+            roles = dict((await check.execute(select(Membership.user_id, Membership.role))).all())
+        assert roles == {berit: Role.ADMIN}
+
+    async def test_a_role_change_made_meanwhile_is_seen_by_the_page_that_had_the_old_role(
+        self, committed: async_sessionmaker[AsyncSession], backend: str
+    ) -> None:
+        """Two admins give Adam the same new role at once: the second finds it already done
+        (one audit entry), although its page loaded Adam's membership while he was admin."""
+        federation, adam, _ = await self._two_admins(committed)
+
+        async def first(session: AsyncSession) -> None:
+            await people.change_role(
+                session, federation=federation, user_id=adam, role=Role.ANSVARIG, actor=ACTOR
+            )
+
+        async def second(session: AsyncSession) -> None:
+            listed = await people.people_of(session, federation=federation)
+            assert backend == "sqlite" or {m.role for _, m in listed} == {Role.ADMIN}
+            await first(session)
+
+        await _second_waits_for_first(committed, backend, first, second)
+        async with committed() as check:
+            assert await _audited(check, AuditAction.ROLE_CHANGED) == 1
