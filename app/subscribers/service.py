@@ -253,16 +253,32 @@ async def _queue_confirmation(session: AsyncSession, *, subscriber: Subscriber) 
     return delivery.id
 
 
+async def _locked(session: AsyncSession, subscriber: Subscriber) -> Subscriber:
+    """The link's subscriber again, locked and as committed (app.db.lock_for_change): a link
+    pressed twice at once (a double click, a mail provider's one-click POST beside the
+    person's own) must change the subscription once, with one consent record and one welcome
+    mail. NotFound if erased meanwhile."""
+    locked = await repository.get_subscriber(
+        session, federation_id=subscriber.federation_id, subscriber_id=subscriber.id, lock=True
+    )
+    if locked is None:
+        raise NotFound()
+    return locked
+
+
 async def _confirmable(
-    session: AsyncSession, *, federation: Federation, raw: str
+    session: AsyncSession, *, federation: Federation, raw: str, lock: bool = False
 ) -> tuple[Token, Subscriber, bool]:
-    """(token, subscriber, already confirmed) for a confirmation link, or NotFound.
+    """(token, subscriber, already confirmed) for a confirmation link, or NotFound; `lock`
+    to confirm.
 
     A used link still answers "already confirmed" while the subscription stands; once the
     person has unsubscribed, an old confirmation link must not sign them up again."""
     token, subscriber = await tokens.find_token_and_subscriber(
         session, raw, purpose=TokenPurpose.CONFIRM, federation_id=federation.id
     )
+    if lock:
+        subscriber = await _locked(session, subscriber)
     if subscriber.status == SubscriptionStatus.CONFIRMED:
         return token, subscriber, True
     if subscriber.status == SubscriptionStatus.PENDING and token.used_at is None:
@@ -280,7 +296,9 @@ async def confirm_subscription(
     session: AsyncSession, *, federation: Federation, raw: str, origin: Origin
 ) -> bool:
     """Confirm the subscription behind a link; True if it was already confirmed."""
-    token, subscriber, already = await _confirmable(session, federation=federation, raw=raw)
+    token, subscriber, already = await _confirmable(
+        session, federation=federation, raw=raw, lock=True
+    )
     if already:
         return True
     current = now()
@@ -343,10 +361,14 @@ class UnsubscribeResult:
     already: bool
 
 
-async def _unsubscribable(session: AsyncSession, raw: str) -> tuple[Federation, Subscriber]:
+async def _unsubscribable(
+    session: AsyncSession, raw: str, *, lock: bool = False
+) -> tuple[Federation, Subscriber]:
     token, subscriber = await tokens.find_token_and_subscriber(
         session, raw, purpose=TokenPurpose.UNSUBSCRIBE
     )
+    if lock:
+        subscriber = await _locked(session, subscriber)
     federation = await federation_service.public_federation_by_id(session, token.federation_id)
     if federation is None:
         raise NotFound()
@@ -363,7 +385,7 @@ async def view_unsubscribe(session: AsyncSession, *, raw: str) -> UnsubscribeRes
 
 async def unsubscribe(session: AsyncSession, *, raw: str, origin: Origin) -> UnsubscribeResult:
     """Unsubscribe at once (web button or RFC 8058 one-click); repeating is harmless."""
-    federation, subscriber = await _unsubscribable(session, raw)
+    federation, subscriber = await _unsubscribable(session, raw, lock=True)
     if subscriber.status == SubscriptionStatus.UNSUBSCRIBED:
         return UnsubscribeResult(federation=federation, already=True)
     await _end_subscription(session, subscriber=subscriber, origin=origin)

@@ -25,12 +25,20 @@ from app.audit.models import AuditAction, AuditEntry
 from app.campaigns import service as campaigns
 from app.campaigns.models import Campaign, CampaignStatus
 from app.campaigns.schemas import CampaignUpdate
-from app.delivery.models import Delivery
+from app.delivery.models import Delivery, DeliveryKind
 from app.errors import Conflict, NotFound
 from app.federations.models import Federation
-from app.subscribers import rights
+from app.subscribers import rights, tokens
 from app.subscribers import service as subscribers
-from app.subscribers.models import Subscriber, SubscriptionStatus
+from app.subscribers.consent import Origin
+from app.subscribers.models import (
+    ConsentEvent,
+    ConsentRecord,
+    Subscriber,
+    SubscriptionStatus,
+    Token,
+    TokenPurpose,
+)
 from app.subscribers.schemas import SubscriberUpdate
 from app.users import service as people
 from app.users.models import Membership, Role, User
@@ -311,3 +319,76 @@ class TestPeopleChanges:
         await _second_waits_for_first(committed, backend, first, second)
         async with committed() as check:
             assert await _audited(check, AuditAction.ROLE_CHANGED) == 1
+
+
+class TestVisitorLinks:
+    """A link pressed twice at once (a double click, a mail provider's one-click POST beside
+    the person's own) changes the subscription once: one consent record, one welcome mail."""
+
+    async def _pending(self, committed: async_sessionmaker[AsyncSession]) -> tuple[Federation, str]:
+        async with committed() as setup:
+            federation = await make_federation(setup, "sf-turer")
+            subscriber = Subscriber(
+                federation_id=federation.id,
+                email="dubbel@example.se",
+                status=SubscriptionStatus.PENDING,
+                attributes={},
+            )
+            setup.add(subscriber)
+            await setup.flush()
+            token = await tokens.issue_confirm_token(setup, subscriber=subscriber)
+            await setup.commit()
+            return federation, tokens.raw_token(token)
+
+    async def _records(self, session: AsyncSession, event: ConsentEvent) -> int:
+        return int(
+            await session.scalar(
+                select(func.count()).select_from(ConsentRecord).where(ConsentRecord.event == event)
+            )
+            or 0
+        )
+
+    async def test_a_confirmation_sent_twice_at_once_confirms_once(
+        self, committed: async_sessionmaker[AsyncSession], backend: str
+    ) -> None:
+        federation, raw = await self._pending(committed)
+
+        async def confirm(session: AsyncSession) -> bool:
+            return await subscribers.confirm_subscription(
+                session, federation=federation, raw=raw, origin=Origin(method="test")
+            )
+
+        assert await _second_waits_for_first(committed, backend, confirm, confirm) is True
+        async with committed() as check:
+            assert await self._records(check, ConsentEvent.CONFIRM) == 1
+            welcomes = await check.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(Delivery.kind == DeliveryKind.WELCOME)
+            )
+            assert welcomes == 1
+
+    async def test_an_unsubscribe_sent_twice_at_once_is_recorded_once(
+        self, committed: async_sessionmaker[AsyncSession], backend: str
+    ) -> None:
+        federation, raw = await self._pending(committed)
+        async with committed() as setup:
+            await subscribers.confirm_subscription(
+                setup, federation=federation, raw=raw, origin=Origin(method="test")
+            )
+            await setup.commit()
+            token = await setup.scalar(
+                select(Token).where(Token.purpose == TokenPurpose.UNSUBSCRIBE)
+            )
+            assert token is not None
+            unsubscribe_raw = tokens.raw_token(token)
+
+        async def unsubscribe(session: AsyncSession) -> bool:
+            result = await subscribers.unsubscribe(
+                session, raw=unsubscribe_raw, origin=Origin(method="one-click")
+            )
+            return result.already
+
+        assert await _second_waits_for_first(committed, backend, unsubscribe, unsubscribe) is True
+        async with committed() as check:
+            assert await self._records(check, ConsentEvent.UNSUBSCRIBE) == 1
