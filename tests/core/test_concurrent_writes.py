@@ -6,16 +6,18 @@ is locked" instead of waiting; every transaction must take the write lock up fro
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from email.message import EmailMessage
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
 from app import db
-from app.subscribers.models import Subscriber
+from app.subscribers.models import ConsentEvent, ConsentRecord, Subscriber
 from tests.fixtures import ROOT
 from tests.fixtures.live import Install, open_installation
 from tests.fixtures.smtp import SmtpRecorder
@@ -107,3 +109,69 @@ class TestConcurrentSignups:
         logs = live.log("serve") + live.log("worker")
         assert "database is locked" not in logs
         assert "Traceback" not in logs, logs[-3000:]
+
+
+LINKS = 20
+CONFIRM_PATH = re.compile(rf"/f/{SLUG}/bekrafta/[A-Za-z0-9_-]+")
+UNSUBSCRIBE_PATH = re.compile(r"/u/[A-Za-z0-9_-]+")
+
+
+def _path_in(message: EmailMessage, pattern: re.Pattern[str]) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    found = pattern.search(body.get_content())
+    assert found is not None, body.get_content()
+    return found.group(0)
+
+
+class TestLinksPressedTwice:
+    async def test_each_link_pressed_twice_at_once_changes_the_subscription_once(
+        self, live: Install, smtp_server: SmtpRecorder
+    ) -> None:
+        """Every confirmation link, then every unsubscribe link, posted twice at the same time
+        to `newsletter serve --workers 2`: one consent record and one welcome mail each."""
+        url = await asyncio.to_thread(live.serve, workers=2)
+        addresses = [f"dubbel{i}@example.se" for i in range(LINKS)]
+        async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+            stamp = (await client.get(f"/api/v1/public/{SLUG}/stamp")).json()["stamp"]
+            signed = await asyncio.gather(
+                *(
+                    client.post(
+                        f"/api/v1/public/{SLUG}/subscriptions",
+                        json={"email": a, "consent": True, "stamp": stamp},
+                    )
+                    for a in addresses
+                )
+            )
+            assert {s.status_code for s in signed} == {202}
+            assert live.cli("dispatch").returncode == 0
+            confirms = [_path_in(smtp_server.to(a)[0], CONFIRM_PATH) for a in addresses]
+            answers = await asyncio.gather(*(client.post(p) for p in confirms for _ in "ab"))
+            assert {a.status_code for a in answers} == {200}
+            assert live.cli("dispatch").returncode == 0
+            welcomes = [smtp_server.to(a) for a in addresses]
+            assert [len(w) for w in welcomes] == [2] * LINKS, "one confirmation, one welcome"
+            leaves = [_path_in(w[1], UNSUBSCRIBE_PATH) for w in welcomes]
+            answers = await asyncio.gather(
+                *(
+                    client.post(p, data={"List-Unsubscribe": "One-Click"})
+                    for p in leaves
+                    for _ in "ab"
+                )
+            )
+            assert {a.status_code for a in answers} == {200}
+        engine = db.make_engine(live.env["NEWSLETTER_DATABASE_URL"])
+        async with engine.connect() as conn:
+            events = Counter(
+                dict(
+                    (
+                        await conn.execute(
+                            select(ConsentRecord.event, func.count()).group_by(ConsentRecord.event)
+                        )
+                    ).all()
+                )
+            )
+        await engine.dispose()
+        assert (events[ConsentEvent.CONFIRM], events[ConsentEvent.UNSUBSCRIBE]) == (LINKS, LINKS)
+        live.stop_all()
+        assert "Traceback" not in live.log("serve"), live.log("serve")[-3000:]
