@@ -357,12 +357,17 @@ class TestExistingAddresses:
             # Bounded waits: a hang (seen once on Python 3.13, not reproduced) fails here with
             # what the database was doing, instead of stalling the whole suite.
             for _ in range(3000):
-                if await watcher.scalar(
+                waiting = await watcher.scalar(
                     text(
                         "SELECT count(*) FROM pg_stat_activity "
                         "WHERE datname = current_database() AND wait_event_type = 'Lock'"
                     )
-                ):
+                )
+                # pg_stat_activity is a snapshot taken once a transaction: without ending it,
+                # a watcher whose first look came before the import had connected (a loaded
+                # machine) never saw the import at all and failed after 30 s.
+                await watcher.rollback()
+                if waiting:
                     break
                 assert not running.done(), running.result()
                 await asyncio.sleep(0.01)
