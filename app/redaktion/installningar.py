@@ -207,8 +207,8 @@ async def invite(request: Request, staff: AdminStaff, session: SessionDep) -> Re
                 role=Role(role),
                 actor=_actor(staff),
             )
-    except AppError:
-        return RedirectResponse(f"{BASE}?fel=invalid#personer", status_code=303)
+    except AppError as exc:
+        return RedirectResponse(f"{BASE}?fel={_people_error(exc)}#personer", status_code=303)
     send_after_commit(request, invited.delivery_id)
     return RedirectResponse(f"{BASE}?klart=inbjuden#personer", status_code=303)
 
@@ -220,10 +220,14 @@ async def _people_change(session: SessionDep, ok: str, work: Any) -> Response:
     except AppError as exc:
         if exc.status_code == 404:
             raise
-        details = exc.details if isinstance(exc.details, dict) else {}
-        code = str(details.get("code", "invalid"))
-        return RedirectResponse(f"{BASE}?fel={code}#personer", status_code=303)
+        return RedirectResponse(f"{BASE}?fel={_people_error(exc)}#personer", status_code=303)
     return RedirectResponse(f"{BASE}?klart={ok}#personer", status_code=303)
+
+
+def _people_error(exc: AppError) -> str:
+    """The page's notice for a refused change of people: its code ("last_admin") or invalid."""
+    details = exc.details if isinstance(exc.details, dict) else {}
+    return str(details.get("code", "invalid"))
 
 
 @router.post(BASE + "/personer/{user_id}/roll", response_model=None)

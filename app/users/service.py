@@ -104,8 +104,12 @@ async def invite_person(
             await repository.add(
                 session, Membership(user_id=user.id, federation_id=federation.id, role=role)
             )
-        else:
-            member.role = role
+        elif member.role != role:
+            # Inviting a member again with another role is a role change, under its rules (the
+            # last admin keeps the role) and with its audit entry.
+            await change_role(
+                session, federation=federation, user_id=user.id, role=role, actor=actor
+            )
     await audit_service.record(
         session,
         actor=actor,

@@ -169,6 +169,35 @@ class TestPeopleAndKeys:
         actions = set((await session.execute(select(AuditEntry.action))).scalars().all())
         assert {AuditAction.ROLE_CHANGED, AuditAction.PERSON_REMOVED} <= actions
 
+    async def test_inviting_a_member_again_with_another_role_keeps_one_admin(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        """An invitation to someone already in the federation changes their role under the
+        rules of a role change: the only admin stays admin, and the change is audited."""
+        csrf = await as_role(client, session, federation, Role.ADMIN)
+        again = await client.post(
+            f"{BASE}/personer",
+            data={"csrf": csrf, "email": "admin@norr.example.se", "namn": "", "roll": "redaktor"},
+        )
+        assert again.headers["location"].startswith(f"{BASE}?fel=last_admin")
+        assert set((await session.execute(select(Membership.role))).scalars()) == {Role.ADMIN}
+        await client.post(
+            f"{BASE}/personer",
+            data={"csrf": csrf, "email": "ny@example.se", "namn": "Ny", "roll": "redaktor"},
+        )
+        promoted = await client.post(
+            f"{BASE}/personer",
+            data={"csrf": csrf, "email": "ny@example.se", "namn": "Ny", "roll": "ansvarig"},
+        )
+        assert promoted.headers["location"].startswith(f"{BASE}?klart=inbjuden")
+        new_id = await session.scalar(select(User.id).where(User.email == "ny@example.se"))
+        role = await session.scalar(select(Membership.role).where(Membership.user_id == new_id))
+        assert role == Role.ANSVARIG
+        changes = await session.scalars(
+            select(AuditEntry.summary).where(AuditEntry.action == AuditAction.ROLE_CHANGED)
+        )
+        assert list(changes) == ["redaktor → ansvarig"]
+
     async def test_key_is_shown_once_and_only_own_keys_can_be_revoked(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
     ) -> None:
