@@ -153,10 +153,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
-SelectT = TypeVar("SelectT", bound=Select[Any])
+SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 
 
-def lock_for_change(stmt: SelectT) -> SelectT:
+def lock_for_change(stmt: SelectT, *, of: Any = None) -> SelectT:
     """Read a row that this transaction is about to check and change.
 
     On PostgreSQL (read committed) a request that reads a row, checks its state and writes it
@@ -166,10 +166,11 @@ def lock_for_change(stmt: SelectT) -> SelectT:
     lock the UPDATE would take anyway, so the other request waits before its own read and then
     sees the committed state (or no row: NotFound). It does not block rows inserted that refer
     to this one (their foreign key takes KEY SHARE). `populate_existing` refreshes an object the
-    session had already loaded before the lock. SQLite renders no lock: its writes are
+    session had already loaded before the lock. `of`: the entity whose rows a join locks (the
+    others are read as of the statement's start). SQLite renders no lock: its writes are
     serialized from BEGIN IMMEDIATE on (make_engine)."""
     # key_share without read is FOR NO KEY UPDATE in SQLAlchemy's PostgreSQL dialect.
-    return stmt.with_for_update(key_share=True).execution_options(populate_existing=True)
+    return stmt.with_for_update(key_share=True, of=of).execution_options(populate_existing=True)
 
 
 def get_engine() -> AsyncEngine:

@@ -96,10 +96,11 @@ async def find_token_by_hash(session: AsyncSession, digest: str) -> Token | None
 
 
 async def find_token_with_subscriber(
-    session: AsyncSession, digest: str
+    session: AsyncSession, digest: str, *, lock: bool = False
 ) -> tuple[Token, Subscriber | None] | None:
-    """The token by hash and its subscriber (of the token's own federation), in one query."""
-    return await _token_with_subscriber(session, Token.token_hash == digest)
+    """The token by hash and its subscriber (of the token's own federation), in one query;
+    `lock` to change the subscriber: see _token_with_subscriber."""
+    return await _token_with_subscriber(session, Token.token_hash == digest, lock=lock)
 
 
 async def get_subscriber_token(
@@ -128,18 +129,20 @@ async def get_token_with_subscriber(
 
 
 async def _token_with_subscriber(
-    session: AsyncSession, *where: ColumnElement[bool]
+    session: AsyncSession, *where: ColumnElement[bool], lock: bool = False
 ) -> tuple[Token, Subscriber | None] | None:
-    """A token and its subscriber, who must be of the token's own federation."""
-    result = await session.execute(
-        select(Token, Subscriber)
-        .outerjoin(
-            Subscriber,
-            (Subscriber.id == Token.subscriber_id)
-            & (Subscriber.federation_id == Token.federation_id),
-        )
-        .where(*where)
-    )
+    """A token and its subscriber, who must be of the token's own federation.
+
+    `lock` (a link that changes the subscription) locks the subscriber's row in the same query
+    (app.db.lock_for_change) and reads it as committed once the lock is had: a link pressed
+    twice at once then changes the subscription once. PostgreSQL locks no row on the nullable
+    side of an outer join, so the locking form joins inner: a token without its subscriber is
+    then no row, which the callers treat alike."""
+    on = (Subscriber.id == Token.subscriber_id) & (Subscriber.federation_id == Token.federation_id)
+    stmt = select(Token, Subscriber)
+    stmt = stmt.join(Subscriber, on) if lock else stmt.outerjoin(Subscriber, on)
+    stmt = stmt.where(*where)
+    result = await session.execute(lock_for_change(stmt, of=Subscriber) if lock else stmt)
     row = result.one_or_none()
     return None if row is None else (row[0], row[1])
 

@@ -253,19 +253,6 @@ async def _queue_confirmation(session: AsyncSession, *, subscriber: Subscriber) 
     return delivery.id
 
 
-async def _locked(session: AsyncSession, subscriber: Subscriber) -> Subscriber:
-    """The link's subscriber again, locked and as committed (app.db.lock_for_change): a link
-    pressed twice at once (a double click, a mail provider's one-click POST beside the
-    person's own) must change the subscription once, with one consent record and one welcome
-    mail. NotFound if erased meanwhile."""
-    locked = await repository.get_subscriber(
-        session, federation_id=subscriber.federation_id, subscriber_id=subscriber.id, lock=True
-    )
-    if locked is None:
-        raise NotFound()
-    return locked
-
-
 async def _confirmable(
     session: AsyncSession, *, federation: Federation, raw: str, lock: bool = False
 ) -> tuple[Token, Subscriber, bool]:
@@ -275,10 +262,8 @@ async def _confirmable(
     A used link still answers "already confirmed" while the subscription stands; once the
     person has unsubscribed, an old confirmation link must not sign them up again."""
     token, subscriber = await tokens.find_token_and_subscriber(
-        session, raw, purpose=TokenPurpose.CONFIRM, federation_id=federation.id
+        session, raw, purpose=TokenPurpose.CONFIRM, federation_id=federation.id, lock=lock
     )
-    if lock:
-        subscriber = await _locked(session, subscriber)
     if subscriber.status == SubscriptionStatus.CONFIRMED:
         return token, subscriber, True
     if subscriber.status == SubscriptionStatus.PENDING and token.used_at is None:
@@ -365,10 +350,8 @@ async def _unsubscribable(
     session: AsyncSession, raw: str, *, lock: bool = False
 ) -> tuple[Federation, Subscriber]:
     token, subscriber = await tokens.find_token_and_subscriber(
-        session, raw, purpose=TokenPurpose.UNSUBSCRIBE
+        session, raw, purpose=TokenPurpose.UNSUBSCRIBE, lock=lock
     )
-    if lock:
-        subscriber = await _locked(session, subscriber)
     federation = await federation_service.public_federation_by_id(session, token.federation_id)
     if federation is None:
         raise NotFound()

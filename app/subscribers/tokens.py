@@ -108,13 +108,15 @@ async def find_token_and_subscriber(
     *,
     purpose: TokenPurpose,
     federation_id: int | None = None,
+    lock: bool = False,
 ) -> tuple[Token, Subscriber]:
     """find_token and the token's subscriber, read together (the link pages need both), or
-    the same NotFound when either is missing."""
+    the same NotFound when either is missing; `lock` when the link changes the subscription
+    (repository._token_with_subscriber)."""
     digest = link_token_digest(raw)
     if digest is None:
         raise NotFound()
-    found = await repository.find_token_with_subscriber(session, digest)
+    found = await repository.find_token_with_subscriber(session, digest, lock=lock)
     token, subscriber = found if found is not None else (None, None)
     live = _live(token, digest, purpose=purpose, federation_id=federation_id)
     if subscriber is None:
