@@ -75,8 +75,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         # collections nor at exit, where that walk took 0.25 s of every `newsletter dispatch`
         # (a quarter of an empty cron tick; bench/results-speed.md). Only in a process of its
         # own (main()): in one that goes on, such as a test run, it would keep cyclic garbage
-        # of the caller's for good. Once: a later run() of the same command (the CSV imports
-        # after a dispatch) would freeze what the work before it left behind.
+        # of the caller's for good. Once: a later run() of the same command would freeze what
+        # the work before it left behind.
         _PROCESS["own"] = False
         gc.freeze()
     try:
@@ -253,22 +253,10 @@ def dispatch(
     import logging
     import time
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     log = logging.getLogger("app.cli.dispatch")
     started = time.monotonic()
     last_log = [0.0]
-    bar = (
-        Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            console=err,
-        )
-        if err.is_terminal
-        else None
-    )
+    bar = _progress_bar() if err.is_terminal else None
     tasks: dict[int, Any] = {}
 
     def progress(report: DispatchReport, campaigns: dict[int, tuple[int, int]]) -> None:
@@ -290,32 +278,51 @@ def dispatch(
     # most of it.
     from app import composition  # noqa: F401
 
-    if bar is not None:
-        bar.start()
-    try:
-        report = run(_dispatch_and_record(max_seconds=max_seconds, progress=progress))
-    finally:
+    async def tick() -> None:
         if bar is not None:
-            bar.stop()
-    rate = report.sent / report.elapsed if report.elapsed else 0.0
-    out.print(
-        f"sent {report.sent}, deferred {report.deferred}, failed {report.failed}, "
-        f"unknown {report.unknown}, suppressed {report.suppressed}, "
-        f"campaigns started {report.campaigns_started} ({report.fanned_out} recipients), "
-        f"finished {len(report.campaigns_finished)}; {report.elapsed:.1f} s, {rate:.0f}/s",
-        highlight=False,
-    )
-    if report.relay_down:
-        err.print("warning: the SMTP relay was unreachable; mail stays queued", highlight=False)
-    # CSV imports queued from the web: a cron-only install has no worker to run them. They get
-    # what is left of --max-seconds; one that does not finish resumes at the next tick.
-    from app.subscribers import import_jobs
+            bar.start()
+        try:
+            report = await _dispatch_and_record(max_seconds=max_seconds, progress=progress)
+        finally:
+            if bar is not None:
+                bar.stop()
+        rate = report.sent / report.elapsed if report.elapsed else 0.0
+        out.print(
+            f"sent {report.sent}, deferred {report.deferred}, failed {report.failed}, "
+            f"unknown {report.unknown}, suppressed {report.suppressed}, "
+            f"campaigns started {report.campaigns_started} ({report.fanned_out} recipients), "
+            f"finished {len(report.campaigns_finished)}; {report.elapsed:.1f} s, {rate:.0f}/s",
+            highlight=False,
+        )
+        if report.relay_down:
+            err.print("warning: the SMTP relay was unreachable; mail stays queued", highlight=False)
+        # CSV imports queued from the web: a cron-only install has no worker to run them. They
+        # get what is left of --max-seconds; one that does not finish resumes at the next
+        # tick. In the same event loop and engine as the sending: a second run() made a new
+        # loop and engine and connected again (bench/results-speed.md).
+        from app.subscribers import import_jobs
 
-    left = None if max_seconds is None else max_seconds - (time.monotonic() - started)
-    if left is None or left > 0:
-        imports = run(import_jobs.run_queued(max_seconds=left))
-        if imports:
-            out.print(f"imports run: {len(imports)}", highlight=False)
+        left = None if max_seconds is None else max_seconds - (time.monotonic() - started)
+        if left is None or left > 0:
+            imports = await import_jobs.run_queued(max_seconds=left)
+            if imports:
+                out.print(f"imports run: {len(imports)}", highlight=False)
+
+    run(tick())
+
+
+def _progress_bar() -> Any:
+    """The dispatch's progress on a terminal (rich.progress is imported only then: cron's
+    runs have none)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        console=err,
+    )
 
 
 @cli.command()
