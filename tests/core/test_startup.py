@@ -51,6 +51,8 @@ class TestDispatcherStartUp:
         # Nobody scrapes a cron dispatcher's counters (app.delivery.outcomes.REPLY_CLASSES),
         # and only a DKIM signer needs dkimpy and dnspython: 0.07 and 0.1 s of CPU.
         assert {"prometheus_client", "dkim", "dns"} & imported == set()
+        # cron's runs have no terminal, so no progress bar.
+        assert "rich.progress" not in imported
 
     def test_a_dispatch_run_freezes_its_start_up_before_the_work(self, tmp_path: Path) -> None:
         """What start-up made is frozen for the cyclic collector (gc.freeze) once the campaign
