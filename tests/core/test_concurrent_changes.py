@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.actors import Actor
@@ -42,7 +42,8 @@ from app.subscribers.models import (
 from app.subscribers.schemas import SubscriberUpdate
 from app.users import service as people
 from app.users.models import Membership, Role, User
-from tests.fixtures.factories import add_campaign, make_federation
+from tests.fixtures.database import until_waiting_for_lock
+from tests.fixtures.factories import add_campaign, make_federation, pending_with_token
 
 ACTOR = Actor(label="test")
 Change = Callable[[AsyncSession], Awaitable[Any]]
@@ -65,21 +66,7 @@ async def _second_waits_for_first(
         await first(holder)
         running = asyncio.create_task(run_second())
         if backend == "postgresql":
-            # Bounded: a second change that never waits fails here, not by hanging the suite.
-            for _ in range(3000):
-                waiting = await watcher.scalar(
-                    text(
-                        "SELECT count(*) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                    )
-                )
-                await watcher.rollback()
-                if waiting:
-                    break
-                assert not running.done(), "the second change did not wait for the first"
-                await asyncio.sleep(0.01)
-            else:
-                raise AssertionError("the second change never waited for the first")
+            await until_waiting_for_lock(watcher, running)
         else:
             await asyncio.sleep(0.05)
         await holder.commit()
@@ -328,15 +315,7 @@ class TestVisitorLinks:
     async def _pending(self, committed: async_sessionmaker[AsyncSession]) -> tuple[Federation, str]:
         async with committed() as setup:
             federation = await make_federation(setup, "sf-turer")
-            subscriber = Subscriber(
-                federation_id=federation.id,
-                email="dubbel@example.se",
-                status=SubscriptionStatus.PENDING,
-                attributes={},
-            )
-            setup.add(subscriber)
-            await setup.flush()
-            token = await tokens.issue_confirm_token(setup, subscriber=subscriber)
+            _, token = await pending_with_token(setup, federation, "dubbel@example.se")
             await setup.commit()
             return federation, tokens.raw_token(token)
 

@@ -20,6 +20,7 @@ from app.subscribers import importer, repository
 from app.subscribers import tokens as token_service
 from app.subscribers.models import ConsentEvent, ConsentRecord, Subscriber, Token, TokenPurpose
 from app.subscribers.schemas import CreateMode, ImportReport
+from tests.fixtures.database import until_waiting_for_lock
 from tests.fixtures.factories import bearer, make_federation, make_key
 
 URL = "/api/v1/federations/sf-alfa/subscribers/import"
@@ -356,23 +357,7 @@ class TestExistingAddresses:
             )
             # Bounded waits: a hang (seen once on Python 3.13, not reproduced) fails here with
             # what the database was doing, instead of stalling the whole suite.
-            for _ in range(3000):
-                waiting = await watcher.scalar(
-                    text(
-                        "SELECT count(*) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                    )
-                )
-                # pg_stat_activity is a snapshot taken once a transaction: without ending it,
-                # a watcher whose first look came before the import had connected (a loaded
-                # machine) never saw the import at all and failed after 30 s.
-                await watcher.rollback()
-                if waiting:
-                    break
-                assert not running.done(), running.result()
-                await asyncio.sleep(0.01)
-            else:
-                raise AssertionError("the import never waited for the other transaction")
+            await until_waiting_for_lock(watcher, running)
             await other.commit()
             try:
                 report = await asyncio.wait_for(running, timeout=60)

@@ -19,25 +19,16 @@ from app.delivery.models import Delivery, DeliveryKind
 from app.errors import NotFound, Unprocessable
 from app.federations.models import Federation
 from app.subscribers import service, tokens
-from app.subscribers.models import Subscriber, SubscriptionStatus, Token, TokenPurpose
+from app.subscribers.models import Token, TokenPurpose
 from tests.fixtures.dkim import dkim_keypair
-from tests.fixtures.factories import make_federation
+from tests.fixtures.factories import make_federation, pending_with_token
 from tests.fixtures.smtp import SmtpRecorder
 from tests.fixtures.staff import invite
 
 
 async def _pending(session: AsyncSession, email: str = "anna@exempel.se") -> tuple[int, Delivery]:
     fed = await make_federation(session, name="Samordningsförbundet Exempel")
-    subscriber = Subscriber(
-        federation_id=fed.id,
-        email=email,
-        name="Anna <script>x</script>",
-        status=SubscriptionStatus.PENDING,
-        attributes={},
-    )
-    session.add(subscriber)
-    await session.flush()
-    token = await tokens.issue_confirm_token(session, subscriber=subscriber)
+    subscriber, token = await pending_with_token(session, fed, email, "Anna <script>x</script>")
     delivery = Delivery(
         federation_id=fed.id,
         kind=DeliveryKind.CONFIRMATION,
