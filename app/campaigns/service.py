@@ -166,8 +166,8 @@ async def _get(
 ) -> Campaign:
     """The campaign or NotFound; `lock` in every change that checks the campaign's state or
     adds rows that refer to it, so that concurrent changes take turns (app.db.lock_for_change).
-    Not in requeue_unknown: it changes deliveries before the campaign, in the order the
-    dispatcher's rounds lock them, and a lock on the campaign first could deadlock with one."""
+    requeue_unknown takes it only after changing the deliveries, in the order the dispatcher's
+    rounds lock them: a lock on the campaign first could deadlock with one."""
     campaign = await repository.get(
         session, federation_id=federation_id, campaign_id=campaign_id, lock=lock
     )
@@ -647,11 +647,17 @@ async def requeue_unknown(
     session: AsyncSession, *, federation_id: int, campaign_id: int, actor: Actor
 ) -> int:
     """Send again the deliveries whose outcome is unknown, after staff have checked; a sent
-    campaign with any such delivery is sending again."""
-    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id)
+    campaign with any such delivery is sending again.
+
+    The campaign is read, locked, only after its deliveries are queued (the order in which the
+    dispatcher's rounds lock them): a dispatcher that marked it sent meanwhile has committed by
+    then, and one that comes later waits and sees the queued deliveries
+    (app.delivery.repository.finish_campaigns). Another federation's campaign has no
+    deliveries in this federation's scope, so its NotFound after them has changed nothing."""
     count = await delivery_service.requeue_unknown(
         session, federation_id=federation_id, campaign_id=campaign_id
     )
+    campaign = await _get(session, federation_id=federation_id, campaign_id=campaign_id, lock=True)
     if count and campaign.status == CampaignStatus.SENT:
         campaign.status = CampaignStatus.SENDING
         campaign.finished_at = None

@@ -31,7 +31,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.campaigns.models import Campaign, CampaignStatus
-from app.db import UtcDateTime
+from app.db import UtcDateTime, lock_for_change
 from app.delivery.models import STAFF_KINDS, Delivery, DeliveryKind, DeliveryStatus, Priority
 from app.federations.models import Federation
 from app.subscribers.models import (
@@ -826,15 +826,28 @@ async def pause_campaigns(
 
 
 async def finish_campaigns(session: AsyncSession, *, now: datetime) -> list[int]:
-    """A sending campaign with nothing queued, deferred or in flight is sent."""
+    """A sending campaign with nothing queued, deferred or in flight is sent.
+
+    PostgreSQL: the candidates are locked first and checked again by a second statement, whose
+    snapshot is taken after the locks. A single UPDATE that waited for a campaign's row (a
+    "send again" that had queued its unknown deliveries and locked the campaign) would recheck
+    only the row after the wait, not its NOT EXISTS, and mark a campaign sent with those
+    deliveries queued under it."""
     open_work = exists().where(
         Delivery.campaign_id == Campaign.id,
         Delivery.kind == DeliveryKind.CAMPAIGN,
         Delivery.status.in_(OPEN),
     )
+    done = and_(Campaign.status == CampaignStatus.SENDING, not_(open_work))
+    if _is_pg(session):
+        locked = await session.scalars(lock_for_change(select(Campaign.id).where(done)))
+        candidates = list(locked)
+        if not candidates:
+            return []
+        done = and_(done, Campaign.id.in_(candidates))
     result = await session.execute(
         update(Campaign)
-        .where(Campaign.status == CampaignStatus.SENDING, not_(open_work))
+        .where(done)
         .values(status=CampaignStatus.SENT, finished_at=now, updated_at=now)
         .returning(Campaign.id)
         .execution_options(synchronize_session=False)

@@ -25,7 +25,9 @@ from app.audit.models import AuditAction, AuditEntry
 from app.campaigns import service as campaigns
 from app.campaigns.models import Campaign, CampaignStatus
 from app.campaigns.schemas import CampaignUpdate
-from app.delivery.models import Delivery, DeliveryKind
+from app.clock import now
+from app.delivery import repository as delivery_repo
+from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
 from app.errors import Conflict, NotFound
 from app.federations.models import Federation
 from app.subscribers import rights, tokens
@@ -225,6 +227,79 @@ class TestCampaignChanges:
         async with committed() as check:
             assert await check.get(Campaign, campaign_id) is None
             assert await check.scalar(select(func.count()).select_from(Delivery)) == 0
+
+
+class TestSendAgain:
+    """ "Send again" for deliveries whose outcome is unknown, against a dispatcher finishing the
+    campaign at the same moment. A dispatcher's single UPDATE that had waited for the campaign
+    rechecked only the campaign's row after the wait, not whether deliveries were open, and left
+    a campaign "sent" with deliveries queued under it."""
+
+    async def _sending_with_unknown(
+        self, committed: async_sessionmaker[AsyncSession]
+    ) -> tuple[Federation, int, int]:
+        """A sending campaign whose only delivery's outcome is unknown: nothing is open."""
+        federation, subscriber_id = await _federation_with_subscriber(committed)
+        async with committed() as setup:
+            campaign = await add_campaign(setup, federation, status=CampaignStatus.SENDING)
+            delivery = Delivery(
+                federation_id=federation.id,
+                kind=DeliveryKind.CAMPAIGN,
+                campaign_id=campaign.id,
+                subscriber_id=subscriber_id,
+                status=DeliveryStatus.UNKNOWN,
+            )
+            setup.add(delivery)
+            await setup.commit()
+            return federation, campaign.id, delivery.id
+
+    def _send_again(self, federation: Federation, campaign_id: int) -> Change:
+        async def send_again(session: AsyncSession) -> int:
+            return await campaigns.requeue_unknown(
+                session, federation_id=federation.id, campaign_id=campaign_id, actor=ACTOR
+            )
+
+        return send_again
+
+    async def _finish(self, session: AsyncSession) -> list[int]:
+        return await delivery_repo.finish_campaigns(session, now=now())
+
+    async def _state(
+        self, committed: async_sessionmaker[AsyncSession], campaign_id: int, delivery_id: int
+    ) -> tuple[CampaignStatus, DeliveryStatus]:
+        async with committed() as check:
+            campaign = await check.get(Campaign, campaign_id)
+            delivery = await check.get(Delivery, delivery_id)
+            assert campaign is not None
+            assert delivery is not None
+            return campaign.status, delivery.status
+
+    async def test_a_campaign_sent_again_meanwhile_is_not_finished(
+        self, committed: async_sessionmaker[AsyncSession], backend: str
+    ) -> None:
+        federation, campaign_id, delivery_id = await self._sending_with_unknown(committed)
+        finished = await _second_waits_for_first(
+            committed, backend, self._send_again(federation, campaign_id), self._finish
+        )
+        assert finished == []
+        assert await self._state(committed, campaign_id, delivery_id) == (
+            CampaignStatus.SENDING,
+            DeliveryStatus.QUEUED,
+        )
+
+    async def test_a_campaign_finished_meanwhile_is_sending_again(
+        self, committed: async_sessionmaker[AsyncSession], backend: str
+    ) -> None:
+        """The other order: the send again waits for the finish and reopens the campaign."""
+        federation, campaign_id, delivery_id = await self._sending_with_unknown(committed)
+        requeued = await _second_waits_for_first(
+            committed, backend, self._finish, self._send_again(federation, campaign_id)
+        )
+        assert requeued == 1
+        assert await self._state(committed, campaign_id, delivery_id) == (
+            CampaignStatus.SENDING,
+            DeliveryStatus.QUEUED,
+        )
 
 
 class TestPeopleChanges:
