@@ -840,7 +840,10 @@ async def finish_campaigns(session: AsyncSession, *, now: datetime) -> list[int]
     )
     done = and_(Campaign.status == CampaignStatus.SENDING, not_(open_work))
     if _is_pg(session):
-        locked = await session.scalars(lock_for_change(select(Campaign.id).where(done)))
+        # In id order, so two dispatchers finishing at once lock them in the same order.
+        locked = await session.scalars(
+            lock_for_change(select(Campaign.id).where(done).order_by(Campaign.id))
+        )
         candidates = list(locked)
         if not candidates:
             return []
