@@ -12,12 +12,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.clock import now
+from app.delivery import repository as repo
 from app.delivery import service
 from app.delivery.bounces import parse_dsn, verp_address
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
 from app.federations.models import Federation
 from app.subscribers.models import BounceState, Subscriber, SubscriptionStatus
 from tests.fixtures import ROOT
+from tests.fixtures.factories import make_federation
 
 
 def make_dsn(to: str, *, action: str = "failed", status: str = "5.1.1") -> bytes:
@@ -181,3 +184,30 @@ class TestBounceCommand:
         unknown = cli("bounce", "--recipient", address, stdin=make_dsn("postmaster@x.example"))
         assert unknown.returncode == 0, unknown.stderr
         assert b"delivery 987654: failed 5.1.1 (no change)" in unknown.stdout
+
+
+class TestBounceCounts:
+    async def test_a_soft_bounce_never_undoes_a_hard_one(self, session: AsyncSession) -> None:
+        federation = await make_federation(session, "studsa-tva")
+        subscriber = Subscriber(
+            federation_id=federation.id,
+            email="karin@mottagare.example.se",
+            status=SubscriptionStatus.CONFIRMED,
+            bounce_state=BounceState.HARD,
+            bounce_count=1,
+        )
+        fresh = Subscriber(
+            federation_id=federation.id,
+            email="lars@mottagare.example.se",
+            status=SubscriptionStatus.CONFIRMED,
+        )
+        session.add_all([subscriber, fresh])
+        await session.commit()
+
+        await repo.record_bounces(session, hard=[], soft=[subscriber.id, fresh.id], now=now())
+        await session.commit()
+
+        await session.refresh(subscriber)
+        await session.refresh(fresh)
+        assert (subscriber.bounce_state, subscriber.bounce_count) == (BounceState.HARD, 2)
+        assert (fresh.bounce_state, fresh.bounce_count) == (BounceState.SOFT, 1)

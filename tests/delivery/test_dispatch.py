@@ -36,6 +36,7 @@ from tests.fixtures.checks import campaign_deliveries
 from tests.fixtures.factories import (
     attempt_result,
     bearer,
+    fanned_out,
     make_campaign,
     make_federation,
     make_key,
@@ -361,11 +362,7 @@ class TestSuppressionAtSendTime:
     async def test_unsubscribe_and_erasure_after_fan_out_stop_mail(
         self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
-        world = await make_world(session, n=3)
-        campaign = await make_campaign(session, world.federation)
-        await repo.start_campaign(
-            session, federation_id=world.federation.id, campaign_id=campaign.id, now=now()
-        )
+        world, campaign = await fanned_out(session, n=3)
         world.subscribers[0].status = SubscriptionStatus.UNSUBSCRIBED
         erased_id = world.ids[1]
         await session.delete(world.subscribers[1])
@@ -433,11 +430,7 @@ class TestSuppressionAtSendTime:
     async def test_cancel_stops_the_rest(
         self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
-        world = await make_world(session, n=4)
-        campaign = await make_campaign(session, world.federation)
-        await repo.start_campaign(
-            session, federation_id=world.federation.id, campaign_id=campaign.id, now=now()
-        )
+        _, campaign = await fanned_out(session, n=4)
         campaign.status = CampaignStatus.CANCELLED
         await session.commit()
         await composition.dispatch_once()
@@ -499,6 +492,62 @@ class TestConfirmations:
         assert fault_smtp.raw[0][1] == ["forst@mottagare.example.se"]
         assert sum(fault_smtp.delivered.values()) == 31
 
+    async def test_a_hard_bounce_after_fan_out_stops_mail_and_a_soft_one_does_not(
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
+    ) -> None:
+        world, campaign = await fanned_out(session, n=3)
+        world.subscribers[0].bounce_state = BounceState.HARD
+        world.subscribers[1].bounce_state = BounceState.SOFT
+        await session.commit()
+
+        await composition.dispatch_once()
+
+        assert sorted(fault_smtp.delivered) == sorted([world.address(1), world.address(2)])
+        rows = await campaign_deliveries(session, campaign.id)
+        assert rows[world.ids[0]].status == DeliveryStatus.SUPPRESSED
+
+    async def test_the_claim_settles_what_can_no_longer_be_sent(
+        self, session: AsyncSession
+    ) -> None:
+        """The first of the two checks: at the claim, before anything is built (the second,
+        just before MAIL FROM, catches what changes while the run sends; the test above
+        passes on either)."""
+        world, campaign = await fanned_out(session, n=4)
+        world.subscribers[0].status = SubscriptionStatus.UNSUBSCRIBED
+        world.subscribers[1].bounce_state = BounceState.HARD
+        world.subscribers[2].bounce_state = BounceState.SOFT
+        await session.commit()
+        ids = await repo.claim(
+            session, owner="t", lease_until=now() + timedelta(minutes=5), now=now(), limit=10
+        )
+
+        settled = await repo.settle_unsendable(session, ids=ids, now=now())
+        await session.commit()
+
+        assert settled == 2
+        rows = await campaign_deliveries(session, campaign.id)
+        assert [rows[i].status for i in world.ids] == [
+            DeliveryStatus.SUPPRESSED,
+            DeliveryStatus.SUPPRESSED,
+            DeliveryStatus.SENDING,
+            DeliveryStatus.SENDING,
+        ]
+
+    async def test_the_claim_cancels_mail_of_a_campaign_cancelled_since_the_fan_out(
+        self, session: AsyncSession
+    ) -> None:
+        world, campaign = await fanned_out(session, n=2)
+        ids = await repo.claim(
+            session, owner="t", lease_until=now() + timedelta(minutes=5), now=now(), limit=10
+        )
+        campaign.status = CampaignStatus.CANCELLED
+        await session.commit()
+
+        assert await repo.settle_unsendable(session, ids=ids, now=now()) == 2
+        await session.commit()
+        rows = await campaign_deliveries(session, campaign.id)
+        assert {rows[i].status for i in world.ids} == {DeliveryStatus.CANCELLED}
+
     async def test_erased_before_sending_is_suppressed(
         self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
@@ -518,11 +567,7 @@ class TestWritingResults:
     SQLite): a result or a wire mark lands only on a row the run still holds."""
 
     async def _held(self, session: AsyncSession) -> list[int]:
-        world = await make_world(session, n=4)
-        campaign = await make_campaign(session, world.federation)
-        await repo.start_campaign(
-            session, federation_id=world.federation.id, campaign_id=campaign.id, now=now()
-        )
+        world, campaign = await fanned_out(session, n=4)
         rows = await campaign_deliveries(session, campaign.id)
         ids = [rows[i].id for i in world.ids]
         # Rows 0 and 1 held by run "a", row 2 by run "b" (it took over), row 3 still queued.
