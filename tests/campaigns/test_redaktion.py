@@ -9,9 +9,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.actors import Actor
 from app.audit.models import AuditAction, AuditEntry
+from app.campaigns import service as campaigns_service
 from app.campaigns.models import Campaign, CampaignStatus
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
+from app.errors import Forbidden
 from app.federations.models import Federation
 from app.subscribers.models import Subscriber, SubscriptionStatus
 from app.users.models import Role
@@ -249,13 +252,54 @@ class TestScheduling:
 
 
 class TestFourEyes:
-    async def test_only_another_ansvarig_approves_and_an_edit_withdraws_it(
-        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
-    ) -> None:
+    @staticmethod
+    async def _draft_under_four_eyes(
+        client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> tuple[str, int]:
+        """A draft by Anna (ansvarig) in a federation with four eyes: (her CSRF, its id)."""
         federation.four_eyes = True
         await session.commit()
         author = await as_person(client, session, federation, "anna@example.se", Role.ANSVARIG)
-        campaign_id = await new_draft(client, author)
+        return author, await new_draft(client, author)
+
+    async def test_whoever_edited_the_version_last_cannot_approve_it(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        _, campaign_id = await self._draft_under_four_eyes(client, session, federation)
+        editor = await as_person(client, session, federation, "bo@example.se", Role.ANSVARIG)
+        await save(client, editor, campaign_id, "Bo skrev om det andra stycket")
+        own = await client.post(
+            f"/redaktion/utskick/{campaign_id}/godkann", data={"csrf": editor, "version": "2"}
+        )
+        assert own.headers["location"].endswith("?fel=own_campaign")
+        assert (await campaign_row(session, campaign_id)).approved_version is None
+        third = await as_person(client, session, federation, "cissi@example.se", Role.ANSVARIG)
+        ok = await client.post(
+            f"/redaktion/utskick/{campaign_id}/godkann", data={"csrf": third, "version": "2"}
+        )
+        assert ok.headers["location"].endswith("?klart=godkant")
+        assert (await campaign_row(session, campaign_id)).approved_version == 2
+
+    async def test_only_a_person_approves(
+        self, session: AsyncSession, federation: Federation
+    ) -> None:
+        """The API has no approval; the service refuses a key anyway (four eyes are people)."""
+        federation.four_eyes = True
+        campaign = await add_campaign(session, federation)
+        with pytest.raises(Forbidden):
+            await campaigns_service.approve_campaign(
+                session,
+                federation=federation,
+                campaign_id=campaign.id,
+                version=campaign.version,
+                actor=Actor(label="API-nyckel", api_key_id=1),
+            )
+        assert (await campaign_row(session, campaign.id)).approved_version is None
+
+    async def test_only_another_ansvarig_approves_and_an_edit_withdraws_it(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        author, campaign_id = await self._draft_under_four_eyes(client, session, federation)
         page = await client.get(f"/redaktion/utskick/{campaign_id}")
         assert "väntar på godkännande" in page.text
         own = await client.post(
