@@ -20,7 +20,8 @@ from app.clock import now
 from app.config import get_settings
 from app.delivery.journal import SUFFIX, Journal, Phase
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
-from app.delivery.recovery import RECOVERED_SENT_REPLY
+from app.delivery.outcomes import DispatchReport
+from app.delivery.recovery import RECOVERED_SENT_REPLY, recover_stopped
 from tests.fixtures.factories import make_campaign, make_world
 
 DEAD = "vm-dead-0001"
@@ -112,3 +113,39 @@ class TestRecoveryFromTheJournal:
         ).scalars()
         assert set(statuses_now) == {DeliveryStatus.SENDING}
         assert report.recovered_sent == report.recovered_unknown == report.recovered_requeued == 0
+
+    async def test_a_live_dispatchers_journal_stays_while_it_has_nothing_in_flight(
+        self, sessionmaker: async_sessionmaker[AsyncSession], journal_dir: Path
+    ) -> None:
+        """Between two claims a running dispatcher has no row `sending`; its journal is still
+        the record of what it is about to send and must survive another's clean-up."""
+        live = Journal(journal_dir, "vm-live-0002")
+        try:
+            await composition.recover(sessionmaker=sessionmaker)
+            assert live.path.exists()
+        finally:
+            live.close(remove=True)
+
+    async def test_a_run_never_settles_its_own_rows(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
+        journal_dir: Path,
+    ) -> None:
+        """A long run whose lease has run out (a slow relay) still owns what it has in flight:
+        its own recovery pass leaves its rows alone; another dispatcher's settles them."""
+        ids = await self._sending(session, wire=[True, False])
+        for row in await session.scalars(select(Delivery).where(Delivery.id.in_(ids))):
+            row.lease_until = now() - timedelta(minutes=1)
+        await session.commit()
+
+        await recover_stopped(
+            sessionmaker, settings=get_settings(), owner=DEAD, report=DispatchReport()
+        )
+        statuses = await session.scalars(
+            select(Delivery.status).execution_options(populate_existing=True)
+        )
+        assert set(statuses) == {DeliveryStatus.SENDING}
+
+        report = await composition.recover(sessionmaker=sessionmaker)
+        assert (report.recovered_unknown, report.recovered_requeued) == (1, 1)
