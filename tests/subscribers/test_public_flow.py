@@ -507,6 +507,24 @@ class TestLinks:
         ).all()
         return token_from_seed(tokens_[0].seed)
 
+    async def test_a_confirmation_link_is_dead_from_the_instant_it_expires(
+        self, client: httpx.AsyncClient, session: AsyncSession, frozen_clock: None
+    ) -> None:
+        fed = await make_federation(session)
+        subscriber_id, confirm, _ = await self._signed_up(client, session, fed, "sen@exempel.se")
+        token = (
+            await session.scalars(
+                select(Token).where(
+                    Token.subscriber_id == subscriber_id, Token.purpose == TokenPurpose.CONFIRM
+                )
+            )
+        ).one()
+        assert token.expires_at is not None
+        clock.freeze(token.expires_at - timedelta(seconds=1))
+        assert (await client.get(f"/f/{fed.slug}/bekrafta/{confirm}")).status_code == 200
+        clock.freeze(token.expires_at)
+        assert (await client.get(f"/f/{fed.slug}/bekrafta/{confirm}")).status_code == 404
+
     async def test_links_work_only_for_their_own_purpose(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
