@@ -35,7 +35,7 @@ from app.errors import Unprocessable
 from app.federations.models import Federation
 from app.security import email_hash
 from app.subscribers import repository
-from app.subscribers.models import SubscriptionStatus
+from app.subscribers.models import NAME_LENGTH, SubscriptionStatus
 from app.subscribers.schemas import (
     CreateMode,
     ImportProblem,
@@ -47,7 +47,6 @@ BATCH_SIZE = 1000
 # While a batch is being written, the reading lets it take its next step every so many rows.
 YIELD_EVERY_ROWS = 50
 MAX_PROBLEMS_LISTED = 1000
-MAX_NAME_LENGTH = 200
 MAX_ATTRIBUTE_LENGTH = 1000
 EMAIL_HEADERS = {"email", "e-mail", "e-post", "epost", "e-postadress", "mail"}
 NAME_HEADERS = {"name", "namn"}
@@ -275,7 +274,7 @@ def _row(values: list[str], line: int, layout: _Layout, state: _State) -> _Row |
         state.problem(line, "duplicate_in_file")
         return None
     name = values[name_col].strip() if name_col is not None else ""
-    if len(name) > MAX_NAME_LENGTH:
+    if len(name) > NAME_LENGTH:
         state.problem(line, "too_long", "name")
         return None
     attributes = {h: values[i].strip() for i, h in layout.extra if values[i].strip()}

@@ -68,6 +68,10 @@ def _email_key_default(context: Any) -> str:
     return email_key(context.get_current_parameters()["email"])
 
 
+# A subscriber's name: the column, the staff API, the sign-up form and the CSV import.
+NAME_LENGTH = 200
+
+
 class Subscriber(Base):
     __tablename__ = "subscribers"
     __table_args__ = (
@@ -89,7 +93,7 @@ class Subscriber(Base):
     # email_key(email), filled on every insert (Core and ORM); nullable only because SQLite
     # cannot add NOT NULL to an existing table without rebuilding it.
     email_key: Mapped[str | None] = mapped_column(String(254), default=_email_key_default)
-    name: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     status: Mapped[SubscriptionStatus] = mapped_column(
         enum_string(SubscriptionStatus), default=SubscriptionStatus.PENDING
     )

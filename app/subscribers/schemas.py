@@ -9,7 +9,7 @@ from typing import Any, Literal, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.messages import SIGNUP_ACCEPTED
-from app.subscribers.models import BounceState, ImportJobStatus, SubscriptionStatus
+from app.subscribers.models import NAME_LENGTH, BounceState, ImportJobStatus, SubscriptionStatus
 
 _ATTRIBUTES: Any = Field(
     default_factory=dict,
@@ -46,7 +46,7 @@ class SubscriberCreate(BaseModel):
     )
 
     email: str = Field(min_length=3, max_length=254)
-    name: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=NAME_LENGTH)
     attributes: dict[str, Any] = _ATTRIBUTES
     status: CreateMode = CreateMode.PENDING
     consent_note: str | None = Field(
@@ -69,7 +69,7 @@ class SubscriberUpdate(BaseModel):
         json_schema_extra={"examples": [{"name": "Anna Berg", "attributes": {"kommun": "Umeå"}}]},
     )
 
-    name: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=NAME_LENGTH)
     attributes: dict[str, Any] | None = Field(
         default=None, description="Replaces the whole attributes object."
     )

@@ -33,6 +33,7 @@ from app.security import dkim_key, email_hash
 from app.subscribers import consent, repository, tokens
 from app.subscribers.consent import Origin
 from app.subscribers.models import (
+    NAME_LENGTH,
     BounceState,
     ConsentEvent,
     ConsentRecord,
@@ -55,7 +56,6 @@ log = logging.getLogger(__name__)
 STAFF_ORIGIN = Origin(method="staff_api")
 # Cursors of the staff list (app.pagination); "s1" is what existing clients hold.
 CURSOR_KIND = "s1"
-MAX_NAME_LENGTH = 200
 
 
 class InvalidSignup(Unprocessable):
@@ -159,7 +159,7 @@ async def request_subscription(
         email = normalize_email(data.email)
     except InvalidSignup as exc:
         errors.update(exc.details)
-    if len(data.name) > MAX_NAME_LENGTH:
+    if len(data.name) > NAME_LENGTH:
         errors["name"] = "too_long"
     if not data.consent:
         errors["consent"] = "required"
