@@ -473,7 +473,7 @@ class TestLinks:
         # Back again: a new mail with a new link, which confirms; then out and back once more.
         clock.freeze(now() + timedelta(days=2))
         await post_signup(client, fed.slug, "tveksam@exempel.se")
-        second = await self._confirm_link(session, subscriber_id, newest=True)
+        second = token_from_seed((await self._confirm_token(session, subscriber_id, True)).seed)
         assert second != first
         assert (await client.post(f"/f/{fed.slug}/bekrafta/{second}")).status_code == 200
         assert (await client.post(f"/u/{unsub}")).status_code == 200
@@ -491,34 +491,31 @@ class TestLinks:
         await post_signup(client, fed.slug, email)
         subscriber = await subscriber_by_email(session, email)
         assert subscriber is not None
-        confirm = await self._confirm_link(session, subscriber.id)
+        confirm = token_from_seed((await self._confirm_token(session, subscriber.id)).seed)
         unsub = await tokens.issue_unsubscribe_token(session, subscriber=subscriber)
         await session.commit()
         return subscriber.id, confirm, unsub
 
     @staticmethod
-    async def _confirm_link(session: AsyncSession, subscriber_id: int, newest: bool = False) -> str:
-        tokens_ = (
-            await session.scalars(
-                select(Token)
-                .where(Token.subscriber_id == subscriber_id, Token.purpose == TokenPurpose.CONFIRM)
-                .order_by(Token.id.desc() if newest else Token.id)
-            )
-        ).all()
-        return token_from_seed(tokens_[0].seed)
+    async def _confirm_token(
+        session: AsyncSession, subscriber_id: int, newest: bool = False
+    ) -> Token:
+        """The subscriber's first (or newest) confirmation token."""
+        found = await session.scalars(
+            select(Token)
+            .where(Token.subscriber_id == subscriber_id, Token.purpose == TokenPurpose.CONFIRM)
+            .order_by(Token.id.desc() if newest else Token.id)
+        )
+        token = found.first()
+        assert token is not None
+        return token
 
     async def test_a_confirmation_link_is_dead_from_the_instant_it_expires(
         self, client: httpx.AsyncClient, session: AsyncSession, frozen_clock: None
     ) -> None:
         fed = await make_federation(session)
         subscriber_id, confirm, _ = await self._signed_up(client, session, fed, "sen@exempel.se")
-        token = (
-            await session.scalars(
-                select(Token).where(
-                    Token.subscriber_id == subscriber_id, Token.purpose == TokenPurpose.CONFIRM
-                )
-            )
-        ).one()
+        token = await self._confirm_token(session, subscriber_id)
         assert token.expires_at is not None
         clock.freeze(token.expires_at - timedelta(seconds=1))
         assert (await client.get(f"/f/{fed.slug}/bekrafta/{confirm}")).status_code == 200
