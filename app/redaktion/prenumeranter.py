@@ -156,7 +156,7 @@ async def export_subscribers(
     filters, _ = _filters(q, status)
     chosen = export.ExportFormat.EXCEL if format == "excel" else export.ExportFormat.CSV
     return StreamingResponse(
-        export.export_csv(federation_id=staff.federation.id, format=chosen, filters=filters),
+        await export.export_csv(federation_id=staff.federation.id, format=chosen, filters=filters),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{staff.federation.slug}'

@@ -114,7 +114,7 @@ async def export_subscribers(
     format: export.ExportFormat = export.ExportFormat.CSV,
 ) -> StreamingResponse:
     return StreamingResponse(
-        export.export_csv(federation_id=federation.id, format=format, filters=filters),
+        await export.export_csv(federation_id=federation.id, format=format, filters=filters),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{federation.slug}-prenumeranter.csv"',

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from app.db import get_sessionmaker
 from app.subscribers import repository
+from app.subscribers.models import Subscriber
 from app.subscribers.schemas import ListFilters
 
 EXPORT_BATCH = 1000
@@ -59,22 +60,33 @@ async def export_csv(
     """The federation's subscribers (those the filters select, the same as the list's) as CSV
     lines, read in keyset batches so memory stays flat however large the list is. Each batch
     uses a short session of its own: the response is streamed after the request's session has
-    finished."""
+    finished. The first batch is read here, before the response starts, so a filter the
+    database refuses (a NUL in the search text) is the caller's error answer (422), not a
+    stream broken after its 200."""
     chosen = filters or ListFilters()
-    delimiter = ";" if format is ExportFormat.EXCEL else ","
-    yield (BOM if format is ExportFormat.EXCEL else "") + _csv_line(EXPORT_COLUMNS, delimiter)
-    after_id = 0
-    while True:
-        async with get_sessionmaker()() as session:
-            batch = await repository.export_batch(
+    first = await _batch(federation_id, chosen, after_id=0)
+    return _lines(federation_id, chosen, format, first)
+
+
+async def _batch(federation_id: int, filters: ListFilters, *, after_id: int) -> list[Subscriber]:
+    async with get_sessionmaker()() as session:
+        return list(
+            await repository.export_batch(
                 session,
                 federation_id=federation_id,
-                filters=chosen,
+                filters=filters,
                 after_id=after_id,
                 limit=EXPORT_BATCH,
             )
-        if not batch:
-            return
+        )
+
+
+async def _lines(
+    federation_id: int, filters: ListFilters, format: ExportFormat, batch: list[Subscriber]
+) -> AsyncIterator[str]:
+    delimiter = ";" if format is ExportFormat.EXCEL else ","
+    yield (BOM if format is ExportFormat.EXCEL else "") + _csv_line(EXPORT_COLUMNS, delimiter)
+    while batch:
         chunk = []
         for s in batch:
             chunk.append(
@@ -92,4 +104,4 @@ async def export_csv(
                 )
             )
         yield "".join(chunk)
-        after_id = batch[-1].id
+        batch = await _batch(federation_id, filters, after_id=batch[-1].id)

@@ -353,3 +353,14 @@ class TestExport:
             f"{BASE}/sf-alfa/subscribers/export?format=pdf", headers=bearer(alfa_key)
         )
         assert bad.status_code == 422
+
+    async def test_a_filter_the_database_refuses_is_a_422_before_the_stream_starts(
+        self, client: httpx.AsyncClient, alfa: Federation, alfa_key: str
+    ) -> None:
+        """Found by the schema fuzzer: a NUL in the search text failed inside the stream, after
+        the 200 had gone out (a broken download and a logged 500)."""
+        r = await client.get(
+            f"{BASE}/sf-alfa/subscribers/export", params={"q": "a\x00b"}, headers=bearer(alfa_key)
+        )
+        assert r.status_code == 422
+        assert r.json()["error"]["message"] == "Text may not contain NUL characters (U+0000)."
