@@ -149,6 +149,7 @@ async def add_subscriber(request: Request, staff: RedaktorStaff, session: Sessio
 @router.get(BASE + "/export")
 async def export_subscribers(
     staff: RedaktorStaff,
+    session: SessionDep,
     q: Annotated[str, Query(max_length=200)] = "",
     status: Annotated[str, Query(max_length=20)] = "",
     format: Annotated[str, Query(max_length=20)] = "",
@@ -156,7 +157,9 @@ async def export_subscribers(
     filters, _ = _filters(q, status)
     chosen = export.ExportFormat.EXCEL if format == "excel" else export.ExportFormat.CSV
     return StreamingResponse(
-        await export.export_csv(federation_id=staff.federation.id, format=chosen, filters=filters),
+        await export.export_csv(
+            session, federation_id=staff.federation.id, format=chosen, filters=filters
+        ),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{staff.federation.slug}'

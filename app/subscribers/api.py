@@ -110,11 +110,14 @@ async def create_subscriber(
 )
 async def export_subscribers(
     federation: CurrentFederation,
+    session: SessionDep,
     filters: Annotated[ListFilters, Depends()],
     format: export.ExportFormat = export.ExportFormat.CSV,
 ) -> StreamingResponse:
     return StreamingResponse(
-        await export.export_csv(federation_id=federation.id, format=format, filters=filters),
+        await export.export_csv(
+            session, federation_id=federation.id, format=format, filters=filters
+        ),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{federation.slug}-prenumeranter.csv"',

@@ -8,6 +8,8 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from enum import StrEnum
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from app.db import get_sessionmaker
 from app.subscribers import repository
 from app.subscribers.models import Subscriber
@@ -52,6 +54,7 @@ def _csv_line(values: Sequence[str], delimiter: str = ",") -> str:
 
 
 async def export_csv(
+    session: AsyncSession,
     *,
     federation_id: int,
     format: ExportFormat = ExportFormat.CSV,
@@ -60,25 +63,27 @@ async def export_csv(
     """The federation's subscribers (those the filters select, the same as the list's) as CSV
     lines, read in keyset batches so memory stays flat however large the list is. Each batch
     uses a short session of its own: the response is streamed after the request's session has
-    finished. The first batch is read here, before the response starts, so a filter the
-    database refuses (a NUL in the search text) is the caller's error answer (422), not a
-    stream broken after its 200."""
+    finished. The first batch is read here, in the request's own session and before the
+    response starts, so a filter the database refuses (a NUL in the search text) is the
+    caller's error answer (422), not a stream broken after its 200. (A session of its own
+    here would wait for the request's SQLite write lock.)"""
     chosen = filters or ListFilters()
-    first = await _batch(federation_id, chosen, after_id=0)
+    first = await _batch(session, federation_id, chosen, after_id=0)
     return _lines(federation_id, chosen, format, first)
 
 
-async def _batch(federation_id: int, filters: ListFilters, *, after_id: int) -> list[Subscriber]:
-    async with get_sessionmaker()() as session:
-        return list(
-            await repository.export_batch(
-                session,
-                federation_id=federation_id,
-                filters=filters,
-                after_id=after_id,
-                limit=EXPORT_BATCH,
-            )
+async def _batch(
+    session: AsyncSession, federation_id: int, filters: ListFilters, *, after_id: int
+) -> list[Subscriber]:
+    return list(
+        await repository.export_batch(
+            session,
+            federation_id=federation_id,
+            filters=filters,
+            after_id=after_id,
+            limit=EXPORT_BATCH,
         )
+    )
 
 
 async def _lines(
@@ -104,4 +109,5 @@ async def _lines(
                 )
             )
         yield "".join(chunk)
-        batch = await _batch(federation_id, filters, after_id=batch[-1].id)
+        async with get_sessionmaker()() as session:
+            batch = await _batch(session, federation_id, filters, after_id=batch[-1].id)
