@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 UV := .uv/bin/uv
 SYNC := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never $(UV) sync --locked --python $(PY)
 
-.PHONY: run test test-smoke lint format lock screenshots bench bytecode clean check-chromium
+.PHONY: run test test-smoke lint format lock screenshots bench bytecode mutate clean check-chromium
 
 $(UV):
 	python3 -m venv .uv
@@ -39,6 +39,10 @@ run: $(STAMP)
 
 test: $(STAMP) bytecode tests/.axe check-chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The mutation sweep: each listed rule broken in turn, its tests must notice (tools/mutate.py).
+mutate: $(STAMP) bytecode
+	$(BIN)/python tools/mutate.py tools/mutations/*.toml
 
 # The suite without the browser tests, for a second Python version (CI runs it on 3.12, 3.13).
 test-smoke: $(STAMP) bytecode
