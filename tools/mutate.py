@@ -127,7 +127,8 @@ def run_one(m: Mutation, timeout: float) -> tuple[str, str]:
         if result.returncode == 0:
             return "SURVIVED", ""
         if result.returncode in (1, 3):
-            failed = [ln for ln in result.stdout.splitlines() if ln.startswith(("FAILED", "ERROR"))]
+            lines = result.stdout.splitlines()
+            failed = [ln for ln in lines if ln.startswith(("FAILED tests", "ERROR tests"))]
             return "killed", failed[0] if failed else f"pytest exit {result.returncode}"
         # 2: interrupted or a collection error, 4: bad usage, 5: no tests collected.
         return "invalid", f"pytest exit {result.returncode}: {result.stdout.strip()[-300:]}"
