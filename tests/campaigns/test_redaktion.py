@@ -262,7 +262,7 @@ class TestFourEyes:
         author = await as_person(client, session, federation, "anna@example.se", Role.ANSVARIG)
         return author, await new_draft(client, author)
 
-    async def test_whoever_edited_the_version_last_cannot_approve_it(
+    async def test_neither_the_author_nor_the_last_editor_approves(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
     ) -> None:
         _, campaign_id = await self._draft_under_four_eyes(client, session, federation)
@@ -272,6 +272,13 @@ class TestFourEyes:
             f"/redaktion/utskick/{campaign_id}/godkann", data={"csrf": editor, "version": "2"}
         )
         assert own.headers["location"].endswith("?fel=own_campaign")
+        # Nor does the author, though someone else wrote this version.
+        client.cookies.clear()
+        author = csrf_of((await signed_in_client(client, session, "anna@example.se")).text)
+        by_author = await client.post(
+            f"/redaktion/utskick/{campaign_id}/godkann", data={"csrf": author, "version": "2"}
+        )
+        assert by_author.headers["location"].endswith("?fel=own_campaign")
         assert (await campaign_row(session, campaign_id)).approved_version is None
         third = await as_person(client, session, federation, "cissi@example.se", Role.ANSVARIG)
         ok = await client.post(
