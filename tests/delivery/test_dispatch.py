@@ -427,6 +427,49 @@ class TestSuppressionAtSendTime:
         assert by_subscriber[leaving] == DeliveryStatus.SUPPRESSED
         assert by_subscriber[None] == DeliveryStatus.SUPPRESSED  # erased: no link kept
 
+    @pytest.mark.parametrize(
+        ("action", "held"),
+        [("cancel", DeliveryStatus.CANCELLED), ("pause", DeliveryStatus.QUEUED)],
+    )
+    async def test_cancel_and_pause_through_the_api_stop_claimed_mail(
+        self,
+        committed: async_sessionmaker[AsyncSession],
+        fault_smtp: SmtpRecorder,
+        action: str,
+        held: DeliveryStatus,
+    ) -> None:
+        """The whole campaign is claimed before staff act; what is not yet sent stays unsent:
+        cancelled for good, or back in the queue for the resume."""
+        async with committed() as session:
+            world = await make_world(session, n=10)
+            fed = world.federation
+            fed.send_rate_per_second = 2.0  # one claimed batch, sent over 4.5 s
+            campaign = await make_campaign(session, fed)
+            key = await make_key(session, fed)
+        app = create_app(embedded_services=False)
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            run = asyncio.create_task(composition.dispatch_once())
+            for _ in range(3000):  # until the first message is in (at most 30 s)
+                if fault_smtp.delivered or run.done():
+                    break
+                await asyncio.sleep(0.01)
+            answer = await client.post(
+                f"/api/v1/federations/{fed.slug}/campaigns/{campaign.id}/{action}",
+                headers=bearer(key),
+            )
+            assert answer.status_code == 200, answer.text
+            await run
+
+        # The last turns came seconds after the commit: not mailed, and not lost.
+        assert world.address(9) not in fault_smtp.delivered
+        assert world.address(8) not in fault_smtp.delivered
+        async with committed() as session:
+            rows = await campaign_deliveries(session, campaign.id)
+        assert rows[world.ids[9]].status == held
+        assert rows[world.ids[8]].status == held
+        assert {r.status for r in rows.values()} <= {DeliveryStatus.SENT, held}
+
     async def test_cancel_stops_the_rest(
         self, session: AsyncSession, fault_smtp: SmtpRecorder
     ) -> None:
