@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from email import message_from_bytes, policy
 
@@ -22,6 +24,7 @@ from app.delivery import repository as repo
 from app.delivery import service
 from app.delivery.bounces import parse_verp, verp_address
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
+from app.delivery.outcomes import DispatchReport
 from app.main import create_app
 from app.security import token_from_seed
 from app.subscribers.models import (
@@ -358,6 +361,22 @@ class TestFaults:
         assert (await composition.dispatch_once()).claimed == 0
 
 
+@contextlib.asynccontextmanager
+async def staff_api_during_a_send(
+    fault_smtp: SmtpRecorder,
+) -> AsyncIterator[tuple[httpx.AsyncClient, asyncio.Task[DispatchReport]]]:
+    """The staff API, with a dispatcher running that has handed its first message over."""
+    app = create_app(embedded_services=False)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        run = asyncio.create_task(composition.dispatch_once())
+        for _ in range(3000):  # until the first message is in (at most 30 s)
+            if fault_smtp.delivered or run.done():
+                break
+            await asyncio.sleep(0.01)
+        yield client, run
+
+
 class TestSuppressionAtSendTime:
     async def test_unsubscribe_and_erasure_after_fan_out_stop_mail(
         self, session: AsyncSession, fault_smtp: SmtpRecorder
@@ -390,14 +409,7 @@ class TestSuppressionAtSendTime:
             await make_campaign(session, fed)
             key = await make_key(session, fed)
         erased, leaving = world.ids[9], world.ids[8]
-        app = create_app(embedded_services=False)
-        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-            run = asyncio.create_task(composition.dispatch_once())
-            for _ in range(3000):  # until the first message is in (at most 30 s)
-                if fault_smtp.delivered or run.done():
-                    break
-                await asyncio.sleep(0.01)
+        async with staff_api_during_a_send(fault_smtp) as (client, run):
             erase = await client.delete(
                 f"/api/v1/federations/{fed.slug}/subscribers/{erased}", headers=bearer(key)
             )
@@ -446,14 +458,7 @@ class TestSuppressionAtSendTime:
             fed.send_rate_per_second = 2.0  # one claimed batch, sent over 4.5 s
             campaign = await make_campaign(session, fed)
             key = await make_key(session, fed)
-        app = create_app(embedded_services=False)
-        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-            run = asyncio.create_task(composition.dispatch_once())
-            for _ in range(3000):  # until the first message is in (at most 30 s)
-                if fault_smtp.delivered or run.done():
-                    break
-                await asyncio.sleep(0.01)
+        async with staff_api_during_a_send(fault_smtp) as (client, run):
             answer = await client.post(
                 f"/api/v1/federations/{fed.slug}/campaigns/{campaign.id}/{action}",
                 headers=bearer(key),
