@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import composition
+from app import clock, composition
 from app.campaigns.models import CampaignStatus
 from app.clock import now
 from app.config import get_settings
@@ -125,6 +125,26 @@ class TestRecoveryFromTheJournal:
             assert live.path.exists()
         finally:
             live.close(remove=True)
+
+    async def test_another_hosts_rows_are_settled_from_the_instant_its_lease_ends(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
+        journal_dir: Path,
+        frozen_clock: None,
+    ) -> None:
+        """No journal here (the dispatcher ran on another host): its lease is the only sign."""
+        (delivery_id,) = await self._sending(session, wire=[False])
+        row = await session.get_one(Delivery, delivery_id)
+        ends = row.lease_until
+        assert ends is not None
+
+        clock.freeze(ends - timedelta(microseconds=1))
+        report = await composition.recover(sessionmaker=sessionmaker)
+        assert report.recovered_requeued == 0
+        clock.freeze(ends)
+        report = await composition.recover(sessionmaker=sessionmaker)
+        assert report.recovered_requeued == 1
 
     async def test_a_run_never_settles_its_own_rows(
         self,
