@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import composition
-from app.config import get_settings
+from app.config import SmtpSecurity, get_settings
 from app.delivery.models import DeliveryStatus
+from app.delivery.smtp import Relay
 from app.subscribers.models import Subscriber, SubscriptionStatus
 from tests.fixtures.checks import campaign_deliveries
 from tests.fixtures.factories import World, make_campaign, make_world
@@ -120,3 +121,40 @@ class TestEnvelope:
         await session.commit()
         await composition.dispatch_once()
         assert "BODY=8BITMIME" not in fault_smtp.mail_options[1]
+
+
+class TestRelayOverride:
+    """Where and how a federation's own relay is reached, from what its settings leave open."""
+
+    GLOBAL = Relay("127.0.0.1", 2525, SmtpSecurity.NONE, None, None, 10.0)
+
+    @pytest.mark.parametrize(
+        ("host", "security", "port", "expected"),
+        [
+            # Security unset: cleartext only to loopback, STARTTLS to anything else.
+            ("localhost", None, None, (SmtpSecurity.NONE, 25)),
+            ("smtp.forbundet.example.se", None, None, (SmtpSecurity.STARTTLS, 587)),
+            # "none" to a remote host is never cleartext.
+            ("smtp.forbundet.example.se", "none", None, (SmtpSecurity.STARTTLS, 587)),
+            ("smtp.forbundet.example.se", "tls", None, (SmtpSecurity.TLS, 465)),
+            ("smtp.forbundet.example.se", "starttls", 2587, (SmtpSecurity.STARTTLS, 2587)),
+        ],
+    )
+    def test_security_and_port_follow_from_the_host(
+        self,
+        host: str,
+        security: str | None,
+        port: int | None,
+        expected: tuple[SmtpSecurity, int],
+    ) -> None:
+        relay = self.GLOBAL.with_override(
+            host=host, port=port, security=security, username="sf", password="hemligt"
+        )
+        assert (relay.host, relay.security, relay.port) == (host, *expected)
+        assert (relay.username, relay.password) == ("sf", "hemligt")
+
+    def test_no_host_is_the_installations_relay(self) -> None:
+        relay = self.GLOBAL.with_override(
+            host=None, port=587, security="tls", username="sf", password="hemligt"
+        )
+        assert relay is self.GLOBAL

@@ -3,11 +3,14 @@ addresses, nor (unless the operator allows it) at private or loopback ones; name
 
 from __future__ import annotations
 
+import ipaddress
+
 import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.federations import relay
 from app.federations.models import Federation
 from tests.fixtures.factories import bearer, federation_data, make_federation, make_key
 from tests.fixtures.settings import Configure
@@ -111,3 +114,31 @@ class TestWhereTheRelayMayPoint:
         assert response.status_code == 422, response.text
         created = await session.scalar(select(Federation).where(Federation.slug == "sf-ny"))
         assert created is None
+
+
+class TestEveryAddressOfAName:
+    @pytest.mark.parametrize("order", [1, -1], ids=["public-first", "private-first"])
+    async def test_a_name_is_refused_when_any_of_its_addresses_is(
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        monkeypatch: pytest.MonkeyPatch,
+        order: int,
+    ) -> None:
+        """The test's own DNS: the name has a public and a private address (no lookup leaves
+        the machine)."""
+        name = "smtp.blandat.example.se"
+        addresses: list[relay.IpAddress] = [
+            ipaddress.ip_address(PUBLIC_RELAY),
+            ipaddress.ip_address("10.0.0.5"),
+        ][::order]
+
+        async def resolve(host: str) -> list[relay.IpAddress]:
+            return addresses if host == name else []
+
+        monkeypatch.setattr(relay, "resolve", resolve)
+        await make_federation(session, "sf-rela")
+        admin = await make_key(session, None)
+        response = await patch(client, admin, "sf-rela", smtp_host=name, smtp_security="tls")
+        assert response.status_code == 422, response.text
+        assert "10.0.0.5" in response.text
