@@ -127,11 +127,20 @@ class TestBounceReports:
         _, subscriber = await _reload(session, sent_delivery)
         assert subscriber.bounce_state == BounceState.SOFT
 
-    async def test_delay_report_changes_nothing(
-        self, session: AsyncSession, sent_delivery: Delivery
+    @pytest.mark.parametrize(
+        ("action", "status"),
+        [
+            ("delayed", "4.4.1"),
+            # Each half of "failed with a 5.x.x status" on its own: neither is a failure.
+            ("delivered", ""),
+            ("failed", "4.4.7"),
+        ],
+    )
+    async def test_only_a_failed_action_with_a_permanent_status_counts(
+        self, session: AsyncSession, sent_delivery: Delivery, action: str, status: str
     ) -> None:
         raw = make_dsn(
-            verp_address(sent_delivery.id, "studsa.example.se"), action="delayed", status="4.4.1"
+            verp_address(sent_delivery.id, "studsa.example.se"), action=action, status=status
         )
         report = parse_dsn(raw)
         assert report is not None
@@ -157,6 +166,11 @@ class TestBounceReports:
         plain["To"] = address
         plain.set_content("Tack för brevet!")
         assert parse_dsn(plain.as_bytes()) is None
+        # A bounce someone forwards as an attachment is not a report (RFC 3464 §2).
+        forwarded = make_dsn(address).replace(
+            b"multipart/report; report-type=delivery-status", b"multipart/mixed"
+        )
+        assert parse_dsn(forwarded) is None
 
 
 class TestBounceCommand:

@@ -339,6 +339,23 @@ class TestFaults:
         assert set(statuses[2:]) == {DeliveryStatus.QUEUED}
         assert sum(fault_smtp.attempts.values()) == 3
 
+    async def test_a_blocked_sender_pauses_only_a_campaign_still_sending(
+        self, session: AsyncSession
+    ) -> None:
+        """Staff may cancel while the refusals come in: the cancel stands, no pause over it."""
+        world = await make_world(session, n=1)
+        sending = await make_campaign(session, world.federation, status=CampaignStatus.SENDING)
+        cancelled = await make_campaign(session, world.federation, status=CampaignStatus.CANCELLED)
+        reasons = {sending.id: "avsändaren nekad", cancelled.id: "avsändaren nekad"}
+        assert await repo.pause_campaigns(session, reasons=reasons, now=now()) == [sending.id]
+        await session.refresh(sending)
+        await session.refresh(cancelled)
+        assert (sending.status, cancelled.status) == (
+            CampaignStatus.PAUSED,
+            CampaignStatus.CANCELLED,
+        )
+        assert cancelled.paused_reason is None
+
     async def test_relay_down_backs_off(
         self, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
     ) -> None:
