@@ -542,6 +542,23 @@ class TestResumeAndRequeue:
         assert response.status_code == 200
         assert response.json() == {"requeued": 1}
 
+    async def test_another_federations_key_requeues_nothing(
+        self, api: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant, session: AsyncSession
+    ) -> None:
+        campaign = await add_campaign(session, tenant.federation, status=CampaignStatus.SENT)
+        await _deliveries(session, tenant, campaign, [DeliveryStatus.UNKNOWN])
+        response = await api.post(
+            f"{other_tenant.base}/{campaign.id}/requeue-unknown", headers=other_tenant.headers
+        )
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"
+        states = await session.scalars(
+            select(Delivery.status).where(Delivery.campaign_id == campaign.id)
+        )
+        assert list(states) == [DeliveryStatus.UNKNOWN]
+        await session.refresh(campaign)
+        assert campaign.status == CampaignStatus.SENT
+
 
 async def _deliveries(
     session: AsyncSession, tenant: Tenant, campaign: Campaign, states: list[DeliveryStatus]
