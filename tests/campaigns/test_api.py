@@ -14,8 +14,9 @@ from app.audit.models import AuditAction, AuditEntry
 from app.campaigns.models import Campaign, CampaignStatus
 from app.clock import now
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
+from app.delivery.repository import start_campaign
 from app.subscribers.models import Subscriber, SubscriptionStatus
-from tests.fixtures.factories import Tenant, add_campaign
+from tests.fixtures.factories import Tenant, add_campaign, make_world
 from tests.fixtures.hostile import LINE_BREAKS, with_header_line
 from tests.fixtures.smtp import SmtpRecorder
 
@@ -466,8 +467,9 @@ class TestSchedule:
         assert (await api.post(f"{url}/send-now", headers=tenant.headers)).status_code == 409
 
     async def test_no_confirmed_recipients_cannot_be_scheduled(
-        self, api: httpx.AsyncClient, other_tenant: Tenant
+        self, api: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant
     ) -> None:
+        """Another federation's confirmed subscriber (tenant's reader) does not count."""
         created = await _create(api, other_tenant)
         url = f"{other_tenant.base}/{created['id']}"
         for response in (
@@ -484,6 +486,26 @@ class TestSchedule:
             assert error["details"] == {"code": "no_recipients", "recipients": 0}
         got = await api.get(url, headers=other_tenant.headers)
         assert got.json()["status"] == "draft"
+
+    async def test_a_started_campaign_goes_to_its_own_federations_readers_only(
+        self, api: httpx.AsyncClient, tenant: Tenant, session: AsyncSession
+    ) -> None:
+        await make_world(session, n=2, slug="soder")  # confirmed readers of another federation
+        await session.commit()
+        created = await _create(api, tenant)
+        sent = await api.post(f"{tenant.base}/{created['id']}/send-now", headers=tenant.headers)
+        assert sent.status_code == 200, sent.text
+        # What the dispatcher does with a due campaign: the fan-out to its recipients.
+        started = await start_campaign(
+            session, federation_id=tenant.federation.id, campaign_id=created["id"], now=now()
+        )
+        assert started == 1
+        rows = await session.execute(
+            select(Delivery.federation_id, Subscriber.email)
+            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+            .where(Delivery.campaign_id == created["id"])
+        )
+        assert list(rows) == [(tenant.federation.id, "lasare@sf-norra-mottagare.example.se")]
 
     async def test_sent_campaign_cannot_be_rescheduled(
         self, api: httpx.AsyncClient, tenant: Tenant, session: AsyncSession
@@ -519,6 +541,23 @@ class TestResumeAndRequeue:
         )
         assert response.status_code == 200
         assert response.json() == {"requeued": 1}
+
+    async def test_another_federations_key_requeues_nothing(
+        self, api: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant, session: AsyncSession
+    ) -> None:
+        campaign = await add_campaign(session, tenant.federation, status=CampaignStatus.SENT)
+        await _deliveries(session, tenant, campaign, [DeliveryStatus.UNKNOWN])
+        response = await api.post(
+            f"{other_tenant.base}/{campaign.id}/requeue-unknown", headers=other_tenant.headers
+        )
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"
+        states = await session.scalars(
+            select(Delivery.status).where(Delivery.campaign_id == campaign.id)
+        )
+        assert list(states) == [DeliveryStatus.UNKNOWN]
+        await session.refresh(campaign)
+        assert campaign.status == CampaignStatus.SENT
 
 
 async def _deliveries(

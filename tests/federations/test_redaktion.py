@@ -11,7 +11,7 @@ from app.audit.models import AuditAction, AuditEntry
 from app.federations.models import ApiKey, Federation
 from app.users.models import Membership, Role, User
 from tests.fixtures.factories import make_federation, make_key
-from tests.fixtures.staff import as_role
+from tests.fixtures.staff import as_role, invite
 
 BASE = "/redaktion/installningar"
 FORM = {
@@ -197,6 +197,35 @@ class TestPeopleAndKeys:
             select(AuditEntry.summary).where(AuditEntry.action == AuditAction.ROLE_CHANGED)
         )
         assert list(changes) == ["redaktor → ansvarig"]
+
+    async def test_another_federations_people_are_neither_listed_nor_counted_nor_changed(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        soder = await make_federation(session, "soder")
+        await invite(session, soder, "chef@soder.example.se", Role.ADMIN)
+        sodra = await invite(session, soder, "sodra@soder.example.se", Role.REDAKTOR)
+        csrf = await as_role(client, session, federation, Role.ADMIN)
+        assert "sodra@soder.example.se" not in (await client.get(BASE)).text
+        for path, data in (
+            (f"{BASE}/personer/{sodra.id}/roll", {"csrf": csrf, "roll": "admin"}),
+            (f"{BASE}/personer/{sodra.id}/ta-bort", {"csrf": csrf}),
+        ):
+            refused = await client.post(path, data=data)
+            assert refused.status_code == 404, path
+        kept = await session.scalar(
+            select(Membership.role).where(
+                Membership.user_id == sodra.id, Membership.federation_id == soder.id
+            )
+        )
+        assert kept == Role.REDAKTOR
+        # Södra's admin is not Norr's: Norr's only admin stays admin.
+        admin_id = await session.scalar(
+            select(User.id).where(User.email == "admin@norr.example.se")
+        )
+        last = await client.post(
+            f"{BASE}/personer/{admin_id}/roll", data={"csrf": csrf, "roll": "redaktor"}
+        )
+        assert last.headers["location"].startswith(f"{BASE}?fel=last_admin")
 
     async def test_key_is_shown_once_and_only_own_keys_can_be_revoked(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation

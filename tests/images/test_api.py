@@ -158,6 +158,22 @@ class TestIsolation:
         )
         assert response.status_code == 404
 
+    async def test_the_same_picture_in_two_federations_is_an_image_of_each(
+        self, api: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant
+    ) -> None:
+        data = gps_jpeg(64, 64)
+        theirs = (await _upload(api, tenant, data)).json()
+        ours = (await _upload(api, other_tenant, data, alt="Samma bild hos Södra")).json()
+        assert ours["id"] != theirs["id"]
+        assert ours["alt_text"] == "Samma bild hos Södra"
+        path = ours["url"].removeprefix("https://nyhetsbrev.example.se")
+        assert (await api.get(path)).status_code == 200
+        listed = await api.get(
+            f"/api/v1/federations/{other_tenant.federation.slug}/images",
+            headers=other_tenant.headers,
+        )
+        assert [i["id"] for i in listed.json()["items"]] == [ours["id"]]
+
 
 class TestInLetters:
     async def test_header_photo_replaces_the_artwork_with_outlook_sizes(

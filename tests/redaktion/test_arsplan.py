@@ -18,9 +18,9 @@ from app.federations.models import Federation
 from app.seasons import service
 from app.seasons.models import SeasonalRule
 from app.users.models import Role
-from tests.federations.test_redaktion import as_role
 from tests.fixtures.factories import make_federation
 from tests.fixtures.smtp import SmtpRecorder
+from tests.fixtures.staff import as_role
 
 BASE = "/redaktion/installningar/arsplan"
 OWNER = "chefen@norr.example.se"
@@ -157,11 +157,16 @@ class TestDeleteRule:
     ) -> None:
         soder = await make_federation(session, "soder")
         csrf = await as_role(client, session, soder, Role.ADMIN)
-        assert (await client.post(BASE, data={"csrf": csrf, **SOMMAR})).status_code == 303
+        theirs_data = {**SOMMAR, "name": "Södras sommarbrev"}
+        assert (await client.post(BASE, data={"csrf": csrf, **theirs_data})).status_code == 303
         (theirs,) = await rules_of(session, soder)
         csrf = await as_role(client, session, federation, Role.ADMIN)
-        assert (await client.post(BASE, data={"csrf": csrf, **SOMMAR})).status_code == 303
+        added = await client.post(BASE, data={"csrf": csrf, **SOMMAR})
+        assert added.status_code == 303
         (ours,) = await rules_of(session, federation)
+        plan = (await client.get(added.headers["location"])).text
+        assert "Sommarhälsning" in plan
+        assert "Södras sommarbrev" not in plan
         foreign = await client.post(f"{BASE}/{theirs.id}/ta-bort", data={"csrf": csrf})
         assert foreign.status_code == 404
         assert len(await rules_of(session, soder)) == 1

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns.models import CampaignStatus
 from app.users.models import Role
-from tests.fixtures.factories import add_campaign, make_federation, make_world
+from tests.fixtures.factories import add_campaign, make_world
 from tests.fixtures.staff import invite, signed_in_client
 
 
@@ -19,7 +19,9 @@ class TestOverview:
     ) -> None:
         world = await make_world(session, n=3, slug="norr")
         federation = world.federation
-        other = await make_federation(session, "soder")
+        # Another federation with subscribers of its own: none of them is counted or shown.
+        other_world = await make_world(session, n=2, slug="soder")
+        other = other_world.federation
         await add_campaign(session, other, status=CampaignStatus.PAUSED, subject="Södras")
         scheduled = await add_campaign(session, federation, status=CampaignStatus.SCHEDULED)
         scheduled.send_at = datetime(2099, 12, 20, 8, 0, tzinfo=UTC)
@@ -37,3 +39,4 @@ class TestOverview:
         assert "20 december 2099 kl. 09.00" in text  # 08:00 UTC is 09:00 in Stockholm
         assert "<dt>Prenumererar</dt><dd>3</dd>" in text
         assert world.emails[-1] in text  # the newest sign-up
+        assert not any(email in text for email in other_world.emails)

@@ -252,6 +252,11 @@ class TestPrivacyNotice:
         assert "2 (visas nu)" not in page.text
         assert await versions(session, soder) == [1, 2]
         assert await versions(session, federation) == [1]
+        # Norr has no version 2: its address for one is a 404, never Södra's version 2.
+        other = await client.get("/f/norr/integritet?version=2")
+        assert other.status_code == 404
+        assert "Södra" not in other.text
+        assert "Södra" in (await client.get("/f/soder/integritet?version=2")).text
 
 
 class TestRetention:

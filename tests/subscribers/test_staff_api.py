@@ -16,7 +16,7 @@ from app.actors import Actor
 from app.delivery.models import Delivery, DeliveryKind
 from app.federations.models import Federation
 from app.subscribers.models import ConsentEvent, ConsentRecord, Subscriber, Token, TokenPurpose
-from tests.fixtures.factories import bearer, make_federation, make_key
+from tests.fixtures.factories import add_campaign, bearer, make_federation, make_key
 
 BASE = "/api/v1/federations"
 
@@ -96,6 +96,38 @@ class TestIsolation:
         assert row.name == "Anna Alfa"
         count = await session.scalar(select(func.count(Subscriber.id)))
         assert count == 1
+
+    async def test_erasure_leaves_another_federations_mail_to_the_same_address(
+        self,
+        client: httpx.AsyncClient,
+        session: AsyncSession,
+        alfa: Federation,
+        alfa_key: str,
+        beta: Federation,
+        beta_key: str,
+    ) -> None:
+        """Erasing alfa's Anna forgets alfa's mail to her; beta's test send to the same
+        address (beta's staff use that mailbox themselves) keeps its address."""
+        sub = await add(client, alfa_key, email="anna@example.se", name="Anna Alfa")
+        campaign = await add_campaign(session, beta)
+        tested = await client.post(
+            f"{BASE}/sf-beta/campaigns/{campaign.id}/test",
+            json={"addresses": ["anna@example.se"]},
+            headers=bearer(beta_key),
+        )
+        assert tested.status_code == 202, tested.text
+        erased = await client.delete(
+            f"{BASE}/sf-alfa/subscribers/{sub['id']}", headers=bearer(alfa_key)
+        )
+        assert erased.status_code == 204
+        alfas = await session.scalars(
+            select(Delivery.subscriber_id).where(Delivery.federation_id == alfa.id)
+        )
+        assert list(alfas) == [None]  # the confirmation mail no longer names her
+        betas = await session.scalars(
+            select(Delivery.to_address).where(Delivery.federation_id == beta.id)
+        )
+        assert list(betas) == ["anna@example.se"]
 
     async def test_revoked_key_is_401_on_subscribers(
         self, client: httpx.AsyncClient, session: AsyncSession, alfa: Federation

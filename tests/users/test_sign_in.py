@@ -314,6 +314,8 @@ class TestSessions:
         third = await make_federation(session, "vaster")
         await invite(session, federation)
         await invite(session, other)
+        # Väster has people too, only not this person.
+        await invite(session, third, "kansliet@vaster.example.se")
         home = await signed_in_client(client, session, EMAIL)
         assert "Byt förbund" in home.text
         assert third.name not in home.text
