@@ -13,6 +13,7 @@ from app import clock
 from app.audit.models import AuditAction, AuditEntry
 from app.federations.models import Federation
 from app.users.models import SignInToken, StaffSession
+from app.users.service import SIGN_IN_LINK_MINUTES
 from tests.fixtures.factories import make_federation
 from tests.fixtures.staff import (
     csrf_of,
@@ -166,7 +167,11 @@ class TestSignInLink:
         client.cookies.clear()
         await request_link(client, EMAIL)
         expired = link_path(await newest_mail(session, EMAIL))
-        clock.freeze(T0 + timedelta(minutes=15, seconds=1))
+        # Dead from the instant it expires, not a moment later.
+        expires = T0 + timedelta(minutes=SIGN_IN_LINK_MINUTES)
+        clock.freeze(expires - timedelta(microseconds=1))
+        assert (await client.get(expired)).status_code == 200
+        clock.freeze(expires)
         forged = "/redaktion/logga-in/" + "A" * 32
         pages = [await client.get(p) for p in (used, expired, forged, "/redaktion/logga-in/kort")]
         assert {p.status_code for p in pages} == {404}
@@ -186,6 +191,11 @@ class TestSignInLink:
         newer = link_path(await newest_mail(session, EMAIL))
         assert (await client.get(older)).status_code == 404
         assert (await sign_in_with(client, newer)).status_code == 303
+        # Spent and replaced links keep no seed: neither can be rebuilt from the database.
+        seeds = await session.scalars(
+            select(SignInToken.seed).execution_options(populate_existing=True)
+        )
+        assert list(seeds) == [None, None]
 
     async def test_pressing_the_button_needs_the_form_token(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
