@@ -11,6 +11,9 @@
    `if TYPE_CHECKING:` are ignored (they never run). The table models (`app.<pkg>.models`,
    and `app.models`, which gathers them for Alembic) form one node of their own, "models":
    tables are the shared schema every layer may read, and import only app.db and each other.
+4. No module under tests/ imports a test module (a tests/…/test_*.py) other than itself, by
+   `import` or `from … import`, absolute or relative (`if TYPE_CHECKING:` ignored, as in 3):
+   shared helpers live in tests/fixtures/ (README, "Tests").
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 APP = Path(__file__).resolve().parent.parent / "app"
+TESTS = APP.parent / "tests"
 DELIVERY_MAY_NOT_IMPORT = ("app.campaigns", "app.subscribers")
 
 
@@ -29,8 +33,8 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _modules() -> dict[str, ast.Module]:
-    return {_module_name(p): ast.parse(p.read_text(), str(p)) for p in sorted(APP.rglob("*.py"))}
+def _modules(root: Path = APP) -> dict[str, ast.Module]:
+    return {_module_name(p): ast.parse(p.read_text(), str(p)) for p in sorted(root.rglob("*.py"))}
 
 
 def _is_type_checking(node: ast.If) -> bool:
@@ -53,10 +57,16 @@ def _walk(node: ast.AST) -> Iterator[ast.AST]:
 
 
 def imports(module: str, tree: ast.Module) -> set[str]:
-    """Fully qualified names a module imports ("from a.b import c" gives "a.b.c": a module
-    or a name in one; the graph resolves which)."""
+    """Fully qualified names under app that a module imports ("from a.b import c" gives
+    "a.b.c": a module or a name in one; the graph resolves which)."""
+    found = imported_names(module, tree, is_package=tree_is_package(module))
+    return {name for name in found if name == "app" or name.startswith("app.")}
+
+
+def imported_names(module: str, tree: ast.Module, *, is_package: bool) -> set[str]:
+    """Fully qualified names a module imports, from any package."""
     found: set[str] = set()
-    package = module if tree_is_package(module) else module.rpartition(".")[0]
+    package = module if is_package else module.rpartition(".")[0]
     for node in _walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
@@ -73,7 +83,7 @@ def imports(module: str, tree: ast.Module) -> set[str]:
             arg = node.args[0]
             if name in ("import_module", "__import__") and isinstance(arg, ast.Constant):
                 found.add(str(arg.value))
-    return {name for name in found if name == "app" or name.startswith("app.")}
+    return found
 
 
 _PACKAGES = {_module_name(p) for p in APP.rglob("__init__.py")}
@@ -144,6 +154,24 @@ def router_modules(modules: dict[str, ast.Module]) -> set[str]:
     }
 
 
+def owning_test_module(name: str, test_modules: set[str]) -> str | None:
+    """The test module that a fully qualified name is or is in; None outside test modules."""
+    parts = name.split(".")
+    prefixes = (".".join(parts[:end]) for end in range(len(parts), 0, -1))
+    return next((prefix for prefix in prefixes if prefix in test_modules), None)
+
+
+def imports_between_test_modules(modules: dict[str, ast.Module], packages: set[str]) -> list[str]:
+    """Every import of a test module by another module, as "<module> imports <name>"."""
+    test_modules = {m for m in modules if m.rpartition(".")[2].startswith("test_")}
+    return sorted(
+        f"{module} imports {name}"
+        for module, tree in modules.items()
+        for name in imported_names(module, tree, is_package=module in packages)
+        if owning_test_module(name, test_modules) not in (None, module)
+    )
+
+
 def test_delivery_imports_no_upper_domain() -> None:
     offences = [
         f"{module} imports {name}"
@@ -191,3 +219,32 @@ def test_the_checks_see_what_they_forbid() -> None:
     assert "app.delivery.repository" in found
     cyclic = {"a": {"b"}, "b": {"c"}, "c": {"a"}}
     assert find_cycle(cyclic) == ["a", "b", "c", "a"]
+
+
+def test_no_module_under_tests_imports_a_test_module() -> None:
+    modules = _modules(TESTS)
+    assert "tests.fixtures.staff" in modules
+    assert "tests.campaigns.test_redaktion" in modules
+    packages = {_module_name(p) for p in TESTS.rglob("__init__.py")}
+    assert imports_between_test_modules(modules, packages) == []
+
+
+def test_the_test_module_check_sees_every_form() -> None:
+    """Absolute and relative imports of a test module, or of a name in one, are found; the
+    fixtures and a module's own name are not."""
+    modules = {
+        "tests.a.test_x": ast.parse("from tests.b.test_y import helper\n"),
+        "tests.a.test_z": ast.parse("from . import test_x\nimport tests.b.test_y\n"),
+        "tests.b.test_y": ast.parse(
+            "from .test_w import CONSTANT\nfrom tests.fixtures.staff import as_role\n"
+        ),
+        "tests.b.test_w": ast.parse("import tests.b.test_w\n"),
+        "tests.b": ast.parse("from .test_y import helper\n"),
+    }
+    assert imports_between_test_modules(modules, {"tests.b"}) == [
+        "tests.a.test_x imports tests.b.test_y.helper",
+        "tests.a.test_z imports tests.a.test_x",
+        "tests.a.test_z imports tests.b.test_y",
+        "tests.b imports tests.b.test_y.helper",
+        "tests.b.test_y imports tests.b.test_w.CONSTANT",
+    ]

@@ -7,8 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.campaigns.models import CampaignStatus
 from app.delivery.models import DeliveryStatus
-from tests.campaigns.test_redaktion import add_deliveries
-from tests.fixtures.factories import Tenant, add_campaign, make_key, make_world
+from tests.fixtures.factories import Tenant, add_campaign, add_deliveries, make_key, make_world
 
 OUTCOMES: list[tuple[DeliveryStatus, int | None, str | None]] = [
     (DeliveryStatus.SENT, 250, "2.0.0"),

@@ -16,97 +16,27 @@ from app.campaigns.models import Campaign, CampaignStatus
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
 from app.errors import Forbidden
 from app.federations.models import Federation
-from app.subscribers.models import Subscriber, SubscriptionStatus
 from app.users.models import Role
+from tests.fixtures.checks import campaign_row
 from tests.fixtures.factories import (
-    World,
     add_campaign,
+    add_deliveries,
+    add_reader,
     bearer,
     make_federation,
     make_key,
     make_world,
 )
-from tests.fixtures.staff import csrf_of, invite, signed_in_client
+from tests.fixtures.pages import new_draft, save, schedule
+from tests.fixtures.staff import as_person, csrf_of, signed_in_client
 
 
 @pytest.fixture
 async def federation(session: AsyncSession) -> Federation:
     """A federation with one confirmed subscriber (a campaign needs one to be scheduled)."""
     federation = await make_federation(session, "norr", timezone="Europe/Stockholm")
-    session.add(
-        Subscriber(
-            federation_id=federation.id,
-            email="lasare@norr-mottagare.example.se",
-            status=SubscriptionStatus.CONFIRMED,
-        )
-    )
-    await session.commit()
+    await add_reader(session, federation)
     return federation
-
-
-async def as_person(
-    client: httpx.AsyncClient, session: AsyncSession, federation: Federation, email: str, role: Role
-) -> str:
-    """Sign `email` in with `role` on this client; the CSRF token of the session."""
-    client.cookies.clear()
-    await invite(session, federation, email, role)
-    home = await signed_in_client(client, session, email)
-    return csrf_of(home.text)
-
-
-async def new_draft(client: httpx.AsyncClient, csrf: str, theme: str = "sommar") -> int:
-    answer = await client.post("/redaktion/utskick/nytt", data={"csrf": csrf, "tema": theme})
-    assert answer.status_code == 303, answer.text
-    return int(answer.headers["location"].rsplit("/", 1)[1])
-
-
-async def save(client: httpx.AsyncClient, csrf: str, campaign_id: int, body: str) -> httpx.Response:
-    return await client.post(
-        f"/redaktion/utskick/{campaign_id}",
-        data={
-            "csrf": csrf,
-            "subject": "Sommarhälsning",
-            "preheader": "Hej",
-            "theme": "sommar",
-            "body_markdown": body,
-        },
-    )
-
-
-async def schedule(client: httpx.AsyncClient, csrf: str, campaign_id: int) -> httpx.Response:
-    return await client.post(
-        f"/redaktion/utskick/{campaign_id}/schemalagg",
-        data={"csrf": csrf, "datum": "2099-06-18", "tid": "08:00"},
-    )
-
-
-async def campaign_row(session: AsyncSession, campaign_id: int) -> Campaign:
-    row = await session.get(Campaign, campaign_id)
-    assert row is not None
-    await session.refresh(row)
-    return row
-
-
-async def add_deliveries(
-    session: AsyncSession,
-    world: World,
-    campaign_id: int,
-    outcomes: list[tuple[DeliveryStatus, int | None, str | None]],
-) -> None:
-    """One campaign delivery per subscriber of `world`: (status, SMTP code, enhanced code)."""
-    for sid, (status, code, enhanced) in zip(world.ids, outcomes, strict=True):
-        session.add(
-            Delivery(
-                federation_id=world.federation.id,
-                kind=DeliveryKind.CAMPAIGN,
-                campaign_id=campaign_id,
-                subscriber_id=sid,
-                status=status,
-                smtp_code=code,
-                enhanced_code=enhanced,
-            )
-        )
-    await session.commit()
 
 
 class TestWritingAsRedaktor:

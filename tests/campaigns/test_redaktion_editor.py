@@ -23,16 +23,16 @@ from app.federations.models import Federation
 from app.images import service as images_service
 from app.images.models import Image
 from app.users.models import Role
-from tests.campaigns.test_redaktion import (
+from tests.fixtures.checks import campaign_row
+from tests.fixtures.factories import (
+    add_campaign,
     add_deliveries,
-    as_person,
-    campaign_row,
-    federation,
-    new_draft,
+    add_reader,
+    make_federation,
+    make_world,
 )
-from tests.fixtures.factories import add_campaign, make_federation, make_world
-
-__all__ = ["federation"]
+from tests.fixtures.pages import new_draft
+from tests.fixtures.staff import as_person
 
 DRAFT_SRC = re.compile(r'src="(/redaktion/utskick/\d+/forhandsvisning\?utkast=\d+)"')
 
@@ -64,6 +64,14 @@ def form(csrf: str, body: str, **extra: str) -> dict[str, str]:
         "body_markdown": body,
         **extra,
     }
+
+
+@pytest.fixture
+async def federation(session: AsyncSession) -> Federation:
+    """A federation with one confirmed subscriber (a campaign needs one to be scheduled)."""
+    federation = await make_federation(session, "norr", timezone="Europe/Stockholm")
+    await add_reader(session, federation)
+    return federation
 
 
 @pytest.fixture

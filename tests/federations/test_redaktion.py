@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.models import AuditAction, AuditEntry
 from app.federations.models import ApiKey, Federation
 from app.users.models import Membership, Role, User
+from tests.fixtures.checks import refreshed
 from tests.fixtures.factories import make_federation, make_key
 from tests.fixtures.staff import as_role, invite
 
@@ -32,11 +33,6 @@ FORM = {
 @pytest.fixture
 async def federation(session: AsyncSession) -> Federation:
     return await make_federation(session, "norr")
-
-
-async def refreshed(session: AsyncSession, federation: Federation) -> Federation:
-    await session.refresh(federation)
-    return federation
 
 
 class TestSettings:

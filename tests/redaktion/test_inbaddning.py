@@ -15,8 +15,9 @@ from app.campaigns.models import Theme
 from app.campaigns.schemas import CampaignCreate
 from app.federations.models import Federation
 from app.users.models import Role
-from tests.federations.test_redaktion import as_role, refreshed
+from tests.fixtures.checks import refreshed
 from tests.fixtures.factories import make_federation
+from tests.fixtures.staff import as_role
 
 BASE = "/redaktion/installningar/inbaddning"
 SITE = "https://www.norr.example.se"

@@ -14,10 +14,10 @@ from app.audit.models import AuditAction, AuditEntry
 from app.config import get_settings
 from app.federations.models import Federation
 from app.users.models import Role
-from tests.federations.test_redaktion import as_role, refreshed
+from tests.fixtures.checks import refreshed
 from tests.fixtures.factories import make_federation
 from tests.fixtures.smtp import SmtpRecorder, free_port
-from tests.fixtures.staff import csrf_of, invite, signed_in_client
+from tests.fixtures.staff import as_role, csrf_of, invite, signed_in_client
 
 BASE = "/redaktion/installningar/utskicksserver"
 SECRET = "hemligt-lösen-123"

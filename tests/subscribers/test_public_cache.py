@@ -21,7 +21,7 @@ from app.federations.models import Federation
 from app.subscribers.models import PrivacyNotice
 from tests.fixtures.factories import bearer, federation_data, make_federation, make_key
 from tests.fixtures.live import Install, create_api_key, create_federation, installation
-from tests.subscribers.test_public_flow import STAMP_RE
+from tests.fixtures.pages import STAMP_RE
 
 FORM = "/f/norr/prenumerera"
 

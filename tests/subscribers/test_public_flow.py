@@ -30,10 +30,10 @@ from app.subscribers.models import (
     TokenPurpose,
 )
 from tests.fixtures.factories import make_federation
+from tests.fixtures.pages import STAMP_RE
 from tests.fixtures.smtp import SmtpRecorder
 
 BASE = "https://nyhetsbrev.example.se"
-STAMP_RE = re.compile(r'name="stamp" value="([^"]+)"')
 CONFIRM_RE = re.compile(r"https://nyhetsbrev\.example\.se/f/[a-z0-9-]+/bekrafta/[A-Za-z0-9_-]{32}")
 
 

@@ -12,8 +12,10 @@ from app.federations.models import Federation
 from app.subscribers import import_jobs
 from app.subscribers.models import ImportJob, Subscriber
 from app.users.models import Role
+from tests.fixtures.checks import subscriber_id
 from tests.fixtures.factories import make_federation
-from tests.fixtures.staff import csrf_of, invite, signed_in_client
+from tests.fixtures.pages import add_subscriber
+from tests.fixtures.staff import as_role
 
 BASE = "/redaktion/prenumeranter"
 
@@ -23,32 +25,15 @@ async def federation(session: AsyncSession) -> Federation:
     return await make_federation(session, "norr")
 
 
-async def signed_in(
-    client: httpx.AsyncClient, session: AsyncSession, federation: Federation
-) -> str:
-    client.cookies.clear()
-    await invite(session, federation, f"red@{federation.slug}.example.se", Role.REDAKTOR)
-    home = await signed_in_client(client, session, f"red@{federation.slug}.example.se")
-    return csrf_of(home.text)
-
-
-async def add(client: httpx.AsyncClient, csrf: str, **fields: str) -> httpx.Response:
-    return await client.post(f"{BASE}/ny", data={"csrf": csrf, **fields})
-
-
-async def subscriber_id(session: AsyncSession, email: str) -> int:
-    found = await session.scalar(select(Subscriber.id).where(Subscriber.email == email))
-    assert found is not None
-    return found
-
-
 class TestSubscriberPages:
     async def test_add_search_detail_edit_and_erase(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
     ) -> None:
-        csrf = await signed_in(client, session, federation)
+        csrf = await as_role(client, session, federation, Role.REDAKTOR)
         assert (await client.get(f"{BASE}/ny")).status_code == 200
-        added = await add(client, csrf, email="greta@example.se", name="Greta", mode="pending")
+        added = await add_subscriber(
+            client, csrf, email="greta@example.se", name="Greta", mode="pending"
+        )
         assert added.status_code == 303
         sid = await subscriber_id(session, "greta@example.se")
         assert added.headers["location"] == f"{BASE}/{sid}?klart=tillagd"
@@ -68,7 +53,7 @@ class TestSubscriberPages:
         erased = await client.post(f"{BASE}/{sid}/radera", data={"csrf": csrf})
         assert erased.headers["location"] == f"{BASE}?klart=raderad"
         assert await session.scalar(select(Subscriber).where(Subscriber.id == sid)) is None
-        again = await add(client, csrf, email="greta@example.se", mode="pending")
+        again = await add_subscriber(client, csrf, email="greta@example.se", mode="pending")
         assert again.status_code == 409
         assert "spärrats" in again.text
 
@@ -89,12 +74,12 @@ class TestSubscriberPages:
     async def test_confirmed_needs_a_consent_note(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
     ) -> None:
-        csrf = await signed_in(client, session, federation)
-        refused = await add(client, csrf, email="bo@example.se", mode="confirmed")
+        csrf = await as_role(client, session, federation, Role.REDAKTOR)
+        refused = await add_subscriber(client, csrf, email="bo@example.se", mode="confirmed")
         assert refused.status_code == 422
         assert "samtycke" in refused.text
         assert 'value="bo@example.se"' in refused.text
-        ok = await add(
+        ok = await add_subscriber(
             client, csrf, email="bo@example.se", mode="confirmed", consent_note="Mässan 2026"
         )
         assert ok.status_code == 303
@@ -102,7 +87,7 @@ class TestSubscriberPages:
     async def test_import_reports_and_export_streams(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
     ) -> None:
-        csrf = await signed_in(client, session, federation)
+        csrf = await as_role(client, session, federation, Role.REDAKTOR)
         assert (await client.get(f"{BASE}/import")).status_code == 200
         csv = "email,name\nanna@example.se,Anna\ninte-en-adress,X\n"
         queued = await client.post(
@@ -146,7 +131,7 @@ class TestSubscriberPages:
     async def test_import_refuses_what_it_cannot_read(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
     ) -> None:
-        csrf = await signed_in(client, session, federation)
+        csrf = await as_role(client, session, federation, Role.REDAKTOR)
         for data, content in (
             ({"csrf": csrf, "mode": "pending"}, b"namn\nAnna\n"),
             ({"csrf": csrf, "mode": "confirmed"}, b"email\nanna@example.se\n"),
@@ -168,7 +153,7 @@ class TestSubscriberPages:
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
     ) -> None:
         soder = await make_federation(session, "soder")
-        theirs = await signed_in(client, session, soder)
+        theirs = await as_role(client, session, soder, Role.REDAKTOR)
         queued = await client.post(
             f"{BASE}/import",
             data={"csrf": theirs, "mode": "pending"},
@@ -176,7 +161,7 @@ class TestSubscriberPages:
         )
         job_page = queued.headers["location"]
         assert (await client.get(job_page)).status_code == 200
-        await signed_in(client, session, federation)
+        await as_role(client, session, federation, Role.REDAKTOR)
         for path in (job_page, f"{job_page}/framsteg"):
             response = await client.get(path)
             assert response.status_code == 404
@@ -186,10 +171,10 @@ class TestSubscriberPages:
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
     ) -> None:
         soder = await make_federation(session, "soder")
-        theirs = await signed_in(client, session, soder)
-        await add(client, theirs, email="hemlig@example.se", mode="pending")
+        theirs = await as_role(client, session, soder, Role.REDAKTOR)
+        await add_subscriber(client, theirs, email="hemlig@example.se", mode="pending")
         sid = await subscriber_id(session, "hemlig@example.se")
-        mine = await signed_in(client, session, federation)
+        mine = await as_role(client, session, federation, Role.REDAKTOR)
         assert "hemlig@example.se" not in (await client.get(BASE)).text
         for path in (f"{BASE}/{sid}", f"{BASE}/{sid}/radera"):
             assert (await client.get(path)).status_code == 404

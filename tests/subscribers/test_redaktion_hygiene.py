@@ -24,10 +24,14 @@ from app.subscribers.models import (
     Subscriber,
     SubscriptionStatus,
 )
+from app.users.models import Role
+from tests.fixtures.checks import subscriber_id
 from tests.fixtures.factories import bearer, make_federation, make_key
+from tests.fixtures.pages import add_subscriber
 from tests.fixtures.smtp import SmtpRecorder
-from tests.subscribers.test_redaktion import BASE, add, signed_in, subscriber_id
+from tests.fixtures.staff import as_role
 
+BASE = "/redaktion/prenumeranter"
 ROW_LINK = re.compile(r'href="/redaktion/prenumeranter/(\d+)"')
 
 
@@ -37,7 +41,9 @@ async def federation(session: AsyncSession) -> Federation:
 
 
 async def confirmed(client: httpx.AsyncClient, session: AsyncSession, csrf: str, email: str) -> int:
-    added = await add(client, csrf, email=email, mode="confirmed", consent_note="Mässan 2026")
+    added = await add_subscriber(
+        client, csrf, email=email, mode="confirmed", consent_note="Mässan 2026"
+    )
     assert added.status_code == 303, added.text
     return await subscriber_id(session, email)
 
@@ -66,7 +72,7 @@ class TestUnsubscribeOnRequest:
     async def test_confirmed_then_unsubscribed_with_the_note_kept(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
     ) -> None:
-        csrf = await signed_in(client, session, federation)
+        csrf = await as_role(client, session, federation, Role.REDAKTOR)
         sid = await confirmed(client, session, csrf, "greta@example.se")
         detail = await client.get(f"{BASE}/{sid}")
         assert f'href="{BASE}/{sid}/avsluta"' in detail.text
@@ -107,7 +113,7 @@ class TestUnsubscribeOnRequest:
     async def test_too_long_note_and_missing_csrf_change_nothing(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
     ) -> None:
-        csrf = await signed_in(client, session, federation)
+        csrf = await as_role(client, session, federation, Role.REDAKTOR)
         sid = await confirmed(client, session, csrf, "bo@example.se")
         long = await client.post(f"{BASE}/{sid}/avsluta", data={"csrf": csrf, "note": "x" * 501})
         assert long.status_code == 422
@@ -128,8 +134,8 @@ class TestResendConfirmation:
         smtp_server: SmtpRecorder,
         federation: Federation,
     ) -> None:
-        csrf = await signed_in(client, session, federation)
-        await add(client, csrf, email="vantar@example.se", mode="pending")
+        csrf = await as_role(client, session, federation, Role.REDAKTOR)
+        await add_subscriber(client, csrf, email="vantar@example.se", mode="pending")
         sid = await subscriber_id(session, "vantar@example.se")
         await composition.dispatch_once(sessionmaker=sessionmaker)
         assert len(smtp_server.to("vantar@example.se")) == 1
@@ -166,8 +172,8 @@ class TestResendConfirmation:
     async def test_limit_confirmed_and_missing_csrf_are_explained_and_send_nothing(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
     ) -> None:
-        csrf = await signed_in(client, session, federation)
-        await add(client, csrf, email="ny@example.se", mode="pending")
+        csrf = await as_role(client, session, federation, Role.REDAKTOR)
+        await add_subscriber(client, csrf, email="ny@example.se", mode="pending")
         pending = await subscriber_id(session, "ny@example.se")
         done = await confirmed(client, session, csrf, "klar@example.se")
         limited = await client.post(f"{BASE}/{pending}/bekraftelse", data={"csrf": csrf})
@@ -192,7 +198,7 @@ class TestResetBounces:
     async def test_bounce_state_shown_confirmed_and_reset(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
     ) -> None:
-        csrf = await signed_in(client, session, federation)
+        csrf = await as_role(client, session, federation, Role.REDAKTOR)
         sid = await confirmed(client, session, csrf, "full@example.se")
         assert "Nollställ studsar" not in (await client.get(f"{BASE}/{sid}")).text
         assert "Inga studsar" in (await client.get(f"{BASE}/{sid}")).text
@@ -223,14 +229,14 @@ class TestAccess:
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
     ) -> None:
         soder = await make_federation(session, "soder")
-        theirs = await signed_in(client, session, soder)
-        await add(client, theirs, email="hemlig@example.se", mode="pending")
+        theirs = await as_role(client, session, soder, Role.REDAKTOR)
+        await add_subscriber(client, theirs, email="hemlig@example.se", mode="pending")
         sid = await subscriber_id(session, "hemlig@example.se")
         await session.execute(
             update(Subscriber).where(Subscriber.id == sid).values(bounce_state=BounceState.SOFT)
         )
         await session.commit()
-        mine = await signed_in(client, session, federation)
+        mine = await as_role(client, session, federation, Role.REDAKTOR)
         for path in (f"{BASE}/{sid}/avsluta", f"{BASE}/{sid}/studsar"):
             assert (await client.get(path)).status_code == 404, path
         for action in ("avsluta", "bekraftelse", "studsar"):
@@ -243,7 +249,7 @@ class TestAccess:
     async def test_signed_out_changes_nothing(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
     ) -> None:
-        csrf = await signed_in(client, session, federation)
+        csrf = await as_role(client, session, federation, Role.REDAKTOR)
         sid = await confirmed(client, session, csrf, "ute@example.se")
         client.cookies.clear()
         for action in ("avsluta", "bekraftelse", "studsar"):
@@ -276,7 +282,7 @@ class TestListSearchFilterPaging:
             + [_subscriber(federation, f"bo{i}@example.se") for i in range(3)]
         )
         await session.commit()
-        await signed_in(client, session, federation)
+        await as_role(client, session, federation, Role.REDAKTOR)
         first = await client.get(BASE, params={"q": "ANNA", "status": "confirmed"})
         assert first.status_code == 200
         assert len(ROW_LINK.findall(first.text)) == 50
@@ -311,7 +317,7 @@ class TestListSearchFilterPaging:
             ]
         )
         await session.commit()
-        await signed_in(client, session, federation)
+        await as_role(client, session, federation, Role.REDAKTOR)
         bounced = await client.get(BASE, params={"status": "studsade"})
         assert '<option value="studsade" selected>Studsade adresser</option>' in bounced.text
         assert "hard@example.se" in bounced.text
@@ -338,7 +344,7 @@ class TestExport:
             ]
         )
         await session.commit()
-        await signed_in(client, session, federation)
+        await as_role(client, session, federation, Role.REDAKTOR)
         page = await client.get(BASE)
         assert 'action="/redaktion/prenumeranter/export"' in page.text
         assert "Excel (semikolon)" in page.text
