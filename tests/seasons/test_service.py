@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import httpx
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import clock
 from app.campaigns.models import Campaign, CampaignStatus, Theme
 from app.delivery.models import Delivery, DeliveryKind
-from app.seasons import service
+from app.federations.models import Federation
+from app.seasons import repository, service
+from app.seasons.models import SeasonalRule
 from tests.fixtures.factories import Tenant
 
 SOMMAR = {
@@ -19,6 +23,16 @@ SOMMAR = {
     "anchor": "midsommarafton",
     "days_before": 7,
     "notify_emails": ["chefen@sf-norra.example.se"],
+}
+
+# On New Year's Day itself: due at midnight in the federation's zone.
+NYARSHALSNING = {
+    "name": "Nyårshälsning",
+    "theme": "arsskifte",
+    "anchor": "date",
+    "anchor_month": 1,
+    "anchor_day": 1,
+    "days_before": 0,
 }
 
 
@@ -34,6 +48,30 @@ async def _rule(api: httpx.AsyncClient, tenant: Tenant, **overrides: object) -> 
     )
     assert response.status_code == 201, response.text
     return dict(response.json())
+
+
+async def _listed(api: httpx.AsyncClient, tenant: Tenant) -> dict[str, object]:
+    """The tenant's one rule as the API lists it (with its next date as of now())."""
+    response = await api.get(
+        f"/api/v1/federations/{tenant.federation.slug}/seasonal-rules", headers=tenant.headers
+    )
+    (rule,) = response.json()["items"]
+    return dict(rule)
+
+
+def _letter(federation: Federation, subject: str, started: str, **overrides: object) -> Campaign:
+    """A letter of an earlier year, sent unless the overrides say otherwise."""
+    values: dict[str, object] = {
+        "federation_id": federation.id,
+        "subject": subject,
+        "theme": Theme.SOMMAR,
+        "body_markdown": f"Brödtexten i {subject.lower()}.",
+        "status": CampaignStatus.SENT,
+        "send_at": _at(started),
+        "started_at": _at(started),
+    }
+    values.update(overrides)
+    return Campaign(**values)
 
 
 async def _drafts(session: AsyncSession, tenant: Tenant) -> list[Campaign]:
@@ -128,7 +166,9 @@ class TestRunner:
     ) -> None:
         await _rule(api, tenant)
         assert await service.run_due_rules(session, at=_at("2027-09-01")) == []
-        assert len(await service.run_due_rules(session, at=_at("2027-06-30"))) == 1
+        # Due on 18 June; the catch-up lasts 21 days, to 9 July inclusive.
+        assert await service.run_due_rules(session, at=_at("2027-07-10")) == []
+        assert len(await service.run_due_rules(session, at=_at("2027-07-09"))) == 1
 
     async def test_arsskiftesbrev_on_the_last_working_day_before_20_december(
         self, api: httpx.AsyncClient, session: AsyncSession, tenant: Tenant
@@ -146,3 +186,119 @@ class TestRunner:
         )
         assert await service.run_due_rules(session, at=_at("2027-12-16")) == []
         assert len(await service.run_due_rules(session, at=_at("2027-12-17"))) == 1
+
+
+class TestTimeZone:
+    async def test_the_day_begins_at_midnight_in_stockholm(
+        self, api: httpx.AsyncClient, session: AsyncSession, tenant: Tenant
+    ) -> None:
+        await _rule(api, tenant)
+        # 22:30 UTC on 17 June is half past midnight on 18 June in Stockholm (CEST).
+        midnight = _at("2027-06-17").replace(hour=22, minute=30)
+        assert len(await service.run_due_rules(session, at=midnight)) == 1
+
+    async def test_a_federation_in_another_zone_gets_its_draft_on_its_own_day(
+        self, api: httpx.AsyncClient, session: AsyncSession, tenant: Tenant
+    ) -> None:
+        tenant.federation.timezone = "Europe/London"
+        await session.commit()
+        await _rule(api, tenant)
+        evening = _at("2027-06-17").replace(hour=22, minute=30)  # 23:30 on 17 June in London
+        assert await service.run_due_rules(session, at=evening) == []
+        midnight = evening.replace(hour=23)  # 00:30 on 18 June in London
+        assert len(await service.run_due_rules(session, at=midnight)) == 1
+
+    async def test_a_new_year_rule_fires_when_the_year_has_turned_in_stockholm(
+        self, api: httpx.AsyncClient, session: AsyncSession, tenant: Tenant
+    ) -> None:
+        await _rule(api, tenant, **NYARSHALSNING)
+        assert len(await service.run_due_rules(session, at=_at("2026-01-01"))) == 1
+        # 23:30 UTC on New Year's Eve is already 1 January 2027 in Stockholm.
+        created = await service.run_due_rules(
+            session, at=_at("2026-12-31").replace(hour=23, minute=30)
+        )
+        assert len(created) == 1
+        drafts = await _drafts(session, tenant)
+        assert [d.subject for d in drafts] == ["Nyårshälsning 2026", "Nyårshälsning 2027"]
+
+
+class TestOnceAYear:
+    async def test_a_rule_another_runner_fired_meanwhile_makes_no_second_draft(
+        self,
+        api: httpx.AsyncClient,
+        session: AsyncSession,
+        tenant: Tenant,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        await _rule(api, tenant)
+        read_rules = repository.pending
+
+        async def then_fired_elsewhere(
+            session_: AsyncSession, *, year: int
+        ) -> list[tuple[SeasonalRule, Federation]]:
+            found = list(await read_rules(session_, year=year))
+            # Another runner makes this year's draft after this one read the rules.
+            await session_.execute(
+                update(SeasonalRule)
+                .values(last_created_year=2027)
+                .execution_options(synchronize_session=False)
+            )
+            return found
+
+        monkeypatch.setattr(repository, "pending", then_fired_elsewhere)
+        assert await service.run_due_rules(session, at=_at("2027-06-18")) == []
+        assert await _drafts(session, tenant) == []
+
+
+class TestNextDate:
+    async def test_the_next_date_through_the_summer(
+        self,
+        api: httpx.AsyncClient,
+        session: AsyncSession,
+        tenant: Tenant,
+        frozen_clock: None,
+    ) -> None:
+        clock.freeze(_at("2027-06-01"))
+        await _rule(api, tenant)
+        assert (await _listed(api, tenant))["next_date"] == "2027-06-18"
+        # The day passed while the runner was down: it still fires, so the next date is today.
+        clock.freeze(_at("2027-06-25"))
+        assert (await _listed(api, tenant))["next_date"] == "2027-06-25"
+        (created,) = await service.run_due_rules(session, at=clock.now())
+        await session.commit()
+        listed = await _listed(api, tenant)
+        # Midsommarafton 2028 is 23 June.
+        assert listed["next_date"] == date(2028, 6, 16).isoformat()
+        assert (listed["last_created_year"], listed["last_campaign_id"]) == (
+            2027,
+            created.campaign_id,
+        )
+
+
+class TestStartingText:
+    async def test_the_latest_sent_letter_of_the_theme_in_the_federation_itself(
+        self,
+        api: httpx.AsyncClient,
+        session: AsyncSession,
+        tenant: Tenant,
+        other_tenant: Tenant,
+    ) -> None:
+        own, other = tenant.federation, other_tenant.federation
+        session.add_all(
+            [
+                _letter(own, "Sommarhälsning 2026", "2026-06-12"),
+                # Each of these would win if its rule were not kept:
+                _letter(own, "Sommarhälsning 2025", "2025-06-13"),  # older
+                _letter(own, "Julhälsning 2026", "2026-12-11", theme=Theme.JUL),  # other theme
+                _letter(own, "Inställt sommarbrev", "2026-08-03", status=CampaignStatus.CANCELLED),
+                _letter(other, "Södras sommarhälsning", "2026-09-01"),  # another federation
+            ]
+        )
+        await session.commit()
+        await _rule(api, tenant)
+        await service.run_due_rules(session, at=_at("2027-06-18"))
+        (draft,) = await _drafts(session, tenant)
+        assert (draft.subject, draft.body_markdown) == (
+            "Sommarhälsning 2026",
+            "Brödtexten i sommarhälsning 2026.",
+        )

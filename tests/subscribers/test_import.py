@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import psutil
@@ -14,11 +15,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import clock
 from app.actors import Actor
 from app.delivery.models import Delivery, DeliveryKind
+from app.errors import Unprocessable
 from app.federations.models import Federation
 from app.security import email_hash
 from app.subscribers import importer, repository
 from app.subscribers import tokens as token_service
-from app.subscribers.models import ConsentEvent, ConsentRecord, Subscriber, Token, TokenPurpose
+from app.subscribers.models import (
+    NAME_LENGTH,
+    ConsentEvent,
+    ConsentRecord,
+    Subscriber,
+    Token,
+    TokenPurpose,
+)
 from app.subscribers.schemas import CreateMode, ImportReport
 from tests.fixtures.database import until_waiting_for_lock
 from tests.fixtures.factories import bearer, make_federation, make_key
@@ -475,6 +484,19 @@ class TestWhatEachNewSubscriberGets:
         stored = await subscribers(session)
         assert all(s.confirmed_at is not None for s in stored.values())
 
+    async def test_pending_import_is_unconfirmed_with_a_link_of_the_usual_life(
+        self, session: AsyncSession, alfa: Federation, frozen_clock: None
+    ) -> None:
+        at = datetime(2026, 3, 2, 10, tzinfo=UTC)
+        clock.freeze(at)
+        await import_file(session, alfa, "email\nvera@example.se\n", mode=CreateMode.PENDING)
+        (vera,) = (await subscribers(session)).values()
+        # Not confirmed until Vera presses her link: the retention purge may delete her.
+        assert (vera.status, vera.confirmed_at) == ("pending", None)
+        link = await session.scalar(select(Token).where(Token.purpose == TokenPurpose.CONFIRM))
+        assert link is not None
+        assert link.expires_at == at + timedelta(days=7)  # CONFIRMATION_TOKEN_DAYS
+
 
 class TestNulCharacters:
     async def test_a_row_with_nul_is_reported_and_the_others_imported(
@@ -500,3 +522,86 @@ class TestNulCharacters:
         assert error["code"] == "invalid_file"
         assert "UTF-16" in error["message"]
         assert await session.scalar(select(func.count(Subscriber.id))) == 0
+
+
+class TestConsentEvidence:
+    async def test_a_note_of_only_spaces_is_no_note(
+        self, session: AsyncSession, alfa: Federation
+    ) -> None:
+        with pytest.raises(Unprocessable):
+            await importer.import_csv(
+                session,
+                federation=alfa,
+                source=io.BytesIO(b"email\nanna@example.se\n"),
+                mode=CreateMode.CONFIRMED,
+                consent_note="   ",
+                actor=Actor.system("test"),
+            )
+        assert await subscribers(session) == {}
+
+
+class TestRowsRefused:
+    async def test_a_row_with_more_filled_fields_than_the_header_is_malformed(
+        self, session: AsyncSession, alfa: Federation
+    ) -> None:
+        report = await import_file(
+            session,
+            alfa,
+            "email;namn\n"
+            "ulla@example.se;Ulla;Lycksele\n"  # a third value without a column
+            "sven@example.se;Sven;;\n",  # Excel's empty trailing fields are fine
+        )
+        assert [(p.line, p.reason) for p in report.problems] == [(2, "malformed_row")]
+        assert set(await subscribers(session)) == {"sven@example.se"}
+
+    async def test_a_name_may_fill_its_column_but_not_more(
+        self, session: AsyncSession, alfa: Federation
+    ) -> None:
+        longest = "Å" * NAME_LENGTH
+        report = await import_file(
+            session,
+            alfa,
+            f"email,name\nfull@example.se,{longest}\nover@example.se,{longest}x\n",
+        )
+        assert [(p.line, p.reason, p.detail) for p in report.problems] == [(3, "too_long", "name")]
+        assert (await subscribers(session))["full@example.se"].name == longest
+
+    async def test_an_extra_columns_value_may_reach_the_limit_but_not_pass_it(
+        self, session: AsyncSession, alfa: Federation
+    ) -> None:
+        longest = "ö" * importer.MAX_ATTRIBUTE_LENGTH
+        report = await import_file(
+            session,
+            alfa,
+            f"email,anteckning\nfull@example.se,{longest}\nover@example.se,{longest}x\n",
+        )
+        assert [(p.line, p.reason, p.detail) for p in report.problems] == [
+            (3, "too_long", "attribute")
+        ]
+        assert (await subscribers(session))["full@example.se"].attributes == {"anteckning": longest}
+
+
+class TestProblemList:
+    async def test_the_list_stops_at_its_cap_and_the_counts_go_on(
+        self,
+        session: AsyncSession,
+        alfa: Federation,
+        batches_of_four: None,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setattr(importer, "MAX_PROBLEMS_LISTED", 3)
+        for name in ("stina", "tore"):
+            await suppress(session, alfa, f"{name}@example.se")
+        # Three invalid rows fill the list in the first batch (lines 2-4, then four good ones);
+        # two more come in the second batch, and two suppressed ones when it is written.
+        first = (
+            "fel-1\nfel-2\nfel-3\nalma@example.se\nbo@example.se\ncarl@example.se\ndan@example.se\n"
+        )
+        second = "fel-4\nfel-5\nny@example.se\nstina@example.se\ntore@example.se\n"
+        report = await import_file(session, alfa, f"email\n{first}{second}")
+        assert (report.invalid, report.suppressed, report.created) == (5, 2, 5)
+        assert [(p.line, p.reason) for p in report.problems] == [
+            (2, "invalid_email"),
+            (3, "invalid_email"),
+            (4, "invalid_email"),
+        ]

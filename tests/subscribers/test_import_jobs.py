@@ -155,6 +155,14 @@ class TestQueueImport:
         assert "2 nya" in entry.summary
         assert await import_jobs.run_next_job() is None
 
+    async def test_jobs_run_in_the_order_they_were_queued(
+        self, client: httpx.AsyncClient, key: str
+    ) -> None:
+        first = await queue(client, key, b"email\nforst@example.se\n")
+        second = await queue(client, key, b"email\nsedan@example.se\n")
+        assert await import_jobs.run_next_job() == first["id"]
+        assert await import_jobs.run_next_job() == second["id"]
+
     async def test_progress_is_committed_as_the_job_goes(
         self,
         client: httpx.AsyncClient,
@@ -266,8 +274,9 @@ class TestCrashedWorker:
         stalled = await poll(client, key, job["id"])
         assert (stalled["status"], stalled["rows_done"]) == ("running", 20)
         assert await count(session) == 20
-        # Within the lease nobody takes it over.
+        # Within the lease (its last heartbeat was at `start`) nobody takes it over.
         revive(monkeypatch)
+        clock.freeze(start + import_jobs.LEASE - timedelta(seconds=1))
         assert await import_jobs.run_next_job(owner="worker-2") is None
         clock.freeze(start + import_jobs.LEASE + timedelta(seconds=1))
         assert await import_jobs.run_next_job(owner="worker-2") == job["id"]
@@ -310,6 +319,11 @@ class TestCrashedWorker:
         )
         assert entry is not None
         assert "avbröts" in entry.summary
+        # The upload (personal data) is not kept for a job that has ended.
+        stored = await session.scalar(
+            select(func.length(ImportJob.content)).where(ImportJob.id == job["id"])
+        )
+        assert stored == 0
 
 
 class TestReadingWhileWriting:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
@@ -17,7 +17,8 @@ from app.delivery.models import Delivery, DeliveryKind
 from app.federations.models import Federation
 from app.subscribers import retention
 from app.subscribers import service as subscriber_service
-from app.subscribers.models import ConsentRecord, RetentionRun, Subscriber, Token
+from app.subscribers import tokens as token_service
+from app.subscribers.models import ConsentRecord, RetentionRun, Subscriber, Token, TokenPurpose
 from app.subscribers.schemas import SubscriberCreate
 from tests.fixtures.factories import make_federation
 
@@ -37,6 +38,14 @@ async def add(session: AsyncSession, federation: Federation, email: str, **kw: o
         actor=Actor.system("test"),
     )
     return subscriber.id
+
+
+async def logged(session: AsyncSession, kind: str) -> dict[int | None, int]:
+    """Each federation's count for one rule in the latest run."""
+    runs = await session.scalars(
+        select(RetentionRun).where(RetentionRun.kind == kind, RetentionRun.ran_at == clock.now())
+    )
+    return {r.federation_id: r.count for r in runs}
 
 
 async def test_purge_applies_each_rule_once(
@@ -104,11 +113,8 @@ async def test_expired_tokens_are_deleted_after_the_grace_period(
 ) -> None:
     clock.freeze(T0)
     sid = await add(session, alfa, "kvar@example.se", status="confirmed", consent_note="ok")
-    from app.subscribers import tokens
-    from app.subscribers.models import TokenPurpose
-
     session.add(
-        tokens.new_token(
+        token_service.new_token(
             federation_id=alfa.id,
             subscriber_id=sid,
             purpose=TokenPurpose.SELF_SERVICE,
@@ -201,3 +207,119 @@ async def test_audit_rows_past_their_period_are_deleted_and_the_run_logged(
         (alfa.id, 1),
         (beta.id, 1),
     ]
+
+
+async def test_a_sign_up_is_kept_to_the_end_of_its_period(
+    session: AsyncSession, alfa: Federation, frozen_clock: None
+) -> None:
+    clock.freeze(T0)
+    pending = await add(session, alfa, "vantar@example.se")
+    await session.commit()
+    clock.freeze(T0 + timedelta(days=30))
+    assert (await retention.purge(session)).unconfirmed == 0
+    assert list(await session.scalars(select(Subscriber.id))) == [pending]
+    clock.freeze(T0 + timedelta(days=30, seconds=1))
+    assert (await retention.purge(session)).unconfirmed == 1
+    assert list(await session.scalars(select(Subscriber.id))) == []
+
+
+async def test_one_run_deletes_every_due_sign_up_whatever_the_batch_size(
+    session: AsyncSession, alfa: Federation, frozen_clock: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retention, "BATCH", 2)
+    clock.freeze(T0)
+    for name in ("asa", "bengt", "cilla", "dag", "eira"):
+        await add(session, alfa, f"{name}@example.se")
+    await session.commit()
+    clock.freeze(T0 + timedelta(days=31))
+    assert (await retention.purge(session)).unconfirmed == 5
+    assert await session.scalar(select(func.count(Subscriber.id))) == 0
+    assert await logged(session, "unconfirmed_subscribers") == {alfa.id: 5}
+
+
+async def test_a_deleted_sign_ups_mail_keeps_no_trace_of_the_address(
+    session: AsyncSession, alfa: Federation, frozen_clock: None
+) -> None:
+    clock.freeze(T0)
+    pending = await add(session, alfa, "studsar@example.se")
+    # The relay refused the confirmation mail, quoting the address.
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.subscriber_id == pending)
+        .values(smtp_reply="550 5.1.1 <studsar@example.se>: okänd mottagare")
+    )
+    await session.commit()
+    clock.freeze(T0 + timedelta(days=31))
+    assert (await retention.purge(session)).unconfirmed == 1
+    (mail,) = (await session.execute(select(Delivery.subscriber_id, Delivery.smtp_reply))).all()
+    assert tuple(mail) == (None, None)
+
+
+async def test_an_unsubscribed_subscriber_is_kept_to_the_end_of_the_period(
+    session: AsyncSession, frozen_clock: None
+) -> None:
+    clock.freeze(T0)
+    beta = await make_federation(session, "sf-beta", unsubscribed_retention_days=30)
+    left = await add(session, beta, "slutat@example.se", status="confirmed", consent_note="ok")
+    await subscriber_service.unsubscribe_on_request(
+        session, federation=beta, subscriber_id=left, note=None, actor=Actor.system("test")
+    )
+    await session.commit()
+    clock.freeze(T0 + timedelta(days=30))
+    assert (await retention.purge(session)).unsubscribed == 0
+    clock.freeze(T0 + timedelta(days=30, seconds=1))
+    assert (await retention.purge(session)).unsubscribed == 1
+    assert list(await session.scalars(select(Subscriber.id))) == []
+
+
+async def self_service_token(
+    session: AsyncSession, federation: Federation, email: str, expires_at: datetime
+) -> None:
+    sid = await add(session, federation, email, status="confirmed", consent_note="ok")
+    session.add(
+        token_service.new_token(
+            federation_id=federation.id,
+            subscriber_id=sid,
+            purpose=TokenPurpose.SELF_SERVICE,
+            expires_at=expires_at,
+        )
+    )
+    await session.commit()
+
+
+async def test_an_expired_token_is_kept_to_the_end_of_its_grace_period(
+    session: AsyncSession, alfa: Federation, frozen_clock: None
+) -> None:
+    clock.freeze(T0)
+    await self_service_token(session, alfa, "kvar@example.se", T0 + timedelta(days=1))
+    # Expired on day 1; kept 7 days more.
+    clock.freeze(T0 + timedelta(days=8))
+    assert (await retention.purge(session)).tokens == 0
+    clock.freeze(T0 + timedelta(days=8, seconds=1))
+    assert (await retention.purge(session)).tokens == 1
+
+
+async def test_each_federation_deletes_and_logs_its_own_expired_tokens(
+    session: AsyncSession, alfa: Federation, frozen_clock: None
+) -> None:
+    clock.freeze(T0)
+    beta = await make_federation(session, "sf-beta")
+    await self_service_token(session, alfa, "alma@example.se", T0 + timedelta(days=1))
+    await self_service_token(session, beta, "bertil@example.se", T0 + timedelta(days=1))
+    clock.freeze(T0 + timedelta(days=9))
+    assert (await retention.purge(session)).tokens == 2
+    assert await logged(session, "expired_tokens") == {alfa.id: 1, beta.id: 1}
+
+
+async def test_a_user_agent_without_an_ip_address_is_pruned_too(
+    session: AsyncSession, alfa: Federation, frozen_clock: None
+) -> None:
+    clock.freeze(T0)
+    await add(session, alfa, "kvar@example.se", status="confirmed", consent_note="ok")
+    # A proxy that hid the client's address but passed its browser on.
+    await session.execute(update(ConsentRecord).values(ip_address=None, user_agent="Firefox"))
+    await session.commit()
+    clock.freeze(T0 + timedelta(days=91))
+    assert (await retention.purge(session)).client_data == 1
+    kept = (await session.execute(select(ConsentRecord.ip_address, ConsentRecord.user_agent))).all()
+    assert [tuple(r) for r in kept] == [(None, None)]
