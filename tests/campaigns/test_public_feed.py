@@ -14,11 +14,14 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 async def _sent(
-    session: AsyncSession, tenant: Tenant, subject: str, *, published: bool = True
+    session: AsyncSession,
+    tenant: Tenant,
+    subject: str,
+    *,
+    published: bool = True,
+    status: CampaignStatus = CampaignStatus.SENT,
 ) -> int:
-    campaign = await add_campaign(
-        session, tenant.federation, status=CampaignStatus.SENT, subject=subject
-    )
+    campaign = await add_campaign(session, tenant.federation, status=status, subject=subject)
     campaign.publish_in_archive = published
     await session.commit()
     return campaign.id
@@ -38,6 +41,21 @@ class TestPublishInArchive:
         assert (await api.get(f"/f/{slug}/arkiv/{shown}")).status_code == 200
         assert "Internt brev" not in (await api.get(f"/f/{slug}/arkiv.atom")).text
         assert "Internt brev" not in (await api.get(f"/f/{slug}/arkiv/inbaddning")).text
+
+    async def test_a_letter_marked_for_the_archive_shows_only_once_it_goes_out(
+        self, api: httpx.AsyncClient, session: AsyncSession, tenant: Tenant
+    ) -> None:
+        """Staff may tick "publish" on a draft; the archive still waits for the send."""
+        slug = tenant.federation.slug
+        for status in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.CANCELLED):
+            waiting = await _sent(session, tenant, f"Brev som {status}", status=status)
+            assert (await api.get(f"/f/{slug}/arkiv/{waiting}")).status_code == 404
+        going = await _sent(session, tenant, "Brev på väg", status=CampaignStatus.SENDING)
+        assert (await api.get(f"/f/{slug}/arkiv/{going}")).status_code == 200
+        for page in ("arkiv", "arkiv.atom", "arkiv/inbaddning"):
+            text = (await api.get(f"/f/{slug}/{page}")).text
+            assert "Brev på väg" in text
+            assert "Brev som" not in text
 
     async def test_staff_may_unpublish_a_sent_letter(
         self, api: httpx.AsyncClient, session: AsyncSession, tenant: Tenant

@@ -116,18 +116,26 @@ class TestCampaignFlow:
         late.send_at = now() - timedelta(hours=26)  # cron was down
         recent = await make_campaign(session, world.federation)
         recent.send_at = now() - timedelta(hours=5)  # within the default 6 h
+        early = await make_campaign(session, world.federation)
+        early.send_at = now() + timedelta(hours=1)  # not yet
         await session.commit()
 
         report = await composition.dispatch_once()
 
         assert report.campaigns_started == 1
         await session.refresh(late)
+        await session.refresh(early)
         assert late.status == CampaignStatus.SCHEDULED
         assert late.paused_reason is not None
         assert "6 timmar" in late.paused_reason
         assert not await campaign_deliveries(session, late.id)
+        assert (early.status, early.paused_reason) == (CampaignStatus.SCHEDULED, None)
+        assert not await campaign_deliveries(session, early.id)
         assert set(fault_smtp.delivered.values()) == {1}
+        held_at = late.updated_at
         assert (await composition.dispatch_once()).campaigns_started == 0
+        await session.refresh(late)
+        assert late.updated_at == held_at  # held once, not again on every tick
 
         await campaigns_service.schedule_now(
             session, federation=world.federation, campaign_id=late.id, actor=Actor.system("test")
@@ -138,6 +146,43 @@ class TestCampaignFlow:
         assert late.status == CampaignStatus.SENT
         assert late.paused_reason is None
         assert set(fault_smtp.delivered.values()) == {2}
+
+    async def test_a_campaign_stopped_after_it_was_found_due_is_not_started(
+        self, session: AsyncSession
+    ) -> None:
+        """Staff may cancel or unschedule between the dispatcher's read and its start."""
+        world = await make_world(session, n=2)
+        for status in (CampaignStatus.CANCELLED, CampaignStatus.DRAFT):
+            stopped = await make_campaign(session, world.federation, status=status)
+            assert (
+                await repo.start_campaign(
+                    session, federation_id=world.federation.id, campaign_id=stopped.id, now=now()
+                )
+                is None
+            )
+            await session.refresh(stopped)
+            assert stopped.status == status
+            assert not await campaign_deliveries(session, stopped.id)
+
+    async def test_a_paused_campaign_still_sends_its_staff_tests(
+        self, session: AsyncSession, fault_smtp: SmtpRecorder
+    ) -> None:
+        world, campaign = await fanned_out(session, n=2)
+        campaign.status = CampaignStatus.PAUSED
+        await campaigns_service.send_test(
+            session,
+            federation=world.federation,
+            campaign_id=campaign.id,
+            addresses=["redaktor@norr.example.se"],
+            actor=Actor.system("test"),
+        )
+        await session.commit()
+        await composition.dispatch_once()
+        assert list(fault_smtp.delivered) == ["redaktor@norr.example.se"]
+        rows = await campaign_deliveries(session, campaign.id)
+        assert rows[None].kind == DeliveryKind.TEST  # the staff address: no subscriber
+        assert rows[None].status == DeliveryStatus.SENT
+        assert {rows[i].status for i in world.ids} == {DeliveryStatus.QUEUED}
 
     async def test_dispatch_again_sends_nothing_twice(
         self, session: AsyncSession, fault_smtp: SmtpRecorder
