@@ -86,21 +86,20 @@ async def purge(session: AsyncSession) -> PurgeSummary:
             occurred_before=current - timedelta(days=settings.ip_retention_days),
         )
         audit = await audit_service.purge(session, federation_id=fid, before=audit_cutoff)
-        for kind, count in (
-            ("unconfirmed_subscribers", unconfirmed),
-            ("unsubscribed_subscribers", unsubscribed),
-            ("expired_tokens", tokens),
-            ("consent_client_data", client_data),
-            ("audit_log", audit),
-        ):
+        counts = {
+            "unconfirmed_subscribers": unconfirmed,
+            "unsubscribed_subscribers": unsubscribed,
+            "expired_tokens": tokens,
+            "consent_client_data": client_data,
+            "audit_log": audit,
+        }
+        for kind, count in counts.items():
             session.add(RetentionRun(federation_id=fid, ran_at=current, kind=kind, count=count))
+        # The log says what the retention_runs rows say, from the same counts.
         log.info(
-            "retention for %s: %d unconfirmed sign-ups, %d expired tokens, %d consent records "
-            "pruned of IP/user agent",
+            "retention for %s: %s",
             federation.slug,
-            unconfirmed,
-            tokens,
-            client_data,
+            ", ".join(f"{kind} {count}" for kind, count in counts.items()),
         )
         summary.unconfirmed += unconfirmed
         summary.unsubscribed += unsubscribed

@@ -3,6 +3,7 @@ tokens, client data, the audit log; logged."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -49,7 +50,7 @@ async def logged(session: AsyncSession, kind: str) -> dict[int | None, int]:
 
 
 async def test_purge_applies_each_rule_once(
-    session: AsyncSession, alfa: Federation, frozen_clock: None
+    session: AsyncSession, alfa: Federation, frozen_clock: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock.freeze(T0)
     old_pending = await add(session, alfa, "gammal@example.se")
@@ -63,8 +64,15 @@ async def test_purge_applies_each_rule_once(
     await session.commit()
 
     clock.freeze(T0 + timedelta(days=31))
-    summary = await retention.purge(session)
+    with caplog.at_level(logging.INFO, logger=retention.log.name):
+        summary = await retention.purge(session)
     await session.commit()
+    # The log line names every rule with its count, as the retention_runs rows do.
+    (logged,) = [r.getMessage() for r in caplog.records if alfa.slug in r.getMessage()]
+    assert logged == (
+        f"retention for {alfa.slug}: unconfirmed_subscribers 1, unsubscribed_subscribers 0, "
+        "expired_tokens 0, consent_client_data 0, audit_log 0"
+    )
 
     remaining = set(await session.scalars(select(Subscriber.id)))
     assert remaining == {confirmed, fresh_pending}
