@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,15 +18,18 @@ CHUNK = 64 * 1024
 
 
 class Body:
-    """A 200 MB body produced chunk by chunk, counting how much the server pulled."""
+    """A body (200 MB unless told) produced chunk by chunk, counting how much the server
+    pulled."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int = HUGE) -> None:
+        self.size = size
         self.pulled = 0
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        for _ in range(HUGE // CHUNK):
-            self.pulled += CHUNK
-            yield b" " * CHUNK
+        for start in range(0, self.size, CHUNK):
+            chunk = b" " * min(CHUNK, self.size - start)
+            self.pulled += len(chunk)
+            yield chunk
 
 
 def assert_json_413(response: httpx.Response) -> None:
@@ -36,12 +40,15 @@ def assert_json_413(response: httpx.Response) -> None:
 
 
 class TestPublicBodies:
-    async def test_declared_huge_json_is_refused_unread(self, client: httpx.AsyncClient) -> None:
-        body = Body()
+    @pytest.mark.parametrize("over", [1, HUGE], ids=["one-byte-over", "huge"])
+    async def test_a_body_declared_over_the_limit_is_refused_unread(
+        self, client: httpx.AsyncClient, over: int
+    ) -> None:
+        body = Body(get_settings().public_max_body_bytes + over)
         response = await client.post(
             "/api/v1/public/sf-norra/subscriptions",
             content=body.chunks(),
-            headers={"Content-Type": "application/json", "Content-Length": str(HUGE)},
+            headers={"Content-Type": "application/json", "Content-Length": str(body.size)},
         )
         assert_json_413(response)
         assert body.pulled == 0

@@ -31,6 +31,13 @@ class TestSlidingWindow:
         assert window.allow("ip", 2)[0]
         assert not window.allow("ip", 2)[0]
 
+    def test_an_attempt_leaves_the_instant_it_is_a_window_old(self) -> None:
+        clock = FakeClock()
+        window = SlidingWindow(window=60, clock=clock)
+        assert window.allow("ip", 1)[0]
+        clock.t += 60
+        assert window.allow("ip", 1)[0]
+
     def test_keys_are_independent(self) -> None:
         window = SlidingWindow(window=60, clock=FakeClock())
         assert window.allow("a", 1)[0]
@@ -39,6 +46,17 @@ class TestSlidingWindow:
 
 
 class TestSignupLimiter:
+    def test_retry_after_rounds_the_wait_up(self, configure: Configure) -> None:
+        """Told to come back sooner than the slot frees, a client would be refused again."""
+        configure(rate_limit_per_ip_per_minute="1")
+        clock = FakeClock()
+        limiter = SignupLimiter(clock=clock)
+        limiter.check("198.51.100.1", 1)
+        clock.t += 29.5
+        with pytest.raises(RateLimited) as exc:
+            limiter.check("198.51.100.1", 1)
+        assert exc.value.headers["Retry-After"] == "31"  # 30.5 s until the slot frees
+
     def test_per_ip_refusal_does_not_use_up_global_share(self, configure: Configure) -> None:
         configure(rate_limit_per_ip_per_minute="1", rate_limit_global_per_minute="2")
         limiter = SignupLimiter(clock=FakeClock())
