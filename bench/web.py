@@ -61,6 +61,8 @@ SLUG = "bench"
 # Sign-ups and self-service links share these limits; every wrk request comes from one IP.
 RAISED_LIMIT = "100000000"
 SCENARIOS = ("form", "signup", "confirm", "unsubscribe")
+# The sign-up's POST against bench/floors.py's routes (--scenarios floor-form floor-write).
+FLOORS = {"floor-form": "/bench-floor/form", "floor-write": "/bench-floor/write"}
 
 # --- the reference ---------------------------------------------------------------------------
 
@@ -346,7 +348,7 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, tuple[Run, Run]]:
     app_cmd = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1"]
     app_cmd += ["--port", str(app_port), "--workers", str(args.workers)]
     app = start(app_cmd, env, workdir / "app.log")
-    ref = None
+    ref = floor = None
     results: dict[str, tuple[Run, Run]] = {}
     try:
         app_base = f"http://127.0.0.1:{app_port}"
@@ -362,6 +364,16 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, tuple[Run, Run]]:
         ref = start(ref_cmd, ref_env, workdir / "ref.log")
         ref_base = f"http://127.0.0.1:{ref_port}"
         wait_ready(ref_base, ref, workdir / "ref.log")
+        if FLOORS.keys() & set(args.scenarios):
+            from bench.floors import create_table
+
+            asyncio.run(create_table(url))
+            floor_port = free_port()
+            floor_cmd = [sys.executable, "-m", "bench.floors", str(floor_port)]
+            floor = start(floor_cmd, env, workdir / "floor.log")
+            wait_ready(
+                f"http://127.0.0.1:{floor_port}/f/{SLUG}/prenumerera", floor, workdir / "floor.log"
+            )
         # The stamp must be older than form_min_seconds, as a person's would be.
         time.sleep(float(os.environ.get("NEWSLETTER_FORM_MIN_SECONDS", "2")) + 0.5)
         threads = str(args.threads)
@@ -394,14 +406,34 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, tuple[Run, Run]]:
         # Warm both servers up (imports, pools, template caches) before measuring.
         wrk(form_url, script=None, args=args, pid=app.pid, seconds=2)
         wrk(ref_base + "/", script=None, args=args, pid=ref.pid, seconds=2)
+        for name, path in FLOORS.items():
+            scripts[name] = write_script(
+                workdir,
+                name,
+                SIGNUP_LUA.replace("/f/SLUG/prenumerera", path),
+                STAMP=quote(stamp, safe=""),
+                RUN=str(int(time.time())),
+            )
+        if floor is not None:
+            wrk(
+                f"http://127.0.0.1:{floor_port}/f/{SLUG}/prenumerera",
+                script=None,
+                args=args,
+                pid=floor.pid,
+                seconds=2,
+            )
         for name in args.scenarios:
             path = f"/f/{SLUG}/prenumerera" if name in {"form", "signup"} else "/"
-            spy = profile(app.pid, args, f"{kind}-{name}")
+            server, base = app, app_base
+            if name in FLOORS:
+                assert floor is not None
+                server, base = floor, f"http://127.0.0.1:{floor_port}"
+            spy = profile(server.pid, args, f"{kind}-{name}")
             ours = wrk(
-                app_base + path,
+                base + path,
                 script=scripts[name],
                 args=args,
-                pid=app.pid,
+                pid=server.pid,
                 seconds=args.duration,
                 outbox=url if name == "signup" else None,
             )
@@ -413,7 +445,7 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, tuple[Run, Run]]:
             results[name] = (ours, theirs)
             print(f"[{kind}] {line(name, ours, theirs)}", flush=True)
     finally:
-        for proc in (app, ref, sink):
+        for proc in (app, ref, floor, sink):
             if proc is not None:
                 stop(proc)
         if args.keep:
@@ -458,7 +490,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="`newsletter serve --workers`")
     parser.add_argument("--pending", type=int, default=2000, help="confirmation tokens")
     parser.add_argument("--tokens", type=int, default=30000, help="unsubscribe tokens")
-    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
+    parser.add_argument(
+        "--scenarios", nargs="+", choices=[*SCENARIOS, *FLOORS], default=list(SCENARIOS)
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     parser.add_argument(
         "--profile", type=Path, help="write py-spy collapsed stacks of the app per scenario here"
