@@ -62,7 +62,11 @@ SLUG = "bench"
 RAISED_LIMIT = "100000000"
 SCENARIOS = ("form", "signup", "confirm", "unsubscribe")
 # The sign-up's POST against bench/floors.py's routes (--scenarios floor-form floor-write).
-FLOORS = {"floor-form": "/bench-floor/form", "floor-write": "/bench-floor/write"}
+FLOORS = {
+    "floor-form": "/bench-floor/form",
+    "floor-write": "/bench-floor/write",
+    "floor-raw": "/bench-floor/raw",  # PostgreSQL only
+}
 
 # --- the reference ---------------------------------------------------------------------------
 
@@ -423,6 +427,8 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, tuple[Run, Run]]:
                 seconds=2,
             )
         for name in args.scenarios:
+            if name == "floor-raw" and kind != "postgresql":
+                continue
             path = f"/f/{SLUG}/prenumerera" if name in {"form", "signup"} else "/"
             server, base = app, app_base
             if name in FLOORS:
