@@ -43,8 +43,11 @@ async def recover_stopped(
             path = journal_mod.journal_path(journal_dir, stopped) if stopped else None
             local = path is not None and path.exists()
             expired = lease_until is None or lease_until <= ts
-            if local and path is not None and journal_mod.is_abandoned(path):
-                pass
+            if local and path is not None:
+                # The journal's lock tells for certain: a dispatcher alive on this host keeps
+                # its rows whatever its lease says, and a dead one's are settled at once.
+                if not journal_mod.is_abandoned(path):
+                    continue
             elif not expired:
                 continue
             replay = journal_mod.replay(path) if local and path is not None else None

@@ -868,6 +868,17 @@ async def sending_owners(session: AsyncSession) -> list[tuple[str, datetime | No
     return [(r[0] or "", r[1], int(r[2])) for r in rows.all()]
 
 
+async def renew_leases(session: AsyncSession, *, owner: str, lease_until: datetime) -> int:
+    """Hold a live dispatcher's rows still `sending` until `lease_until`; how many."""
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_by == owner)
+        .values(lease_until=lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def sending_ids(session: AsyncSession, *, owner: str) -> dict[int, bool]:
     """A dispatcher's rows still `sending`: id → whether it was marked on the wire."""
     rows = await session.execute(

@@ -57,6 +57,8 @@ BATCH_SIZE = 500
 RESULT_BATCH = 500
 RESULT_FLUSH_SECONDS = 0.5
 RECOVERY_EVERY_SECONDS = 30.0
+# A live run holds its rows for another lease every third of a lease (LEASE_SECONDS).
+RENEWALS_PER_LEASE = 3
 RELAY_DOWN_RETRY_SECONDS = 60.0
 # The same 5.7.x policy refusal for this many different recipients of one federation is the
 # sender's problem (its domain or IP is blocked), not theirs: the campaign pauses.
@@ -188,6 +190,7 @@ class Run:
         low_water = max(self.connections * 4, BATCH_SIZE // 2)
         last_flush = time.monotonic()
         last_recovery = time.monotonic()
+        last_renewal = time.monotonic()
 
         def after_claim(count: int) -> bool:
             """Whether claiming is over."""
@@ -205,6 +208,9 @@ class Run:
                 exhausted = after_claim(task.result()) or exhausted
             if self.wire_waiting:
                 await self._group_commit()
+            if time.monotonic() - last_renewal >= self.settings.lease_seconds / RENEWALS_PER_LEASE:
+                await self._renew_leases()
+                last_renewal = time.monotonic()
             if self.suppression.due():
                 async with self.sessionmaker() as session:
                     await self.suppression.refresh(session)
@@ -706,6 +712,18 @@ class Run:
             await self._report_progress()
 
     # -- crash recovery
+
+    async def _renew_leases(self) -> None:
+        """A claim can take longer than a lease to send (a federation's send rate, a slow
+        relay): while this run is alive its rows stay its own, so that no dispatcher on another
+        host takes them over as a dead one's and sends them a second time."""
+        async with self.sessionmaker() as session:
+            await repo.renew_leases(
+                session,
+                owner=self.owner,
+                lease_until=now() + timedelta(seconds=self.settings.lease_seconds),
+            )
+            await session.commit()
 
     async def _recover(self) -> None:
         await recover_stopped(

@@ -191,8 +191,13 @@ async def expire_leases(factory: async_sessionmaker[AsyncSession]) -> None:
         await session.commit()
 
 
+@pytest.fixture(params=[True, False], ids=["shared-journal", "no-shared-disk"])
+def shared_disk(request: pytest.FixtureRequest) -> bool:
+    """Whether the dispatchers share one journal folder (one host) or each has its own."""
+    return bool(request.param)
+
+
 class TestCrashSafety:
-    @pytest.mark.parametrize("shared_disk", [True, False], ids=["shared-journal", "no-shared-disk"])
     async def test_killed_dispatchers_never_send_twice(
         self,
         scratch: tuple[AsyncEngine, async_sessionmaker[AsyncSession]],
@@ -299,6 +304,54 @@ class TestConcurrentDispatchers:
                 select(func.count()).where(Delivery.campaign_id == campaign_id)
             )
             assert deliveries == 300
+
+    async def test_a_claim_that_outlasts_its_lease_is_not_taken_over(
+        self,
+        shared_disk: bool,
+        scratch: tuple[AsyncEngine, async_sessionmaker[AsyncSession]],
+        scratch_db: str,
+        sink: tuple[CountingSink, int],
+        tmp_path: Path,
+    ) -> None:
+        """A federation's send rate can make one claim take longer than LEASE_SECONDS. The
+        dispatcher is alive all along, so a second one started by cron after the first leases
+        would have run out must leave its rows alone: on the same host its journal's lock says
+        it is alive, on another host (no shared disk) only the renewed leases can."""
+        _, factory = scratch
+        handler, port = sink
+        handler.delay = 0.0
+        await seed(factory, 45)
+        async with factory() as session:
+            await session.execute(update(Federation).values(send_rate_per_second=3))
+            await session.commit()
+        env = {**dispatcher_env(scratch_db, port), "NEWSLETTER_LEASE_SECONDS": "10"}
+        first = start_dispatcher(env)
+        claimed_until = None
+        waited = 0.0
+        while waited < 60 and first.poll() is None:
+            async with factory() as session:
+                claimed_until = await session.scalar(
+                    select(func.min(Delivery.lease_until)).where(
+                        Delivery.status == DeliveryStatus.SENDING
+                    )
+                )
+            if claimed_until is not None:
+                break
+            await asyncio.sleep(0.05)
+            waited += 0.05
+        assert claimed_until is not None, "the first dispatcher never claimed"
+        # Past the first claim's lease (as taken), while the first is still sending at 3/s.
+        await asyncio.sleep(max(0.0, (claimed_until - now()).total_seconds()) + 1.5)
+        assert first.poll() is None, "the run ended before its lease: the test shows nothing"
+        assert 0 < handler.total() < 45
+        if not shared_disk:
+            env = {**env, "NEWSLETTER_JOURNAL_DIR": str(tmp_path / "other-host")}
+        second = start_dispatcher(env)
+        assert first.wait(timeout=60) == 0
+        assert second.wait(timeout=60) == 0
+        assert len(handler.received) == 45
+        assert set(handler.received.values()) == {1}, "a subscriber got the mail twice"
+        assert set(await statuses(factory)) == {DeliveryStatus.SENT.value}
 
 
 class TestWorker:

@@ -22,6 +22,7 @@ from app.delivery.journal import SUFFIX, Journal, Phase
 from app.delivery.models import Delivery, DeliveryKind, DeliveryStatus
 from app.delivery.outcomes import DispatchReport
 from app.delivery.recovery import RECOVERED_SENT_REPLY, recover_stopped
+from app.delivery.repository import renew_leases
 from tests.fixtures.factories import make_campaign, make_world
 
 DEAD = "vm-dead-0001"
@@ -126,6 +127,32 @@ class TestRecoveryFromTheJournal:
         finally:
             live.close(remove=True)
 
+    async def test_a_live_dispatcher_on_this_host_keeps_its_rows_past_its_lease(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        session: AsyncSession,
+        journal_dir: Path,
+    ) -> None:
+        """Its journal is locked: it is alive, whatever its lease says (a run slower than a
+        lease). Settling its rows would send them again beside it."""
+        ids = await self._sending(session, wire=[True, False])
+        for row in await session.scalars(select(Delivery).where(Delivery.id.in_(ids))):
+            row.lease_until = now() - timedelta(minutes=1)
+        await session.commit()
+        live = Journal(journal_dir, DEAD)
+        try:
+            report = await composition.recover(sessionmaker=sessionmaker)
+            assert (report.recovered_unknown, report.recovered_requeued) == (0, 0)
+            statuses = await session.scalars(
+                select(Delivery.status).execution_options(populate_existing=True)
+            )
+            assert set(statuses) == {DeliveryStatus.SENDING}
+        finally:
+            live.close(remove=False)
+        # Once it has stopped (its lock released), the same rows are settled at once.
+        report = await composition.recover(sessionmaker=sessionmaker)
+        assert (report.recovered_unknown, report.recovered_requeued) == (1, 1)
+
     async def test_another_hosts_rows_are_settled_from_the_instant_its_lease_ends(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
@@ -169,3 +196,43 @@ class TestRecoveryFromTheJournal:
 
         report = await composition.recover(sessionmaker=sessionmaker)
         assert (report.recovered_unknown, report.recovered_requeued) == (1, 1)
+
+
+class TestLeaseRenewal:
+    async def test_a_renewal_holds_only_the_runs_own_rows_still_sending(
+        self, session: AsyncSession
+    ) -> None:
+        world = await make_world(session, n=4, slug="sf-lease")
+        campaign = await make_campaign(session, world.federation, status=CampaignStatus.SENDING)
+        old = now() - timedelta(minutes=1)
+        cases = [
+            ("vm-a", DeliveryStatus.SENDING),
+            ("vm-a", DeliveryStatus.SENDING),
+            ("vm-b", DeliveryStatus.SENDING),  # another dispatcher's
+            ("vm-a", DeliveryStatus.SENT),  # settled already
+        ]
+        rows = [
+            Delivery(
+                federation_id=world.federation.id,
+                kind=DeliveryKind.CAMPAIGN,
+                campaign_id=campaign.id,
+                subscriber_id=subscriber_id,
+                status=status,
+                attempts=1,
+                claimed_by=owner,
+                lease_until=old,
+            )
+            for subscriber_id, (owner, status) in zip(world.ids, cases, strict=True)
+        ]
+        session.add_all(rows)
+        await session.flush()
+        until = now() + timedelta(minutes=5)
+
+        assert await renew_leases(session, owner="vm-a", lease_until=until) == 2
+        leases = await session.scalars(
+            select(Delivery.lease_until)
+            .where(Delivery.id.in_([row.id for row in rows]))
+            .order_by(Delivery.id)
+            .execution_options(populate_existing=True)
+        )
+        assert list(leases) == [until, until, old, old]
