@@ -543,11 +543,12 @@ def write_round_sqlite(
     wire: Sequence[int],
     now: datetime,
     stamp: Callable[[datetime | None], str | None],
-) -> None:
+) -> frozenset[int]:
     """A dispatcher's round on SQLite, on a plain sqlite3 connection in its own thread
     (app.delivery.sqlite_rounds): the statements of write_results and mark_on_wire in one
-    transaction, the whole round one hand-off to that thread."""
+    transaction, the whole round one hand-off to that thread. Returns the ids it marked."""
     at = stamp(now)
+    marked: frozenset[int] = frozenset()
     conn.execute("BEGIN IMMEDIATE")
     try:
         if rows:
@@ -556,10 +557,12 @@ def write_round_sqlite(
                 {"rows": _sqlite_result_list(rows, stamp), "owner": owner, "now": at},
             )
         if wire:
-            conn.execute(
+            cursor = conn.execute(
                 _SQLITE_WIRE.text, {"wire": json.dumps(list(wire)), "owner": owner, "now": at}
             )
+            marked = frozenset(row[0] for row in cursor.fetchall())
         conn.execute("COMMIT")
+        return marked
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
@@ -606,7 +609,8 @@ _RESULTS_FROM_ARRAYS_ANY_OWNER = text(_RESULTS_SQL + " AND CAST(:owner AS varcha
 _WIRE_SQL = f"""
 UPDATE deliveries AS d SET wire_at = CAST(:now AS timestamptz)
 FROM unnest(CAST(:wire AS bigint[])) AS w(id)
-WHERE d.id = w.id AND d.claimed_by = CAST(:owner AS varchar) AND {_SENDING}"""
+WHERE d.id = w.id AND d.claimed_by = CAST(:owner AS varchar) AND {_SENDING}
+RETURNING d.id"""
 
 
 def _result_arrays(
@@ -634,17 +638,20 @@ async def write_round(
     rows: Sequence[ResultRow],
     wire: Sequence[int],
     now: datetime,
-) -> None:
+) -> frozenset[int]:
     """A dispatcher's round: the results so far and the wire marks of the deliveries about to
-    start DATA. On PostgreSQL one statement: alone on a connection in autocommit it is its own
-    transaction (one round trip); in a session it is part of the session's. The two sets never
-    share a row: a delivery has a result only after its mark was committed. On SQLite the two
-    writes in turn, in the transaction of the session or connection given."""
+    start DATA; returns the ids it marked. On PostgreSQL one statement: alone on a connection
+    in autocommit it is its own transaction (one round trip); in a session it is part of the
+    session's. The two sets never share a row: a delivery has a result only after its mark was
+    committed. On SQLite the two writes in turn, in the transaction of the session or
+    connection given."""
     if not _is_pg(db):
         await write_results(db, owner=owner, rows=rows, now=now)
-        await mark_on_wire(db, owner=owner, ids=wire, now=now)
-        return
-    await db.execute(_ROUND, {**_result_arrays(rows, owner=owner, now=now), "wire": list(wire)})
+        return await mark_on_wire(db, owner=owner, ids=wire, now=now)
+    result = await db.execute(
+        _ROUND, {**_result_arrays(rows, owner=owner, now=now), "wire": list(wire)}
+    )
+    return frozenset(result.scalar() or ())
 
 
 # Data-modifying CTEs run whether or not the main query reads them.
@@ -652,7 +659,7 @@ _ROUND = text(
     f"""
 WITH results AS ({_RESULTS_SQL} AND d.claimed_by = CAST(:owner AS varchar)),
 wire AS ({_WIRE_SQL})
-SELECT 1"""
+SELECT array_agg(id) FROM wire"""
 )
 
 
@@ -673,13 +680,14 @@ _ROUND_POSITIONAL, _ROUND_NAMES = positional(_ROUND.text)
 
 async def write_round_asyncpg(
     driver: Any, *, owner: str, rows: Sequence[ResultRow], wire: Sequence[int], now: datetime
-) -> None:
+) -> frozenset[int]:
     """write_round's statement on a PostgreSQL run's own connection, sent through asyncpg
     itself (`driver`: the asyncpg connection under the run's AsyncConnection, in autocommit):
     the same text, prepared once by asyncpg's statement cache. SQLAlchemy's layer was 180 of
     the 300 µs of CPU a round cost the dispatcher (bench/round.py: 303 against 120)."""
     values = {**_result_arrays(rows, owner=owner, now=now), "wire": list(wire)}
-    await driver.fetchval(_ROUND_POSITIONAL, *(values[name] for name in _ROUND_NAMES))
+    marked = await driver.fetchval(_ROUND_POSITIONAL, *(values[name] for name in _ROUND_NAMES))
+    return frozenset(marked or ())
 
 
 async def insert_queued_for_tokens(
@@ -891,24 +899,26 @@ async def sending_ids(session: AsyncSession, *, owner: str) -> dict[int, bool]:
 
 async def mark_on_wire(
     db: AsyncSession | AsyncConnection, *, owner: str, ids: Sequence[int], now: datetime
-) -> None:
+) -> frozenset[int]:
     """One statement for a round of connections about to start DATA; an array (PostgreSQL)
-    or a JSON list (SQLite): the same statement text whatever the round holds."""
+    or a JSON list (SQLite): the same statement text whatever the round holds. Returns the ids
+    it marked: only rows the run still holds, `sending`."""
     if not ids:
-        return
+        return frozenset()
     if _is_pg(db):
-        await db.execute(_WIRE_FROM_ARRAY, {"wire": list(ids), "owner": owner, "now": now})
-        return
-    await db.execute(
-        _SQLITE_WIRE,
-        {"wire": json.dumps(list(ids)), "owner": owner, "now": sqlite_stamp(_dialect(db))(now)},
-    )
+        result = await db.execute(_WIRE_FROM_ARRAY, {"wire": list(ids), "owner": owner, "now": now})
+    else:
+        stamp = sqlite_stamp(_dialect(db))(now)
+        result = await db.execute(
+            _SQLITE_WIRE, {"wire": json.dumps(list(ids)), "owner": owner, "now": stamp}
+        )
+    return frozenset(result.scalars())
 
 
 _WIRE_FROM_ARRAY = text(_WIRE_SQL)
 _SQLITE_WIRE = text(
     "UPDATE deliveries SET wire_at = :now WHERE id IN (SELECT value FROM json_each(:wire)) "
-    "AND claimed_by = :owner AND +status = 'sending'"
+    "AND claimed_by = :owner AND +status = 'sending' RETURNING id"
 )
 
 

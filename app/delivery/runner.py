@@ -546,13 +546,23 @@ class Run:
         result: that many `unknown` at most, found by a dispatcher on any host."""
         waiting, self.wire_waiting = self.wire_waiting, {}
         try:
-            await self._flush(wire=sorted(waiting))
+            marked = await self._flush(wire=sorted(waiting))
         except BaseException:
             _fail_waiting(waiting)
             raise
-        for done in waiting.values():
-            if not done.done():
+        lost = 0
+        for delivery_id, done in waiting.items():
+            if done.done():
+                continue
+            if delivery_id in marked:
                 done.set_result(None)
+            else:
+                # No longer this run's: its lease ran out (the process stood still longer than
+                # a lease, or could not renew it) and another dispatcher settled or took it.
+                done.set_exception(WireNotMarked())
+                lost += 1
+        if lost:
+            log.warning("%s deliveries no longer held by this run were not sent by it", lost)
 
     def _policy_refusal(self, item: Item, result: Result) -> Result:
         """One recipient's 5.7.x refusal fails that recipient; the same code for several
@@ -565,9 +575,10 @@ class Run:
 
     # -- results
 
-    async def _flush(self, *, final: bool = False, wire: Sequence[int] = ()) -> None:
+    async def _flush(self, *, final: bool = False, wire: Sequence[int] = ()) -> frozenset[int]:
+        """Write the results so far and mark `wire` on the wire; the ids marked."""
         if not self.results and not wire:
-            return
+            return frozenset()
         batch, self.results = self.results, []
         ts = now()
         give_up = timedelta(hours=self.settings.deferred_give_up_hours)
@@ -577,9 +588,9 @@ class Run:
             simple = not (settled.hard or settled.soft or self.pause_reasons)
             connection = await self._round_connection() if simple else None
             if connection is not None:
-                await self._write_round(connection, settled.rows, wire, ts)
+                marked = await self._write_round(connection, settled.rows, wire, ts)
             else:
-                await self._write_in_session(settled, wire, ts)
+                marked = await self._write_in_session(settled, wire, ts)
         except BaseException:
             self.results = batch + self.results
             raise
@@ -587,11 +598,16 @@ class Run:
         if self.progress is not None and not final and time.monotonic() - self.progress_at >= 1:
             self.progress_at = time.monotonic()
             await self._report_progress()
+        return marked
 
-    async def _write_in_session(self, settled: Settled, wire: Sequence[int], ts: datetime) -> None:
+    async def _write_in_session(
+        self, settled: Settled, wire: Sequence[int], ts: datetime
+    ) -> frozenset[int]:
         report = self.report
         async with self.sessionmaker() as session:
-            await repo.write_round(session, owner=self.owner, rows=settled.rows, wire=wire, now=ts)
+            marked = await repo.write_round(
+                session, owner=self.owner, rows=settled.rows, wire=wire, now=ts
+            )
             await repo.record_bounces(session, hard=settled.hard, soft=settled.soft, now=ts)
             if self.pause_reasons:
                 paused = await repo.pause_campaigns(session, reasons=self.pause_reasons, now=ts)
@@ -602,6 +618,7 @@ class Run:
                 report.campaigns_paused += paused
                 self.pause_reasons = {}
             await session.commit()
+        return marked
 
     async def _round_connection(self) -> AsyncConnection | SqliteRounds | None:
         """The run's own connection for its rounds: no pool check-out, ping or session per
@@ -645,20 +662,19 @@ class Run:
         rows: Sequence[repo.ResultRow],
         wire: Sequence[int],
         ts: datetime,
-    ) -> None:
+    ) -> frozenset[int]:
+        """The round on the run's own connection; the ids it marked on the wire."""
         if isinstance(connection, SqliteRounds):
             try:
-                await connection.write(owner=self.owner, rows=rows, wire=wire, now=ts)
+                return await connection.write(owner=self.owner, rows=rows, wire=wire, now=ts)
             except BaseException:
                 await self._close_round_connection()  # a fresh one for the next round
                 raise
-            return
         for attempt in (1, 2):
             try:
-                await repo.write_round_asyncpg(
+                return await repo.write_round_asyncpg(
                     self.round_driver, owner=self.owner, rows=rows, wire=wire, now=ts
                 )
-                return
             except BaseException as exc:
                 # A lost connection (a database restart, a killed backend): asyncpg's
                 # connection has closed under it, SQLAlchemy's own test for a disconnect. It
@@ -680,6 +696,7 @@ class Run:
                 fresh = await self._round_connection()
                 assert isinstance(fresh, AsyncConnection)
                 connection = fresh
+        raise AssertionError("the second attempt returns or raises")
 
     async def _close_round_connection(self) -> None:
         if self.round_connection is not None:
@@ -735,7 +752,8 @@ class Run:
 
 
 class WireNotMarked(Exception):
-    """The run is ending (or its database failed) before the mark: nothing went out."""
+    """The run is ending (or its database failed) before the mark, or the row is no longer the
+    run's (its lease ran out): nothing went out."""
 
 
 def _fail_waiting(waiting: dict[int, asyncio.Future[None]]) -> None:

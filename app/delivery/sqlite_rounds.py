@@ -16,13 +16,15 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import SQLITE_BUSY_SECONDS, sqlite_pragmas
 from app.delivery import repository as repo
+
+T = TypeVar("T")
 
 
 class SqliteRounds:
@@ -41,9 +43,9 @@ class SqliteRounds:
             return None
         return cls(path, engine.dialect)
 
-    async def _call(self, statement: str, fn: Callable[..., None], *args: Any) -> None:
+    async def _call(self, statement: str, fn: Callable[..., T], *args: Any) -> T:
         try:
-            await asyncio.get_running_loop().run_in_executor(self.thread, fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(self.thread, fn, *args)
         except sqlite3.Error as exc:
             raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 
@@ -63,16 +65,17 @@ class SqliteRounds:
         rows: Sequence[repo.ResultRow],
         wire: Sequence[int],
         now: datetime,
-    ) -> None:
+    ) -> frozenset[int]:
+        """The round; the ids it marked on the wire."""
         if self.conn is None:
             await self._call("connect", self._open)
-        await self._call("round", self._round, owner, rows, wire, now)
+        return await self._call("round", self._round, owner, rows, wire, now)
 
     def _round(
         self, owner: str, rows: Sequence[repo.ResultRow], wire: Sequence[int], now: datetime
-    ) -> None:
+    ) -> frozenset[int]:
         assert self.conn is not None
-        repo.write_round_sqlite(
+        return repo.write_round_sqlite(
             self.conn, owner=owner, rows=rows, wire=wire, now=now, stamp=self.stamp
         )
 

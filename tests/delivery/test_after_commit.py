@@ -166,11 +166,11 @@ class TestSignUpsAtOnce:
 
         async def spying(db, **kwargs):  # type: ignore[no-untyped-def]
             writers.append(type(db).__name__)
-            await real(db, **kwargs)
+            return await real(db, **kwargs)
 
         async def spying_own(driver, **kwargs):  # type: ignore[no-untyped-def]
             writers.append(f"own {type(driver).__module__.partition('.')[0]}")
-            await real_own(driver, **kwargs)
+            return await real_own(driver, **kwargs)
 
         monkeypatch.setattr(repository, "write_round", spying)
         monkeypatch.setattr(repository, "write_round_asyncpg", spying_own)

@@ -352,6 +352,11 @@ class TestConcurrentDispatchers:
         assert len(handler.received) == 45
         assert set(handler.received.values()) == {1}, "a subscriber got the mail twice"
         assert set(await statuses(factory)) == {DeliveryStatus.SENT.value}
+        # All sent by the first: the second found every row held (the wire mark would also
+        # keep the first from sending a row taken from it, but the row would go out later).
+        async with factory() as session:
+            owners = set(await session.scalars(select(Delivery.claimed_by).distinct()))
+        assert len(owners) == 1, f"the second dispatcher took rows of a live run: {owners}"
 
 
 class TestWorker:

@@ -10,7 +10,7 @@ from email import message_from_bytes, policy
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import create_engine, event, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 import app.models  # noqa: F401  (every table in Base.metadata)
@@ -549,6 +549,47 @@ class TestSuppressionAtSendTime:
         assert {r.status for r in rows.values()} == {DeliveryStatus.CANCELLED}
 
 
+class TestLeaseLost:
+    async def test_rows_another_dispatcher_took_over_are_not_sent_by_the_first(
+        self, committed: async_sessionmaker[AsyncSession], fault_smtp: SmtpRecorder
+    ) -> None:
+        """A run that stood still longer than its lease (a suspended machine) has lost its
+        rows not yet on the wire to another dispatcher: its wire mark misses them, and so it
+        sends none of them, not even the one whose MAIL and RCPT it had already sent."""
+        async with committed() as session:
+            world = await make_world(session, n=10)
+            world.federation.send_rate_per_second = 2.0  # one claimed batch, sent over 4.5 s
+            campaign = await make_campaign(session, world.federation)
+            await session.commit()
+        run = asyncio.create_task(composition.dispatch_once())
+        for _ in range(3000):  # until the first message is in (at most 30 s)
+            if fault_smtp.delivered or run.done():
+                break
+            await asyncio.sleep(0.01)
+        async with committed() as session:
+            taken = await session.scalars(
+                update(Delivery)
+                .where(Delivery.status == DeliveryStatus.SENDING, Delivery.wire_at.is_(None))
+                .values(claimed_by="vm-other-0001")
+                .returning(Delivery.subscriber_id)
+            )
+            taken_ids = set(taken)
+            await session.commit()
+        await run
+
+        assert len(taken_ids) >= 5, "the run ended before the take-over: nothing was shown"
+        addresses = {world.address(i) for i, sid in enumerate(world.ids) if sid in taken_ids}
+        assert not addresses & set(fault_smtp.delivered)
+        assert set(fault_smtp.delivered.values()) == {1}
+        async with committed() as session:
+            rows = await campaign_deliveries(session, campaign.id)
+        for subscriber_id in taken_ids:
+            row = rows[subscriber_id]
+            # Left as the other dispatcher holds them: no result, no mark from the first.
+            assert (row.status, row.claimed_by) == (DeliveryStatus.SENDING, "vm-other-0001")
+            assert row.wire_at is None
+
+
 async def make_confirmation(session: AsyncSession, federation_id: int, email: str) -> Delivery:
     sub = Subscriber(federation_id=federation_id, email=email)
     session.add(sub)
@@ -757,10 +798,11 @@ class TestWritingResults:
         ids = await self._held(session)
         ts = now()
 
-        await repo.mark_on_wire(session, owner="a", ids=ids, now=ts)
+        returned = await repo.mark_on_wire(session, owner="a", ids=ids, now=ts)
 
         marked = [(await self._row(session, i)).wire_at is not None for i in ids]
         assert marked == [True, True, False, False]
+        assert returned == {ids[0], ids[1]}
 
     @pytest.mark.postgres
     async def test_a_round_is_one_statement_for_results_and_wire_marks(
@@ -776,7 +818,7 @@ class TestWritingResults:
         assert bind is not None
         event.listen(bind, "before_cursor_execute", count)
         try:
-            await repo.write_round(
+            returned = await repo.write_round(
                 session,
                 owner="a",
                 rows=[
@@ -790,6 +832,7 @@ class TestWritingResults:
             event.remove(bind, "before_cursor_execute", count)
 
         assert len(statements) == 1
+        assert returned == {ids[1]}  # the queued row is not the run's
         assert (await self._row(session, ids[0])).status == DeliveryStatus.SENT
         marked = await self._row(session, ids[1])
         assert (marked.status, marked.wire_at is not None) == (DeliveryStatus.SENDING, True)
@@ -989,20 +1032,20 @@ class TestWritingResults:
             nonlocal rounds_during_claims, rounds_on_held_connection
             rounds_during_claims += claiming > 0 and bool(kwargs["wire"])
             rounds_on_held_connection += isinstance(db, AsyncConnection)
-            await real_round(db, **kwargs)
+            return await real_round(db, **kwargs)
 
         async def write_round_asyncpg(driver, **kwargs):  # type: ignore[no-untyped-def]
             nonlocal rounds_during_claims, rounds_on_held_connection
             rounds_during_claims += claiming > 0 and bool(kwargs["wire"])
             rounds_on_held_connection += 1
-            await real_asyncpg_round(driver, **kwargs)
+            return await real_asyncpg_round(driver, **kwargs)
 
         def write_round_sqlite(conn, **kwargs):  # type: ignore[no-untyped-def]
             # Runs in the round writer's thread; the loop waits for it meanwhile.
             nonlocal rounds_during_claims, rounds_on_held_connection
             rounds_during_claims += claiming > 0 and bool(kwargs["wire"])
             rounds_on_held_connection += 1
-            real_sqlite_round(conn, **kwargs)
+            return real_sqlite_round(conn, **kwargs)
 
         monkeypatch.setattr(runner.Run, "_claim", claim)
         monkeypatch.setattr(repo, "write_round", write_round)
@@ -1038,7 +1081,7 @@ class TestWritingResults:
         async def write_round_asyncpg(driver, **kwargs):  # type: ignore[no-untyped-def]
             modes.append(await driver.fetchval("SHOW plan_cache_mode"))
             drivers.append(driver)
-            await real_round(driver, **kwargs)
+            return await real_round(driver, **kwargs)
 
         monkeypatch.setattr(repo, "write_round_asyncpg", write_round_asyncpg)
         report = await composition.dispatch_once()
