@@ -90,6 +90,18 @@ class TestListAuditLog:
         # Only its own key's creation, nothing of norr's.
         assert [e["action"] for e in own.json()["items"]] == ["api_key_created"]
 
+    @pytest.mark.parametrize("limit", ["0", "201"])
+    async def test_page_size_out_of_range_is_422_naming_limit(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation, limit: str
+    ) -> None:
+        headers = bearer(await make_key(session, federation))
+        response = await client.get(
+            "/api/v1/federations/norr/audit-log", params={"limit": limit}, headers=headers
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "validation_error"
+        assert response.json()["error"]["details"][0]["loc"] == ["query", "limit"]
+
     async def test_bad_cursor_and_missing_key_use_the_error_shape(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
     ) -> None:

@@ -67,6 +67,21 @@ class TestCreateAndRead:
         assert response.status_code == 422, response.text
         assert response.json()["error"]["details"][0]["loc"] == ["body", field]
 
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [("subject", "Å" * 201), ("body_markdown", "  \n\t  ")],
+    )
+    async def test_refused_field_is_named_and_nothing_is_stored(
+        self, api: httpx.AsyncClient, tenant: Tenant, field: str, value: str
+    ) -> None:
+        response = await api.post(tenant.base, json={**NEW, field: value}, headers=tenant.headers)
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert error["code"] == "validation_error"
+        assert error["details"][0]["loc"] == ["body", field]
+        listed = await api.get(tenant.base, headers=tenant.headers)
+        assert listed.json()["items"] == []
+
     async def test_without_key_is_401(self, api: httpx.AsyncClient, tenant: Tenant) -> None:
         assert (await api.get(tenant.base)).status_code == 401
 
@@ -110,6 +125,29 @@ class TestUpdateAndDelete:
         assert (hidden.json()["version"], hidden.json()["approved_version"]) == (1, 1)
         edited = await api.patch(url, json={"subject": "Nytt ämne"}, headers=tenant.headers)
         assert (edited.json()["version"], edited.json()["approved_version"]) == (2, None)
+
+    @pytest.mark.parametrize(
+        ("field", "value"), [("status", "sent"), ("send_at", "2027-06-18T08:00:00+02:00")]
+    )
+    async def test_field_that_is_not_editable_is_422_and_changes_nothing(
+        self, api: httpx.AsyncClient, tenant: Tenant, field: str, value: str
+    ) -> None:
+        created = await _create(api, tenant)
+        url = f"{tenant.base}/{created['id']}"
+        response = await api.patch(
+            url, json={"subject": "Nytt ämne", field: value}, headers=tenant.headers
+        )
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert error["code"] == "validation_error"
+        assert error["details"][0]["loc"] == ["body", field]
+        got = (await api.get(url, headers=tenant.headers)).json()
+        assert (got["subject"], got["status"], got["send_at"], got["version"]) == (
+            NEW["subject"],
+            "draft",
+            None,
+            created["version"],
+        )
 
     @pytest.mark.parametrize("field", ["header_image_id", "signature_image_id"])
     async def test_image_id_beyond_32_bits_is_422(

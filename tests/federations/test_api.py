@@ -183,10 +183,16 @@ class TestCreateFederation:
             ("frame_ancestors", ["https://x.example; script-src *"]),
             ("frame_ancestors", ["https://x.example;script-src"]),
             ("frame_ancestors", ["https://*.example.se"]),
-            ("smtp_host", "smtp.example.se"),  # cleartext to a remote relay
+            ("frame_ancestors", [f"https://s{n}.vasterby.example.se" for n in range(21)]),
+            ("slug", "sf-vasterby-Norra"),  # valid for 63 characters, then not
+            ("brand_color", "#1f5f8b;background:url(x)"),
+            ("accent_color", "#f2c14e0"),
+            ("website_url", "ftp://vasterby.example.se/"),
+            ("logo_url", "javascript://vasterby.example.se/%0Aalert(1)"),
+            ("unsubscribed_retention_days", 0),
         ],
     )
-    async def test_invalid_field_is_422(
+    async def test_invalid_field_is_422_naming_it_and_creates_nothing(
         self, client: httpx.AsyncClient, session: AsyncSession, field: str, value: object
     ) -> None:
         admin = await make_key(session, None)
@@ -194,7 +200,25 @@ class TestCreateFederation:
             "/api/v1/federations", json={**NEW, field: value}, headers=bearer(admin)
         )
         assert response.status_code == 422, response.text
-        assert response.json()["error"]["code"] == "validation_error"
+        error = response.json()["error"]
+        assert error["code"] == "validation_error"
+        assert error["details"][0]["loc"][:2] == ["body", field]
+        assert (await session.scalars(select(Federation.slug))).all() == []
+
+    # A public address passes the relay target check, so only the TLS rule can refuse it.
+    @pytest.mark.parametrize("host", ["smtp.example.se", "93.184.215.14"])
+    async def test_cleartext_to_a_remote_relay_is_422(
+        self, client: httpx.AsyncClient, session: AsyncSession, host: str
+    ) -> None:
+        admin = await make_key(session, None)
+        response = await client.post(
+            "/api/v1/federations", json={**NEW, "smtp_host": host}, headers=bearer(admin)
+        )
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert error["code"] == "validation_error"
+        assert "smtp_security must be starttls or tls" in error["details"][0]["msg"]
+        assert (await session.scalars(select(Federation.slug))).all() == []
 
     @pytest.mark.parametrize("brk", LINE_BREAKS)
     @pytest.mark.parametrize("field", ["name", "from_name"])
@@ -246,16 +270,22 @@ class TestUpdateFederation:
         assert body["logo_url"] is None
         assert body["from_email"] == "nyhetsbrev@sf-alfa.example.se"
 
-    @pytest.mark.parametrize("field", ["from_email", "welcome_enabled"])
+    @pytest.mark.parametrize("field", ["from_email", "welcome_enabled", "timezone"])
     async def test_required_field_cannot_be_cleared(
         self, client: httpx.AsyncClient, session: AsyncSession, field: str
     ) -> None:
         federation = await make_federation(session, "sf-alfa")
         raw = await make_key(session, federation)
+        before = (await client.get("/api/v1/federations/sf-alfa", headers=bearer(raw))).json()
         response = await client.patch(
             "/api/v1/federations/sf-alfa", json={field: None}, headers=bearer(raw)
         )
-        assert response.status_code == 422
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert error["code"] == "validation_error"
+        assert f"{field} may not be null" in error["details"][0]["msg"]
+        after = await client.get("/api/v1/federations/sf-alfa", headers=bearer(raw))
+        assert after.json()[field] == before[field]
 
     async def test_slug_cannot_change(
         self, client: httpx.AsyncClient, session: AsyncSession

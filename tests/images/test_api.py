@@ -124,6 +124,18 @@ class TestUpload:
         response = await _upload(api, tenant, out.getvalue(), filename="bild.png")
         assert response.status_code == 201, response.text
 
+    async def test_alt_text_over_500_characters_is_422_naming_it(
+        self, api: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        response = await _upload(api, tenant, gps_jpeg(64, 64), alt="Å" * 501)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "validation_error"
+        assert response.json()["error"]["details"][0]["loc"] == ["body", "alt_text"]
+        listed = await api.get(
+            f"/api/v1/federations/{tenant.federation.slug}/images", headers=tenant.headers
+        )
+        assert listed.json()["items"] == []
+
     @pytest.mark.parametrize("alt", ["", "   "])
     async def test_alt_text_is_required(
         self, api: httpx.AsyncClient, tenant: Tenant, alt: str

@@ -101,11 +101,22 @@ class TestRules:
             {"anchor": "date", "anchor_month": 2, "anchor_day": 30},
             {"anchor": "date", "anchor_month": 2, "anchor_day": 29},
             {"anchor": "julafton", "anchor_month": 12, "anchor_day": 1},
+            {"anchor": "date", "anchor_month": 6},
+            {"anchor": "date", "anchor_day": 20},
             {"notify_emails": []},
         ):
             response = await api.post(base, json={**SOMMAR, **bad}, headers=tenant.headers)
             assert response.status_code == 422, bad
-            assert "error" in response.json()
+            assert response.json()["error"]["code"] == "validation_error", bad
+        assert (await api.get(base, headers=tenant.headers)).json()["items"] == []
+
+    async def test_days_before_over_180_is_named(
+        self, api: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        base = f"/api/v1/federations/{tenant.federation.slug}/seasonal-rules"
+        response = await api.post(base, json={**SOMMAR, "days_before": 181}, headers=tenant.headers)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["details"][0]["loc"] == ["body", "days_before"]
 
     async def test_another_federation_cannot_delete(
         self, api: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant

@@ -209,6 +209,16 @@ class TestImportEndpoint:
         assert response.status_code == 422
         assert await session.scalar(select(func.count(Subscriber.id))) == 0
 
+    async def test_unknown_mode_is_422_naming_it_and_imports_nothing(
+        self, client: httpx.AsyncClient, session: AsyncSession, key: str
+    ) -> None:
+        response = await upload(client, key, b"email\nanna@example.se\n", mode="active")
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert error["code"] == "validation_error"
+        assert error["details"][0]["loc"] == ["body", "mode"]
+        assert await session.scalar(select(func.count(Subscriber.id))) == 0
+
     async def test_missing_file_is_422(self, client: httpx.AsyncClient, key: str) -> None:
         response = await client.post(
             URL, data={"mode": "pending"}, files={"x": ("a", b"b")}, headers=bearer(key)

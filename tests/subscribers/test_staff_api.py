@@ -214,6 +214,35 @@ class TestCreateSubscriber:
             listed = await client.get(f"{BASE}/{slug}/subscribers", headers=bearer(key))
             assert [s["email"] for s in listed.json()["items"]] == ["anna@example.se"]
 
+    async def test_confirmed_with_a_blank_consent_note_is_422(
+        self, client: httpx.AsyncClient, session: AsyncSession, alfa_key: str
+    ) -> None:
+        response = await client.post(
+            f"{BASE}/sf-alfa/subscribers",
+            json={"email": "lars@example.se", "status": "confirmed", "consent_note": " \t "},
+            headers=bearer(alfa_key),
+        )
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert error["code"] == "validation_error"
+        assert "consent_note is required" in error["details"][0]["msg"]
+        assert await session.scalar(select(func.count(Subscriber.id))) == 0
+
+    async def test_name_over_200_characters_is_422_naming_it(
+        self, client: httpx.AsyncClient, session: AsyncSession, alfa_key: str
+    ) -> None:
+        response = await client.post(
+            f"{BASE}/sf-alfa/subscribers",
+            json={"email": "lars@example.se", "name": "Å" * 201},
+            headers=bearer(alfa_key),
+        )
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert error["code"] == "validation_error"
+        assert error["details"][0]["loc"] == ["body", "name"]
+        assert await session.scalar(select(func.count(Subscriber.id))) == 0
+        assert await session.scalar(select(func.count(Delivery.id))) == 0
+
     async def test_invalid_address_is_422(self, client: httpx.AsyncClient, alfa_key: str) -> None:
         response = await client.post(
             f"{BASE}/sf-alfa/subscribers",
@@ -285,6 +314,18 @@ class TestListSubscribers:
             if cursor is None:
                 break
         assert seen == [f"p{i}@example.se" for i in reversed(range(7))]
+
+    @pytest.mark.parametrize("limit", ["0", "501"])
+    async def test_page_size_out_of_range_is_422_naming_limit(
+        self, client: httpx.AsyncClient, alfa_key: str, limit: str
+    ) -> None:
+        await add(client, alfa_key, email="anna@example.se")
+        r = await client.get(
+            f"{BASE}/sf-alfa/subscribers", params={"limit": limit}, headers=bearer(alfa_key)
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["code"] == "validation_error"
+        assert r.json()["error"]["details"][0]["loc"] == ["query", "limit"]
 
     async def test_garbage_cursor_is_422(self, client: httpx.AsyncClient, alfa_key: str) -> None:
         r = await client.get(
