@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actors import Actor
@@ -143,6 +143,8 @@ class TestWritingAsRedaktor:
         campaign_id = await new_draft(client, csrf)
         assert (await save(client, "", campaign_id, "Ändrat")).status_code == 403
         assert (await schedule(client, "fel", campaign_id)).status_code == 403
+        forged = await client.post(f"/redaktion/utskick/{campaign_id}/skicka-nu", data={})
+        assert forged.status_code == 403
         row = await campaign_row(session, campaign_id)
         assert (row.version, row.status) == (1, CampaignStatus.DRAFT)
 
@@ -216,6 +218,21 @@ class TestFourEyes:
         )
         assert ok.headers["location"].endswith("?klart=godkant")
         assert (await campaign_row(session, campaign_id)).approved_version == 2
+
+    async def test_a_redaktor_neither_sees_nor_uses_the_approve_button(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        _, campaign_id = await self._draft_under_four_eyes(client, session, federation)
+        csrf = await as_person(client, session, federation, "red@example.se", Role.REDAKTOR)
+        page = await client.get(f"/redaktion/utskick/{campaign_id}")
+        assert "väntar på godkännande" in page.text
+        assert "Godkänn version" not in page.text
+        refused = await client.post(
+            f"/redaktion/utskick/{campaign_id}/godkann", data={"csrf": csrf, "version": "1"}
+        )
+        assert refused.status_code == 403
+        assert "Din roll räcker inte" in refused.text
+        assert (await campaign_row(session, campaign_id)).approved_version is None
 
     async def test_only_a_person_approves(
         self, session: AsyncSession, federation: Federation
@@ -346,12 +363,20 @@ class TestEveryApiStateChangeInThePages:
     """What `POST …/campaigns/{id}/unschedule|pause|send-now|duplicate` and `DELETE` do, done
     from the campaign's page, by the roles that may."""
 
-    async def test_unschedule_send_now_and_pause(
-        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
-    ) -> None:
+    @staticmethod
+    async def _scheduled(
+        client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> tuple[str, int]:
+        """A campaign scheduled by an ansvarig, who stays signed in: (their CSRF, its id)."""
         csrf = await as_person(client, session, federation, "chef@example.se", Role.ANSVARIG)
         campaign_id = await new_draft(client, csrf)
         await schedule(client, csrf, campaign_id)
+        return csrf, campaign_id
+
+    async def test_unschedule_send_now_and_pause(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf, campaign_id = await self._scheduled(client, session, federation)
         page = await client.get(f"/redaktion/utskick/{campaign_id}")
         assert "Ta tillbaka till utkast" in page.text
         back = await client.post(
@@ -404,6 +429,20 @@ class TestEveryApiStateChangeInThePages:
         held = await client.post(f"/redaktion/utskick/{own}/skicka-nu", data={"csrf": csrf})
         assert held.headers["location"].endswith("?fel=approval_needed")
         assert (await campaign_row(session, own)).status == CampaignStatus.DRAFT
+
+    async def test_a_redaktor_changes_no_state_of_a_campaign(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        _, campaign_id = await self._scheduled(client, session, federation)
+        csrf = await as_person(client, session, federation, "red@example.se", Role.REDAKTOR)
+        before = await session.scalar(select(func.count(AuditEntry.id)))
+        for action in ("avschemalagg", "avbryt", "pausa", "ateruppta", "skicka-om-okanda"):
+            answer = await client.post(
+                f"/redaktion/utskick/{campaign_id}/{action}", data={"csrf": csrf}
+            )
+            assert answer.status_code == 403, action
+        assert (await campaign_row(session, campaign_id)).status == CampaignStatus.SCHEDULED
+        assert await session.scalar(select(func.count(AuditEntry.id))) == before
 
     async def test_a_redaktor_copies_and_deletes_drafts(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation

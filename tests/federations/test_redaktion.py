@@ -165,6 +165,25 @@ class TestPeopleAndKeys:
         actions = set((await session.execute(select(AuditEntry.action))).scalars().all())
         assert {AuditAction.ROLE_CHANGED, AuditAction.PERSON_REMOVED} <= actions
 
+    async def test_the_last_admin_stays_and_a_removal_needs_the_csrf_token(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await as_role(client, session, federation, Role.ADMIN)
+        other = await invite(session, federation, "ny@norr.example.se", Role.REDAKTOR)
+        admin_id = await session.scalar(
+            select(User.id).where(User.email == "admin@norr.example.se")
+        )
+        last = await client.post(f"{BASE}/personer/{admin_id}/ta-bort", data={"csrf": csrf})
+        assert last.headers["location"].startswith(f"{BASE}?fel=last_admin")
+        forged = await client.post(f"{BASE}/personer/{other.id}/ta-bort", data={"csrf": "fel"})
+        assert forged.status_code == 403
+        members = dict((await session.execute(select(Membership.user_id, Membership.role))).all())
+        assert members == {admin_id: Role.ADMIN, other.id: Role.REDAKTOR}
+        removals = await session.scalars(
+            select(AuditEntry).where(AuditEntry.action == AuditAction.PERSON_REMOVED)
+        )
+        assert removals.all() == []
+
     async def test_inviting_a_member_again_with_another_role_keeps_one_admin(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
     ) -> None:

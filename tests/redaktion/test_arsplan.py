@@ -144,6 +144,24 @@ class TestRoles:
         assert (await client.post(BASE, data={"csrf": csrf, **SOMMAR})).status_code == 403
         assert await rules_of(session, federation) == []
 
+    async def test_ansvarig_may_not_remove_a_rule(
+        self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
+    ) -> None:
+        csrf = await as_role(client, session, federation, Role.ADMIN)
+        assert (await client.post(BASE, data={"csrf": csrf, **SOMMAR})).status_code == 303
+        (rule,) = await rules_of(session, federation)
+        csrf = await as_role(client, session, federation, Role.ANSVARIG)
+        page = await client.get(BASE)
+        assert "Sommarhälsning" in page.text
+        assert f"{BASE}/{rule.id}/ta-bort" not in page.text
+        refused = await client.post(f"{BASE}/{rule.id}/ta-bort", data={"csrf": csrf})
+        assert refused.status_code == 403
+        assert [r.id for r in await rules_of(session, federation)] == [rule.id]
+        removals = await session.scalars(
+            select(AuditEntry).where(AuditEntry.summary.like("tog bort%"))
+        )
+        assert removals.all() == []
+
     async def test_redaktor_gets_no_page(
         self, client: httpx.AsyncClient, session: AsyncSession, federation: Federation
     ) -> None:

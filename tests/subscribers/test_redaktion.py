@@ -50,6 +50,9 @@ class TestSubscriberPages:
         confirm_page = await client.get(f"{BASE}/{sid}/radera")
         assert "Ja, radera" in confirm_page.text
         assert await subscriber_id(session, "greta@example.se") == sid, "GET erases nothing"
+        forged = await client.post(f"{BASE}/{sid}/radera", data={"csrf": "fel"})
+        assert forged.status_code == 403
+        assert await subscriber_id(session, "greta@example.se") == sid, "nor does a forged post"
         erased = await client.post(f"{BASE}/{sid}/radera", data={"csrf": csrf})
         assert erased.headers["location"] == f"{BASE}?klart=raderad"
         assert await session.scalar(select(Subscriber).where(Subscriber.id == sid)) is None
