@@ -7,7 +7,7 @@ the journal decides for each phase is pinned here."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -28,32 +28,43 @@ from tests.fixtures.factories import make_campaign, make_world
 DEAD = "vm-dead-0001"
 
 
+async def held_rows(
+    session: AsyncSession, *, slug: str, held: list[tuple[str, DeliveryStatus, datetime, bool]]
+) -> list[int]:
+    """A campaign's rows, one a subscriber: (claimed by, status, lease end, on the wire)."""
+    world = await make_world(session, n=len(held), slug=slug)
+    campaign = await make_campaign(session, world.federation, status=CampaignStatus.SENDING)
+    ts = now()
+    rows = [
+        Delivery(
+            federation_id=world.federation.id,
+            kind=DeliveryKind.CAMPAIGN,
+            campaign_id=campaign.id,
+            subscriber_id=subscriber_id,
+            status=status,
+            attempts=1,
+            claimed_by=owner,
+            lease_until=lease_until,
+            wire_at=ts if on_wire else None,
+        )
+        for subscriber_id, (owner, status, lease_until, on_wire) in zip(
+            world.ids, held, strict=True
+        )
+    ]
+    session.add_all(rows)
+    await session.commit()
+    return [row.id for row in rows]
+
+
 class TestRecoveryFromTheJournal:
     """What a stopped dispatcher's journal decides for each of its rows."""
 
     async def _sending(self, session: AsyncSession, *, wire: list[bool]) -> list[int]:
         """Rows `sending` for the dead dispatcher, marked on the wire where `wire` says."""
-        world = await make_world(session, n=len(wire), slug="sf-journal")
-        campaign = await make_campaign(session, world.federation, status=CampaignStatus.SENDING)
-        ts = now()
-        rows = [
-            Delivery(
-                federation_id=world.federation.id,
-                kind=DeliveryKind.CAMPAIGN,
-                campaign_id=campaign.id,
-                subscriber_id=subscriber_id,
-                status=DeliveryStatus.SENDING,
-                attempts=1,
-                claimed_by=DEAD,
-                # A lease that has not run out: only the abandoned journal says it died.
-                lease_until=ts + timedelta(minutes=10),
-                wire_at=ts if on_wire else None,
-            )
-            for subscriber_id, on_wire in zip(world.ids, wire, strict=True)
-        ]
-        session.add_all(rows)
-        await session.commit()
-        return [row.id for row in rows]
+        # A lease that has not run out: only the abandoned journal says it died.
+        until = now() + timedelta(minutes=10)
+        held = [(DEAD, DeliveryStatus.SENDING, until, on_wire) for on_wire in wire]
+        return await held_rows(session, slug="sf-journal", held=held)
 
     @pytest.fixture
     def journal_dir(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
@@ -202,36 +213,20 @@ class TestLeaseRenewal:
     async def test_a_renewal_holds_only_the_runs_own_rows_still_sending(
         self, session: AsyncSession
     ) -> None:
-        world = await make_world(session, n=4, slug="sf-lease")
-        campaign = await make_campaign(session, world.federation, status=CampaignStatus.SENDING)
         old = now() - timedelta(minutes=1)
-        cases = [
-            ("vm-a", DeliveryStatus.SENDING),
-            ("vm-a", DeliveryStatus.SENDING),
-            ("vm-b", DeliveryStatus.SENDING),  # another dispatcher's
-            ("vm-a", DeliveryStatus.SENT),  # settled already
+        held = [
+            ("vm-a", DeliveryStatus.SENDING, old, False),
+            ("vm-a", DeliveryStatus.SENDING, old, True),
+            ("vm-b", DeliveryStatus.SENDING, old, False),  # another dispatcher's
+            ("vm-a", DeliveryStatus.SENT, old, False),  # settled already
         ]
-        rows = [
-            Delivery(
-                federation_id=world.federation.id,
-                kind=DeliveryKind.CAMPAIGN,
-                campaign_id=campaign.id,
-                subscriber_id=subscriber_id,
-                status=status,
-                attempts=1,
-                claimed_by=owner,
-                lease_until=old,
-            )
-            for subscriber_id, (owner, status) in zip(world.ids, cases, strict=True)
-        ]
-        session.add_all(rows)
-        await session.flush()
+        ids = await held_rows(session, slug="sf-lease", held=held)
         until = now() + timedelta(minutes=5)
 
         assert await renew_leases(session, owner="vm-a", lease_until=until) == 2
         leases = await session.scalars(
             select(Delivery.lease_until)
-            .where(Delivery.id.in_([row.id for row in rows]))
+            .where(Delivery.id.in_(ids))
             .order_by(Delivery.id)
             .execution_options(populate_existing=True)
         )
