@@ -271,6 +271,16 @@ class TestListSubscribers:
             )
             assert [s["email"] for s in r.json()["items"]] == ["Anna.Berg@example.se"]
 
+    async def test_search_ignores_the_case_of_swedish_letters_in_names(
+        self, client: httpx.AsyncClient, alfa_key: str
+    ) -> None:
+        await add(client, alfa_key, email="asa@example.se", name="Åsa Öberg")
+        for q in ("åsa", "ÖBERG"):
+            r = await client.get(
+                f"{BASE}/sf-alfa/subscribers", params={"q": q}, headers=bearer(alfa_key)
+            )
+            assert [s["name"] for s in r.json()["items"]] == ["Åsa Öberg"]
+
     async def test_cursor_pages_stay_correct_while_rows_are_added(
         self, client: httpx.AsyncClient, alfa_key: str
     ) -> None:
