@@ -115,11 +115,18 @@ SQLITE_BUSY_SECONDS = 30
 MAX_ROW_ID = 2**31 - 1
 
 
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def sqlite_pragmas(dbapi_conn: Any) -> None:
     """Every SQLite connection's settings: the engine's, and a dispatcher's own round writer
     (app.delivery.sqlite_rounds)."""
     # The driver's own transaction handling breaks SAVEPOINT; SQLAlchemy emits BEGIN.
     dbapi_conn.isolation_level = None
+    # SQLite's own lower() folds ASCII only, so a search for "åsa" would miss "Åsa Öberg";
+    # Python's folds every letter, as PostgreSQL's does.
+    dbapi_conn.create_function("lower", 1, _lower, deterministic=True)
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")

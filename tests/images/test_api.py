@@ -14,7 +14,7 @@ from app.body_limits import IMAGE_BODY_BYTES
 from app.config import get_settings
 from app.images.processing import MAX_UPLOAD_BYTES
 from tests.fixtures.factories import Tenant
-from tests.fixtures.images import GPS_IFD, bomb_png, gps_jpeg, png
+from tests.fixtures.images import GPS_IFD, bomb_png, gps_jpeg, picture, png
 
 
 async def _upload(
@@ -48,6 +48,9 @@ class TestUpload:
         assert served.headers["content-type"] == "image/jpeg"
         assert "immutable" in served.headers["cache-control"]
         assert "max-age=31536000" in served.headers["cache-control"]
+        # Served from our own origin: never sniffed into HTML, never run as a document.
+        assert served.headers["x-content-type-options"] == "nosniff"
+        assert "sandbox" in served.headers["content-security-policy"]
         stored = Image.open(io.BytesIO(served.content))
         assert stored.size == (1200, 800)
         assert not stored.getexif().get_ifd(GPS_IFD)
@@ -78,12 +81,33 @@ class TestUpload:
     async def test_webp_with_transparency_becomespng(
         self, api: httpx.AsyncClient, tenant: Tenant
     ) -> None:
-        out = io.BytesIO()
-        Image.new("RGBA", (300, 200), (10, 20, 30, 100)).save(out, "WEBP")
-        response = await _upload(api, tenant, out.getvalue(), filename="logga.webp")
+        response = await _upload(api, tenant, picture("WEBP", "RGBA"), filename="logga.webp")
         assert response.status_code == 201
         assert response.json()["format"] == "png"
         assert response.json()["url"].endswith(".png")
+
+    async def test_webp_without_transparency_becomes_jpeg(
+        self, api: httpx.AsyncClient, tenant: Tenant
+    ) -> None:
+        response = await _upload(api, tenant, picture("WEBP"), filename="foto.webp")
+        assert response.status_code == 201
+        assert response.json()["format"] == "jpeg"
+        assert response.json()["url"].endswith(".jpg")
+
+    @pytest.mark.parametrize(
+        "data",
+        [png(300, 200, "RGBA"), picture("PNG", "P", transparency=0)],
+        ids=["rgba", "palette"],
+    )
+    async def test_a_transparent_png_stays_transparent(
+        self, api: httpx.AsyncClient, tenant: Tenant, data: bytes
+    ) -> None:
+        response = await _upload(api, tenant, data, filename="logga.png")
+        assert response.status_code == 201
+        served = await api.get(response.json()["url"].removeprefix("https://nyhetsbrev.example.se"))
+        stored = Image.open(io.BytesIO(served.content))
+        assert stored.mode == "RGBA"
+        assert stored.getpixel((0, 0))[3] < 255  # type: ignore[index]
 
     # 64 megapixels passes Pillow's default limit but not ours; 1.6 gigapixels passes neither.
     @pytest.mark.parametrize("side", [8_000, 40_000])
@@ -102,6 +126,14 @@ class TestUpload:
         self, api: httpx.AsyncClient, tenant: Tenant, data: bytes
     ) -> None:
         response = await _upload(api, tenant, data)
+        assert response.status_code == 422
+        assert response.json()["error"]["details"] == {"reason": "unsupported_image"}
+
+    @pytest.mark.parametrize("format", ["GIF", "BMP", "TIFF", "ICO"])
+    async def test_well_formed_images_of_other_formats_are_refused(
+        self, api: httpx.AsyncClient, tenant: Tenant, format: str
+    ) -> None:
+        response = await _upload(api, tenant, picture(format), filename="bild")
         assert response.status_code == 422
         assert response.json()["error"]["details"] == {"reason": "unsupported_image"}
 

@@ -290,6 +290,26 @@ class TestListSubscribers:
         )
         assert naive.status_code == 422
 
+    async def test_search_ignores_the_case_of_the_address(
+        self, client: httpx.AsyncClient, alfa_key: str
+    ) -> None:
+        await add(client, alfa_key, email="Anna.Berg@Example.se")
+        for q in ("anna.berg", "ANNA.BERG"):
+            r = await client.get(
+                f"{BASE}/sf-alfa/subscribers", params={"q": q}, headers=bearer(alfa_key)
+            )
+            assert [s["email"] for s in r.json()["items"]] == ["Anna.Berg@example.se"]
+
+    async def test_search_ignores_the_case_of_swedish_letters_in_names(
+        self, client: httpx.AsyncClient, alfa_key: str
+    ) -> None:
+        await add(client, alfa_key, email="asa@example.se", name="Åsa Öberg")
+        for q in ("åsa", "ÖBERG"):
+            r = await client.get(
+                f"{BASE}/sf-alfa/subscribers", params={"q": q}, headers=bearer(alfa_key)
+            )
+            assert [s["name"] for s in r.json()["items"]] == ["Åsa Öberg"]
+
     async def test_cursor_pages_stay_correct_while_rows_are_added(
         self, client: httpx.AsyncClient, alfa_key: str
     ) -> None:
@@ -426,6 +446,40 @@ class TestExport:
             f"{BASE}/sf-alfa/subscribers/export?format=pdf", headers=bearer(alfa_key)
         )
         assert bad.status_code == 422
+
+    async def test_dates_attributes_and_formula_guard_in_the_columns(
+        self, client: httpx.AsyncClient, session: AsyncSession, alfa: Federation, alfa_key: str
+    ) -> None:
+        joined = datetime(2026, 2, 1, 9, tzinfo=UTC)
+        left = datetime(2026, 5, 4, 18, 30, tzinfo=UTC)
+        leaders = ["+46 70 123", "-1+1", "@SUM(A1)", "\tTab", "\rRetur"]
+        session.add(
+            Subscriber(
+                federation_id=alfa.id,
+                email="gone@example.se",
+                name="Greta",
+                status="unsubscribed",
+                attributes={"kommun": "Vännäs"},
+                created_at=joined,
+                confirmed_at=joined + timedelta(hours=1),
+                unsubscribed_at=left,
+            )
+        )
+        session.add_all(
+            Subscriber(federation_id=alfa.id, email=f"l{i}@example.se", name=name)
+            for i, name in enumerate(leaders)
+        )
+        await session.commit()
+        r = await client.get(f"{BASE}/sf-alfa/subscribers/export", headers=bearer(alfa_key))
+        assert r.status_code == 200
+        # Personal data: no proxy or browser cache may keep a copy.
+        assert r.headers["cache-control"] == "no-store"
+        rows = list(csv.DictReader(io.StringIO(r.text, newline="")))
+        gone = rows[0]
+        assert datetime.fromisoformat(gone["confirmed_at"]) == joined + timedelta(hours=1)
+        assert datetime.fromisoformat(gone["unsubscribed_at"]) == left
+        assert gone["attributes"] == '{"kommun": "Vännäs"}'
+        assert [row["name"] for row in rows[1:]] == ["'" + name for name in leaders]
 
     async def test_a_filter_the_database_refuses_is_a_422_before_the_stream_starts(
         self, client: httpx.AsyncClient, alfa: Federation, alfa_key: str
