@@ -24,6 +24,7 @@ Nothing here is part of the product.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from typing import Any
@@ -82,6 +83,7 @@ class _Raw:
     def __init__(self, app: Any) -> None:
         self.app = app
         self.pool: Any = None
+        self.opening = asyncio.Lock()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] != "/bench-floor/raw":
@@ -93,11 +95,12 @@ class _Raw:
             body += message.get("body", b"")
             more = message.get("more_body", False)
         fields = parse_qs(body.decode())
-        if self.pool is None:
-            import asyncpg
+        async with self.opening:  # one pool, not one per first request
+            if self.pool is None:
+                import asyncpg
 
-            url = os.environ["NEWSLETTER_DATABASE_URL"].replace("+asyncpg", "")
-            self.pool = await asyncpg.create_pool(url, min_size=10, max_size=10)
+                url = os.environ["NEWSLETTER_DATABASE_URL"].replace("+asyncpg", "")
+                self.pool = await asyncpg.create_pool(url, min_size=10, max_size=10)
         async with self.pool.acquire() as conn:
             await conn.execute(
                 f"INSERT INTO {TABLE} (email, name) VALUES ($1, $2)",
