@@ -1,8 +1,8 @@
-"""The least a sign-up can cost in this stack: the real app with two bench-only routes added.
+"""The least a sign-up can cost in this stack: the real app with bench-only routes added.
 
-bench/web.py --floors runs this module under the same uvicorn as `newsletter serve` and drives
-its routes with the sign-up's wrk script (same form body, same 50 connections), next to the
-real sign-up and the bare ASGI reference:
+`bench/web.py --scenarios floor-form floor-write floor-raw` runs this module under the same
+uvicorn as `newsletter serve` and drives its routes with the sign-up's wrk script (same form
+body, same 50 connections), next to the real sign-up and the bare ASGI reference:
 
 - POST /bench-floor/form:  the app's middleware and route class, the form parsed and validated
                            as the sign-up does (`form_fields`, `SignupRequest`), a fixed page;

@@ -61,7 +61,8 @@ SLUG = "bench"
 # Sign-ups and self-service links share these limits; every wrk request comes from one IP.
 RAISED_LIMIT = "100000000"
 SCENARIOS = ("form", "signup", "confirm", "unsubscribe")
-# The sign-up's POST against bench/floors.py's routes (--scenarios floor-form floor-write).
+# The sign-up's POST against bench/floors.py's routes (--scenarios floor-form floor-write
+# floor-raw): what a sign-up costs at the least in this stack.
 FLOORS = {
     "floor-form": "/bench-floor/form",
     "floor-write": "/bench-floor/write",
@@ -373,11 +374,10 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, tuple[Run, Run]]:
 
             asyncio.run(create_table(url))
             floor_port = free_port()
+            floor_base = f"http://127.0.0.1:{floor_port}"
             floor_cmd = [sys.executable, "-m", "bench.floors", str(floor_port)]
             floor = start(floor_cmd, env, workdir / "floor.log")
-            wait_ready(
-                f"http://127.0.0.1:{floor_port}/f/{SLUG}/prenumerera", floor, workdir / "floor.log"
-            )
+            wait_ready(f"{floor_base}/f/{SLUG}/prenumerera", floor, workdir / "floor.log")
         # The stamp must be older than form_min_seconds, as a person's would be.
         time.sleep(float(os.environ.get("NEWSLETTER_FORM_MIN_SECONDS", "2")) + 0.5)
         threads = str(args.threads)
@@ -420,7 +420,7 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, tuple[Run, Run]]:
             )
         if floor is not None:
             wrk(
-                f"http://127.0.0.1:{floor_port}/f/{SLUG}/prenumerera",
+                f"{floor_base}/f/{SLUG}/prenumerera",
                 script=None,
                 args=args,
                 pid=floor.pid,
@@ -433,7 +433,7 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, tuple[Run, Run]]:
             server, base = app, app_base
             if name in FLOORS:
                 assert floor is not None
-                server, base = floor, f"http://127.0.0.1:{floor_port}"
+                server, base = floor, floor_base
             spy = profile(server.pid, args, f"{kind}-{name}")
             ours = wrk(
                 base + path,
